@@ -1,0 +1,1357 @@
+/*
+ * core/config.c — the YAML loader (control thread only).
+ *
+ * libyaml's document API gives us the whole tree with a start mark on every
+ * node, which is what the error messages need ("FILE:LINE: key: ..."). The
+ * tree is then walked section by section against fixed field tables: a key
+ * that is not in the table is refused, so a typo never silently falls back to
+ * a default. Sections are processed in a fixed order (server, providers,
+ * models, keys) whatever their order in the file, because models refer to
+ * providers.
+ *
+ * Everything the snapshot points at is copied into its arena; the libyaml
+ * document is freed before the load returns. The struct gw_config itself is
+ * calloc'd rather than placed in its own arena: gw_arena_destroy walks chunk
+ * headers after freeing earlier chunks, so the arena must not live inside
+ * memory it frees.
+ *
+ * A YAML null (an empty value, `~` or `null`, unquoted) counts as "not set":
+ * the default applies, and a required field is reported missing. For the
+ * sections it means an empty section.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "core/common.h"
+#include "core/config.h"
+
+#define CFG_ARENA_CHUNK 16384
+#define CFG_MAX_FILE_BYTES (16u << 20) /* a config file larger than this is a mistake */
+#define CFG_MAX_FIELDS 16              /* fields in one table; checked by GW_BUG_ON */
+#define CFG_MAX_VAR_NAME 128
+#define CFG_PATH_MAX 160      /* "providers[12].pool.idle_timeout", unknown keys cut to 64 */
+#define CFG_INDEX_PATH_MAX 40 /* "providers[<20 digits>]" */
+#define CFG_DEFAULT_LISTEN "127.0.0.1:8000"
+#define CFG_DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+#define CFG_MAX_WORKERS 1024
+
+/* Set once at boot (gw_config_set_hooks) and read by every load on the control thread. */
+static struct gw_config_hooks config_hooks;
+
+void gw_config_set_hooks(const struct gw_config_hooks *hooks)
+{
+    if (hooks)
+        config_hooks = *hooks;
+    else
+        memset(&config_hooks, 0, sizeof(config_hooks));
+}
+
+const char *gw_provider_type_str(enum gw_provider_type t)
+{
+    static const char *const names[GW_PT_COUNT] = {"openai"};
+    return (unsigned)t < GW_PT_COUNT ? names[t] : "unknown";
+}
+
+/* ---- durations and sizes ---- */
+
+/* Leading decimal digits of *s into *v; advances *s. -1 when none or on overflow. */
+static int parse_digits(const char **s, uint64_t *v)
+{
+    const char *p = *s;
+    uint64_t acc = 0;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (acc > (UINT64_MAX - d) / 10)
+            return -1;
+        acc = acc * 10 + d;
+    }
+    *s = p;
+    *v = acc;
+    return 0;
+}
+
+int gw_parse_duration_ms(const char *s, uint32_t *out_ms)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ms;
+    } units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    uint64_t v;
+    if (!s || parse_digits(&s, &v) < 0)
+        return -1;
+    for (size_t i = 0; i < GW_ARRAY_SIZE(units); i++) {
+        if (strcmp(s, units[i].unit) != 0)
+            continue;
+        if (v > UINT32_MAX / units[i].ms)
+            return -1;
+        *out_ms = (uint32_t)(v * units[i].ms);
+        return 0;
+    }
+    return -1;
+}
+
+int gw_parse_size(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *unit;
+        uint64_t mult;
+    } units[] = {
+        {"", 1},
+        {"B", 1},
+        {"KiB", 1ull << 10},
+        {"MiB", 1ull << 20},
+        {"GiB", 1ull << 30},
+        {"TiB", 1ull << 40},
+        {"KB", 1000ull},
+        {"MB", 1000ull * 1000},
+        {"GB", 1000ull * 1000 * 1000},
+        {"TB", 1000ull * 1000 * 1000 * 1000},
+    };
+    uint64_t v;
+    if (!s || parse_digits(&s, &v) < 0)
+        return -1;
+    for (size_t i = 0; i < GW_ARRAY_SIZE(units); i++) {
+        if (strcmp(s, units[i].unit) != 0)
+            continue;
+        if (v > UINT64_MAX / units[i].mult)
+            return -1;
+        *out = v * units[i].mult;
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- the loader's state and error reporting ---- */
+
+struct loader {
+    const char *name;             /* borrows: the file name for messages */
+    yaml_document_t *doc;         /* borrows: the parsed tree */
+    struct gw_config *cfg;        /* the snapshot being built */
+    struct gw_config_error *err;  /* where the first error goes */
+    const yaml_node_t *providers; /* the providers list, for hook errors; NULL if none */
+};
+
+static unsigned long node_line(const yaml_node_t *n)
+{
+    return n ? (unsigned long)n->start_mark.line + 1 : 0;
+}
+
+static void verr(struct gw_config_error *err, const char *file, unsigned long line, const char *key,
+                 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void verr(struct gw_config_error *err, const char *file, unsigned long line, const char *key,
+                 const char *fmt, va_list ap)
+{
+    size_t cap = sizeof(err->message);
+    int n;
+    if (line && key)
+        n = snprintf(err->message, cap, "%s:%lu: %s: ", file, line, key);
+    else if (line)
+        n = snprintf(err->message, cap, "%s:%lu: ", file, line);
+    else if (key)
+        n = snprintf(err->message, cap, "%s: %s: ", file, key);
+    else
+        n = snprintf(err->message, cap, "%s: ", file);
+    if (n < 0 || (size_t)n >= cap)
+        return;
+    vsnprintf(err->message + n, cap - (size_t)n, fmt, ap);
+}
+
+static int fail(struct loader *ld, unsigned long line, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Records the load's error and returns -1; every caller then unwinds without another. */
+static int fail(struct loader *ld, unsigned long line, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verr(ld->err, ld->name, line, key, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int fail_oom(struct loader *ld)
+{
+    return fail(ld, 0, NULL, "out of memory");
+}
+
+/*
+ * Copies at most 64 bytes of s into dst for a message, with anything that is
+ * not printable ASCII shown as '?': keys and values come from the file or the
+ * environment and must not put control bytes into a log line.
+ */
+static const char *shown(char *dst, size_t cap, const char *s, size_t n)
+{
+    size_t max = GW_MIN(n, GW_MIN(cap - 1, (size_t)64));
+    for (size_t i = 0; i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    dst[max] = '\0';
+    return dst;
+}
+
+static void key_path(char *dst, size_t cap, const char *path, const char *key, size_t klen)
+{
+    char clean[72];
+    shown(clean, sizeof(clean), key, klen);
+    if (path[0])
+        snprintf(dst, cap, "%s.%s", path, clean);
+    else
+        snprintf(dst, cap, "%s", clean);
+}
+
+static yaml_node_t *doc_node(struct loader *ld, int index)
+{
+    return yaml_document_get_node(ld->doc, index);
+}
+
+/* An unquoted empty value, `~` or `null`: YAML's null, which means "not set" here. */
+static bool is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    const char *v = (const char *)n->data.scalar.value;
+    size_t len = n->data.scalar.length;
+    return len == 0 || (len == 1 && v[0] == '~') ||
+           (len == 4 && (!memcmp(v, "null", 4) || !memcmp(v, "Null", 4) || !memcmp(v, "NULL", 4)));
+}
+
+static const char *node_kind(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    default:
+        return "a single value";
+    }
+}
+
+/* ---- ${VAR} interpolation ---- */
+
+static bool is_var_char(char c, bool first)
+{
+    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (!first && c >= '0' && c <= '9');
+}
+
+/*
+ * Expands a scalar's text: "${NAME}" is the environment variable NAME, an error
+ * when it is unset; "${NAME:-text}" is NAME when set and not empty, else text
+ * taken literally up to the first '}' (shell semantics); "$$" is one '$'; a
+ * '$' followed by anything else stays as it is. Writes into dst when it is
+ * non-NULL (then it must hold *outlen bytes from an earlier sizing call) and
+ * stores the expanded length in *outlen. Returns 0, or -1 with the error.
+ */
+static int expand(struct loader *ld, const char *s, size_t n, unsigned long line, const char *key,
+                  char *dst, size_t *outlen)
+{
+    size_t o = 0;
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] != '$' || i + 1 == n || (s[i + 1] != '$' && s[i + 1] != '{')) {
+            if (dst)
+                dst[o] = s[i];
+            o++;
+            i++;
+            continue;
+        }
+        if (s[i + 1] == '$') {
+            if (dst)
+                dst[o] = '$';
+            o++;
+            i += 2;
+            continue;
+        }
+        size_t name_start = i + 2;
+        size_t j = name_start;
+        while (j < n && is_var_char(s[j], j == name_start))
+            j++;
+        size_t name_len = j - name_start;
+        const char *def = NULL;
+        size_t def_len = 0;
+        size_t end;
+        if (name_len > 0 && j < n && s[j] == '}') {
+            end = j + 1;
+        } else if (name_len > 0 && j + 1 < n && s[j] == ':' && s[j + 1] == '-') {
+            const char *close = memchr(s + j + 2, '}', n - (j + 2));
+            if (!close)
+                return fail(ld, line, key, "unterminated ${ in value");
+            def = s + j + 2;
+            def_len = (size_t)(close - def);
+            end = (size_t)(close - s) + 1;
+        } else {
+            char bad[72];
+            return fail(ld, line, key,
+                        "bad variable reference \"%s\" (use ${NAME} or ${NAME:-default})",
+                        shown(bad, sizeof(bad), s + i, n - i));
+        }
+        if (name_len >= CFG_MAX_VAR_NAME)
+            return fail(ld, line, key, "environment variable name too long");
+        char name[CFG_MAX_VAR_NAME];
+        memcpy(name, s + name_start, name_len);
+        name[name_len] = '\0';
+        const char *val = getenv(name);
+        size_t val_len;
+        if (def && (!val || !*val)) {
+            val = def;
+            val_len = def_len;
+        } else if (!val) {
+            return fail(ld, line, key, "environment variable %s is not set", name);
+        } else {
+            val_len = strlen(val);
+        }
+        if (dst && val_len)
+            memcpy(dst + o, val, val_len);
+        o += val_len;
+        i = end;
+    }
+    *outlen = o;
+    return 0;
+}
+
+/* The interpolated text of a scalar node, in the arena. */
+static int scalar_str(struct loader *ld, const yaml_node_t *v, const char *key, const char **out)
+{
+    unsigned long line = node_line(v);
+    if (v->type != YAML_SCALAR_NODE)
+        return fail(ld, line, key, "must be a single value, not %s", node_kind(v));
+    const char *s = (const char *)v->data.scalar.value;
+    size_t n = v->data.scalar.length;
+    if (memchr(s, '\0', n))
+        return fail(ld, line, key, "must not contain a NUL byte");
+    size_t len;
+    if (expand(ld, s, n, line, key, NULL, &len) < 0)
+        return -1;
+    char *dst = gw_arena_alloc(&ld->cfg->arena, len + 1);
+    if (!dst)
+        return fail_oom(ld);
+    if (expand(ld, s, n, line, key, dst, &len) < 0)
+        return -1;
+    dst[len] = '\0';
+    *out = dst;
+    return 0;
+}
+
+/* ---- field tables ---- */
+
+enum field_kind {
+    FK_STR = 0, /* const char *, interpolated */
+    FK_BOOL,    /* bool */
+    FK_U32,     /* uint32_t, a decimal integer in [min, max] */
+    FK_MS,      /* uint32_t milliseconds from a duration, in [min, max] */
+    FK_SIZE32,  /* uint32_t bytes from a size, in [min, max] */
+    FK_SIZE64,  /* uint64_t bytes from a size, in [min, max] */
+    FK_PTYPE,   /* enum gw_provider_type from its name */
+    FK_NODE,    /* const yaml_node_t *, kept for the caller to walk */
+    FK_MAP,     /* a nested mapping whose fields (sub) write into the same struct */
+    FK_COUNT
+};
+
+struct field {
+    const char *key;
+    enum field_kind kind;
+    size_t off; /* into the struct the table fills */
+    uint64_t min, max;
+    const struct field *sub; /* FK_MAP */
+    size_t nsub;
+};
+
+#define FIELD(k, kind, type, member, lo, hi)                                                       \
+    {                                                                                              \
+        (k), (kind), offsetof(type, member), (lo), (hi), NULL, 0                                   \
+    }
+
+enum { SF_LISTEN = 0 };
+static const struct field server_fields[] = {
+    [SF_LISTEN] = FIELD("listen", FK_STR, struct gw_server_config, listen, 0, 0),
+    FIELD("workers", FK_U32, struct gw_server_config, workers, 0, CFG_MAX_WORKERS),
+    FIELD("drain_timeout", FK_MS, struct gw_server_config, drain_timeout_ms, 0, UINT32_MAX),
+    FIELD("max_header_bytes", FK_SIZE32, struct gw_server_config, max_header_bytes, 1024,
+          16u << 20),
+    FIELD("max_headers", FK_U32, struct gw_server_config, max_headers, 1, 10000),
+    FIELD("max_body_bytes", FK_SIZE64, struct gw_server_config, max_body_bytes, 1, UINT64_MAX),
+    FIELD("header_timeout", FK_MS, struct gw_server_config, header_timeout_ms, 1, UINT32_MAX),
+    FIELD("body_timeout", FK_MS, struct gw_server_config, body_timeout_ms, 1, UINT32_MAX),
+    FIELD("idle_timeout", FK_MS, struct gw_server_config, idle_timeout_ms, 1, UINT32_MAX),
+    FIELD("max_sse_event_bytes", FK_SIZE32, struct gw_server_config, max_sse_event_bytes, 1024,
+          1u << 30),
+    FIELD("access_log", FK_BOOL, struct gw_server_config, access_log, 0, 0),
+};
+
+static const struct field pool_fields[] = {
+    FIELD("max_idle", FK_U32, struct gw_provider, pool_max_idle, 0, 1000000),
+    FIELD("idle_timeout", FK_MS, struct gw_provider, pool_idle_timeout_ms, 1, UINT32_MAX),
+    FIELD("max_conns", FK_U32, struct gw_provider, pool_max_conns, 1, 1000000),
+    FIELD("max_requests", FK_U32, struct gw_provider, pool_max_requests, 1, UINT32_MAX),
+};
+
+enum { PF_NAME = 0, PF_TYPE, PF_BASE_URL, PF_API_KEY, PF_CA_FILE };
+static const struct field provider_fields[] = {
+    [PF_NAME] = FIELD("name", FK_STR, struct gw_provider, name, 0, 0),
+    [PF_TYPE] = FIELD("type", FK_PTYPE, struct gw_provider, type, 0, 0),
+    [PF_BASE_URL] = FIELD("base_url", FK_STR, struct gw_provider, base_url, 0, 0),
+    [PF_API_KEY] = FIELD("api_key", FK_STR, struct gw_provider, api_key, 0, 0),
+    [PF_CA_FILE] = FIELD("tls_ca_file", FK_STR, struct gw_provider, tls_ca_file, 0, 0),
+    FIELD("connect_timeout", FK_MS, struct gw_provider, connect_timeout_ms, 1, UINT32_MAX),
+    FIELD("first_byte_timeout", FK_MS, struct gw_provider, first_byte_timeout_ms, 1, UINT32_MAX),
+    FIELD("read_timeout", FK_MS, struct gw_provider, read_timeout_ms, 1, UINT32_MAX),
+    {"pool", FK_MAP, 0, 0, 0, pool_fields, GW_ARRAY_SIZE(pool_fields)},
+};
+
+/* A model entry as written; the provider name is resolved to a pointer afterwards. */
+struct model_raw {
+    const char *name;
+    const char *provider;
+    const char *model;
+};
+
+enum { MF_NAME = 0, MF_PROVIDER, MF_MODEL };
+static const struct field model_fields[] = {
+    [MF_NAME] = FIELD("name", FK_STR, struct model_raw, name, 0, 0),
+    [MF_PROVIDER] = FIELD("provider", FK_STR, struct model_raw, provider, 0, 0),
+    [MF_MODEL] = FIELD("model", FK_STR, struct model_raw, model, 0, 0),
+};
+
+enum { KF_NAME = 0, KF_KEY };
+static const struct field key_fields[] = {
+    [KF_NAME] = FIELD("name", FK_STR, struct gw_key, name, 0, 0),
+    [KF_KEY] = FIELD("key", FK_STR, struct gw_key, secret, 0, 0),
+};
+
+/* The top level: each section's node, walked afterwards in a fixed order. */
+struct top_nodes {
+    const yaml_node_t *server;
+    const yaml_node_t *providers;
+    const yaml_node_t *models;
+    const yaml_node_t *keys;
+};
+
+static const struct field top_fields[] = {
+    FIELD("server", FK_NODE, struct top_nodes, server, 0, 0),
+    FIELD("providers", FK_NODE, struct top_nodes, providers, 0, 0),
+    FIELD("models", FK_NODE, struct top_nodes, models, 0, 0),
+    FIELD("keys", FK_NODE, struct top_nodes, keys, 0, 0),
+};
+
+static int parse_uint(const char *s, uint64_t *v)
+{
+    return parse_digits(&s, v) < 0 || *s ? -1 : 0;
+}
+
+static int parse_bool(const char *s, bool *v)
+{
+    static const char *const yes[] = {"true", "yes", "on"};
+    static const char *const no[] = {"false", "no", "off"};
+    for (size_t i = 0; i < GW_ARRAY_SIZE(yes); i++) {
+        if (!strcasecmp(s, yes[i])) {
+            *v = true;
+            return 0;
+        }
+        if (!strcasecmp(s, no[i])) {
+            *v = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int walk_mapping(struct loader *ld, const yaml_node_t *map, const char *path,
+                        const struct field *fields, size_t nfields, void *base,
+                        const yaml_node_t **seen);
+
+/* Stores one non-null value into base according to its field. */
+static int set_field(struct loader *ld, const struct field *f, const yaml_node_t *v,
+                     const char *key, void *base)
+{
+    unsigned long line = node_line(v);
+    void *dst = (char *)base + f->off;
+    char shown_buf[72];
+
+    if (f->kind == FK_NODE) {
+        *(const yaml_node_t **)dst = v;
+        return 0;
+    }
+    if (f->kind == FK_MAP) {
+        const yaml_node_t *seen[CFG_MAX_FIELDS] = {0};
+        if (v->type != YAML_MAPPING_NODE)
+            return fail(ld, line, key, "must be a mapping, not %s", node_kind(v));
+        return walk_mapping(ld, v, key, f->sub, f->nsub, base, seen);
+    }
+
+    const char *s = NULL;
+    if (scalar_str(ld, v, key, &s) < 0)
+        return -1;
+    const char *what = shown(shown_buf, sizeof(shown_buf), s, strlen(s));
+    uint64_t u = 0;
+    uint32_t ms = 0;
+    switch (f->kind) {
+    case FK_STR:
+        *(const char **)dst = s;
+        return 0;
+    case FK_BOOL:
+        if (parse_bool(s, (bool *)dst) < 0)
+            return fail(ld, line, key, "must be true or false, not \"%s\"", what);
+        return 0;
+    case FK_U32:
+        if (parse_uint(s, &u) < 0 || u < f->min || u > f->max)
+            return fail(ld, line, key,
+                        "must be an integer from %" PRIu64 " to %" PRIu64 ", not \"%s\"", f->min,
+                        f->max, what);
+        *(uint32_t *)dst = (uint32_t)u;
+        return 0;
+    case FK_MS:
+        if (gw_parse_duration_ms(s, &ms) < 0)
+            return fail(ld, line, key, "bad duration \"%s\" (use e.g. 500ms, 30s, 2m, 1h)", what);
+        if (ms < f->min || ms > f->max)
+            return fail(ld, line, key, "must be at least %" PRIu64 "ms", f->min);
+        *(uint32_t *)dst = ms;
+        return 0;
+    case FK_SIZE32:
+    case FK_SIZE64:
+        if (gw_parse_size(s, &u) < 0)
+            return fail(ld, line, key, "bad size \"%s\" (use e.g. 1000, 64KiB, 32MiB)", what);
+        if (u < f->min || u > f->max)
+            return fail(ld, line, key, "must be from %" PRIu64 " to %" PRIu64 " bytes", f->min,
+                        f->max);
+        if (f->kind == FK_SIZE32)
+            *(uint32_t *)dst = (uint32_t)u;
+        else
+            *(uint64_t *)dst = u;
+        return 0;
+    case FK_PTYPE:
+        for (int t = 0; t < GW_PT_COUNT; t++) {
+            if (!strcmp(s, gw_provider_type_str((enum gw_provider_type)t))) {
+                *(enum gw_provider_type *)dst = (enum gw_provider_type)t;
+                return 0;
+            }
+        }
+        return fail(ld, line, key, "unknown provider type \"%s\" (known: openai)", what);
+    default:
+        GW_BUG_ON(1);
+        return -1;
+    }
+}
+
+/*
+ * Walks one mapping against a field table: every key must be in the table and
+ * appear once. seen[i] receives field i's value node (nfields entries, zeroed
+ * by the caller), also when the value is null, which leaves the default.
+ */
+static int walk_mapping(struct loader *ld, const yaml_node_t *map, const char *path,
+                        const struct field *fields, size_t nfields, void *base,
+                        const yaml_node_t **seen)
+{
+    GW_BUG_ON(nfields > CFG_MAX_FIELDS);
+    for (const yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        const yaml_node_t *k = doc_node(ld, p->key);
+        const yaml_node_t *v = doc_node(ld, p->value);
+        if (!k || !v)
+            return fail(ld, node_line(map), path[0] ? path : NULL, "malformed mapping");
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(ld, node_line(k), path[0] ? path : NULL, "keys must be plain names, not %s",
+                        node_kind(k));
+        const char *kname = (const char *)k->data.scalar.value;
+        size_t klen = k->data.scalar.length;
+        char key[CFG_PATH_MAX];
+        key_path(key, sizeof(key), path, kname, klen);
+
+        size_t i = 0;
+        while (i < nfields &&
+               !(strlen(fields[i].key) == klen && !memcmp(fields[i].key, kname, klen)))
+            i++;
+        if (i == nfields)
+            return fail(ld, node_line(k), key, "unknown key");
+        if (seen[i])
+            return fail(ld, node_line(k), key, "duplicate key (first at line %lu)",
+                        node_line(seen[i]));
+        seen[i] = v;
+        if (is_null(v))
+            continue;
+        if (set_field(ld, &fields[i], v, key, base) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool present(const yaml_node_t *v)
+{
+    return v && !is_null(v);
+}
+
+/* A section that holds a list: null is an empty one. Returns the count, or -1. */
+static int section_list(struct loader *ld, const yaml_node_t *node, const char *key, size_t *n)
+{
+    *n = 0;
+    if (!node || is_null(node))
+        return 0;
+    if (node->type != YAML_SEQUENCE_NODE)
+        return fail(ld, node_line(node), key, "must be a list, not %s", node_kind(node));
+    *n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    return 0;
+}
+
+/* Item i of a list checked by section_list, which must be a mapping. */
+static const yaml_node_t *list_item(struct loader *ld, const yaml_node_t *list, size_t i,
+                                    const char *path)
+{
+    const yaml_node_t *item = doc_node(ld, list->data.sequence.items.start[i]);
+    if (!item) {
+        fail(ld, node_line(list), path, "malformed list");
+        return NULL;
+    }
+    if (item->type != YAML_MAPPING_NODE) {
+        fail(ld, node_line(item), path, "must be a mapping, not %s", node_kind(item));
+        return NULL;
+    }
+    return item;
+}
+
+/* ---- addresses ---- */
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = htons(port);
+    else
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+static int copy_addrinfo(const struct addrinfo *ai, struct sockaddr_storage *ss, socklen_t *len)
+{
+    for (; ai; ai = ai->ai_next) {
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) || ai->ai_addrlen > sizeof(*ss))
+            continue;
+        memset(ss, 0, sizeof(*ss));
+        memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+        *len = ai->ai_addrlen;
+        return 0;
+    }
+    return -1;
+}
+
+static int lookup(const char *host, int family, int flags, struct sockaddr_storage *ss,
+                  socklen_t *len)
+{
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = flags;
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0)
+        return rc;
+    rc = copy_addrinfo(res, ss, len) < 0 ? EAI_FAMILY : 0;
+    freeaddrinfo(res);
+    return rc;
+}
+
+/*
+ * Resolves host to one address with the given port. A numeric address never
+ * leaves the process (AI_NUMERICHOST); "localhost" is looked up for IPv4 first
+ * so the usual "localhost:8000" means 127.0.0.1 whatever the order in
+ * /etc/hosts; any other name goes to the resolve_host hook or getaddrinfo,
+ * whose first answer (RFC 6724 order) wins. bracketed: the host was written
+ * as [v6] and must be a numeric IPv6 address.
+ */
+static int resolve(struct loader *ld, unsigned long line, const char *key, const char *host,
+                   bool bracketed, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    int rc = lookup(host, bracketed ? AF_INET6 : AF_UNSPEC, AI_NUMERICHOST, ss, len);
+    if (rc != 0 && bracketed)
+        return fail(ld, line, key, "bad IPv6 address \"%s\"", host);
+    if (rc == 0)
+        goto out;
+    if (!strcasecmp(host, "localhost")) {
+        rc = lookup(host, AF_INET, 0, ss, len);
+        if (rc != 0)
+            rc = lookup(host, AF_UNSPEC, 0, ss, len);
+    } else if (config_hooks.resolve_host) {
+        memset(ss, 0, sizeof(*ss));
+        *len = 0;
+        if (config_hooks.resolve_host(host, ss, len) < 0 ||
+            (ss->ss_family != AF_INET && ss->ss_family != AF_INET6) || *len == 0 ||
+            *len > sizeof(*ss))
+            return fail(ld, line, key, "cannot resolve host \"%s\"", host);
+        rc = 0;
+    } else {
+        rc = lookup(host, AF_UNSPEC, AI_ADDRCONFIG, ss, len);
+    }
+    if (rc != 0)
+        return fail(ld, line, key, "cannot resolve host \"%s\": %s", host,
+                    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+out:
+    set_port(ss, port);
+    return 0;
+}
+
+static bool is_host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
+}
+
+/* "host", "host:port", "[v6]" or "[v6]:port" as host, port and whether it was bracketed. */
+struct hostport {
+    const char *host; /* start in the input */
+    size_t host_len;
+    bool bracketed;
+    bool has_port;
+    uint32_t port;
+};
+
+/* Splits an authority. Returns NULL, or a reason for the message. */
+static const char *split_hostport(const char *s, size_t n, struct hostport *hp)
+{
+    memset(hp, 0, sizeof(*hp));
+    const char *rest;
+    if (n && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (!close)
+            return "missing ']' after an IPv6 address";
+        hp->host = s + 1;
+        hp->host_len = (size_t)(close - s) - 1;
+        hp->bracketed = true;
+        rest = close + 1;
+        if (rest < s + n && *rest != ':')
+            return "unexpected text after ']'";
+    } else {
+        const char *colon = memchr(s, ':', n);
+        hp->host = s;
+        hp->host_len = colon ? (size_t)(colon - s) : n;
+        rest = s + hp->host_len;
+        if (colon && memchr(colon + 1, ':', n - hp->host_len - 1))
+            return "IPv6 addresses need brackets, e.g. [::1]:8000";
+        for (size_t i = 0; i < hp->host_len; i++)
+            if (!is_host_char(s[i]))
+                return "bad character in host";
+    }
+    if (hp->host_len == 0)
+        return "missing host";
+    if (rest < s + n) { /* *rest == ':' */
+        const char *p = rest + 1;
+        size_t plen = (size_t)(s + n - p);
+        uint32_t port = 0;
+        if (plen == 0 || plen > 5)
+            return "bad port";
+        for (size_t i = 0; i < plen; i++) {
+            if (p[i] < '0' || p[i] > '9')
+                return "bad port";
+            port = port * 10 + (uint32_t)(p[i] - '0');
+        }
+        if (port > 65535)
+            return "bad port";
+        hp->has_port = true;
+        hp->port = port;
+    }
+    return NULL;
+}
+
+/* The host as an arena string, lowercased (RFC 3986 §3.2.2: hosts are case-insensitive). */
+static char *host_dup(struct loader *ld, const struct hostport *hp)
+{
+    char *h = gw_arena_strndup(&ld->cfg->arena, hp->host, hp->host_len);
+    if (!h)
+        return NULL;
+    for (char *c = h; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    return h;
+}
+
+static const char *addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+    const void *a = ss->ss_family == AF_INET
+                        ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+                        : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+    if (!inet_ntop(ss->ss_family, a, buf, (socklen_t)cap))
+        snprintf(buf, cap, "?");
+    return buf;
+}
+
+/* ---- sections ---- */
+
+static int load_server(struct loader *ld, const yaml_node_t *node)
+{
+    struct gw_server_config *s = &ld->cfg->server;
+    const yaml_node_t *seen[CFG_MAX_FIELDS] = {0};
+    if (node && !is_null(node)) {
+        if (node->type != YAML_MAPPING_NODE)
+            return fail(ld, node_line(node), "server", "must be a mapping, not %s",
+                        node_kind(node));
+        if (walk_mapping(ld, node, "server", server_fields, GW_ARRAY_SIZE(server_fields), s, seen) <
+            0)
+            return -1;
+    }
+
+    if (!s->listen)
+        s->listen = CFG_DEFAULT_LISTEN;
+    unsigned long line = node_line(seen[SF_LISTEN]);
+    struct hostport hp;
+    const char *why = split_hostport(s->listen, strlen(s->listen), &hp);
+    if (!why && !hp.has_port)
+        why = "missing port";
+    if (why)
+        return fail(ld, line, "server.listen", "%s (expected host:port, e.g. 127.0.0.1:8000)", why);
+    char *host = host_dup(ld, &hp);
+    if (!host)
+        return fail_oom(ld);
+    if (resolve(ld, line, "server.listen", host, hp.bracketed, (uint16_t)hp.port, &s->listen_addr,
+                &s->listen_addrlen) < 0)
+        return -1;
+
+    if (s->workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        s->workers = n < 1 ? 1 : (uint32_t)GW_MIN(n, (long)CFG_MAX_WORKERS);
+    }
+    return 0;
+}
+
+/*
+ * base_url: "http[s]://host[:port][/path]", host a name, IPv4 or [IPv6]. No
+ * user info, query or fragment: the path is a prefix we append endpoint paths
+ * to, so a '?' or '#' would land in the middle of the request target.
+ */
+static int parse_base_url(struct loader *ld, struct gw_provider *p, unsigned long line,
+                          const char *key)
+{
+    const char *u = p->base_url;
+    const char *rest;
+    uint16_t default_port;
+    if (!strncasecmp(u, "https://", 8)) {
+        p->tls = true;
+        rest = u + 8;
+        default_port = 443;
+    } else if (!strncasecmp(u, "http://", 7)) {
+        p->tls = false;
+        rest = u + 7;
+        default_port = 80;
+    } else {
+        return fail(ld, line, key, "must start with http:// or https://");
+    }
+    if (strpbrk(rest, "?#"))
+        return fail(ld, line, key, "must not have a query or fragment");
+    size_t alen = strcspn(rest, "/");
+    if (memchr(rest, '@', alen))
+        return fail(ld, line, key, "must not contain user info");
+    const char *path = rest + alen;
+    for (const char *c = path; *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+            return fail(ld, line, key, "path must not contain spaces or control characters");
+
+    struct hostport hp;
+    const char *why = split_hostport(rest, alen, &hp);
+    if (!why && hp.has_port && hp.port == 0)
+        why = "bad port";
+    if (why)
+        return fail(ld, line, key, "%s", why);
+    p->port = hp.has_port ? (uint16_t)hp.port : default_port;
+    char *host = host_dup(ld, &hp);
+    if (!host)
+        return fail_oom(ld);
+    p->host = host;
+
+    /* Host: carries the brackets and only a non-default port (RFC 9110 §7.2). */
+    const char *lb = hp.bracketed ? "[" : "";
+    const char *rb = hp.bracketed ? "]" : "";
+    char buf[512];
+    if (p->port == default_port)
+        snprintf(buf, sizeof(buf), "%s%s%s", lb, host, rb);
+    else
+        snprintf(buf, sizeof(buf), "%s%s%s:%u", lb, host, rb, (unsigned)p->port);
+    p->host_header = gw_arena_strdup(&ld->cfg->arena, buf);
+
+    size_t plen = strlen(path);
+    while (plen && path[plen - 1] == '/')
+        plen--;
+    p->base_path = gw_arena_strndup(&ld->cfg->arena, path, plen);
+    if (!p->host_header || !p->base_path)
+        return fail_oom(ld);
+
+    if (resolve(ld, line, key, host, hp.bracketed, p->port, &p->addr, &p->addrlen) < 0)
+        return -1;
+    return 0;
+}
+
+static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
+{
+    struct gw_config *cfg = ld->cfg;
+    struct gw_provider *p = &cfg->providers[i];
+    char path[CFG_INDEX_PATH_MAX];
+    char key[CFG_PATH_MAX];
+    snprintf(path, sizeof(path), "providers[%zu]", i);
+
+    p->type = GW_PT_COUNT; /* "not set" until the walk finds it */
+    p->api_key = "";
+    p->connect_timeout_ms = 5000;
+    p->first_byte_timeout_ms = 120000;
+    p->read_timeout_ms = 120000;
+    p->pool_max_idle = 64;
+    p->pool_idle_timeout_ms = 60000;
+    p->pool_max_conns = 4096;
+    p->pool_max_requests = 1000;
+    p->index = (uint32_t)i;
+
+    const yaml_node_t *node = list_item(ld, list, i, path);
+    if (!node)
+        return -1;
+    const yaml_node_t *seen[CFG_MAX_FIELDS] = {0};
+    if (walk_mapping(ld, node, path, provider_fields, GW_ARRAY_SIZE(provider_fields), p, seen) < 0)
+        return -1;
+
+    static const int required[] = {PF_NAME, PF_TYPE, PF_BASE_URL};
+    for (size_t r = 0; r < GW_ARRAY_SIZE(required); r++) {
+        if (!present(seen[required[r]])) {
+            snprintf(key, sizeof(key), "%s.%s", path, provider_fields[required[r]].key);
+            return fail(ld, node_line(node), key, "is required");
+        }
+    }
+    snprintf(key, sizeof(key), "%s.name", path);
+    if (!p->name[0])
+        return fail(ld, node_line(seen[PF_NAME]), key, "must not be empty");
+    for (size_t j = 0; j < i; j++)
+        if (!strcmp(cfg->providers[j].name, p->name))
+            return fail(ld, node_line(seen[PF_NAME]), key,
+                        "duplicate provider name \"%s\" (also providers[%zu])", p->name, j);
+
+    snprintf(key, sizeof(key), "%s.base_url", path);
+    if (parse_base_url(ld, p, node_line(seen[PF_BASE_URL]), key) < 0)
+        return -1;
+
+    snprintf(key, sizeof(key), "%s.tls_ca_file", path);
+    if (p->tls_ca_file && !p->tls)
+        return fail(ld, node_line(seen[PF_CA_FILE]), key, "only applies to an https base_url");
+    if (p->tls_ca_file && !p->tls_ca_file[0])
+        return fail(ld, node_line(seen[PF_CA_FILE]), key, "must not be empty");
+    if (!p->tls_ca_file)
+        p->tls_ca_file = p->tls ? CFG_DEFAULT_CA_FILE : "";
+
+    char addr[INET6_ADDRSTRLEN];
+    char origin[1024];
+    bool v6 = strchr(p->host, ':') != NULL;
+    snprintf(origin, sizeof(origin), "%s://%s%s%s:%u|%s|%s", p->tls ? "https" : "http",
+             v6 ? "[" : "", p->host, v6 ? "]" : "", (unsigned)p->port, p->tls_ca_file,
+             addr_str(&p->addr, addr, sizeof(addr)));
+    p->origin_key = gw_arena_strdup(&cfg->arena, origin);
+    if (!p->origin_key)
+        return fail_oom(ld);
+    return 0;
+}
+
+static int load_providers(struct loader *ld, const yaml_node_t *list)
+{
+    struct gw_config *cfg = ld->cfg;
+    size_t n;
+    if (section_list(ld, list, "providers", &n) < 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    ld->providers = list;
+    cfg->providers = gw_arena_zalloc(&cfg->arena, n * sizeof(*cfg->providers));
+    if (!cfg->providers)
+        return fail_oom(ld);
+    for (size_t i = 0; i < n; i++) {
+        if (load_provider(ld, list, i) < 0)
+            return -1;
+        cfg->nproviders = i + 1;
+    }
+    return 0;
+}
+
+/* FNV-1a: model names are short and chosen by the operator, not by clients. */
+static uint64_t hash_name(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static int load_models(struct loader *ld, const yaml_node_t *list)
+{
+    struct gw_config *cfg = ld->cfg;
+    size_t n;
+    if (section_list(ld, list, "models", &n) < 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (n > (1u << 28))
+        return fail(ld, node_line(list), "models", "too many models");
+    /* A power of two at least twice the count: probes stay short at load factor <= 1/2. */
+    size_t size = 8;
+    while (size < 2 * n)
+        size *= 2;
+    cfg->models = gw_arena_zalloc(&cfg->arena, n * sizeof(*cfg->models));
+    cfg->_model_index = gw_arena_zalloc(&cfg->arena, size * sizeof(*cfg->_model_index));
+    if (!cfg->models || !cfg->_model_index)
+        return fail_oom(ld);
+    cfg->_model_index_size = size;
+
+    for (size_t i = 0; i < n; i++) {
+        char path[CFG_INDEX_PATH_MAX];
+        char key[CFG_PATH_MAX];
+        snprintf(path, sizeof(path), "models[%zu]", i);
+        const yaml_node_t *node = list_item(ld, list, i, path);
+        if (!node)
+            return -1;
+        struct model_raw raw = {0};
+        const yaml_node_t *seen[CFG_MAX_FIELDS] = {0};
+        if (walk_mapping(ld, node, path, model_fields, GW_ARRAY_SIZE(model_fields), &raw, seen) < 0)
+            return -1;
+        static const int required[] = {MF_NAME, MF_PROVIDER};
+        for (size_t r = 0; r < GW_ARRAY_SIZE(required); r++) {
+            if (!present(seen[required[r]])) {
+                snprintf(key, sizeof(key), "%s.%s", path, model_fields[required[r]].key);
+                return fail(ld, node_line(node), key, "is required");
+            }
+        }
+        snprintf(key, sizeof(key), "%s.name", path);
+        if (!raw.name[0])
+            return fail(ld, node_line(seen[MF_NAME]), key, "must not be empty");
+
+        const struct gw_provider *prov = NULL;
+        for (size_t j = 0; j < cfg->nproviders && !prov; j++)
+            if (!strcmp(cfg->providers[j].name, raw.provider))
+                prov = &cfg->providers[j];
+        if (!prov) {
+            char shown_buf[72];
+            snprintf(key, sizeof(key), "%s.provider", path);
+            return fail(ld, node_line(seen[MF_PROVIDER]), key, "unknown provider \"%s\"",
+                        shown(shown_buf, sizeof(shown_buf), raw.provider, strlen(raw.provider)));
+        }
+        if (raw.model && !raw.model[0]) {
+            snprintf(key, sizeof(key), "%s.model", path);
+            return fail(ld, node_line(seen[MF_MODEL]), key, "must not be empty");
+        }
+
+        size_t len = strlen(raw.name);
+        size_t slot = (size_t)hash_name(raw.name, len) & (size - 1);
+        while (cfg->_model_index[slot]) {
+            size_t other = cfg->_model_index[slot] - 1;
+            if (!strcmp(cfg->models[other].name, raw.name))
+                return fail(ld, node_line(seen[MF_NAME]), key,
+                            "duplicate model name \"%s\" (also models[%zu])", raw.name, other);
+            slot = (slot + 1) & (size - 1);
+        }
+        cfg->_model_index[slot] = (uint32_t)i + 1;
+        cfg->models[i].name = raw.name;
+        cfg->models[i].provider = prov;
+        cfg->models[i].upstream_model = raw.model ? raw.model : raw.name;
+        cfg->nmodels = i + 1;
+    }
+    return 0;
+}
+
+static int load_keys(struct loader *ld, const yaml_node_t *list)
+{
+    struct gw_config *cfg = ld->cfg;
+    size_t n;
+    if (section_list(ld, list, "keys", &n) < 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    cfg->keys = gw_arena_zalloc(&cfg->arena, n * sizeof(*cfg->keys));
+    if (!cfg->keys)
+        return fail_oom(ld);
+    for (size_t i = 0; i < n; i++) {
+        char path[CFG_INDEX_PATH_MAX];
+        char key[CFG_PATH_MAX];
+        snprintf(path, sizeof(path), "keys[%zu]", i);
+        const yaml_node_t *node = list_item(ld, list, i, path);
+        if (!node)
+            return -1;
+        struct gw_key *k = &cfg->keys[i];
+        const yaml_node_t *seen[CFG_MAX_FIELDS] = {0};
+        if (walk_mapping(ld, node, path, key_fields, GW_ARRAY_SIZE(key_fields), k, seen) < 0)
+            return -1;
+        for (size_t f = 0; f < GW_ARRAY_SIZE(key_fields); f++) {
+            snprintf(key, sizeof(key), "%s.%s", path, key_fields[f].key);
+            if (!present(seen[f]))
+                return fail(ld, node_line(node), key, "is required");
+            if (!(*(const char **)((char *)k + key_fields[f].off))[0])
+                return fail(ld, node_line(seen[f]), key, "must not be empty");
+        }
+        k->secret_len = strlen(k->secret);
+        /* Two entries with one secret would make the match (and what it is billed to) ambiguous. */
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(cfg->keys[j].name, k->name)) {
+                snprintf(key, sizeof(key), "%s.name", path);
+                return fail(ld, node_line(seen[KF_NAME]), key,
+                            "duplicate key name \"%s\" (also keys[%zu])", k->name, j);
+            }
+            if (!strcmp(cfg->keys[j].secret, k->secret)) {
+                snprintf(key, sizeof(key), "%s.key", path);
+                return fail(ld, node_line(seen[KF_KEY]), key, "same secret as keys[%zu]", j);
+            }
+        }
+        cfg->nkeys = i + 1;
+    }
+    return 0;
+}
+
+static int prepare_providers(struct loader *ld)
+{
+    struct gw_config *cfg = ld->cfg;
+    if (!config_hooks.provider_prepare)
+        return 0;
+    cfg->_provider_release = config_hooks.provider_release;
+    for (size_t i = 0; i < cfg->nproviders; i++) {
+        struct gw_config_error herr;
+        herr.message[0] = '\0';
+        if (config_hooks.provider_prepare(&cfg->providers[i], &herr) < 0) {
+            char path[CFG_INDEX_PATH_MAX];
+            snprintf(path, sizeof(path), "providers[%zu]", i);
+            const yaml_node_t *item = doc_node(ld, ld->providers->data.sequence.items.start[i]);
+            return fail(ld, node_line(item), path, "%s",
+                        herr.message[0] ? herr.message : "provider setup failed");
+        }
+        cfg->_nprepared = i + 1;
+    }
+    return 0;
+}
+
+static void set_server_defaults(struct gw_server_config *s)
+{
+    s->workers = 0;
+    s->drain_timeout_ms = 30000;
+    s->max_header_bytes = 65536;
+    s->max_headers = 100;
+    s->max_body_bytes = 32ull << 20;
+    s->header_timeout_ms = 10000;
+    s->body_timeout_ms = 60000;
+    s->idle_timeout_ms = 75000;
+    s->max_sse_event_bytes = 1u << 20;
+    s->access_log = true;
+}
+
+/* The line of a byte offset, for reader errors that carry only an offset. */
+static unsigned long offset_line(const char *buf, size_t len, size_t off)
+{
+    unsigned long line = 1;
+    for (size_t i = 0; i < off && i < len; i++)
+        line += buf[i] == '\n';
+    return line;
+}
+
+static int yaml_fail(struct loader *ld, const yaml_parser_t *parser, const char *buf, size_t len)
+{
+    const char *problem = parser->problem ? parser->problem : "unknown error";
+    switch (parser->error) {
+    case YAML_MEMORY_ERROR:
+        return fail_oom(ld);
+    case YAML_READER_ERROR:
+        return fail(ld, offset_line(buf, len, parser->problem_offset), NULL, "bad YAML: %s",
+                    problem);
+    default:
+        if (parser->context)
+            return fail(ld, (unsigned long)parser->problem_mark.line + 1, NULL,
+                        "bad YAML: %s (%s at line %lu)", problem, parser->context,
+                        (unsigned long)parser->context_mark.line + 1);
+        return fail(ld, (unsigned long)parser->problem_mark.line + 1, NULL, "bad YAML: %s",
+                    problem);
+    }
+}
+
+/* Builds the snapshot from the document; on failure the caller frees what was built. */
+static int build(struct loader *ld)
+{
+    yaml_node_t *root = yaml_document_get_root_node(ld->doc);
+    struct top_nodes top = {0};
+    if (root && !is_null(root)) {
+        const yaml_node_t *seen[CFG_MAX_FIELDS] = {0};
+        if (root->type != YAML_MAPPING_NODE)
+            return fail(ld, node_line(root), NULL, "the top level must be a mapping, not %s",
+                        node_kind(root));
+        if (walk_mapping(ld, root, "", top_fields, GW_ARRAY_SIZE(top_fields), &top, seen) < 0)
+            return -1;
+    }
+    if (load_server(ld, top.server) < 0 || load_providers(ld, top.providers) < 0 ||
+        load_models(ld, top.models) < 0 || load_keys(ld, top.keys) < 0)
+        return -1;
+    return prepare_providers(ld);
+}
+
+int gw_config_load_buffer(const char *name, const char *buf, size_t len, struct gw_config **out,
+                          struct gw_config_error *err)
+{
+    struct gw_config_error scratch;
+    struct loader ld = {.name = name ? name : "<config>", .err = err ? err : &scratch};
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    bool parser_live = false;
+    bool doc_live = false;
+    int rc = -1;
+
+    *out = NULL;
+    ld.err->message[0] = '\0';
+    struct gw_config *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg) {
+        snprintf(ld.err->message, sizeof(ld.err->message), "%s: out of memory", ld.name);
+        return -1;
+    }
+    gw_arena_init(&cfg->arena, CFG_ARENA_CHUNK, 0);
+    ld.cfg = cfg;
+    set_server_defaults(&cfg->server);
+    cfg->path = gw_arena_strdup(&cfg->arena, ld.name);
+    if (!cfg->path) {
+        fail_oom(&ld);
+        goto fail;
+    }
+
+    if (!yaml_parser_initialize(&parser)) {
+        fail_oom(&ld);
+        goto fail;
+    }
+    parser_live = true;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(buf ? buf : ""), buf ? len : 0);
+    if (!yaml_parser_load(&parser, &doc)) {
+        yaml_fail(&ld, &parser, buf, len);
+        goto fail;
+    }
+    doc_live = true;
+    ld.doc = &doc;
+
+    /* A second document would be silently ignored by the loader: refuse it. */
+    yaml_document_t extra;
+    if (!yaml_parser_load(&parser, &extra)) {
+        yaml_fail(&ld, &parser, buf, len);
+        goto fail;
+    }
+    bool has_extra = yaml_document_get_root_node(&extra) != NULL;
+    unsigned long extra_line = (unsigned long)extra.start_mark.line + 1;
+    yaml_document_delete(&extra);
+    if (has_extra) {
+        fail(&ld, extra_line, NULL, "only one YAML document is allowed");
+        goto fail;
+    }
+
+    if (build(&ld) < 0)
+        goto fail;
+    *out = cfg;
+    cfg = NULL;
+    rc = 0;
+fail:
+    if (doc_live)
+        yaml_document_delete(&doc);
+    if (parser_live)
+        yaml_parser_delete(&parser);
+    gw_config_free(cfg);
+    return rc;
+}
+
+int gw_config_load_file(const char *path, struct gw_config **out, struct gw_config_error *err)
+{
+    struct gw_config_error scratch;
+    struct gw_config_error *e = err ? err : &scratch;
+    char *buf = NULL;
+    int rc = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    *out = NULL;
+    if (fd < 0) {
+        snprintf(e->message, sizeof(e->message), "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        snprintf(e->message, sizeof(e->message), "%s: cannot stat: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > CFG_MAX_FILE_BYTES) {
+        snprintf(e->message, sizeof(e->message), "%s: not a regular file of at most %u bytes", path,
+                 CFG_MAX_FILE_BYTES);
+        goto out;
+    }
+    size_t cap = (size_t)st.st_size;
+    buf = malloc(cap + 1);
+    if (!buf) {
+        snprintf(e->message, sizeof(e->message), "%s: out of memory", path);
+        goto out;
+    }
+    /* Read to EOF rather than trusting st_size: the file may change under us. */
+    size_t len = 0;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= CFG_MAX_FILE_BYTES) {
+                snprintf(e->message, sizeof(e->message), "%s: larger than %u bytes", path,
+                         CFG_MAX_FILE_BYTES);
+                goto out;
+            }
+            size_t ncap = GW_MIN((size_t)CFG_MAX_FILE_BYTES, cap * 2 + 4096);
+            char *nbuf = realloc(buf, ncap + 1);
+            if (!nbuf) {
+                snprintf(e->message, sizeof(e->message), "%s: out of memory", path);
+                goto out;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(e->message, sizeof(e->message), "%s: cannot read: %s", path, strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    rc = gw_config_load_buffer(path, buf, len, out, e);
+out:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+void gw_config_free(struct gw_config *cfg)
+{
+    if (!cfg)
+        return;
+    if (cfg->_provider_release)
+        for (size_t i = cfg->_nprepared; i-- > 0;)
+            cfg->_provider_release(&cfg->providers[i]);
+    gw_arena_destroy(&cfg->arena);
+    free(cfg);
+}
+
+const struct gw_model *gw_config_find_model(const struct gw_config *cfg, struct gw_span name)
+{
+    if (!cfg || !cfg->_model_index_size || !name.ptr)
+        return NULL;
+    size_t mask = cfg->_model_index_size - 1;
+    size_t slot = (size_t)hash_name(name.ptr, name.len) & mask;
+    for (;;) {
+        uint32_t e = cfg->_model_index[slot];
+        if (!e)
+            return NULL;
+        const struct gw_model *m = &cfg->models[e - 1];
+        if (strlen(m->name) == name.len && !memcmp(m->name, name.ptr, name.len))
+            return m;
+        slot = (slot + 1) & mask;
+    }
+}

@@ -1,0 +1,172 @@
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/common.h"
+#include "core/config.h"
+#include "core/control.h"
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void logline(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logline(const char *level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* The message may hold quotes from a file name or YAML; keep the line valid JSON. */
+    char esc[2200];
+    size_t o = 0;
+    for (const char *p = msg; *p && o + 7 < sizeof(esc); p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\') {
+            esc[o++] = '\\';
+            esc[o++] = (char)ch;
+        } else if (ch < 0x20) {
+            o += (size_t)snprintf(esc + o, sizeof(esc) - o, "\\u%04x", ch);
+        } else {
+            esc[o++] = (char)ch;
+        }
+    }
+    esc[o] = '\0';
+    fprintf(stderr, "{\"level\":\"%s\",\"thread\":\"control\",\"msg\":\"%s\"}\n", level, esc);
+    fflush(stderr);
+}
+
+int gw_control_reload(struct gw_control *ctl)
+{
+    struct gw_config *cfg;
+    struct gw_config_error err;
+    if (gw_config_load_file(ctl->path, &cfg, &err) < 0) {
+        struct gw_config *cur = gw_rcu_current(ctl->rcu);
+        logline("error", "config reload refused: %s; keeping generation %llu", err.message,
+                (unsigned long long)(cur ? cur->generation : 0));
+        return -1;
+    }
+    struct gw_config *cur = gw_rcu_current(ctl->rcu);
+    if (cur && (cur->server.workers != cfg->server.workers ||
+                strcmp(cur->server.listen, cfg->server.listen) != 0))
+        logline("warn", "server.listen and server.workers take effect on restart only");
+    uint64_t gen = gw_rcu_publish_on_control(ctl->rcu, cfg);
+    if (ctl->wake_workers)
+        ctl->wake_workers(ctl->arg);
+    logline("info", "config loaded from %s: generation %llu, %zu providers, %zu models, %zu keys",
+            ctl->path, (unsigned long long)gen, cfg->nproviders, cfg->nmodels, cfg->nkeys);
+    return 0;
+}
+
+int gw_control_run(struct gw_control *ctl)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) {
+        logline("error", "signalfd: %s", strerror(errno));
+        return 1;
+    }
+    /* Watch the directory: editors and config managers replace the file by rename. */
+    char dir[PATH_MAX];
+    const char *slash = strrchr(ctl->path, '/');
+    const char *base = slash ? slash + 1 : ctl->path;
+    if (slash)
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - ctl->path), ctl->path);
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (!dir[0])
+        snprintf(dir, sizeof(dir), "/");
+    int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (ifd >= 0 &&
+        inotify_add_watch(ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+        logline("warn", "cannot watch %s for changes (%s); reload with SIGHUP", dir,
+                strerror(errno));
+        close(ifd);
+        ifd = -1;
+    }
+
+    bool draining = false;
+    uint64_t drain_deadline = 0, reload_at = 0;
+    int rc = 0;
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = ifd, .events = POLLIN}};
+        int r = poll(pf, ifd >= 0 ? 2 : 1, 50);
+        if (r < 0 && errno != EINTR) {
+            logline("error", "poll: %s", strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (r > 0 && (pf[0].revents & POLLIN)) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (si.ssi_signo == SIGHUP) {
+                    reload_at = mono_ms();
+                } else if (!draining) {
+                    draining = true;
+                    struct gw_config *cur = gw_rcu_current(ctl->rcu);
+                    drain_deadline = mono_ms() + cur->server.drain_timeout_ms + 2000;
+                    logline("info", "signal %u: draining (up to %u ms)", si.ssi_signo,
+                            cur->server.drain_timeout_ms);
+                    /* pairs with the workers' acquire loads at the top of their loops */
+                    atomic_store_explicit(ctl->draining, true, memory_order_release);
+                    if (ctl->wake_workers)
+                        ctl->wake_workers(ctl->arg);
+                } else {
+                    logline("warn", "second signal: exiting without waiting for the drain");
+                    rc = 1;
+                    goto out;
+                }
+            }
+        }
+        if (ifd >= 0 && r > 0 && (pf[1].revents & POLLIN)) {
+            char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+            ssize_t n;
+            while ((n = read(ifd, buf, sizeof(buf))) > 0) {
+                for (char *p = buf; p < buf + n;) {
+                    struct inotify_event *ev = (struct inotify_event *)p;
+                    if (ev->len && strcmp(ev->name, base) == 0)
+                        reload_at = mono_ms() + 100; /* let a burst of writes settle */
+                    p += sizeof(*ev) + ev->len;
+                }
+            }
+        }
+        if (reload_at && mono_ms() >= reload_at && !draining) {
+            reload_at = 0;
+            gw_control_reload(ctl);
+        }
+        gw_rcu_reclaim_on_control(ctl->rcu);
+        if (draining) {
+            if (ctl->workers_done && ctl->workers_done(ctl->arg))
+                break;
+            if (mono_ms() > drain_deadline) {
+                logline("error", "drain deadline passed with requests still open");
+                rc = 1;
+                break;
+            }
+        }
+    }
+out:
+    if (ifd >= 0)
+        close(ifd);
+    close(sfd);
+    if (rc == 0)
+        logline("info", "drained; exiting");
+    return rc;
+}

@@ -1,0 +1,157 @@
+/*
+ * Tests for core/auth.c: extracting the presented key from Authorization or
+ * X-API-Key, constant-time comparison, and lookup in a loaded config.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "core/auth.h"
+#include "core/common.h"
+#include "core/config.h"
+
+static struct gw_span sp(const char *s)
+{
+    return gw_span_cstr(s);
+}
+
+/* Runs gw_auth_extract; returns the key as a string in a static buffer, or NULL for none. */
+static const char *extract(const char *authorization, const char *x_api_key)
+{
+    static char out[128];
+    struct gw_span key = {(const char *)1, 12345};
+    struct gw_span a = authorization ? sp(authorization) : GW_SPAN_NULL;
+    struct gw_span x = x_api_key ? sp(x_api_key) : GW_SPAN_NULL;
+    if (!gw_auth_extract(a, x, &key)) {
+        cr_assert_eq(key.len, 12345, "key written on failure");
+        return NULL;
+    }
+    cr_assert_lt(key.len, sizeof(out));
+    cr_assert_gt(key.len, 0);
+    /* the key is a span into one of the inputs, not a copy */
+    bool in_a = authorization && key.ptr >= authorization &&
+                key.ptr + key.len <= authorization + strlen(authorization);
+    bool in_x =
+        x_api_key && key.ptr >= x_api_key && key.ptr + key.len <= x_api_key + strlen(x_api_key);
+    cr_assert(in_a || in_x);
+    memcpy(out, key.ptr, key.len);
+    out[key.len] = '\0';
+    return out;
+}
+
+Test(auth, bearer_scheme_is_case_insensitive)
+{
+    cr_assert_str_eq(extract("Bearer sk-abc", NULL), "sk-abc");
+    cr_assert_str_eq(extract("bearer sk-abc", NULL), "sk-abc");
+    cr_assert_str_eq(extract("BEARER sk-abc", NULL), "sk-abc");
+    cr_assert_str_eq(extract("bEaReR sk-abc", NULL), "sk-abc");
+}
+
+Test(auth, bearer_allows_several_spaces_and_trims_trailing_whitespace)
+{
+    cr_assert_str_eq(extract("Bearer    sk-abc", NULL), "sk-abc");
+    cr_assert_str_eq(extract("Bearer sk-abc  \t ", NULL), "sk-abc");
+    cr_assert_str_eq(extract("  Bearer sk-abc", NULL), "sk-abc");
+    cr_assert_str_eq(extract("Bearer a b", NULL), "a b");
+}
+
+Test(auth, malformed_bearer_yields_nothing)
+{
+    cr_assert_null(extract("Bearer", NULL));
+    cr_assert_null(extract("Bearer ", NULL));
+    cr_assert_null(extract("Bearer    \t", NULL));
+    cr_assert_null(extract("Bearersk-abc", NULL));
+    cr_assert_null(extract("Bearer\tsk-abc", NULL));
+    cr_assert_null(extract("Bear sk-abc", NULL));
+    cr_assert_null(extract("Basic dXNlcjpwYXNz", NULL));
+    cr_assert_null(extract("sk-abc", NULL));
+    cr_assert_null(extract("", NULL));
+    cr_assert_null(extract(NULL, NULL));
+}
+
+Test(auth, x_api_key_is_the_fallback)
+{
+    cr_assert_str_eq(extract(NULL, "sk-x"), "sk-x");
+    cr_assert_str_eq(extract("", " sk-x \t"), "sk-x");
+    cr_assert_str_eq(extract("Basic dXNlcjpwYXNz", "sk-x"), "sk-x");
+    cr_assert_str_eq(extract("Bearer ", "sk-x"), "sk-x");
+    cr_assert_null(extract(NULL, "  "));
+}
+
+Test(auth, bearer_wins_over_x_api_key)
+{
+    cr_assert_str_eq(extract("Bearer sk-bearer", "sk-x"), "sk-bearer");
+}
+
+Test(auth, ct_eq_compares_bytes_and_lengths)
+{
+    cr_assert(gw_ct_eq("secret", 6, "secret", 6));
+    cr_assert_not(gw_ct_eq("secret", 6, "secreT", 6));
+    cr_assert_not(gw_ct_eq("secret", 6, "Secret", 6));
+    cr_assert_not(gw_ct_eq("secret", 6, "secrets", 7));
+    cr_assert_not(gw_ct_eq("secrets", 7, "secret", 6));
+    cr_assert_not(gw_ct_eq("secret", 6, "sec", 3));
+    cr_assert_not(gw_ct_eq("", 0, "x", 1));
+    cr_assert_not(gw_ct_eq("x", 1, NULL, 0));
+    cr_assert(gw_ct_eq(NULL, 0, NULL, 0));
+    cr_assert(gw_ct_eq("a\0b", 3, "a\0b", 3));
+    cr_assert_not(gw_ct_eq("a\0b", 3, "a\0c", 3));
+    /* a is longer but b's bytes repeat: lengths alone must decide */
+    cr_assert_not(gw_ct_eq("aaaa", 4, "a", 1));
+}
+
+static struct gw_config *load_keys(void)
+{
+    static const char yaml[] = "keys:\n"
+                               "  - {name: alice, key: sk-alice-0001}\n"
+                               "  - {name: bob, key: sk-bob-0002}\n"
+                               "  - {name: carol, key: sk-alice-00011}\n";
+    struct gw_config *cfg = NULL;
+    struct gw_config_error err;
+    cr_assert_eq(gw_config_load_buffer("t.yaml", yaml, sizeof(yaml) - 1, &cfg, &err), 0, "%s",
+                 err.message);
+    return cfg;
+}
+
+Test(auth, lookup_finds_the_matching_key)
+{
+    struct gw_config *cfg = load_keys();
+    cr_assert_eq(gw_auth_lookup(cfg, sp("sk-alice-0001")), &cfg->keys[0]);
+    cr_assert_eq(gw_auth_lookup(cfg, sp("sk-bob-0002")), &cfg->keys[1]);
+    cr_assert_eq(gw_auth_lookup(cfg, sp("sk-alice-00011")), &cfg->keys[2]);
+    cr_assert_str_eq(gw_auth_lookup(cfg, sp("sk-bob-0002"))->name, "bob");
+    gw_config_free(cfg);
+}
+
+Test(auth, lookup_refuses_prefixes_extensions_and_case_changes)
+{
+    struct gw_config *cfg = load_keys();
+    cr_assert_null(gw_auth_lookup(cfg, sp("sk-alice-000")));
+    cr_assert_null(gw_auth_lookup(cfg, sp("sk-bob-00021")));
+    cr_assert_null(gw_auth_lookup(cfg, sp("SK-BOB-0002")));
+    cr_assert_null(gw_auth_lookup(cfg, sp("")));
+    cr_assert_null(gw_auth_lookup(cfg, GW_SPAN_NULL));
+    cr_assert_null(gw_auth_lookup(NULL, sp("sk-bob-0002")));
+    gw_config_free(cfg);
+}
+
+Test(auth, extract_then_lookup)
+{
+    struct gw_config *cfg = load_keys();
+    struct gw_span key;
+    cr_assert(gw_auth_extract(sp("Bearer  sk-bob-0002 "), GW_SPAN_NULL, &key));
+    cr_assert_eq(gw_auth_lookup(cfg, key), &cfg->keys[1]);
+    cr_assert(gw_auth_extract(GW_SPAN_NULL, sp("sk-alice-0001"), &key));
+    cr_assert_eq(gw_auth_lookup(cfg, key), &cfg->keys[0]);
+    gw_config_free(cfg);
+}
+
+Test(auth, lookup_in_a_config_without_keys_finds_nothing)
+{
+    struct gw_config *cfg = NULL;
+    struct gw_config_error err;
+    cr_assert_eq(gw_config_load_buffer("t.yaml", "", 0, &cfg, &err), 0, "%s", err.message);
+    cr_assert_null(gw_auth_lookup(cfg, sp("anything")));
+    gw_config_free(cfg);
+}

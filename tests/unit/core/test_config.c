@@ -1,0 +1,972 @@
+/*
+ * Tests for core/config.c: the YAML loader, its defaults, every validation
+ * message, ${VAR} interpolation, base_url parsing, the model index, the
+ * duration and size parsers, and the provider hooks.
+ *
+ * Name resolution goes through a fake resolve_host hook so no test touches
+ * DNS: api.openai.com, example.test and v6.test resolve, anything else fails.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "core/common.h"
+#include "core/config.h"
+
+static int fake_resolve(const char *host, struct sockaddr_storage *addr, socklen_t *addrlen)
+{
+    static const struct {
+        const char *host;
+        int family;
+        const char *ip;
+    } table[] = {
+        {"api.openai.com", AF_INET, "203.0.113.10"},
+        {"example.test", AF_INET, "198.51.100.7"},
+        {"v6.test", AF_INET6, "2001:db8::7"},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(table); i++) {
+        if (strcmp(host, table[i].host) != 0)
+            continue;
+        memset(addr, 0, sizeof(*addr));
+        if (table[i].family == AF_INET) {
+            struct sockaddr_in *sin = (struct sockaddr_in *)addr;
+            sin->sin_family = AF_INET;
+            inet_pton(AF_INET, table[i].ip, &sin->sin_addr);
+            *addrlen = sizeof(*sin);
+        } else {
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)addr;
+            sin6->sin6_family = AF_INET6;
+            inet_pton(AF_INET6, table[i].ip, &sin6->sin6_addr);
+            *addrlen = sizeof(*sin6);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static void setup(void)
+{
+    struct gw_config_hooks h = {.resolve_host = fake_resolve};
+    gw_config_set_hooks(&h);
+}
+
+TestSuite(config, .init = setup);
+
+static struct gw_config *load_ok(const char *yaml)
+{
+    struct gw_config *cfg = NULL;
+    struct gw_config_error err;
+    int rc = gw_config_load_buffer("t.yaml", yaml, strlen(yaml), &cfg, &err);
+    cr_assert_eq(rc, 0, "load failed: %s", err.message);
+    cr_assert_not_null(cfg);
+    return cfg;
+}
+
+/* Loads yaml expecting failure; returns the message (static buffer). */
+static const char *load_err(const char *yaml)
+{
+    static struct gw_config_error err;
+    struct gw_config *cfg = (struct gw_config *)1;
+    int rc = gw_config_load_buffer("t.yaml", yaml, strlen(yaml), &cfg, &err);
+    cr_assert_eq(rc, -1, "load of <<%s>> succeeded", yaml);
+    cr_assert_null(cfg);
+    return err.message;
+}
+
+static const char *ip_str(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+    if (ss->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)cap);
+    else
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, (socklen_t)cap);
+    return buf;
+}
+
+static unsigned port_of(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+static const char full_example[] =
+    "server:\n"
+    "  listen: \"127.0.0.1:8000\"   # host:port\n"
+    "  workers: 0                 # one per online CPU\n"
+    "  drain_timeout: 30s\n"
+    "  max_header_bytes: 64KiB\n"
+    "  max_headers: 100\n"
+    "  max_body_bytes: 32MiB\n"
+    "  header_timeout: 10s\n"
+    "  body_timeout: 60s\n"
+    "  idle_timeout: 75s\n"
+    "  max_sse_event_bytes: 1MiB\n"
+    "  access_log: true\n"
+    "keys:\n"
+    "  - name: demo\n"
+    "    key: \"${CONDUIT_DEMO_KEY}\"\n"
+    "providers:\n"
+    "  - name: openai\n"
+    "    type: openai\n"
+    "    base_url: \"https://api.openai.com/v1\"\n"
+    "    api_key: \"${OPENAI_API_KEY}\"\n"
+    "    tls_ca_file: /path/ca.pem        # optional\n"
+    "    connect_timeout: 5s              # optional\n"
+    "    pool: {max_idle: 64, idle_timeout: 60s, max_conns: 4096, max_requests: 1000}\n"
+    "models:\n"
+    "  - name: gpt-4o-mini\n"
+    "    provider: openai\n"
+    "    model: gpt-4o-mini      # optional, defaults to name\n";
+
+Test(config, full_example_loads_with_every_value)
+{
+    setenv("CONDUIT_DEMO_KEY", "sk-demo-123", 1);
+    setenv("OPENAI_API_KEY", "sk-openai-456", 1);
+    struct gw_config *cfg = load_ok(full_example);
+    char ip[INET6_ADDRSTRLEN];
+
+    cr_assert_str_eq(cfg->path, "t.yaml");
+    const struct gw_server_config *s = &cfg->server;
+    cr_assert_str_eq(s->listen, "127.0.0.1:8000");
+    cr_assert_eq(s->listen_addr.ss_family, AF_INET);
+    cr_assert_eq(s->listen_addrlen, sizeof(struct sockaddr_in));
+    cr_assert_str_eq(ip_str(&s->listen_addr, ip, sizeof(ip)), "127.0.0.1");
+    cr_assert_eq(port_of(&s->listen_addr), 8000);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cr_assert_eq(s->workers, (uint32_t)(ncpu < 1 ? 1 : ncpu));
+    cr_assert_eq(s->drain_timeout_ms, 30000);
+    cr_assert_eq(s->max_header_bytes, 65536);
+    cr_assert_eq(s->max_headers, 100);
+    cr_assert_eq(s->max_body_bytes, 32ull << 20);
+    cr_assert_eq(s->header_timeout_ms, 10000);
+    cr_assert_eq(s->body_timeout_ms, 60000);
+    cr_assert_eq(s->idle_timeout_ms, 75000);
+    cr_assert_eq(s->max_sse_event_bytes, 1u << 20);
+    cr_assert(s->access_log);
+
+    cr_assert_eq(cfg->nkeys, 1);
+    cr_assert_str_eq(cfg->keys[0].name, "demo");
+    cr_assert_str_eq(cfg->keys[0].secret, "sk-demo-123");
+    cr_assert_eq(cfg->keys[0].secret_len, 11);
+
+    cr_assert_eq(cfg->nproviders, 1);
+    const struct gw_provider *p = &cfg->providers[0];
+    cr_assert_str_eq(p->name, "openai");
+    cr_assert_eq(p->type, GW_PT_OPENAI);
+    cr_assert_str_eq(p->base_url, "https://api.openai.com/v1");
+    cr_assert(p->tls);
+    cr_assert_str_eq(p->host, "api.openai.com");
+    cr_assert_eq(p->port, 443);
+    cr_assert_str_eq(p->host_header, "api.openai.com");
+    cr_assert_str_eq(p->base_path, "/v1");
+    cr_assert_str_eq(p->api_key, "sk-openai-456");
+    cr_assert_str_eq(p->tls_ca_file, "/path/ca.pem");
+    cr_assert_eq(p->connect_timeout_ms, 5000);
+    cr_assert_eq(p->first_byte_timeout_ms, 120000);
+    cr_assert_eq(p->read_timeout_ms, 120000);
+    cr_assert_eq(p->pool_max_idle, 64);
+    cr_assert_eq(p->pool_idle_timeout_ms, 60000);
+    cr_assert_eq(p->pool_max_conns, 4096);
+    cr_assert_eq(p->pool_max_requests, 1000);
+    cr_assert_eq(p->addr.ss_family, AF_INET);
+    cr_assert_str_eq(ip_str(&p->addr, ip, sizeof(ip)), "203.0.113.10");
+    cr_assert_eq(port_of(&p->addr), 443);
+    cr_assert_null(p->tls_anchors);
+    cr_assert_str_eq(p->origin_key, "https://api.openai.com:443|/path/ca.pem|203.0.113.10");
+    cr_assert_eq(p->index, 0);
+
+    cr_assert_eq(cfg->nmodels, 1);
+    cr_assert_str_eq(cfg->models[0].name, "gpt-4o-mini");
+    cr_assert_eq(cfg->models[0].provider, p);
+    cr_assert_str_eq(cfg->models[0].upstream_model, "gpt-4o-mini");
+    cr_assert_eq(gw_config_find_model(cfg, GW_SPAN_LIT("gpt-4o-mini")), &cfg->models[0]);
+    cr_assert_eq(cfg->generation, 0);
+    gw_config_free(cfg);
+}
+
+Test(config, empty_file_gives_every_default)
+{
+    static const char *const empties[] = {"", "# only a comment\n", "---\n", "~\n",
+                                          "server:\nproviders:\nmodels:\nkeys:\n"};
+    for (size_t i = 0; i < GW_ARRAY_SIZE(empties); i++) {
+        struct gw_config *cfg = load_ok(empties[i]);
+        const struct gw_server_config *s = &cfg->server;
+        char ip[INET6_ADDRSTRLEN];
+        cr_assert_str_eq(s->listen, "127.0.0.1:8000");
+        cr_assert_str_eq(ip_str(&s->listen_addr, ip, sizeof(ip)), "127.0.0.1");
+        cr_assert_eq(port_of(&s->listen_addr), 8000);
+        cr_assert_geq(s->workers, 1);
+        cr_assert_eq(s->drain_timeout_ms, 30000);
+        cr_assert_eq(s->max_header_bytes, 65536);
+        cr_assert_eq(s->max_headers, 100);
+        cr_assert_eq(s->max_body_bytes, 32ull << 20);
+        cr_assert_eq(s->header_timeout_ms, 10000);
+        cr_assert_eq(s->body_timeout_ms, 60000);
+        cr_assert_eq(s->idle_timeout_ms, 75000);
+        cr_assert_eq(s->max_sse_event_bytes, 1u << 20);
+        cr_assert(s->access_log);
+        cr_assert_eq(cfg->nproviders, 0);
+        cr_assert_eq(cfg->nmodels, 0);
+        cr_assert_eq(cfg->nkeys, 0);
+        cr_assert_null(gw_config_find_model(cfg, GW_SPAN_LIT("x")));
+        gw_config_free(cfg);
+    }
+}
+
+Test(config, provider_defaults_and_model_name_as_upstream)
+{
+    struct gw_config *cfg = load_ok("providers:\n"
+                                    "  - name: p\n"
+                                    "    type: openai\n"
+                                    "    base_url: https://example.test\n"
+                                    "models:\n"
+                                    "  - name: m\n"
+                                    "    provider: p\n");
+    const struct gw_provider *p = &cfg->providers[0];
+    cr_assert_str_eq(p->api_key, "");
+    cr_assert_str_eq(p->tls_ca_file, "/etc/ssl/certs/ca-certificates.crt");
+    cr_assert_eq(p->connect_timeout_ms, 5000);
+    cr_assert_eq(p->first_byte_timeout_ms, 120000);
+    cr_assert_eq(p->read_timeout_ms, 120000);
+    cr_assert_eq(p->pool_max_idle, 64);
+    cr_assert_eq(p->pool_idle_timeout_ms, 60000);
+    cr_assert_eq(p->pool_max_conns, 4096);
+    cr_assert_eq(p->pool_max_requests, 1000);
+    cr_assert_str_eq(p->base_path, "");
+    cr_assert_str_eq(cfg->models[0].upstream_model, "m");
+    gw_config_free(cfg);
+}
+
+Test(config, non_default_values_are_read)
+{
+    struct gw_config *cfg = load_ok("server:\n"
+                                    "  listen: \"[::1]:9001\"\n"
+                                    "  workers: 3\n"
+                                    "  drain_timeout: 0\n"
+                                    "  max_header_bytes: 8KiB\n"
+                                    "  max_headers: 50\n"
+                                    "  max_body_bytes: 1GB\n"
+                                    "  header_timeout: 500ms\n"
+                                    "  body_timeout: 2m\n"
+                                    "  idle_timeout: 1h\n"
+                                    "  max_sse_event_bytes: 4096\n"
+                                    "  access_log: off\n"
+                                    "providers:\n"
+                                    "  - name: p\n"
+                                    "    type: openai\n"
+                                    "    base_url: http://127.0.0.1:8080/\n"
+                                    "    api_key: sk\n"
+                                    "    connect_timeout: 250ms\n"
+                                    "    first_byte_timeout: 7s\n"
+                                    "    read_timeout: 9s\n"
+                                    "    pool:\n"
+                                    "      max_idle: 0\n"
+                                    "      idle_timeout: 5s\n"
+                                    "      max_conns: 10\n"
+                                    "      max_requests: 1\n");
+    const struct gw_server_config *s = &cfg->server;
+    char ip[INET6_ADDRSTRLEN];
+    cr_assert_eq(s->listen_addr.ss_family, AF_INET6);
+    cr_assert_eq(s->listen_addrlen, sizeof(struct sockaddr_in6));
+    cr_assert_str_eq(ip_str(&s->listen_addr, ip, sizeof(ip)), "::1");
+    cr_assert_eq(port_of(&s->listen_addr), 9001);
+    cr_assert_eq(s->workers, 3);
+    cr_assert_eq(s->drain_timeout_ms, 0);
+    cr_assert_eq(s->max_header_bytes, 8192);
+    cr_assert_eq(s->max_headers, 50);
+    cr_assert_eq(s->max_body_bytes, 1000000000ull);
+    cr_assert_eq(s->header_timeout_ms, 500);
+    cr_assert_eq(s->body_timeout_ms, 120000);
+    cr_assert_eq(s->idle_timeout_ms, 3600000);
+    cr_assert_eq(s->max_sse_event_bytes, 4096);
+    cr_assert_not(s->access_log);
+    const struct gw_provider *p = &cfg->providers[0];
+    cr_assert_str_eq(p->api_key, "sk");
+    cr_assert_eq(p->connect_timeout_ms, 250);
+    cr_assert_eq(p->first_byte_timeout_ms, 7000);
+    cr_assert_eq(p->read_timeout_ms, 9000);
+    cr_assert_eq(p->pool_max_idle, 0);
+    cr_assert_eq(p->pool_idle_timeout_ms, 5000);
+    cr_assert_eq(p->pool_max_conns, 10);
+    cr_assert_eq(p->pool_max_requests, 1);
+    gw_config_free(cfg);
+}
+
+Test(config, null_values_keep_defaults)
+{
+    struct gw_config *cfg =
+        load_ok("server:\n  workers:\n  drain_timeout: ~\n  access_log: null\n");
+    cr_assert_geq(cfg->server.workers, 1);
+    cr_assert_eq(cfg->server.drain_timeout_ms, 30000);
+    cr_assert(cfg->server.access_log);
+    gw_config_free(cfg);
+}
+
+Test(config, listen_resolves_localhost_to_ipv4_and_accepts_port_zero)
+{
+    struct gw_config *cfg = load_ok("server:\n  listen: localhost:8001\n");
+    char ip[INET6_ADDRSTRLEN];
+    cr_assert_eq(cfg->server.listen_addr.ss_family, AF_INET);
+    cr_assert_str_eq(ip_str(&cfg->server.listen_addr, ip, sizeof(ip)), "127.0.0.1");
+    cr_assert_eq(port_of(&cfg->server.listen_addr), 8001);
+    gw_config_free(cfg);
+
+    cfg = load_ok("server:\n  listen: 0.0.0.0:0\n");
+    cr_assert_str_eq(ip_str(&cfg->server.listen_addr, ip, sizeof(ip)), "0.0.0.0");
+    cr_assert_eq(port_of(&cfg->server.listen_addr), 0);
+    gw_config_free(cfg);
+}
+
+/* ---- every validation error, with its exact message ---- */
+
+#define P0                                                                                         \
+    "providers:\n"                                                                                 \
+    "  - name: a\n"                                                                                \
+    "    type: openai\n"                                                                           \
+    "    base_url: http://127.0.0.1\n"
+
+#define PURL(url)                                                                                  \
+    "providers:\n"                                                                                 \
+    "  - name: a\n"                                                                                \
+    "    type: openai\n"                                                                           \
+    "    base_url: " url "\n"
+
+#define LISTEN_HINT " (expected host:port, e.g. 127.0.0.1:8000)"
+
+Test(config, sections_may_come_in_any_order)
+{
+    struct gw_config *cfg = load_ok("models:\n  - name: m\n    provider: a\n" P0);
+    cr_assert_eq(cfg->models[0].provider, &cfg->providers[0]);
+    gw_config_free(cfg);
+}
+
+static const struct {
+    const char *yaml;
+    const char *message;
+} error_cases[] = {
+    /* unknown and duplicate keys */
+    {"foo: 1\n", "t.yaml:1: foo: unknown key"},
+    {"server:\n  listen: \"127.0.0.1:1\"\n  lisen: x\n", "t.yaml:3: server.lisen: unknown key"},
+    {P0 "    colour: red\n", "t.yaml:5: providers[0].colour: unknown key"},
+    {P0 "    pool: {max_idel: 3}\n", "t.yaml:5: providers[0].pool.max_idel: unknown key"},
+    {P0 "models:\n  - name: m\n    provider: a\n    modle: x\n",
+     "t.yaml:8: models[0].modle: unknown key"},
+    {"keys:\n  - name: n\n    secret: k\n", "t.yaml:3: keys[0].secret: unknown key"},
+    {"server:\n  workers: 1\n  workers: 2\n",
+     "t.yaml:3: server.workers: duplicate key (first at line 2)"},
+    {"server: {}\nserver: {}\n", "t.yaml:2: server: duplicate key (first at line 1)"},
+    {"? [a]\n: 1\n", "t.yaml:1: keys must be plain names, not a list"},
+    /* required fields */
+    {"providers:\n  - type: openai\n    base_url: http://127.0.0.1\n",
+     "t.yaml:2: providers[0].name: is required"},
+    {"providers:\n  - name: a\n    base_url: http://127.0.0.1\n",
+     "t.yaml:2: providers[0].type: is required"},
+    {"providers:\n  - name: a\n    type:\n    base_url: http://127.0.0.1\n",
+     "t.yaml:2: providers[0].type: is required"},
+    {"providers:\n  - name: a\n    type: openai\n", "t.yaml:2: providers[0].base_url: is required"},
+    {P0 "models:\n  - provider: a\n", "t.yaml:6: models[0].name: is required"},
+    {P0 "models:\n  - name: m\n", "t.yaml:6: models[0].provider: is required"},
+    {"keys:\n  - key: k\n", "t.yaml:2: keys[0].name: is required"},
+    {"keys:\n  - name: n\n", "t.yaml:2: keys[0].key: is required"},
+    /* empty values */
+    {"providers:\n  - name: \"\"\n    type: openai\n    base_url: http://127.0.0.1\n",
+     "t.yaml:2: providers[0].name: must not be empty"},
+    {P0 "models:\n  - name: \"\"\n    provider: a\n",
+     "t.yaml:6: models[0].name: must not be empty"},
+    {P0 "models:\n  - name: m\n    provider: a\n    model: \"\"\n",
+     "t.yaml:8: models[0].model: must not be empty"},
+    {"keys:\n  - name: \"\"\n    key: k\n", "t.yaml:2: keys[0].name: must not be empty"},
+    {"keys:\n  - name: n\n    key: \"\"\n", "t.yaml:3: keys[0].key: must not be empty"},
+    {"keys:\n  - name: n\n    key: \"a\\0b\"\n",
+     "t.yaml:3: keys[0].key: must not contain a NUL byte"},
+    /* duplicates and references */
+    {P0 "  - name: a\n    type: openai\n    base_url: http://127.0.0.1\n",
+     "t.yaml:5: providers[1].name: duplicate provider name \"a\" (also providers[0])"},
+    {P0 "models:\n  - name: m\n    provider: a\n  - name: m\n    provider: a\n",
+     "t.yaml:8: models[1].name: duplicate model name \"m\" (also models[0])"},
+    {"keys:\n  - name: n\n    key: k1\n  - name: n\n    key: k2\n",
+     "t.yaml:4: keys[1].name: duplicate key name \"n\" (also keys[0])"},
+    {"keys:\n  - name: n1\n    key: k\n  - name: n2\n    key: k\n",
+     "t.yaml:5: keys[1].key: same secret as keys[0]"},
+    {P0 "models:\n  - name: m\n    provider: nope\n",
+     "t.yaml:7: models[0].provider: unknown provider \"nope\""},
+    {"providers:\n  - name: a\n    type: anthropic\n    base_url: http://127.0.0.1\n",
+     "t.yaml:3: providers[0].type: unknown provider type \"anthropic\" (known: openai)"},
+    /* durations, sizes, integers, booleans */
+    {"server:\n  drain_timeout: 5x\n",
+     "t.yaml:2: server.drain_timeout: bad duration \"5x\" (use e.g. 500ms, 30s, 2m, 1h)"},
+    {"server:\n  header_timeout: 5000000h\n",
+     "t.yaml:2: server.header_timeout: bad duration \"5000000h\" (use e.g. 500ms, 30s, 2m, 1h)"},
+    {"server:\n  header_timeout: 0s\n", "t.yaml:2: server.header_timeout: must be at least 1ms"},
+    {P0 "    connect_timeout: 1.5s\n",
+     "t.yaml:5: providers[0].connect_timeout: bad duration \"1.5s\" (use e.g. 500ms, 30s, 2m, "
+     "1h)"},
+    {P0 "    pool: {idle_timeout: 0}\n",
+     "t.yaml:5: providers[0].pool.idle_timeout: must be at least 1ms"},
+    {"server:\n  max_body_bytes: 10XB\n",
+     "t.yaml:2: server.max_body_bytes: bad size \"10XB\" (use e.g. 1000, 64KiB, 32MiB)"},
+    {"server:\n  max_body_bytes: 99999999999999999999\n",
+     "t.yaml:2: server.max_body_bytes: bad size \"99999999999999999999\" (use e.g. 1000, 64KiB, "
+     "32MiB)"},
+    {"server:\n  max_header_bytes: 100\n",
+     "t.yaml:2: server.max_header_bytes: must be from 1024 to 16777216 bytes"},
+    {"server:\n  max_header_bytes: 5GiB\n",
+     "t.yaml:2: server.max_header_bytes: must be from 1024 to 16777216 bytes"},
+    {"server:\n  max_body_bytes: 0\n",
+     "t.yaml:2: server.max_body_bytes: must be from 1 to 18446744073709551615 bytes"},
+    {"server:\n  max_sse_event_bytes: 2GiB\n",
+     "t.yaml:2: server.max_sse_event_bytes: must be from 1024 to 1073741824 bytes"},
+    {"server:\n  workers: 1025\n",
+     "t.yaml:2: server.workers: must be an integer from 0 to 1024, not \"1025\""},
+    {"server:\n  workers: -1\n",
+     "t.yaml:2: server.workers: must be an integer from 0 to 1024, not \"-1\""},
+    {"server:\n  workers: 2x\n",
+     "t.yaml:2: server.workers: must be an integer from 0 to 1024, not \"2x\""},
+    {"server:\n  max_headers: 0\n",
+     "t.yaml:2: server.max_headers: must be an integer from 1 to 10000, not \"0\""},
+    {P0 "    pool: {max_conns: 0}\n",
+     "t.yaml:5: providers[0].pool.max_conns: must be an integer from 1 to 1000000, not \"0\""},
+    {"server:\n  access_log: maybe\n",
+     "t.yaml:2: server.access_log: must be true or false, not \"maybe\""},
+    /* listen */
+    {"server:\n  listen: localhost\n", "t.yaml:2: server.listen: missing port" LISTEN_HINT},
+    {"server:\n  listen: \"::1:8000\"\n",
+     "t.yaml:2: server.listen: IPv6 addresses need brackets, e.g. [::1]:8000" LISTEN_HINT},
+    {"server:\n  listen: \"127.0.0.1:99999\"\n", "t.yaml:2: server.listen: bad port" LISTEN_HINT},
+    {"server:\n  listen: \"127.0.0.1:\"\n", "t.yaml:2: server.listen: bad port" LISTEN_HINT},
+    {"server:\n  listen: \":80\"\n", "t.yaml:2: server.listen: missing host" LISTEN_HINT},
+    {"server:\n  listen: \"[::1\"\n",
+     "t.yaml:2: server.listen: missing ']' after an IPv6 address" LISTEN_HINT},
+    {"server:\n  listen: \"[zz]:80\"\n", "t.yaml:2: server.listen: bad IPv6 address \"zz\""},
+    {"server:\n  listen: \"nope.test:80\"\n",
+     "t.yaml:2: server.listen: cannot resolve host \"nope.test\""},
+    /* base_url */
+    {PURL("ftp://x"), "t.yaml:4: providers[0].base_url: must start with http:// or https://"},
+    {PURL("api.openai.com/v1"),
+     "t.yaml:4: providers[0].base_url: must start with http:// or https://"},
+    {PURL("\"http://127.0.0.1/v1?x=1\""),
+     "t.yaml:4: providers[0].base_url: must not have a query or fragment"},
+    {PURL("\"http://127.0.0.1/v1#top\""),
+     "t.yaml:4: providers[0].base_url: must not have a query or fragment"},
+    {PURL("http://u:p@127.0.0.1/"), "t.yaml:4: providers[0].base_url: must not contain user info"},
+    {PURL("http://"), "t.yaml:4: providers[0].base_url: missing host"},
+    {PURL("http:///v1"), "t.yaml:4: providers[0].base_url: missing host"},
+    {PURL("http://127.0.0.1:0"), "t.yaml:4: providers[0].base_url: bad port"},
+    {PURL("http://127.0.0.1:65536"), "t.yaml:4: providers[0].base_url: bad port"},
+    {PURL("http://127.0.0.1:abc/"), "t.yaml:4: providers[0].base_url: bad port"},
+    {PURL("\"http://bad host/\""), "t.yaml:4: providers[0].base_url: bad character in host"},
+    {PURL("\"http://127.0.0.1/a b\""),
+     "t.yaml:4: providers[0].base_url: path must not contain spaces or control characters"},
+    {PURL("\"http://[::1/\""),
+     "t.yaml:4: providers[0].base_url: missing ']' after an IPv6 address"},
+    {PURL("\"http://[::1]x/\""), "t.yaml:4: providers[0].base_url: unexpected text after ']'"},
+    {PURL("\"http://[nothex]/\""), "t.yaml:4: providers[0].base_url: bad IPv6 address \"nothex\""},
+    {PURL("http://nope.test/v1"),
+     "t.yaml:4: providers[0].base_url: cannot resolve host \"nope.test\""},
+    {P0 "    tls_ca_file: /x.pem\n",
+     "t.yaml:5: providers[0].tls_ca_file: only applies to an https base_url"},
+    {PURL("https://example.test") "    tls_ca_file: \"\"\n",
+     "t.yaml:5: providers[0].tls_ca_file: must not be empty"},
+    /* shapes */
+    {"server: 5\n", "t.yaml:1: server: must be a mapping, not a single value"},
+    {"server: [1]\n", "t.yaml:1: server: must be a mapping, not a list"},
+    {"providers: {a: 1}\n", "t.yaml:1: providers: must be a list, not a mapping"},
+    {"keys: x\n", "t.yaml:1: keys: must be a list, not a single value"},
+    {"providers:\n  - x\n", "t.yaml:2: providers[0]: must be a mapping, not a single value"},
+    {"models:\n  - [a]\n", "t.yaml:2: models[0]: must be a mapping, not a list"},
+    {"server:\n  listen: [a]\n", "t.yaml:2: server.listen: must be a single value, not a list"},
+    {P0 "    pool: 3\n", "t.yaml:5: providers[0].pool: must be a mapping, not a single value"},
+    {"- a\n", "t.yaml:1: the top level must be a mapping, not a list"},
+    {"hello\n", "t.yaml:1: the top level must be a mapping, not a single value"},
+    {"server: {}\n---\nserver: {}\n", "t.yaml:2: only one YAML document is allowed"},
+    /* YAML syntax */
+    {"server:\n  listen: \"x\n",
+     "t.yaml:3: bad YAML: found unexpected end of stream (while scanning a quoted scalar at line "
+     "2)"},
+    {"a: b: c\n", "t.yaml:1: bad YAML: mapping values are not allowed in this context"},
+    {"server:\n\tworkers: 1\n",
+     "t.yaml:2: bad YAML: found character that cannot start any token (while scanning for the "
+     "next token at line 2)"},
+    {"x: *nope\n", "t.yaml:1: bad YAML: found undefined alias"},
+};
+
+Test(config, every_validation_error_names_file_line_and_key)
+{
+    for (size_t i = 0; i < GW_ARRAY_SIZE(error_cases); i++) {
+        const char *msg = load_err(error_cases[i].yaml);
+        cr_expect_str_eq(msg, error_cases[i].message, "case %zu: <<%s>>\n got: %s\nwant: %s", i,
+                         error_cases[i].yaml, msg, error_cases[i].message);
+    }
+}
+
+Test(config, reader_error_reports_a_line)
+{
+    static const char bad[] = "server:\n  listen: \"\xff\"\n";
+    const char *msg = load_err(bad);
+    cr_assert_str_eq(msg, "t.yaml:2: bad YAML: invalid leading UTF-8 octet");
+}
+
+Test(config, error_with_null_err_pointer_is_still_refused)
+{
+    struct gw_config *cfg = NULL;
+    cr_assert_eq(gw_config_load_buffer("t.yaml", "foo: 1\n", 7, &cfg, NULL), -1);
+    cr_assert_null(cfg);
+}
+
+/* ---- ${VAR} interpolation ---- */
+
+static const char *key_of(const char *value)
+{
+    static char yaml[512];
+    static char secret[256];
+    snprintf(yaml, sizeof(yaml), "keys:\n  - name: k\n    key: \"%s\"\n", value);
+    struct gw_config *cfg = load_ok(yaml);
+    snprintf(secret, sizeof(secret), "%s", cfg->keys[0].secret);
+    cr_assert_eq(cfg->keys[0].secret_len, strlen(secret));
+    gw_config_free(cfg);
+    return secret;
+}
+
+Test(config, interpolates_variables_defaults_and_dollar_escapes)
+{
+    setenv("GW_T_KEY", "sk-1", 1);
+    setenv("GW_T_EMPTY", "", 1);
+    unsetenv("GW_T_UNSET");
+    cr_assert_str_eq(key_of("${GW_T_KEY}"), "sk-1");
+    cr_assert_str_eq(key_of("pre-${GW_T_KEY}-${GW_T_KEY}-post"), "pre-sk-1-sk-1-post");
+    cr_assert_str_eq(key_of("${GW_T_UNSET:-fallback}"), "fallback");
+    cr_assert_str_eq(key_of("${GW_T_EMPTY:-fb}"), "fb");
+    cr_assert_str_eq(key_of("${GW_T_KEY:-fb}"), "sk-1");
+    cr_assert_str_eq(key_of("${GW_T_UNSET:-a$$b}"), "a$$b"); /* defaults are literal */
+    cr_assert_str_eq(key_of("x${GW_T_EMPTY}y"), "xy");
+    cr_assert_str_eq(key_of("a$$b"), "a$b");
+    cr_assert_str_eq(key_of("$$${GW_T_KEY}"), "$sk-1");
+    cr_assert_str_eq(key_of("$${GW_T_KEY}"), "${GW_T_KEY}");
+    cr_assert_str_eq(key_of("cost$5"), "cost$5");
+    cr_assert_str_eq(key_of("end$"), "end$");
+}
+
+Test(config, interpolation_applies_to_every_scalar_kind)
+{
+    setenv("GW_T_WORKERS", "3", 1);
+    setenv("GW_T_URL", "https://example.test/v2/", 1);
+    unsetenv("GW_T_PORT");
+    struct gw_config *cfg = load_ok("server:\n"
+                                    "  workers: ${GW_T_WORKERS}\n"
+                                    "  listen: \"127.0.0.1:${GW_T_PORT:-9100}\"\n"
+                                    "  access_log: ${GW_T_LOG:-false}\n"
+                                    "providers:\n"
+                                    "  - name: p\n"
+                                    "    type: \"${GW_T_TYPE:-openai}\"\n"
+                                    "    base_url: ${GW_T_URL}\n"
+                                    "    read_timeout: ${GW_T_RT:-3s}\n");
+    cr_assert_eq(cfg->server.workers, 3);
+    cr_assert_eq(port_of(&cfg->server.listen_addr), 9100);
+    cr_assert_not(cfg->server.access_log);
+    cr_assert_str_eq(cfg->providers[0].host, "example.test");
+    cr_assert_str_eq(cfg->providers[0].base_path, "/v2");
+    cr_assert_eq(cfg->providers[0].read_timeout_ms, 3000);
+    gw_config_free(cfg);
+}
+
+Test(config, unset_variable_names_variable_file_line_and_key)
+{
+    unsetenv("GW_T_UNSET");
+    cr_assert_str_eq(load_err("keys:\n  - name: k\n    key: \"${GW_T_UNSET}\"\n"),
+                     "t.yaml:3: keys[0].key: environment variable GW_T_UNSET is not set");
+    cr_assert_str_eq(load_err(P0 "    api_key: \"Bearer-${GW_T_UNSET}\"\n"),
+                     "t.yaml:5: providers[0].api_key: environment variable GW_T_UNSET is not set");
+    cr_assert_str_eq(load_err("server:\n  workers: ${GW_T_UNSET}\n"),
+                     "t.yaml:2: server.workers: environment variable GW_T_UNSET is not set");
+}
+
+Test(config, malformed_references_are_refused)
+{
+    cr_assert_str_eq(load_err("keys:\n  - name: k\n    key: \"${}\"\n"),
+                     "t.yaml:3: keys[0].key: bad variable reference \"${}\" (use ${NAME} or "
+                     "${NAME:-default})");
+    cr_assert_str_eq(load_err("keys:\n  - name: k\n    key: \"${1X}\"\n"),
+                     "t.yaml:3: keys[0].key: bad variable reference \"${1X}\" (use ${NAME} or "
+                     "${NAME:-default})");
+    cr_assert_str_eq(load_err("keys:\n  - name: k\n    key: \"${A\"\n"),
+                     "t.yaml:3: keys[0].key: bad variable reference \"${A\" (use ${NAME} or "
+                     "${NAME:-default})");
+    cr_assert_str_eq(load_err("keys:\n  - name: k\n    key: \"${A:-x\"\n"),
+                     "t.yaml:3: keys[0].key: unterminated ${ in value");
+}
+
+/* ---- base_url ---- */
+
+struct url_case {
+    const char *url;
+    bool tls;
+    const char *host;
+    unsigned port;
+    const char *host_header;
+    const char *base_path;
+    int family;
+    const char *ip;
+    const char *origin_key;
+};
+
+static const struct url_case url_cases[] = {
+    {"https://api.openai.com/v1", true, "api.openai.com", 443, "api.openai.com", "/v1", AF_INET,
+     "203.0.113.10", "https://api.openai.com:443|/etc/ssl/certs/ca-certificates.crt|203.0.113.10"},
+    {"http://127.0.0.1", false, "127.0.0.1", 80, "127.0.0.1", "", AF_INET, "127.0.0.1",
+     "http://127.0.0.1:80||127.0.0.1"},
+    {"http://127.0.0.1:8080/", false, "127.0.0.1", 8080, "127.0.0.1:8080", "", AF_INET, "127.0.0.1",
+     "http://127.0.0.1:8080||127.0.0.1"},
+    {"http://127.0.0.1:80/v1/", false, "127.0.0.1", 80, "127.0.0.1", "/v1", AF_INET, "127.0.0.1",
+     "http://127.0.0.1:80||127.0.0.1"},
+    {"https://[::1]:8443/api/v2//", true, "::1", 8443, "[::1]:8443", "/api/v2", AF_INET6, "::1",
+     "https://[::1]:8443|/etc/ssl/certs/ca-certificates.crt|::1"},
+    {"http://[2001:DB8::1]", false, "2001:db8::1", 80, "[2001:db8::1]", "", AF_INET6, "2001:db8::1",
+     "http://[2001:db8::1]:80||2001:db8::1"},
+    {"HTTPS://Example.TEST:443/V1", true, "example.test", 443, "example.test", "/V1", AF_INET,
+     "198.51.100.7", "https://example.test:443|/etc/ssl/certs/ca-certificates.crt|198.51.100.7"},
+    {"https://v6.test:444", true, "v6.test", 444, "v6.test:444", "", AF_INET6, "2001:db8::7",
+     "https://v6.test:444|/etc/ssl/certs/ca-certificates.crt|2001:db8::7"},
+    {"http://localhost:9000/openai/v1", false, "localhost", 9000, "localhost:9000", "/openai/v1",
+     AF_INET, "127.0.0.1", "http://localhost:9000||127.0.0.1"},
+};
+
+Test(config, base_url_is_split_into_origin_and_path)
+{
+    for (size_t i = 0; i < GW_ARRAY_SIZE(url_cases); i++) {
+        const struct url_case *c = &url_cases[i];
+        char yaml[256];
+        snprintf(yaml, sizeof(yaml),
+                 "providers:\n  - name: p\n    type: openai\n"
+                 "    base_url: \"%s\"\n",
+                 c->url);
+        struct gw_config *cfg = load_ok(yaml);
+        const struct gw_provider *p = &cfg->providers[0];
+        char ip[INET6_ADDRSTRLEN];
+        cr_expect_str_eq(p->base_url, c->url, "case %zu", i);
+        cr_expect_eq(p->tls, c->tls, "case %zu", i);
+        cr_expect_str_eq(p->host, c->host, "case %zu", i);
+        cr_expect_eq(p->port, c->port, "case %zu", i);
+        cr_expect_str_eq(p->host_header, c->host_header, "case %zu", i);
+        cr_expect_str_eq(p->base_path, c->base_path, "case %zu", i);
+        cr_expect_eq(p->addr.ss_family, c->family, "case %zu", i);
+        cr_expect_str_eq(ip_str(&p->addr, ip, sizeof(ip)), c->ip, "case %zu", i);
+        cr_expect_eq(port_of(&p->addr), c->port, "case %zu", i);
+        cr_expect_str_eq(p->origin_key, c->origin_key, "case %zu", i);
+        cr_expect_str_eq(p->tls_ca_file, c->tls ? "/etc/ssl/certs/ca-certificates.crt" : "",
+                         "case %zu", i);
+        gw_config_free(cfg);
+    }
+}
+
+/* ---- model lookup ---- */
+
+Test(config, model_lookup_matches_whole_names_only)
+{
+    struct gw_config *cfg = load_ok(P0 "models:\n"
+                                       "  - name: gpt-4o\n"
+                                       "    provider: a\n"
+                                       "    model: gpt-4o-2024-08-06\n"
+                                       "  - name: gpt-4o-mini\n"
+                                       "    provider: a\n");
+    const char extra[] = "gpt-4o-mini-extra";
+    cr_assert_eq(gw_config_find_model(cfg, GW_SPAN_LIT("gpt-4o")), &cfg->models[0]);
+    cr_assert_str_eq(cfg->models[0].upstream_model, "gpt-4o-2024-08-06");
+    cr_assert_eq(gw_config_find_model(cfg, GW_SPAN_LIT("gpt-4o-mini")), &cfg->models[1]);
+    cr_assert_eq(gw_config_find_model(cfg, gw_span_make(extra, 11)), &cfg->models[1]);
+    cr_assert_eq(gw_config_find_model(cfg, gw_span_make(extra, 6)), &cfg->models[0]);
+    cr_assert_null(gw_config_find_model(cfg, GW_SPAN_LIT("gpt-4o-mini-extra")));
+    cr_assert_null(gw_config_find_model(cfg, GW_SPAN_LIT("gpt-4")));
+    cr_assert_null(gw_config_find_model(cfg, GW_SPAN_LIT("GPT-4O")));
+    cr_assert_null(gw_config_find_model(cfg, GW_SPAN_LIT("")));
+    cr_assert_null(gw_config_find_model(cfg, GW_SPAN_NULL));
+    cr_assert_null(gw_config_find_model(NULL, GW_SPAN_LIT("gpt-4o")));
+    gw_config_free(cfg);
+}
+
+Test(config, model_lookup_finds_each_of_1000_models)
+{
+    size_t cap = 64 * 1024;
+    char *yaml = malloc(cap);
+    cr_assert_not_null(yaml);
+    size_t len = (size_t)snprintf(yaml, cap, "%smodels:\n", P0);
+    for (int i = 0; i < 1000; i++)
+        len += (size_t)snprintf(yaml + len, cap - len,
+                                "  - {name: model-%d, provider: a, model: up-%d}\n", i, i);
+    cr_assert_lt(len, cap);
+    struct gw_config *cfg = load_ok(yaml);
+    free(yaml);
+    cr_assert_eq(cfg->nmodels, 1000);
+    cr_assert_geq(cfg->_model_index_size, 2000);
+    for (int i = 0; i < 1000; i++) {
+        char name[32];
+        char up[32];
+        snprintf(name, sizeof(name), "model-%d", i);
+        snprintf(up, sizeof(up), "up-%d", i);
+        const struct gw_model *m = gw_config_find_model(cfg, gw_span_cstr(name));
+        cr_assert_eq(m, &cfg->models[i], "model-%d", i);
+        cr_assert_str_eq(m->upstream_model, up);
+        cr_assert_eq(m->provider, &cfg->providers[0]);
+    }
+    cr_assert_null(gw_config_find_model(cfg, GW_SPAN_LIT("model-1000")));
+    cr_assert_null(gw_config_find_model(cfg, GW_SPAN_LIT("model-")));
+    gw_config_free(cfg);
+}
+
+/* ---- durations and sizes ---- */
+
+Test(config, durations_parse_with_units_and_overflow_checks)
+{
+    static const struct {
+        const char *s;
+        int rc;
+        uint32_t ms;
+    } cases[] = {
+        {"500ms", 0, 500},
+        {"30s", 0, 30000},
+        {"2m", 0, 120000},
+        {"1h", 0, 3600000},
+        {"45", 0, 45000},
+        {"0", 0, 0},
+        {"0ms", 0, 0},
+        {"007s", 0, 7000},
+        {"4294967295ms", 0, UINT32_MAX},
+        {"4294967s", 0, 4294967000u},
+        {"4294967", 0, 4294967000u},
+        {"71582m", 0, 4294920000u},
+        {"1193h", 0, 4294800000u},
+        {"4294967296ms", -1, 0},
+        {"4294968s", -1, 0},
+        {"4294968", -1, 0},
+        {"71583m", -1, 0},
+        {"1194h", -1, 0},
+        {"99999999999999999999999s", -1, 0},
+        {"", -1, 0},
+        {"s", -1, 0},
+        {"ms", -1, 0},
+        {"1.5s", -1, 0},
+        {"-1s", -1, 0},
+        {"+1s", -1, 0},
+        {" 1s", -1, 0},
+        {"1s ", -1, 0},
+        {"1 s", -1, 0},
+        {"1d", -1, 0},
+        {"1S", -1, 0},
+        {"1sec", -1, 0},
+        {"1mss", -1, 0},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(cases); i++) {
+        uint32_t ms = 12345;
+        int rc = gw_parse_duration_ms(cases[i].s, &ms);
+        cr_expect_eq(rc, cases[i].rc, "\"%s\": rc %d", cases[i].s, rc);
+        cr_expect_eq(ms, cases[i].rc == 0 ? cases[i].ms : 12345u, "\"%s\": %u", cases[i].s, ms);
+    }
+    uint32_t ms;
+    cr_assert_eq(gw_parse_duration_ms(NULL, &ms), -1);
+}
+
+Test(config, sizes_parse_with_binary_and_decimal_units_and_overflow_checks)
+{
+    static const struct {
+        const char *s;
+        int rc;
+        uint64_t v;
+    } cases[] = {
+        {"1000", 0, 1000},
+        {"0", 0, 0},
+        {"5B", 0, 5},
+        {"64KiB", 0, 65536},
+        {"32MiB", 0, 32ull << 20},
+        {"1GiB", 0, 1ull << 30},
+        {"2TiB", 0, 2ull << 40},
+        {"1KB", 0, 1000},
+        {"10MB", 0, 10000000},
+        {"2GB", 0, 2000000000},
+        {"3TB", 0, 3000000000000ull},
+        {"18446744073709551615", 0, UINT64_MAX},
+        {"16777215TiB", 0, 16777215ull << 40},
+        {"18446744073709551615B", 0, UINT64_MAX},
+        {"18446744073709551616", -1, 0},
+        {"16777216TiB", -1, 0},
+        {"18446744073709552KB", -1, 0},
+        {"", -1, 0},
+        {"MiB", -1, 0},
+        {"1.5MiB", -1, 0},
+        {"1kib", -1, 0},
+        {"1mb", -1, 0},
+        {"1 MiB", -1, 0},
+        {"-1", -1, 0},
+        {"1K", -1, 0},
+        {"1M", -1, 0},
+        {"1MiBs", -1, 0},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(cases); i++) {
+        uint64_t v = 777;
+        int rc = gw_parse_size(cases[i].s, &v);
+        cr_expect_eq(rc, cases[i].rc, "\"%s\": rc %d", cases[i].s, rc);
+        cr_expect_eq(v, cases[i].rc == 0 ? cases[i].v : 777u, "\"%s\": %llu", cases[i].s,
+                     (unsigned long long)v);
+    }
+    uint64_t v;
+    cr_assert_eq(gw_parse_size(NULL, &v), -1);
+}
+
+Test(config, provider_type_names)
+{
+    cr_assert_str_eq(gw_provider_type_str(GW_PT_OPENAI), "openai");
+    cr_assert_str_eq(gw_provider_type_str(GW_PT_COUNT), "unknown");
+}
+
+/* ---- provider hooks ---- */
+
+static char hook_log[256];
+static int anchor_marker;
+
+static void log_event(char what, const struct gw_provider *p)
+{
+    size_t n = strlen(hook_log);
+    snprintf(hook_log + n, sizeof(hook_log) - n, "%c:%s ", what, p->name);
+}
+
+static int prepare_ok(struct gw_provider *p, struct gw_config_error *err)
+{
+    (void)err;
+    log_event('P', p);
+    p->tls_anchors = &anchor_marker;
+    return 0;
+}
+
+static int prepare_fail_on_b(struct gw_provider *p, struct gw_config_error *err)
+{
+    if (!strcmp(p->name, "b")) {
+        log_event('F', p);
+        snprintf(err->message, sizeof(err->message), "cannot load %s", p->tls_ca_file);
+        return -1;
+    }
+    return prepare_ok(p, err);
+}
+
+static void release_log(struct gw_provider *p)
+{
+    cr_assert_eq(p->tls_anchors, &anchor_marker, "release of a provider never prepared");
+    log_event('R', p);
+}
+
+#define THREE_PROVIDERS                                                                            \
+    "providers:\n"                                                                                 \
+    "  - {name: a, type: openai, base_url: \"https://127.0.0.1\"}\n"                               \
+    "  - {name: b, type: openai, base_url: \"https://127.0.0.2\", tls_ca_file: /b.pem}\n"          \
+    "  - {name: c, type: openai, base_url: \"http://127.0.0.3\"}\n"
+
+Test(config, hooks_prepare_every_provider_and_free_releases_them)
+{
+    struct gw_config_hooks h = {.provider_prepare = prepare_ok,
+                                .provider_release = release_log,
+                                .resolve_host = fake_resolve};
+    gw_config_set_hooks(&h);
+    struct gw_config *cfg = load_ok(THREE_PROVIDERS);
+    cr_assert_str_eq(hook_log, "P:a P:b P:c ");
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_eq(cfg->providers[i].tls_anchors, &anchor_marker);
+    gw_config_free(cfg);
+    cr_assert_str_eq(hook_log, "P:a P:b P:c R:c R:b R:a ");
+}
+
+Test(config, hook_failure_names_provider_and_releases_only_the_prepared)
+{
+    struct gw_config_hooks h = {.provider_prepare = prepare_fail_on_b,
+                                .provider_release = release_log,
+                                .resolve_host = fake_resolve};
+    gw_config_set_hooks(&h);
+    cr_assert_str_eq(load_err(THREE_PROVIDERS), "t.yaml:3: providers[1]: cannot load /b.pem");
+    cr_assert_str_eq(hook_log, "P:a F:b R:a ");
+}
+
+Test(config, hooks_run_only_after_the_whole_file_validates)
+{
+    struct gw_config_hooks h = {.provider_prepare = prepare_ok,
+                                .provider_release = release_log,
+                                .resolve_host = fake_resolve};
+    gw_config_set_hooks(&h);
+    cr_assert_str_eq(load_err(THREE_PROVIDERS "keys:\n  - name: k\n"),
+                     "t.yaml:6: keys[0].key: is required");
+    cr_assert_str_eq(hook_log, "");
+}
+
+Test(config, hooks_release_is_the_one_in_force_at_load)
+{
+    struct gw_config_hooks h = {.provider_prepare = prepare_ok,
+                                .provider_release = release_log,
+                                .resolve_host = fake_resolve};
+    gw_config_set_hooks(&h);
+    struct gw_config *cfg = load_ok(P0);
+    gw_config_set_hooks(NULL);
+    gw_config_free(cfg);
+    cr_assert_str_eq(hook_log, "P:a R:a ");
+}
+
+Test(config, without_resolve_hook_numeric_and_localhost_still_resolve)
+{
+    gw_config_set_hooks(NULL);
+    struct gw_config *cfg =
+        load_ok("providers:\n"
+                "  - {name: a, type: openai, base_url: \"http://10.1.2.3:81\"}\n"
+                "  - {name: b, type: openai, base_url: \"http://[fe80::1]\"}\n"
+                "  - {name: c, type: openai, base_url: \"http://LocalHost\"}\n");
+    char ip[INET6_ADDRSTRLEN];
+    cr_assert_str_eq(ip_str(&cfg->providers[0].addr, ip, sizeof(ip)), "10.1.2.3");
+    cr_assert_str_eq(ip_str(&cfg->providers[1].addr, ip, sizeof(ip)), "fe80::1");
+    cr_assert_str_eq(ip_str(&cfg->providers[2].addr, ip, sizeof(ip)), "127.0.0.1");
+    cr_assert_str_eq(cfg->providers[2].host, "localhost");
+    gw_config_free(cfg);
+}
+
+/* ---- files ---- */
+
+Test(config, load_file_reads_and_names_the_file)
+{
+    char path[] = "/tmp/gw_test_config_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    static const char body[] = "server:\n  workers: 2\n  bogus: 1\n";
+    cr_assert_eq(write(fd, body, sizeof(body) - 1), (ssize_t)(sizeof(body) - 1));
+    close(fd);
+
+    struct gw_config *cfg = (struct gw_config *)1;
+    struct gw_config_error err;
+    cr_assert_eq(gw_config_load_file(path, &cfg, &err), -1);
+    cr_assert_null(cfg);
+    char want[128];
+    snprintf(want, sizeof(want), "%s:3: server.bogus: unknown key", path);
+    cr_assert_str_eq(err.message, want);
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, body, 21), 21);
+    close(fd);
+    cr_assert_eq(gw_config_load_file(path, &cfg, &err), 0, "%s", err.message);
+    cr_assert_eq(cfg->server.workers, 2);
+    cr_assert_str_eq(cfg->path, path);
+    gw_config_free(cfg);
+    unlink(path);
+
+    cr_assert_eq(gw_config_load_file("/nonexistent/conduit.yaml", &cfg, &err), -1);
+    cr_assert_null(cfg);
+    cr_assert_str_eq(err.message, "/nonexistent/conduit.yaml: cannot open: No such file or "
+                                  "directory");
+    cr_assert_eq(gw_config_load_file("/tmp", &cfg, &err), -1);
+    cr_assert_str_eq(err.message, "/tmp: not a regular file of at most 16777216 bytes");
+}
+
+Test(config, free_ignores_null)
+{
+    gw_config_free(NULL);
+}
