@@ -1,0 +1,187 @@
+/*
+ * conduit.c — the entry point: flags, signals, the first snapshot, the
+ * listeners and workers, then the control loop on the main thread. The one
+ * file that sees every layer (DESIGN.md): it wires net/tls into the config
+ * loader's provider hook.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/common.h"
+#include "core/config.h"
+#include "core/control.h"
+#include "core/rcu.h"
+#include "net/tls.h"
+#include "net/worker.h"
+
+static int provider_prepare(struct gw_provider *p, struct gw_config_error *err)
+{
+    if (!p->tls)
+        return 0;
+    char msg[256];
+    struct gw_tls_anchors *a = gw_tls_anchors_load(p->tls_ca_file, msg, sizeof(msg));
+    if (!a) {
+        snprintf(err->message, sizeof(err->message), "provider %s: tls_ca_file: %s", p->name, msg);
+        return -1;
+    }
+    p->tls_anchors = a;
+    return 0;
+}
+
+static void provider_release(struct gw_provider *p)
+{
+    gw_tls_anchors_free((struct gw_tls_anchors *)p->tls_anchors);
+    p->tls_anchors = NULL;
+}
+
+static void wake_all(void *arg)
+{
+    struct gw_runtime *rt = arg;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        gw_worker_wake_on_control(&rt->workers[i]);
+}
+
+static bool all_done(void *arg)
+{
+    struct gw_runtime *rt = arg;
+    return atomic_load_explicit(&rt->workers_exited, memory_order_acquire) == rt->nworkers;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: conduit [-c FILE] [--check-config] [--version]\n"
+               "  -c, --config FILE   configuration (default $CONDUIT_CONFIG or ./conduit.yaml)\n"
+               "      --check-config  load and validate the configuration, then exit\n"
+               "      --version       print the version and exit\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = getenv("CONDUIT_CONFIG");
+    if (!path || !*path)
+        path = "conduit.yaml";
+    bool check = false;
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check-config", no_argument, NULL, 'k'},
+                                         {"version", no_argument, NULL, 'v'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:hv", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'k':
+            check = true;
+            break;
+        case 'v':
+            printf("conduit %s\n", GW_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    /* Every thread inherits this mask; only the control loop's signalfd sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    static const struct gw_config_hooks hooks = {.provider_prepare = provider_prepare,
+                                                 .provider_release = provider_release};
+    gw_config_set_hooks(&hooks);
+    struct gw_config *cfg;
+    struct gw_config_error err;
+    if (gw_config_load_file(path, &cfg, &err) < 0) {
+        fprintf(stderr, "conduit: %s\n", err.message);
+        return 1;
+    }
+    if (check) {
+        printf("%s: OK (%zu providers, %zu models, %zu keys)\n", path, cfg->nproviders,
+               cfg->nmodels, cfg->nkeys);
+        gw_config_free(cfg);
+        return 0;
+    }
+
+    /* Direct descriptors are bounded by RLIMIT_NOFILE per ring: take the hard limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    static struct gw_runtime rt;
+    rt.start_time = (uint64_t)time(NULL);
+    unsigned n = cfg->server.workers;
+    if (gw_rcu_init(&rt.rcu, n) < 0) {
+        fprintf(stderr, "conduit: out of memory\n");
+        return 1;
+    }
+    gw_rcu_publish_on_control(&rt.rcu, cfg);
+    rt.workers = aligned_alloc(GW_CACHELINE,
+                               ((sizeof(struct gw_worker) * n + GW_CACHELINE - 1) / GW_CACHELINE) *
+                                   GW_CACHELINE);
+    if (!rt.workers) {
+        fprintf(stderr, "conduit: out of memory\n");
+        return 1;
+    }
+    memset(rt.workers, 0, sizeof(struct gw_worker) * n);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    for (unsigned i = 0; i < n; i++) {
+        int fd = gw_listener_open((struct sockaddr *)&cfg->server.listen_addr,
+                                  cfg->server.listen_addrlen);
+        if (fd < 0) {
+            fprintf(stderr, "conduit: listen on %s: %s\n", cfg->server.listen, strerror(-fd));
+            return 1;
+        }
+        int r = gw_worker_start(&rt.workers[i], &rt, i, ncpu > 0 ? (int)(i % (unsigned)ncpu) : -1,
+                                fd);
+        if (r < 0) {
+            fprintf(stderr, "conduit: worker %u failed to start: %s\n", i, strerror(-r));
+            return 1;
+        }
+        rt.nworkers = i + 1;
+    }
+    fprintf(stderr,
+            "{\"level\":\"info\",\"thread\":\"control\",\"msg\":\"conduit %s listening on %s "
+            "with %u workers (config %s, generation %llu)\"}\n",
+            GW_VERSION, cfg->server.listen, n, path, (unsigned long long)cfg->generation);
+
+    struct gw_control ctl = {.path = path,
+                             .rcu = &rt.rcu,
+                             .draining = &rt.draining,
+                             .arg = &rt,
+                             .wake_workers = wake_all,
+                             .workers_done = all_done};
+    int rc = gw_control_run(&ctl);
+    if (rc != 0) {
+        fflush(stdout);
+        _exit(rc);
+    }
+    for (unsigned i = 0; i < rt.nworkers; i++)
+        gw_worker_join(&rt.workers[i]);
+    free(rt.workers);
+    gw_rcu_destroy(&rt.rcu);
+    return 0;
+}

@@ -1,0 +1,471 @@
+/*
+ * net/relay.c — carrying an upstream response to the client.
+ *
+ * The response head is parsed (1xx skipped) and a head of our own is queued
+ * for the client: the upstream's status, content type and the headers a
+ * client acts on (retry-after, rate-limit state), plus our request id and, for
+ * event streams, the no-buffering hints for proxies in front of us.
+ *
+ * The body is relayed as it arrives, never gathered whole:
+ *  - event streams (stream: true, 200, text/event-stream) are cut into SSE
+ *    events; each complete event is inspected for usage and forwarded at once,
+ *    and a partial event waits (bounded by server.max_sse_event_bytes). When
+ *    the gateway asked for usage on the client's behalf, the usage-only chunk
+ *    is captured and not shown, and the "usage":null member that OpenAI then
+ *    adds to every chunk is removed, so the client sees what it asked for;
+ *  - any other body is forwarded byte for byte, keeping only its last few KiB
+ *    to read "usage" from at the end (usage is the last member OpenAI writes).
+ * Client framing: Content-Length when the upstream gave one and the body is
+ * not rewritten, else chunked (HTTP/1.1 clients) or close-delimited (HTTP/1.0).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/common.h"
+#include "core/json.h"
+#include "net/http1.h"
+#include "net/sse.h"
+#include "net/worker.h"
+
+#define RESP_HEAD_MAX 65536
+#define RESP_MAX_HEADERS 100
+#define TAIL_SIZE 4096
+#define PIECES_MAX 32
+
+/* ---- usage ---- */
+
+static void usage_from_object(struct gw_req *r, const char *obj, size_t len)
+{
+    static const char *const keys[] = {"prompt_tokens", "completion_tokens", "input_tokens",
+                                       "output_tokens"};
+    struct gw_json_member m[4];
+    if (gw_json_scan_object(obj, len, keys, 4, m) < 0)
+        return;
+    uint64_t v;
+    bool any = false;
+    if ((m[0].found && m[0].value.type == GW_JT_NUMBER && gw_json_to_u64(m[0].value.span, &v)) ||
+        (m[2].found && m[2].value.type == GW_JT_NUMBER && gw_json_to_u64(m[2].value.span, &v))) {
+        r->prompt_tokens = v;
+        any = true;
+    }
+    if ((m[1].found && m[1].value.type == GW_JT_NUMBER && gw_json_to_u64(m[1].value.span, &v)) ||
+        (m[3].found && m[3].value.type == GW_JT_NUMBER && gw_json_to_u64(m[3].value.span, &v))) {
+        r->completion_tokens = v;
+        any = true;
+    }
+    r->have_usage |= any;
+}
+
+/* Finds the last "usage": {...} in a body's tail and reads it. */
+static void usage_from_tail(struct gw_req *r)
+{
+    const char *t = r->tail;
+    size_t n = r->tail_len;
+    if (!t || n < 8)
+        return;
+    static const char key[] = "\"usage\"";
+    const char *found = NULL;
+    for (const char *p = t; (p = memmem(p, n - (size_t)(p - t), key, sizeof(key) - 1));
+         p += sizeof(key) - 1)
+        found = p;
+    if (!found)
+        return;
+    size_t i = (size_t)(found - t) + sizeof(key) - 1;
+    while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n' || t[i] == ':'))
+        i++;
+    if (i >= n || t[i] != '{')
+        return;
+    /* Walk tokens until the object closes; what follows it is not ours to validate. */
+    struct gw_json j;
+    struct gw_json_tok tok;
+    gw_json_init(&j, t + i, n - i);
+    while (gw_json_next(&j, &tok) == 1) {
+        if (tok.type == GW_JT_OBJ_END && tok.depth == 0) {
+            usage_from_object(r, t + i, tok.end);
+            return;
+        }
+    }
+}
+
+static void tail_keep(struct gw_req *r, const char *data, size_t len)
+{
+    if (!r->tail) {
+        r->tail = gw_arena_alloc(&r->arena, TAIL_SIZE);
+        if (!r->tail)
+            return;
+        r->tail_len = 0;
+    }
+    if (len >= TAIL_SIZE) {
+        memcpy(r->tail, data + len - TAIL_SIZE, TAIL_SIZE);
+        r->tail_len = TAIL_SIZE;
+        return;
+    }
+    if (r->tail_len + len > TAIL_SIZE) {
+        size_t drop = r->tail_len + len - TAIL_SIZE;
+        memmove(r->tail, r->tail + drop, r->tail_len - drop);
+        r->tail_len -= drop;
+    }
+    memcpy(r->tail + r->tail_len, data, len);
+    r->tail_len += len;
+}
+
+/* ---- client output ---- */
+
+struct piece {
+    const char *p;
+    size_t n;
+};
+
+/* Queues pieces as one body unit: one chunk when chunked, else the raw bytes. */
+static int emit(struct gw_worker *w, struct gw_client *c, const struct piece *pc, int n)
+{
+    struct gw_req *r = &c->req;
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += pc[i].n;
+    if (total == 0)
+        return 0;
+    if (r->relay_chunked_out) {
+        char hdr[24];
+        int hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", total);
+        if (gw_obuf_append(&c->out, &w->iopool, hdr, (size_t)hl) < 0)
+            return -GW_FAIL_NOMEM;
+    }
+    for (int i = 0; i < n; i++)
+        if (pc[i].n && gw_obuf_append(&c->out, &w->iopool, pc[i].p, pc[i].n) < 0)
+            return -GW_FAIL_NOMEM;
+    if (r->relay_chunked_out && gw_obuf_append(&c->out, &w->iopool, "\r\n", 2) < 0)
+        return -GW_FAIL_NOMEM;
+    return 0;
+}
+
+static bool array_is_empty(const char *p, size_t start, size_t end)
+{
+    for (size_t i = start + 1; i + 1 < end; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            return false;
+    return true;
+}
+
+/*
+ * Decides how one event goes to the client: appended to pc as one or two
+ * pieces, or not at all. Captures usage on the way.
+ */
+static int event_pieces(struct gw_req *r, const struct gw_sse_event *ev, struct piece *pc)
+{
+    pc[0] = (struct piece){ev->raw.ptr, ev->raw.len};
+    if (!ev->has_fields || ev->data_lines != 1 || gw_sse_is_done(ev))
+        return 1;
+    const char *d = ev->data.ptr;
+    size_t dl = ev->data.len;
+    if (!memmem(d, dl, "\"usage\"", 7))
+        return 1;
+    static const char *const keys[] = {"usage", "choices"};
+    struct gw_json_member m[2];
+    if (gw_json_scan_object(d, dl, keys, 2, m) < 0)
+        return 1;
+    if (m[0].found && m[0].value.type == GW_JT_OBJ_BEGIN) {
+        usage_from_object(r, d + m[0].value.start, m[0].value_end - m[0].value.start);
+        bool usage_only = m[1].found && m[1].value.type == GW_JT_ARR_BEGIN &&
+                          array_is_empty(d, m[1].value.start, m[1].value_end);
+        if (!r->want_usage && usage_only)
+            return 0;
+        return 1;
+    }
+    if (m[0].found && m[0].value.type == GW_JT_NULL && !r->want_usage) {
+        /* Cut the member and one adjacent comma out of the data line. */
+        size_t rs, re;
+        if (!gw_json_member_cut(d, dl, &m[0], &rs, &re))
+            return 1;
+        size_t off = (size_t)(d - ev->raw.ptr);
+        pc[0] = (struct piece){ev->raw.ptr, off + rs};
+        pc[1] = (struct piece){ev->raw.ptr + off + re, ev->raw.len - off - re};
+        return 2;
+    }
+    return 1;
+}
+
+/* Forwards every complete event in buf; returns the bytes they took, or -fail. */
+static long sse_process(struct gw_worker *w, struct gw_client *c, const char *buf, size_t len)
+{
+    struct piece pc[PIECES_MAX];
+    int npc = 0;
+    size_t used = 0;
+    while (used < len) {
+        struct gw_sse_event ev;
+        int n = gw_sse_next(buf + used, len - used, &ev);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        if (npc > PIECES_MAX - 2) {
+            int e = emit(w, c, pc, npc);
+            if (e < 0)
+                return e;
+            npc = 0;
+        }
+        npc += event_pieces(&c->req, &ev, pc + npc);
+    }
+    int e = emit(w, c, pc, npc);
+    return e < 0 ? e : (long)used;
+}
+
+static int sse_feed(struct gw_worker *w, struct gw_client *c, const char *data, size_t len)
+{
+    struct gw_req *r = &c->req;
+    size_t cap = w->snap->server.max_sse_event_bytes;
+    if (r->sse_len == 0) {
+        /* Fast path: events straight from the received bytes; only a partial tail is copied. */
+        long used = sse_process(w, c, data, len);
+        if (used < 0)
+            return (int)used;
+        data += used;
+        len -= (size_t)used;
+        if (!len)
+            return 0;
+    }
+    if (r->sse_len + len > cap)
+        return -GW_FAIL_PROTO;
+    if (r->sse_len + len > r->sse_cap) {
+        size_t ncap = r->sse_cap ? r->sse_cap : 4096;
+        while (ncap < r->sse_len + len)
+            ncap *= 2;
+        if (ncap > cap)
+            ncap = cap;
+        char *nb = realloc(r->sse, ncap);
+        if (!nb)
+            return -GW_FAIL_NOMEM;
+        r->sse = nb;
+        r->sse_cap = ncap;
+    }
+    memcpy(r->sse + r->sse_len, data, len);
+    r->sse_len += len;
+    long used = sse_process(w, c, r->sse, r->sse_len);
+    if (used < 0)
+        return (int)used;
+    memmove(r->sse, r->sse + used, r->sse_len - (size_t)used);
+    r->sse_len -= (size_t)used;
+    return 0;
+}
+
+static int body_out(struct gw_worker *w, struct gw_client *c, const char *data, size_t len)
+{
+    struct gw_req *r = &c->req;
+    if (!len)
+        return 0;
+    if (r->relay_sse)
+        return sse_feed(w, c, data, len);
+    tail_keep(r, data, len);
+    struct piece pc = {data, len};
+    return emit(w, c, &pc, 1);
+}
+
+/* ---- head ---- */
+
+static bool pass_header(struct gw_span name)
+{
+    static const char *const names[] = {"retry-after", "openai-processing-ms", "openai-version",
+                                        "x-ratelimit-limit-requests",
+                                        "x-ratelimit-limit-tokens",
+                                        "x-ratelimit-remaining-requests",
+                                        "x-ratelimit-remaining-tokens",
+                                        "x-ratelimit-reset-requests",
+                                        "x-ratelimit-reset-tokens"};
+    for (size_t i = 0; i < GW_ARRAY_SIZE(names); i++)
+        if (gw_span_ieq_cstr(name, names[i]))
+            return true;
+    return false;
+}
+
+static int on_resp_head(struct gw_worker *w, struct gw_client *c, const struct gw_http1_resp *h)
+{
+    struct gw_req *r = &c->req;
+    r->resp_head_done = true;
+    r->t_ttfb_ns = gw__now_ns();
+    r->resp_chunked = h->flags & GW_H1_F_CHUNKED;
+    r->resp_has_cl = h->flags & GW_H1_F_HAS_CL;
+    r->resp_to_eof = !r->resp_chunked && !r->resp_has_cl;
+    r->resp_keepalive = (h->flags & GW_H1_F_KEEPALIVE) && !r->resp_to_eof;
+    r->resp_remaining = h->content_length;
+    if (r->resp_chunked)
+        gw_chunked_init(&r->resp_dec);
+
+    const struct gw_http1_header *ct = gw_http1_find(h->headers, h->num_headers, "content-type");
+    char ctype[128] = "application/json";
+    if (ct && ct->value.len < sizeof(ctype)) {
+        memcpy(ctype, ct->value.ptr, ct->value.len);
+        ctype[ct->value.len] = '\0';
+        for (size_t i = 0; ctype[i]; i++)
+            if ((unsigned char)ctype[i] < 0x20)
+                ctype[i] = ' ';
+    }
+    r->relay_sse = r->stream && h->status == 200 && strncasecmp(ctype, "text/event-stream", 17) == 0;
+
+    char extra[1024];
+    size_t el = 0;
+    if (r->relay_sse) {
+        static const char nb[] = "cache-control: no-cache\r\nx-accel-buffering: no\r\n";
+        memcpy(extra, nb, sizeof(nb) - 1);
+        el = sizeof(nb) - 1;
+    }
+    for (size_t i = 0; i < h->num_headers; i++) {
+        const struct gw_http1_header *hd = &h->headers[i];
+        if (!pass_header(hd->name))
+            continue;
+        size_t need = hd->name.len + hd->value.len + 4;
+        if (el + need >= sizeof(extra))
+            break;
+        /* Lower-case the name as the rest of our head is; the value goes as is. */
+        for (size_t k = 0; k < hd->name.len; k++) {
+            char ch = hd->name.ptr[k];
+            extra[el++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+        }
+        extra[el++] = ':';
+        extra[el++] = ' ';
+        memcpy(extra + el, hd->value.ptr, hd->value.len);
+        el += hd->value.len;
+        extra[el++] = '\r';
+        extra[el++] = '\n';
+    }
+    extra[el] = '\0';
+
+    long long body_len = -1;
+    if (r->resp_has_cl && !r->relay_sse) {
+        body_len = (long long)r->resp_remaining;
+        r->relay_chunked_out = false;
+    } else {
+        r->relay_chunked_out = r->client_http11;
+        if (!r->client_http11)
+            r->keepalive = false; /* close-delimited */
+    }
+    c->action = r->relay_sse ? "relaying event stream" : "relaying response body";
+    if (gw__server_queue_head(w, c, h->status, ctype, body_len, extra) < 0)
+        return -GW_FAIL_NOMEM;
+    return 0;
+}
+
+/* Body bytes of the upstream message; returns 1 when its end was reached. */
+static int feed_body(struct gw_worker *w, struct gw_client *c, char *data, size_t len)
+{
+    struct gw_req *r = &c->req;
+    if (r->resp_has_cl) {
+        size_t n = (size_t)GW_MIN((uint64_t)len, r->resp_remaining);
+        r->resp_remaining -= n;
+        if (n < len)
+            r->resp_extra = true;
+        int e = body_out(w, c, data, n);
+        if (e < 0)
+            return e;
+        return r->resp_remaining == 0;
+    }
+    if (r->resp_chunked) {
+        size_t n = len;
+        ssize_t left = gw_chunked_decode(&r->resp_dec, data, &n);
+        if (left == -1)
+            return -GW_FAIL_PROTO;
+        int e = body_out(w, c, data, n);
+        if (e < 0)
+            return e;
+        if (left >= 0) {
+            if (left > 0)
+                r->resp_extra = true;
+            return 1;
+        }
+        return 0;
+    }
+    int e = body_out(w, c, data, len);
+    return e < 0 ? e : 0;
+}
+
+int gw__relay_feed(struct gw_worker *w, struct gw_client *c, char *data, size_t len)
+{
+    struct gw_req *r = &c->req;
+    if (r->resp_head_done)
+        return feed_body(w, c, data, len);
+
+    struct gw_http1_header hdrs[RESP_MAX_HEADERS];
+    struct gw_http1_resp h;
+    for (;;) {
+        char *buf = data;
+        size_t blen = len;
+        if (r->rhead_len) {
+            if (r->rhead_len + len > RESP_HEAD_MAX)
+                return -GW_FAIL_PROTO;
+            memcpy(r->rhead + r->rhead_len, data, len);
+            r->rhead_len += len;
+            buf = r->rhead;
+            blen = r->rhead_len;
+        }
+        int n = gw_http1_parse_response(buf, blen, &h, hdrs, RESP_MAX_HEADERS);
+        if (n == -1)
+            return -GW_FAIL_PROTO;
+        if (n == -2) {
+            if (r->rhead_len == 0) {
+                if (len > RESP_HEAD_MAX)
+                    return -GW_FAIL_PROTO;
+                r->rhead = gw_arena_alloc(&r->arena, RESP_HEAD_MAX);
+                if (!r->rhead)
+                    return -GW_FAIL_NOMEM;
+                memcpy(r->rhead, data, len);
+                r->rhead_len = len;
+            }
+            return 0;
+        }
+        char *rest = buf + n;
+        size_t rest_len = blen - (size_t)n;
+        if (h.status >= 100 && h.status < 200) {
+            /* Interim response: drop it and parse what follows. */
+            if (rest_len && buf == r->rhead) {
+                char *tmp = gw_arena_alloc(&r->arena, rest_len);
+                if (!tmp)
+                    return -GW_FAIL_NOMEM;
+                memcpy(tmp, rest, rest_len);
+                rest = tmp;
+            }
+            r->rhead_len = 0;
+            data = rest;
+            len = rest_len;
+            if (!len)
+                return 0;
+            continue;
+        }
+        int e = on_resp_head(w, c, &h);
+        if (e < 0)
+            return e;
+        r->rhead_len = 0;
+        if (!rest_len && !r->resp_has_cl && !r->resp_chunked)
+            return 0;
+        if (r->resp_has_cl && r->resp_remaining == 0) {
+            if (rest_len)
+                r->resp_extra = true;
+            return 1;
+        }
+        return rest_len ? feed_body(w, c, rest, rest_len) : 0;
+    }
+}
+
+int gw__relay_eof(struct gw_worker *w, struct gw_client *c)
+{
+    (void)w;
+    struct gw_req *r = &c->req;
+    if (r->resp_head_done && r->resp_to_eof)
+        return 1;
+    return -GW_FAIL_RESET;
+}
+
+void gw__relay_finish(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_req *r = &c->req;
+    if (r->relay_sse && r->sse_len) {
+        /* The stream ended inside an event: pass the bytes on as they are. */
+        struct piece pc = {r->sse, r->sse_len};
+        emit(w, c, &pc, 1);
+        r->sse_len = 0;
+    }
+    if (!r->relay_sse && r->status == 200)
+        usage_from_tail(r);
+    if (r->relay_chunked_out && gw_obuf_append(&c->out, &w->iopool, "0\r\n\r\n", 5) < 0)
+        c->flags |= GW_CF_CLOSE_AFTER;
+}

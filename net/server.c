@@ -1,0 +1,771 @@
+/*
+ * net/server.c — the downstream HTTP/1.1 server: turning the bytes in a
+ * client's input buffer into requests, answering the gateway's own endpoints,
+ * preparing proxied requests for the upstream side, and finishing each request
+ * (access log, metrics, snapshot unbinding) before the next pipelined one.
+ *
+ * A request's bytes stay in the client's ibuf until it ends: the head at the
+ * front, then the body (a chunked body is decoded in place, so the body is
+ * always contiguous), then any pipelined bytes. Requests are answered one at
+ * a time, so pipelined requests are answered in order.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/auth.h"
+#include "core/common.h"
+#include "core/json.h"
+#include "net/http1.h"
+#include "net/worker.h"
+
+#define MAX_HEADERS_HARD 256
+#define MODEL_NAME_MAX 256
+
+enum route {
+    ROUTE_NOT_FOUND = 0,
+    ROUTE_BAD_METHOD,
+    ROUTE_CHAT,
+    ROUTE_EMBEDDINGS,
+    ROUTE_MODELS,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
+    ROUTE_METRICS,
+    ROUTE_COUNT
+};
+
+static const char *status_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 499: return "Client Closed Request";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+/* ---- request ids ---- */
+
+static __thread uint64_t rid_state;
+
+static void make_request_id(char *out, size_t cap)
+{
+    if (!rid_state) {
+        if (getrandom(&rid_state, sizeof(rid_state), GRND_NONBLOCK) != sizeof(rid_state))
+            rid_state = gw__now_ns() | 1;
+    }
+    /* xorshift64*: unique enough for correlation, no syscall per request */
+    rid_state ^= rid_state >> 12;
+    rid_state ^= rid_state << 25;
+    rid_state ^= rid_state >> 27;
+    uint64_t a = rid_state * 0x2545F4914F6CDD1DULL;
+    snprintf(out, cap, "req_%016" PRIx64 "%08" PRIx64, a, (gw__now_ns() >> 10) & 0xffffffffu);
+}
+
+/* A propagated id must be safe to echo in a header and a JSON log line. */
+static bool request_id_ok(struct gw_span v)
+{
+    if (v.len == 0 || v.len > 63)
+        return false;
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.ptr[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+            return false;
+    }
+    return true;
+}
+
+/* ---- responses ---- */
+
+int gw__server_queue_head(struct gw_worker *w, struct gw_client *c, int status,
+                          const char *content_type, long long body_len, const char *extra)
+{
+    struct gw_req *r = &c->req;
+    char head[1024];
+    const char *conn = r->keepalive ? "keep-alive" : "close";
+    int n;
+    if (body_len >= 0)
+        n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %lld\r\n"
+                     "x-request-id: %s\r\nconnection: %s\r\n%s\r\n",
+                     status, status_reason(status), content_type, body_len, r->rid, conn,
+                     extra ? extra : "");
+    else
+        n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\ncontent-type: %s\r\n%s"
+                     "x-request-id: %s\r\nconnection: %s\r\n%s\r\n",
+                     status, status_reason(status), content_type,
+                     r->relay_chunked_out ? "transfer-encoding: chunked\r\n" : "", r->rid, conn,
+                     extra ? extra : "");
+    if (n < 0 || (size_t)n >= sizeof(head))
+        return -ENOBUFS;
+    r->status = status;
+    r->head_sent = true;
+    return gw_obuf_append(&c->out, &w->iopool, head, (size_t)n);
+}
+
+/* Queues a complete local response and marks it done; the send finishes the request. */
+static void respond(struct gw_worker *w, struct gw_client *c, int status, const char *ctype,
+                    const char *body, size_t len, const char *extra)
+{
+    struct gw_req *r = &c->req;
+    if (!r->rid[0])
+        make_request_id(r->rid, sizeof(r->rid));
+    c->state = GW_CS_ACTIVE;
+    if (gw__server_queue_head(w, c, status, ctype, (long long)len, extra) < 0 ||
+        gw_obuf_append(&c->out, &w->iopool, body, len) < 0) {
+        gw__stat_add(&w->shared.buffer_refusals, 1);
+        gw_obuf_clear(&c->out, &w->iopool);
+        gw__client_close(w, c, "no buffer for a response");
+        return;
+    }
+    r->status = status;
+    c->flags |= GW_CF_RESP_DONE;
+    gw__client_flush(w, c);
+}
+
+void gw__server_error(struct gw_worker *w, struct gw_client *c, int status, const char *type,
+                      const char *code, const char *param, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    char body[1024];
+    struct gw_jw jw;
+    gw_jw_init(&jw, body, sizeof(body));
+    gw_jw_obj_begin(&jw);
+    gw_jw_key(&jw, "error");
+    gw_jw_obj_begin(&jw);
+    gw_jw_key(&jw, "message");
+    gw_jw_cstr(&jw, msg);
+    gw_jw_key(&jw, "type");
+    gw_jw_cstr(&jw, type);
+    gw_jw_key(&jw, "param");
+    if (param)
+        gw_jw_cstr(&jw, param);
+    else
+        gw_jw_null(&jw);
+    gw_jw_key(&jw, "code");
+    if (code)
+        gw_jw_cstr(&jw, code);
+    else
+        gw_jw_null(&jw);
+    gw_jw_obj_end(&jw);
+    gw_jw_obj_end(&jw);
+    GW_BUG_ON(jw.overflow);
+    respond(w, c, status, "application/json", body, jw.len, NULL);
+}
+
+/* Errors found before the body was read: answer and close, never read the body. */
+static void early_error(struct gw_worker *w, struct gw_client *c, bool body_pending, int status,
+                        const char *type, const char *code, const char *param, const char *msg)
+{
+    if (body_pending) {
+        c->req.keepalive = false;
+        c->flags |= GW_CF_CLOSE_AFTER;
+    }
+    gw__server_error(w, c, status, type, code, param, "%s", msg);
+}
+
+/* ---- local endpoints ---- */
+
+static void serve_models(struct gw_worker *w, struct gw_client *c)
+{
+    const struct gw_config *cfg = c->req.snap;
+    size_t cap = 256 + cfg->nmodels * 256;
+    char *buf = gw_arena_alloc(&c->req.arena, cap);
+    if (!buf) {
+        gw__server_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
+                         "The gateway is out of memory for this request.");
+        return;
+    }
+    struct gw_jw jw;
+    gw_jw_init(&jw, buf, cap);
+    gw_jw_obj_begin(&jw);
+    gw_jw_key(&jw, "object");
+    gw_jw_cstr(&jw, "list");
+    gw_jw_key(&jw, "data");
+    gw_jw_arr_begin(&jw);
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        gw_jw_obj_begin(&jw);
+        gw_jw_key(&jw, "id");
+        gw_jw_cstr(&jw, cfg->models[i].name);
+        gw_jw_key(&jw, "object");
+        gw_jw_cstr(&jw, "model");
+        gw_jw_key(&jw, "created");
+        gw_jw_uint(&jw, w->rt->start_time);
+        gw_jw_key(&jw, "owned_by");
+        gw_jw_cstr(&jw, cfg->models[i].provider->name);
+        gw_jw_obj_end(&jw);
+    }
+    gw_jw_arr_end(&jw);
+    gw_jw_obj_end(&jw);
+    if (jw.overflow) {
+        gw__server_error(w, c, 500, "server_error", NULL, NULL, "model list too large");
+        return;
+    }
+    respond(w, c, 200, "application/json", buf, jw.len, NULL);
+}
+
+static void serve_metrics(struct gw_worker *w, struct gw_client *c)
+{
+    size_t len = 0;
+    char *text = gw__metrics_render(w, &c->req.arena, &len);
+    if (!text) {
+        gw__server_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
+                         "The gateway is out of memory for this request.");
+        return;
+    }
+    respond(w, c, 200, "text/plain; version=0.0.4", text, len, NULL);
+}
+
+/* ---- proxied requests ---- */
+
+struct edit {
+    size_t start, end; /* body bytes [start, end) are replaced */
+    const char *rep;
+    size_t replen;
+};
+
+/* Quoted, escaped JSON string in the arena. */
+static const char *json_quote(struct gw_arena *a, const char *s, size_t *len)
+{
+    size_t n = strlen(s);
+    size_t cap = n * 6 + 3;
+    char *out = gw_arena_alloc(a, cap);
+    if (!out)
+        return NULL;
+    out[0] = '"';
+    size_t e = gw_json_escape(out + 1, cap - 2, s, n);
+    out[1 + e] = '"';
+    *len = e + 2;
+    return out;
+}
+
+/*
+ * Decides what to do with stream_options for a streamed chat request: the
+ * relay needs the final usage chunk for metering, so it asks for it
+ * (include_usage: true) whatever the client said, and remembers whether the
+ * client wanted to see it. Returns the number of edits added, or -1 when the
+ * client's stream_options is not an object or null (400).
+ */
+static int plan_usage_edit(const char *body, const struct gw_json_member *so, struct edit *e,
+                           bool *want_usage)
+{
+    *want_usage = false;
+    if (!so->found)
+        return -2; /* the caller inserts a whole member after the top-level '{' */
+    if (so->value.type == GW_JT_NULL) {
+        e->start = so->value.start;
+        e->end = so->value_end;
+        e->rep = "{\"include_usage\":true}";
+        e->replen = strlen(e->rep);
+        return 1;
+    }
+    if (so->value.type != GW_JT_OBJ_BEGIN)
+        return -1;
+    static const char *const inner_keys[] = {"include_usage"};
+    struct gw_json_member iu;
+    size_t off = so->value.start;
+    if (gw_json_scan_object(body + off, so->value_end - off, inner_keys, 1, &iu) < 0)
+        return -1;
+    if (iu.found) {
+        if (iu.value.type == GW_JT_TRUE) {
+            *want_usage = true;
+            return 0;
+        }
+        e->start = off + iu.value.start;
+        e->end = off + iu.value_end;
+        e->rep = "true";
+        e->replen = 4;
+        return 1;
+    }
+    /* Insert the member right after the object's '{', with a comma unless it is empty. */
+    bool empty = true;
+    for (size_t i = off + 1; i < so->value_end; i++) {
+        char ch = body[i];
+        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+            continue;
+        empty = ch == '}';
+        break;
+    }
+    e->start = e->end = off + 1;
+    e->rep = empty ? "\"include_usage\":true" : "\"include_usage\":true,";
+    e->replen = strlen(e->rep);
+    return 1;
+}
+
+static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route route)
+{
+    struct gw_req *r = &c->req;
+    const char *body = c->ibuf + r->head_len;
+    size_t blen = r->body_have;
+    static const char *const keys[] = {"model", "stream", "stream_options"};
+    struct gw_json_member m[3];
+    if (blen == 0 || gw_json_scan_object(body, blen, keys, 3, m) < 0) {
+        gw__server_error(w, c, 400, "invalid_request_error", NULL, NULL,
+                         "We could not parse the JSON body of your request. The body must be "
+                         "a JSON object.");
+        return;
+    }
+    if (!m[0].found || m[0].value.type != GW_JT_STRING) {
+        gw__server_error(w, c, 400, "invalid_request_error", NULL, "model",
+                         "You must provide a model parameter (a string).");
+        return;
+    }
+    char name[MODEL_NAME_MAX];
+    long nlen = gw_json_unescape(m[0].value.span, name, sizeof(name) - 1);
+    if (nlen < 0) {
+        gw__server_error(w, c, 404, "invalid_request_error", "model_not_found", "model",
+                         "The model does not exist or you do not have access to it.");
+        return;
+    }
+    name[nlen] = '\0';
+    r->model = gw_config_find_model(r->snap, gw_span_make(name, (size_t)nlen));
+    if (!r->model) {
+        gw__server_error(w, c, 404, "invalid_request_error", "model_not_found", "model",
+                         "The model `%s` does not exist or you do not have access to it.", name);
+        return;
+    }
+    r->ep = route == ROUTE_CHAT ? GW_EP_CHAT : GW_EP_EMBEDDINGS;
+    if (route == ROUTE_CHAT && m[1].found) {
+        if (m[1].value.type == GW_JT_TRUE)
+            r->stream = true;
+        else if (m[1].value.type != GW_JT_FALSE && m[1].value.type != GW_JT_NULL) {
+            gw__server_error(w, c, 400, "invalid_request_error", NULL, "stream",
+                             "`stream` must be a boolean.");
+            return;
+        }
+    }
+
+    /* Body edits, in increasing offset order. */
+    struct edit edits[3];
+    int nedits = 0;
+    size_t qlen;
+    const char *q = json_quote(&r->arena, r->model->upstream_model, &qlen);
+    if (!q)
+        goto nomem;
+    struct edit model_edit = {m[0].value.start, m[0].value_end, q, qlen};
+    struct edit usage_edit = {0, 0, NULL, 0};
+    bool have_usage_edit = false;
+    if (r->stream) {
+        int k = plan_usage_edit(body, &m[2], &usage_edit, &r->want_usage);
+        if (k == -1) {
+            gw__server_error(w, c, 400, "invalid_request_error", NULL, "stream_options",
+                             "`stream_options` must be an object.");
+            return;
+        }
+        if (k == -2) {
+            /* Absent: insert a member after the top-level '{' (first non-space byte). */
+            size_t i = 0;
+            while (i < blen && body[i] != '{')
+                i++;
+            usage_edit.start = usage_edit.end = i + 1;
+            usage_edit.rep = "\"stream_options\":{\"include_usage\":true},";
+            usage_edit.replen = strlen(usage_edit.rep);
+            k = 1;
+        }
+        have_usage_edit = k == 1;
+    }
+    if (have_usage_edit && usage_edit.start < model_edit.start) {
+        edits[nedits++] = usage_edit;
+        edits[nedits++] = model_edit;
+    } else {
+        edits[nedits++] = model_edit;
+        if (have_usage_edit)
+            edits[nedits++] = usage_edit;
+    }
+
+    /* iovecs: head, then body pieces around the edits. */
+    struct iovec *iov = gw_arena_alloc(&r->arena, sizeof(*iov) * (size_t)(2 + nedits * 2));
+    if (!iov)
+        goto nomem;
+    int n = 1;
+    size_t pos = 0, total_body = 0;
+    for (int i = 0; i < nedits; i++) {
+        if (edits[i].start > pos) {
+            iov[n++] = (struct iovec){(void *)(body + pos), edits[i].start - pos};
+            total_body += edits[i].start - pos;
+        }
+        iov[n++] = (struct iovec){(void *)edits[i].rep, edits[i].replen};
+        total_body += edits[i].replen;
+        pos = edits[i].end;
+    }
+    if (pos < blen) {
+        iov[n++] = (struct iovec){(void *)(body + pos), blen - pos};
+        total_body += blen - pos;
+    }
+
+    const struct gw_provider *p = r->model->provider;
+    const char *path = r->ep == GW_EP_CHAT ? "/chat/completions" : "/embeddings";
+    size_t hcap = 512 + strlen(p->base_path) + strlen(p->host_header) + strlen(p->api_key);
+    char *head = gw_arena_alloc(&r->arena, hcap);
+    if (!head)
+        goto nomem;
+    int hl = snprintf(head, hcap,
+                      "POST %s%s HTTP/1.1\r\nhost: %s\r\n%s%s%s"
+                      "content-type: application/json\r\ncontent-length: %zu\r\n"
+                      "accept: %s\r\nx-request-id: %s\r\nuser-agent: conduit/" GW_VERSION
+                      "\r\n\r\n",
+                      p->base_path, path, p->host_header, p->api_key[0] ? "authorization: Bearer " : "",
+                      p->api_key, p->api_key[0] ? "\r\n" : "", total_body,
+                      r->stream ? "text/event-stream" : "application/json", r->rid);
+    if (hl < 0 || (size_t)hl >= hcap)
+        goto nomem;
+    iov[0] = (struct iovec){head, (size_t)hl};
+    r->up_iov = iov;
+    r->up_iovcnt = n;
+    r->up_total = (size_t)hl + total_body;
+    r->up_sent = 0;
+    if (r->stream)
+        gw__stat_add(&w->shared.streams_active, 1);
+    c->action = "sending request upstream";
+    gw__up_start(w, c, false);
+    return;
+nomem:
+    gw__stat_add(&w->shared.buffer_refusals, 1);
+    gw__server_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
+                     "The gateway is out of memory for this request.");
+}
+
+/* ---- parsing ---- */
+
+static enum route route_of(struct gw_span method, struct gw_span target)
+{
+    const char *q = memchr(target.ptr, '?', target.len);
+    struct gw_span path = gw_span_make(target.ptr, q ? (size_t)(q - target.ptr) : target.len);
+    bool post = gw_span_eq(method, GW_SPAN_LIT("POST"));
+    bool get = gw_span_eq(method, GW_SPAN_LIT("GET")) || gw_span_eq(method, GW_SPAN_LIT("HEAD"));
+    static const struct {
+        const char *path;
+        enum route route;
+        bool is_post;
+    } table[] = {
+        {"/v1/chat/completions", ROUTE_CHAT, true},
+        {"/chat/completions", ROUTE_CHAT, true},
+        {"/v1/embeddings", ROUTE_EMBEDDINGS, true},
+        {"/embeddings", ROUTE_EMBEDDINGS, true},
+        {"/v1/models", ROUTE_MODELS, false},
+        {"/models", ROUTE_MODELS, false},
+        {"/healthz", ROUTE_HEALTHZ, false},
+        {"/readyz", ROUTE_READYZ, false},
+        {"/metrics", ROUTE_METRICS, false},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(table); i++) {
+        if (!gw_span_eq(path, gw_span_cstr(table[i].path)))
+            continue;
+        if (table[i].is_post ? post : get)
+            return table[i].route;
+        return ROUTE_BAD_METHOD;
+    }
+    return ROUTE_NOT_FOUND;
+}
+
+/* Binds the request to the worker's current snapshot (RCU). */
+static bool bind_snapshot(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_req *r = &c->req;
+    if (gw_gentrack_get(&w->gentrack, w->snap->generation) < 0)
+        return false;
+    r->snap = w->snap;
+    r->gen = w->snap->generation;
+    r->bound = true;
+    return true;
+}
+
+static void reset_request(struct gw_req *r)
+{
+    struct gw_arena arena = r->arena;
+    char *sse = r->sse;
+    size_t sse_cap = r->sse_cap;
+    memset(r, 0, sizeof(*r));
+    r->arena = arena;
+    r->sse = sse;
+    r->sse_cap = sse_cap;
+}
+
+/* Head complete: extract what the request needs before ibuf may move. */
+static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
+{
+    const struct gw_server_config *sc = &w->snap->server;
+    struct gw_http1_header hdrs[MAX_HEADERS_HARD];
+    size_t maxh = GW_MIN((size_t)sc->max_headers, (size_t)MAX_HEADERS_HARD);
+    struct gw_http1_req h;
+    struct gw_req *r = &c->req;
+    int n = gw_http1_parse_request(c->ibuf, c->ilen, &h, hdrs, maxh);
+    if (n == -2) {
+        if (c->ilen >= sc->max_header_bytes) {
+            r->keepalive = false;
+            c->flags |= GW_CF_CLOSE_AFTER;
+            gw__server_error(w, c, 431, "invalid_request_error",
+                             "request_header_fields_too_large", NULL,
+                             "The request head is larger than %u bytes.", sc->max_header_bytes);
+            return -1;
+        }
+        return 0;
+    }
+    r->t_start_ns = gw__now_ns();
+    if (n < 0) {
+        r->keepalive = false;
+        c->flags |= GW_CF_CLOSE_AFTER;
+        if (h.err == GW_H1E_TOO_MANY_HEADERS)
+            gw__server_error(w, c, 431, "invalid_request_error",
+                             "request_header_fields_too_large", NULL,
+                             "The request has more than %zu header fields.", maxh);
+        else
+            gw__server_error(w, c, 400, "invalid_request_error", "bad_request", NULL,
+                             "Malformed HTTP request: %s.", gw_http1_err_str(h.err));
+        return -1;
+    }
+    if ((size_t)n > sc->max_header_bytes) {
+        r->keepalive = false;
+        c->flags |= GW_CF_CLOSE_AFTER;
+        gw__server_error(w, c, 431, "invalid_request_error", "request_header_fields_too_large",
+                         NULL, "The request head is larger than %u bytes.", sc->max_header_bytes);
+        return -1;
+    }
+    r->head_len = (size_t)n;
+    r->raw_end = (size_t)n; /* a request answered before its body is read ends with its head */
+    r->keepalive = (h.flags & GW_H1_F_KEEPALIVE) && !w->draining;
+    r->client_http11 = h.minor_version == 1;
+    const struct gw_http1_header *rid = gw_http1_find(hdrs, h.num_headers, "x-request-id");
+    if (rid && request_id_ok(rid->value)) {
+        memcpy(r->rid, rid->value.ptr, rid->value.len);
+        r->rid[rid->value.len] = '\0';
+    } else {
+        make_request_id(r->rid, sizeof(r->rid));
+    }
+    *route = (unsigned)route_of(h.method, h.target);
+    bool body_pending = false;
+    if (h.flags & GW_H1_F_CHUNKED) {
+        r->chunked_in = true;
+        gw_chunked_init(&r->in_dec);
+        body_pending = true;
+    } else if (h.flags & GW_H1_F_HAS_CL) {
+        r->body_expect = h.content_length;
+        body_pending = h.content_length > 0;
+        if (h.content_length > sc->max_body_bytes) {
+            early_error(w, c, true, 413, "invalid_request_error", "request_too_large", NULL,
+                        "The request body is larger than the gateway's limit.");
+            return -1;
+        }
+    }
+    if (!bind_snapshot(w, c)) {
+        early_error(w, c, body_pending, 503, "server_error", "gateway_overloaded", NULL,
+                    "Too many configuration generations in use; retry.");
+        return -1;
+    }
+    if (*route == ROUTE_CHAT || *route == ROUTE_EMBEDDINGS || *route == ROUTE_MODELS) {
+        const struct gw_http1_header *ah = gw_http1_find(hdrs, h.num_headers, "authorization");
+        const struct gw_http1_header *xh = gw_http1_find(hdrs, h.num_headers, "x-api-key");
+        struct gw_span key;
+        if (!gw_auth_extract(ah ? ah->value : GW_SPAN_NULL, xh ? xh->value : GW_SPAN_NULL,
+                             &key)) {
+            early_error(w, c, body_pending, 401, "invalid_request_error", "invalid_api_key",
+                        NULL,
+                        "You didn't provide an API key. Send it as `Authorization: Bearer KEY`.");
+            return -1;
+        }
+        r->key = gw_auth_lookup(r->snap, key);
+        if (!r->key) {
+            early_error(w, c, body_pending, 401, "invalid_request_error", "invalid_api_key",
+                        NULL, "Incorrect API key provided.");
+            return -1;
+        }
+    } else if (*route == ROUTE_NOT_FOUND) {
+        char msg[200];
+        int ml = GW_MIN((int)h.method.len, 16), pl = GW_MIN((int)h.target.len, 128);
+        snprintf(msg, sizeof(msg), "Invalid URL (%.*s %.*s).", ml, h.method.ptr, pl, h.target.ptr);
+        early_error(w, c, body_pending, 404, "invalid_request_error", "unknown_url", NULL, msg);
+        return -1;
+    } else if (*route == ROUTE_BAD_METHOD) {
+        early_error(w, c, body_pending, 405, "invalid_request_error", "method_not_allowed", NULL,
+                    "Method not allowed for this path.");
+        return -1;
+    }
+    if ((h.flags & GW_H1_F_EXPECT_100) && body_pending && c->ilen == (size_t)n) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (gw_obuf_append(&c->out, &w->iopool, cont, sizeof(cont) - 1) == 0)
+            gw__client_flush(w, c);
+    }
+    gw__client_arm_timer(w, c, sc->body_timeout_ms);
+    return 1;
+}
+
+void gw__server_process(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_req *r = &c->req;
+    const struct gw_server_config *sc = &w->snap->server;
+    if (c->state != GW_CS_READING)
+        return;
+    if (r->head_len == 0) {
+        if (c->ilen == 0)
+            return;
+        if (!r->head_timer) {
+            /* The header timeout runs from the first byte of each request. */
+            r->head_timer = true;
+            c->action = "reading request head";
+            gw__client_arm_timer(w, c, sc->header_timeout_ms);
+        }
+        int k = on_head(w, c, &r->route);
+        if (k <= 0)
+            return;
+        c->action = "reading request body";
+    }
+    /* Body */
+    if (r->chunked_in) {
+        size_t start = r->head_len + r->body_have;
+        size_t n = c->ilen - start;
+        ssize_t left = gw_chunked_decode(&r->in_dec, c->ibuf + start, &n);
+        if (left == -1) {
+            r->keepalive = false;
+            c->flags |= GW_CF_CLOSE_AFTER;
+            gw__server_error(w, c, 400, "invalid_request_error", "bad_request", NULL,
+                             "Malformed chunked request body.");
+            return;
+        }
+        r->body_have += n;
+        if (r->body_have > sc->max_body_bytes) {
+            early_error(w, c, true, 413, "invalid_request_error", "request_too_large", NULL,
+                        "The request body is larger than the gateway's limit.");
+            return;
+        }
+        if (left == -2) {
+            c->ilen = r->head_len + r->body_have;
+            return;
+        }
+        /* Leftover (pipelined) bytes were moved right after the decoded body. */
+        r->raw_end = r->head_len + r->body_have;
+        c->ilen = r->raw_end + (size_t)left;
+    } else {
+        if (c->ilen - r->head_len < r->body_expect)
+            return;
+        r->body_have = r->body_expect;
+        r->raw_end = r->head_len + r->body_expect;
+    }
+    gw_tw_del(&w->tw, &c->timer);
+    c->state = GW_CS_ACTIVE;
+    switch ((enum route)r->route) {
+    case ROUTE_CHAT:
+    case ROUTE_EMBEDDINGS:
+        if (w->draining) {
+            r->keepalive = false;
+            gw__server_error(w, c, 503, "server_error", "gateway_draining", NULL,
+                             "The gateway is shutting down.");
+            return;
+        }
+        prepare_proxy(w, c, (enum route)r->route);
+        return;
+    case ROUTE_MODELS:
+        serve_models(w, c);
+        return;
+    case ROUTE_HEALTHZ:
+        respond(w, c, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
+        return;
+    case ROUTE_READYZ:
+        if (w->draining)
+            respond(w, c, 503, "application/json", "{\"status\":\"draining\"}", 21, NULL);
+        else
+            respond(w, c, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
+        return;
+    case ROUTE_METRICS:
+        serve_metrics(w, c);
+        return;
+    default:
+        GW_BUG_ON(1);
+    }
+}
+
+static void request_end(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_req *r = &c->req;
+    if (r->status == 0)
+        r->status = 499;
+    if (w->snap->server.access_log)
+        gw__log_access(w, c);
+    gw__metrics_request(w, c, r->status);
+    if (r->stream && r->up_iov)
+        gw__stat_sub(&w->shared.streams_active, 1);
+    if (r->bound)
+        gw_gentrack_put(&w->gentrack, r->gen);
+    r->bound = false;
+}
+
+void gw__server_request_abort(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_req *r = &c->req;
+    if (r->up)
+        gw__up_detach(w, c);
+    if (r->bound) {
+        if (!r->head_sent)
+            r->status = 499;
+        request_end(w, c);
+    }
+}
+
+void gw__server_request_done(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_req *r = &c->req;
+    request_end(w, c);
+    bool keep = r->keepalive && !(c->flags & GW_CF_CLOSE_AFTER) && !w->draining;
+    size_t raw_end = r->raw_end;
+    c->flags &= ~GW_CF_RESP_DONE;
+    if (r->sse && r->sse_cap > GW_RBUF_SIZE) {
+        free(r->sse);
+        r->sse = NULL;
+        r->sse_cap = 0;
+    }
+    r->sse_len = 0;
+    gw_arena_reset(&r->arena);
+    reset_request(r);
+    if (!keep) {
+        gw__client_close(w, c, "connection: close");
+        return;
+    }
+    /* Drop this request's bytes; pipelined ones move to the front. */
+    if (raw_end < c->ilen) {
+        memmove(c->ibuf, c->ibuf + raw_end, c->ilen - raw_end);
+        c->ilen -= raw_end;
+    } else {
+        c->ilen = 0;
+    }
+    c->state = GW_CS_READING;
+    if (c->ilen == 0) {
+        /* Idle keep-alive connections hold no input buffer. */
+        if (c->iblock)
+            gw_iopool_put(&w->iopool, c->iblock);
+        else
+            free(c->ibuf);
+        c->ibuf = NULL;
+        c->iblock = NULL;
+        c->icap = 0;
+        c->action = "waiting for a request (keep-alive idle)";
+        gw__client_arm_timer(w, c, w->snap->server.idle_timeout_ms);
+    } else {
+        c->action = "reading request head";
+        gw__client_arm_timer(w, c, w->snap->server.header_timeout_ms);
+    }
+    if (c->flags & GW_CF_RECV_PAUSED)
+        gw__client_want_recv(w, c);
+    if (c->ilen)
+        gw__server_process(w, c);
+}

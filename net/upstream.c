@@ -1,0 +1,780 @@
+/*
+ * net/upstream.c — the upstream HTTP/1.1 client: per-worker keep-alive pools
+ * per origin, connect, BearSSL over the ring, sending the prepared request,
+ * receiving the response into the relay, timeouts, failure and retry.
+ *
+ * Pools [ngx keepalive]: fixed limits per origin (idle kept, total
+ * connections, requests per connection, idle time); idle connections keep a
+ * receive armed so that an upstream close or a stray byte is noticed at once
+ * and the connection dropped; LRU eviction past max_idle. A connection goes
+ * back to the pool only when its response was read to the end, the upstream
+ * allowed keep-alive and nothing followed the response.
+ *
+ * Receives are single-shot: plain connections take a provided buffer only
+ * when data is there (an idle or waiting connection holds none), TLS ones
+ * receive into the engine's own buffer. Backpressure is simply not posting the
+ * next receive while the client's output queue is over its high-water mark
+ * [STYLE §10].
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bearssl.h>
+#include <liburing.h>
+
+#include "core/common.h"
+#include "net/tls.h"
+#include "net/worker.h"
+
+static void up_pump(struct gw_worker *w, struct gw_upconn *up);
+static void up_fail(struct gw_worker *w, struct gw_upconn *up, enum gw_fail f, const char *detail);
+
+static inline int up_fidx(const struct gw_worker *w, const struct gw_upconn *up)
+{
+    return (int)(w->up_base + up->idx);
+}
+
+/* ---- pools ---- */
+
+static struct gw_pool *pool_get(struct gw_worker *w, const struct gw_provider *p)
+{
+    struct gw_pool *pl;
+    for (pl = w->pools; pl; pl = pl->next)
+        if (strcmp(pl->key, p->origin_key) == 0)
+            goto found;
+    /* A new origin (first request, or a reload added one): rare, so plain malloc. */
+    pl = calloc(1, sizeof(*pl));
+    if (!pl)
+        return NULL;
+    pl->key = strdup(p->origin_key);
+    if (!pl->key) {
+        free(pl);
+        return NULL;
+    }
+    pl->next = w->pools;
+    w->pools = pl;
+found:
+    pl->max_idle = p->pool_max_idle;
+    pl->idle_timeout_ms = p->pool_idle_timeout_ms;
+    pl->max_requests = p->pool_max_requests;
+    return pl;
+}
+
+static void idle_unlink(struct gw_upconn *up)
+{
+    struct gw_pool *pl = up->pool;
+    if (up->pool_prev)
+        up->pool_prev->pool_next = up->pool_next;
+    else
+        pl->idle_head = up->pool_next;
+    if (up->pool_next)
+        up->pool_next->pool_prev = up->pool_prev;
+    up->pool_next = up->pool_prev = NULL;
+    pl->nidle--;
+}
+
+/* A free TLS context holds the free list's link in its first bytes. */
+struct tls_free_node {
+    struct gw_tls_client *next;
+};
+
+static struct gw_tls_client *tls_get(struct gw_worker *w)
+{
+    struct gw_tls_client *t = w->tls_free;
+    if (t) {
+        w->tls_free = ((struct tls_free_node *)(void *)t)->next;
+        return t;
+    }
+    return malloc(sizeof(*t));
+}
+
+static void tls_put(struct gw_worker *w, struct gw_tls_client *t)
+{
+#ifdef GW_POOL_PASSTHROUGH
+    (void)w;
+    free(t);
+#else
+    ((struct tls_free_node *)(void *)t)->next = w->tls_free;
+    w->tls_free = t;
+#endif
+}
+
+/* ---- lifecycle ---- */
+
+static void up_timeout(struct gw_timer *t);
+
+static void up_submit_close(struct gw_worker *w, struct gw_upconn *up)
+{
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_close_direct(sqe, (unsigned)up_fidx(w, up));
+    sqe->user_data = gw__ud(GW_OP_UCLOSE, up->idx, up->gen);
+    up->inflight++;
+}
+
+static void up_close(struct gw_worker *w, struct gw_upconn *up)
+{
+    if (up->state == GW_US_CLOSING || up->state == GW_US_FREE)
+        return;
+    if (up->state == GW_US_IDLE)
+        idle_unlink(up);
+    if (up->pool)
+        up->pool->nconns--;
+    up->state = GW_US_CLOSING;
+    up->owner = NULL;
+    gw_tw_del(&w->tw, &up->timer);
+    if (up->inflight) {
+        struct io_uring_sqe *sqe = gw__sqe(w);
+        io_uring_prep_cancel_fd(sqe, up_fidx(w, up),
+                                IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+        sqe->user_data = gw__ud(GW_OP_CANCEL, up->idx, up->gen);
+    } else {
+        up_submit_close(w, up);
+    }
+}
+
+static void up_free(struct gw_worker *w, struct gw_upconn *up)
+{
+    if (up->tls) {
+        tls_put(w, up->tls);
+        up->tls = NULL;
+    }
+    up->state = GW_US_FREE;
+    up->gen++;
+    up->pool = NULL;
+    up->free_next = w->up_free;
+    w->up_free = up;
+    gw__stat_sub(&w->shared.upstream_conns, 1);
+}
+
+static void arm_timer(struct gw_worker *w, struct gw_upconn *up, uint32_t ms)
+{
+    gw_tw_add(&w->tw, &up->timer, w->now_ms + ms);
+}
+
+/* Puts a connection whose response ended cleanly back in its pool, or closes it. */
+static void up_release(struct gw_worker *w, struct gw_upconn *up, bool reusable)
+{
+    struct gw_pool *pl = up->pool;
+    up->owner = NULL;
+    up->prov = NULL;
+    up->nrequests++;
+    if (!reusable || w->draining || up->nrequests >= pl->max_requests || pl->max_idle == 0 ||
+        up->send_busy) {
+        up_close(w, up);
+        return;
+    }
+    up->state = GW_US_IDLE;
+    up->paused = false;
+    up->action = "idle in pool";
+    up->pool_prev = NULL;
+    up->pool_next = pl->idle_head;
+    if (pl->idle_head)
+        pl->idle_head->pool_prev = up;
+    pl->idle_head = up;
+    pl->nidle++;
+    arm_timer(w, up, pl->idle_timeout_ms);
+    if (pl->nidle > pl->max_idle) {
+        struct gw_upconn *lru = pl->idle_head;
+        while (lru->pool_next)
+            lru = lru->pool_next;
+        up_close(w, lru);
+    }
+    if (up->state == GW_US_IDLE)
+        up_pump(w, up); /* arms the receive that notices a close while idle */
+}
+
+/* ---- I/O ---- */
+
+static void post_recv_plain(struct gw_worker *w, struct gw_upconn *up)
+{
+    if (up->recv_busy)
+        return;
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_recv(sqe, up_fidx(w, up), NULL, 0, 0);
+    sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+    sqe->buf_group = GW_UBUF_GROUP;
+    sqe->user_data = gw__ud(GW_OP_URECV, up->idx, up->gen);
+    up->inflight++;
+    up->recv_busy = true;
+}
+
+static void post_send(struct gw_worker *w, struct gw_upconn *up, const void *buf, size_t len)
+{
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_send(sqe, up_fidx(w, up), buf, len, MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    sqe->user_data = gw__ud(GW_OP_USEND, up->idx, up->gen);
+    up->inflight++;
+    up->send_busy = true;
+}
+
+static void post_recv_tls(struct gw_worker *w, struct gw_upconn *up, void *buf, size_t len)
+{
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_recv(sqe, up_fidx(w, up), buf, len, 0);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    sqe->user_data = gw__ud(GW_OP_URECV, up->idx, up->gen);
+    up->inflight++;
+    up->recv_busy = true;
+}
+
+/* Plain: sends the rest of the request with one sendmsg over its iovecs. */
+static void send_plain(struct gw_worker *w, struct gw_upconn *up)
+{
+    struct gw_req *r = &up->owner->req;
+    size_t skip = r->up_sent;
+    int n = 0;
+    for (int i = 0; i < r->up_iovcnt && n < (int)GW_ARRAY_SIZE(up->siov); i++) {
+        size_t l = r->up_iov[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        up->siov[n].iov_base = (char *)r->up_iov[i].iov_base + skip;
+        up->siov[n].iov_len = l - skip;
+        skip = 0;
+        n++;
+    }
+    memset(&up->smsg, 0, sizeof(up->smsg));
+    up->smsg.msg_iov = up->siov;
+    up->smsg.msg_iovlen = (size_t)n;
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_sendmsg(sqe, up_fidx(w, up), &up->smsg, MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    sqe->user_data = gw__ud(GW_OP_USEND, up->idx, up->gen);
+    up->inflight++;
+    up->send_busy = true;
+}
+
+static void request_sent(struct gw_worker *w, struct gw_upconn *up)
+{
+    struct gw_req *r = &up->owner->req;
+    r->t_sent_ns = gw__now_ns();
+    up->action = "waiting for the response head";
+    if (!r->resp_head_done)
+        arm_timer(w, up, up->prov->first_byte_timeout_ms);
+}
+
+/* Copies request bytes into the engine's application buffer. */
+static void tls_fill_app(struct gw_upconn *up, br_ssl_engine_context *eng, size_t avail,
+                         unsigned char *dst)
+{
+    struct gw_req *r = &up->owner->req;
+    size_t skip = r->up_sent, done = 0;
+    for (int i = 0; i < r->up_iovcnt && done < avail; i++) {
+        size_t l = r->up_iov[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        size_t n = GW_MIN(l - skip, avail - done);
+        memcpy(dst + done, (char *)r->up_iov[i].iov_base + skip, n);
+        done += n;
+        skip = 0;
+    }
+    br_ssl_engine_sendapp_ack(eng, done);
+    r->up_sent += done;
+    if (r->up_sent == r->up_total)
+        br_ssl_engine_flush(eng, 0);
+}
+
+/*
+ * Hands response bytes to the relay and acts on what it says. Returns false
+ * when the connection is no longer this request's (finished, failed, closed).
+ */
+static bool deliver(struct gw_worker *w, struct gw_upconn *up, char *data, size_t len)
+{
+    struct gw_client *c = up->owner;
+    struct gw_req *r = &c->req;
+    up->got_bytes = true;
+    int k = gw__relay_feed(w, c, data, len);
+    if (k < 0) {
+        up_fail(w, up, (enum gw_fail)-k, "");
+        return false;
+    }
+    if (k == 1) {
+        gw__relay_finish(w, c);
+        r->upstream_done = true;
+        bool reusable = r->resp_keepalive && !r->resp_extra;
+        r->up = NULL;
+        r->committed = true;
+        c->flags |= GW_CF_RESP_DONE;
+        up_release(w, up, reusable);
+        gw__client_flush(w, c);
+        if (!(c->flags & GW_CF_SEND_BUSY) && c->out.len == 0 && c->state == GW_CS_ACTIVE)
+            gw__server_request_done(w, c);
+        return false;
+    }
+    if (r->resp_head_done)
+        arm_timer(w, up, up->prov->read_timeout_ms);
+    /* A non-streamed response is held until it ends or passes the high-water
+     * mark, so a failure before then still gets a clean error response. */
+    if (r->relay_sse || c->out.len >= GW_OUT_HIWAT) {
+        r->committed = true;
+        gw__client_flush(w, c);
+    }
+    if (c->out.len >= GW_OUT_HIWAT) {
+        up->paused = true;
+        gw_tw_del(&w->tw, &up->timer); /* the client is slow, not the upstream */
+    }
+    return true;
+}
+
+static void on_eof(struct gw_worker *w, struct gw_upconn *up)
+{
+    struct gw_client *c = up->owner;
+    int k = gw__relay_eof(w, c);
+    if (k < 0) {
+        up_fail(w, up, GW_FAIL_RESET, up->got_bytes ? "closed mid-response" : "closed before answering");
+        return;
+    }
+    struct gw_req *r = &c->req;
+    gw__relay_finish(w, c);
+    r->upstream_done = true;
+    r->up = NULL;
+    r->committed = true;
+    c->flags |= GW_CF_RESP_DONE;
+    up_release(w, up, false);
+    gw__client_flush(w, c);
+    if (!(c->flags & GW_CF_SEND_BUSY) && c->out.len == 0 && c->state == GW_CS_ACTIVE)
+        gw__server_request_done(w, c);
+}
+
+/*
+ * Drives a TLS connection's engine: posts the send and receive it asks for,
+ * feeds decrypted bytes to the relay, and writes the request as the engine
+ * takes application data. Each engine buffer has at most one ring op on it.
+ */
+static void up_pump(struct gw_worker *w, struct gw_upconn *up)
+{
+    if (!up->tls) {
+        if (up->state == GW_US_IDLE || (up->state == GW_US_BUSY && !up->paused))
+            post_recv_plain(w, up);
+        return;
+    }
+    br_ssl_engine_context *eng = gw_tls_client_engine(up->tls);
+    for (;;) {
+        if (up->state == GW_US_CLOSING || up->state == GW_US_FREE)
+            return;
+        unsigned st = br_ssl_engine_current_state(eng);
+        if (st == BR_SSL_CLOSED) {
+            int err = br_ssl_engine_last_error(eng);
+            up->br_err = err;
+            if (up->state == GW_US_IDLE || !up->owner) {
+                up_close(w, up);
+            } else if (!up->handshake_done) {
+                up_fail(w, up, GW_FAIL_TLS, gw_tls_strerror(err));
+            } else if (err == BR_ERR_OK) {
+                on_eof(w, up);
+            } else {
+                up_fail(w, up, GW_FAIL_RESET, gw_tls_strerror(err));
+            }
+            return;
+        }
+        if ((st & BR_SSL_SENDREC) && !up->send_busy) {
+            size_t len;
+            unsigned char *buf = br_ssl_engine_sendrec_buf(eng, &len);
+            post_send(w, up, buf, len);
+        }
+        if (st & BR_SSL_RECVAPP) {
+            if (up->state != GW_US_BUSY || !up->owner) {
+                up_close(w, up); /* bytes on an idle connection: never reuse it */
+                return;
+            }
+            if (up->paused)
+                return;
+            size_t len;
+            unsigned char *buf = br_ssl_engine_recvapp_buf(eng, &len);
+            /* The relay consumes everything it is given; ack first so that a
+             * relay that finishes and pools this connection sees a clean engine. */
+            char *data = (char *)buf;
+            br_ssl_engine_recvapp_ack(eng, len);
+            if (!deliver(w, up, data, len))
+                return;
+            continue;
+        }
+        if (!up->handshake_done && (st & BR_SSL_SENDAPP)) {
+            up->handshake_done = true;
+            br_ssl_session_parameters sp;
+            if (gw_tls_client_session(up->tls, &sp)) {
+                if (up->pool->have_session && sp.session_id_len &&
+                    sp.session_id_len == up->pool->session.session_id_len &&
+                    memcmp(sp.session_id, up->pool->session.session_id, sp.session_id_len) == 0)
+                    gw__stat_add(&w->shared.tls_resumed, 1);
+                up->pool->session = sp;
+                up->pool->have_session = true;
+            }
+            up->state = GW_US_BUSY;
+            up->action = "sending request upstream";
+        }
+        if (up->handshake_done && (st & BR_SSL_SENDAPP) && up->owner && up->state == GW_US_BUSY) {
+            struct gw_req *r = &up->owner->req;
+            if (r->up_sent < r->up_total) {
+                size_t avail;
+                unsigned char *dst = br_ssl_engine_sendapp_buf(eng, &avail);
+                tls_fill_app(up, eng, avail, dst);
+                if (r->up_sent == r->up_total)
+                    request_sent(w, up);
+                continue;
+            }
+        }
+        if ((st & BR_SSL_RECVREC) && !up->recv_busy && !up->paused) {
+            size_t len;
+            unsigned char *buf = br_ssl_engine_recvrec_buf(eng, &len);
+            post_recv_tls(w, up, buf, len);
+        }
+        return;
+    }
+}
+
+/* Starts the request on a connection that is ready (fresh after connect/TLS, or pooled). */
+static void begin_request(struct gw_worker *w, struct gw_upconn *up)
+{
+    up->state = GW_US_BUSY;
+    up->action = "sending request upstream";
+    if (up->tls) {
+        up_pump(w, up);
+        return;
+    }
+    send_plain(w, up);
+    post_recv_plain(w, up); /* a pooled connection already has one armed */
+}
+
+void gw__up_start(struct gw_worker *w, struct gw_client *c, bool fresh)
+{
+    struct gw_req *r = &c->req;
+    const struct gw_provider *p = r->model->provider;
+    struct gw_pool *pl = pool_get(w, p);
+    if (!pl) {
+        r->fail = GW_FAIL_NOMEM;
+        gw__server_error(w, c, 503, "server_error", gw_fail_code(GW_FAIL_NOMEM), NULL, "%s",
+                         gw_fail_str(GW_FAIL_NOMEM));
+        return;
+    }
+    struct gw_upconn *up = NULL;
+    while (!fresh && (up = pl->idle_head)) {
+        idle_unlink(up);
+        if (up->nrequests < pl->max_requests && !up->send_busy)
+            break;
+        up->state = GW_US_BUSY; /* so up_close accounts it as not idle */
+        up_close(w, up);
+        up = NULL;
+    }
+    r->attempts++;
+    if (up) {
+        gw_tw_del(&w->tw, &up->timer);
+        up->owner = c;
+        up->prov = p;
+        up->reused = true;
+        up->got_bytes = false;
+        up->paused = false;
+        r->up = up;
+        begin_request(w, up);
+        return;
+    }
+    enum gw_fail f = GW_FAIL_NONE;
+    const char *detail = "";
+    if (pl->nconns >= p->pool_max_conns || !w->up_free) {
+        f = GW_FAIL_POOL_LIMIT;
+        goto fail;
+    }
+    int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        f = GW_FAIL_SOCKET;
+        detail = strerror(errno);
+        goto fail;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    up = w->up_free;
+    int fidx = up_fidx(w, up);
+    /* Install the socket in the ring's table, then drop the process descriptor:
+     * the connection lives on as a direct descriptor only. */
+    int rr = io_uring_register_files_update(&w->ring, (unsigned)fidx, &fd, 1);
+    close(fd);
+    if (rr < 0) {
+        up = NULL;
+        f = GW_FAIL_SOCKET;
+        detail = strerror(-rr);
+        goto fail;
+    }
+    w->up_free = up->free_next;
+    uint32_t gen = up->gen;
+    uint32_t idx = up->idx;
+    memset(up, 0, sizeof(*up));
+    up->gen = gen;
+    up->idx = idx;
+    gw_timer_init(&up->timer, up_timeout);
+    up->pool = pl;
+    up->owner = c;
+    up->prov = p;
+    up->created_ms = w->now_ms;
+    memcpy(&up->addr, &p->addr, p->addrlen);
+    up->addrlen = p->addrlen;
+    pl->nconns++;
+    gw__stat_add(&w->shared.upstream_conns, 1);
+    gw__stat_add(&w->shared.upstream_connects, 1);
+    if (p->tls) {
+        up->tls = tls_get(w);
+        if (!up->tls) {
+            up->state = GW_US_CONNECTING;
+            r->up = up;
+            up_fail(w, up, GW_FAIL_NOMEM, "no memory for a TLS context");
+            return;
+        }
+    }
+    up->state = GW_US_CONNECTING;
+    up->action = "connecting to upstream";
+    r->up = up;
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_connect(sqe, fidx, (struct sockaddr *)&up->addr, up->addrlen);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    sqe->user_data = gw__ud(GW_OP_UCONNECT, up->idx, up->gen);
+    up->inflight++;
+    arm_timer(w, up, p->connect_timeout_ms);
+    return;
+fail:
+    gw__stat_add(&w->shared.fails[f], 1);
+    r->fail = f;
+    gw__log_err(w, "request %s: %s%s%s (provider %s)", r->rid, gw_fail_str(f), detail[0] ? ": " : "",
+                detail, p->name);
+    gw__server_error(w, c, gw_fail_status(f), "upstream_error", gw_fail_code(f), NULL,
+                     "%s%s%s (provider %s)", gw_fail_str(f), detail[0] ? ": " : "", detail,
+                     p->name);
+}
+
+/*
+ * Every failure of an upstream request leaves through here [ngx
+ * finalize_request]: the connection is closed; the request is retried once
+ * on a fresh connection when that is safe, else the client gets the error
+ * (or, when its response already started, a cut connection).
+ */
+static void up_fail(struct gw_worker *w, struct gw_upconn *up, enum gw_fail f, const char *detail)
+{
+    struct gw_client *c = up->owner;
+    bool reused = up->reused, got = up->got_bytes;
+    const char *action = up->action;
+    const char *pname = up->prov ? up->prov->name : "?";
+    up_close(w, up);
+    if (!c)
+        return;
+    struct gw_req *r = &c->req;
+    r->up = NULL;
+    gw__stat_add(&w->shared.fails[f], 1);
+    if (!r->head_sent && !r->resp_head_done && gw_fail_retryable(f, reused, got, r->attempts)) {
+        gw__stat_add(&w->shared.upstream_retries, 1);
+        r->up_sent = 0;
+        r->rhead_len = 0;
+        gw__up_start(w, c, true);
+        return;
+    }
+    r->fail = f;
+    gw__log_err(w, "request %s: %s%s%s (provider %s, while %s)", r->rid, gw_fail_str(f),
+                detail && detail[0] ? ": " : "", detail ? detail : "", pname, action);
+    if (r->head_sent && !r->committed && !(c->flags & GW_CF_SEND_BUSY)) {
+        /* Nothing of the held response reached the client: replace it with the error. */
+        gw_obuf_clear(&c->out, &w->iopool);
+        r->head_sent = false;
+        r->relay_chunked_out = false;
+    }
+    if (!r->head_sent) {
+        gw__server_error(w, c, gw_fail_status(f), "upstream_error", gw_fail_code(f), NULL,
+                         "%s%s%s (provider %s)", gw_fail_str(f), detail && detail[0] ? ": " : "",
+                         detail ? detail : "", pname);
+        return;
+    }
+    /* The client already has part of the response: cutting the connection is
+     * the only honest signal (a chunked body without its last chunk). */
+    r->keepalive = false;
+    c->flags |= GW_CF_RESP_DONE | GW_CF_CLOSE_AFTER;
+    gw__client_flush(w, c);
+    if (!(c->flags & GW_CF_SEND_BUSY) && c->state == GW_CS_ACTIVE)
+        gw__server_request_done(w, c);
+}
+
+static void up_timeout(struct gw_timer *t)
+{
+    struct gw_upconn *up = gw_container_of(t, struct gw_upconn, timer);
+    struct gw_worker *w = gw__self;
+    switch (up->state) {
+    case GW_US_CONNECTING:
+    case GW_US_HANDSHAKE:
+        up_fail(w, up, GW_FAIL_TIMEOUT_CONNECT, "");
+        return;
+    case GW_US_BUSY:
+        if (up->owner && !up->owner->req.resp_head_done)
+            up_fail(w, up, GW_FAIL_TIMEOUT_FIRST_BYTE, "");
+        else
+            up_fail(w, up, GW_FAIL_TIMEOUT_READ, "");
+        return;
+    case GW_US_IDLE:
+        up_close(w, up);
+        return;
+    default:
+        return;
+    }
+}
+
+void gw__up_detach(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_upconn *up = c->req.up;
+    c->req.up = NULL;
+    if (!up)
+        return;
+    up->owner = NULL;
+    up_close(w, up);
+}
+
+void gw__up_resume(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_upconn *up = c->req.up;
+    if (!up || !up->paused || up->state != GW_US_BUSY)
+        return;
+    up->paused = false;
+    arm_timer(w, up, up->prov->read_timeout_ms);
+    up_pump(w, up);
+}
+
+void gw__up_on_cqe(struct gw_worker *w, enum gw_op op, struct gw_upconn *up,
+                   const struct io_uring_cqe *cqe)
+{
+    int res = cqe->res;
+    if (op == GW_OP_UCLOSE) {
+        up_free(w, up);
+        return;
+    }
+    up->inflight--;
+    bool has_buf = cqe->flags & IORING_CQE_F_BUFFER;
+    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    if (op == GW_OP_URECV)
+        up->recv_busy = false;
+    if (op == GW_OP_USEND)
+        up->send_busy = false;
+    if (up->state == GW_US_CLOSING) {
+        if (has_buf)
+            gw__ubuf_return(w, bid);
+        if (up->inflight == 0)
+            up_submit_close(w, up);
+        return;
+    }
+    switch (op) {
+    case GW_OP_UCONNECT:
+        if (res < 0) {
+            up_fail(w, up, GW_FAIL_CONNECT, strerror(-res));
+            return;
+        }
+        if (up->tls) {
+            const struct gw_pool *pl = up->pool;
+            if (gw_tls_client_start(up->tls, up->prov->tls_anchors, up->prov->host,
+                                    pl->have_session ? &pl->session : NULL) < 0) {
+                up_fail(w, up, GW_FAIL_TLS, "engine did not start");
+                return;
+            }
+            up->state = GW_US_HANDSHAKE;
+            up->action = "TLS handshake with upstream";
+            up_pump(w, up);
+            return;
+        }
+        begin_request(w, up);
+        return;
+    case GW_OP_USEND:
+        if (res < 0) {
+            up_fail(w, up, GW_FAIL_RESET, strerror(-res));
+            return;
+        }
+        if (up->tls) {
+            br_ssl_engine_sendrec_ack(gw_tls_client_engine(up->tls), (size_t)res);
+            up_pump(w, up);
+            return;
+        }
+        if (up->state != GW_US_BUSY || !up->owner)
+            return;
+        up->owner->req.up_sent += (size_t)res;
+        if (up->owner->req.up_sent < up->owner->req.up_total)
+            send_plain(w, up);
+        else
+            request_sent(w, up);
+        return;
+    case GW_OP_URECV:
+        if (up->tls) {
+            if (res == -ENOBUFS || res == -EINTR || res == -EAGAIN) {
+                up_pump(w, up);
+                return;
+            }
+            if (res <= 0) {
+                if (up->state == GW_US_IDLE || !up->owner)
+                    up_close(w, up);
+                else if (!up->handshake_done)
+                    up_fail(w, up, GW_FAIL_TLS, res == 0 ? "connection closed during handshake"
+                                                         : strerror(-res));
+                else if (res == 0)
+                    on_eof(w, up);
+                else
+                    up_fail(w, up, GW_FAIL_RESET, strerror(-res));
+                return;
+            }
+            br_ssl_engine_recvrec_ack(gw_tls_client_engine(up->tls), (size_t)res);
+            up_pump(w, up);
+            return;
+        }
+        if (up->state == GW_US_IDLE || !up->owner) {
+            if (has_buf)
+                gw__ubuf_return(w, bid);
+            up_close(w, up); /* closed by the upstream, or a stray byte: never reuse */
+            return;
+        }
+        if (res == -ENOBUFS) {
+            up_pump(w, up);
+            return;
+        }
+        if (res < 0) {
+            up_fail(w, up, GW_FAIL_RESET, strerror(-res));
+            return;
+        }
+        if (res == 0) {
+            on_eof(w, up);
+            return;
+        }
+        {
+            char *data = w->ubufs + (size_t)bid * GW_RBUF_SIZE;
+            bool alive = deliver(w, up, data, (size_t)res);
+            gw__ubuf_return(w, bid);
+            if (alive)
+                up_pump(w, up);
+        }
+        return;
+    default:
+        GW_BUG_ON(1);
+    }
+}
+
+void gw__up_close_all_idle(struct gw_worker *w)
+{
+    for (struct gw_pool *pl = w->pools; pl; pl = pl->next)
+        while (pl->idle_head)
+            up_close(w, pl->idle_head);
+}
+
+void gw__up_free_all(struct gw_worker *w)
+{
+    while (w->pools) {
+        struct gw_pool *pl = w->pools;
+        w->pools = pl->next;
+        free(pl->key);
+        free(pl);
+    }
+    while (w->tls_free)
+        free(tls_get(w));
+    for (uint32_t i = 0; i < w->nups; i++) {
+        if (w->ups[i].tls) {
+            free(w->ups[i].tls);
+            w->ups[i].tls = NULL;
+        }
+    }
+}

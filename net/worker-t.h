@@ -1,0 +1,289 @@
+/*
+ * net/worker-t.h — the worker and the objects it owns: client connections,
+ * the request each one carries, upstream connections and their pools.
+ *
+ * Everything here belongs to exactly one worker thread. The only fields other
+ * threads read are in struct gw_worker_shared (counters for /metrics), which
+ * sits in its own cache lines at the end of struct gw_worker (STYLE §7).
+ */
+#ifndef GW_NET_WORKER_T_H
+#define GW_NET_WORKER_T_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <bearssl.h>
+#include <liburing.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/fail.h"
+#include "core/rcu.h"
+#include "core/timerwheel.h"
+#include "net/http1.h"
+#include "net/iobuf.h"
+#include "providers/provider.h"
+
+/* Ring operations; user_data = op << 56 | slot << 32 | slot generation (STYLE §8). */
+enum gw_op {
+    GW_OP_ACCEPT = 0, /* multishot accept into the fixed-file table */
+    GW_OP_CRECV,      /* client multishot recv, provided buffers */
+    GW_OP_CSEND,      /* client sendmsg from its output queue */
+    GW_OP_CCLOSE,     /* client close_direct */
+    GW_OP_UCONNECT,   /* upstream connect */
+    GW_OP_URECV,      /* upstream recv: provided buffer (plain) or the TLS engine's buffer */
+    GW_OP_USEND,      /* upstream sendmsg (plain) or send of the TLS engine's record */
+    GW_OP_UCLOSE,     /* upstream close_direct */
+    GW_OP_CANCEL,     /* async cancel of a closing connection's ops; result ignored */
+    GW_OP_LOGWRITE,   /* write of a log buffer to stdout or stderr */
+    GW_OP_WAKE,       /* read of the worker's eventfd (control thread wakeups) */
+    GW_OP_COUNT
+};
+
+/* Client connection states; what must hold in each: */
+enum gw_client_state {
+    GW_CS_FREE = 0, /* slot unused; fixed-file index not ours */
+    GW_CS_READING,  /* no request dispatched; ibuf holds a partial head/body (or nothing) */
+    GW_CS_ACTIVE,   /* req is bound to a snapshot; its response is not fully queued yet */
+    GW_CS_CLOSING,  /* no new ops; cancel sent; close_direct once inflight == 0 */
+    GW_CS_COUNT
+};
+
+#define GW_CF_RECV_ARMED (1u << 0)  /* a multishot recv is in flight */
+#define GW_CF_SEND_BUSY (1u << 1)   /* a sendmsg is in flight */
+#define GW_CF_RECV_PAUSED (1u << 2) /* input over its cap: recv not re-armed until consumed */
+#define GW_CF_CLOSE_AFTER (1u << 3) /* close once the output queue drains */
+#define GW_CF_RESP_DONE (1u << 4)   /* current response fully queued */
+#define GW_CF_NEED_REARM (1u << 5)  /* recv ended (ENOBUFS or no F_MORE): re-arm at end of batch */
+#define GW_CF_PEER_EOF (1u << 6)    /* client half-closed or reset */
+#define GW_CF_IN_REARM_LIST (1u << 7)
+
+/* Upstream connection states: */
+enum gw_up_state {
+    GW_US_FREE = 0,   /* slot unused */
+    GW_US_CONNECTING, /* connect in flight; owner set */
+    GW_US_HANDSHAKE,  /* TLS handshake running; owner set */
+    GW_US_BUSY,       /* request going out and/or response coming in; owner set */
+    GW_US_IDLE,       /* in the pool, no owner, a recv armed to notice close or stray bytes */
+    GW_US_CLOSING,    /* ops cancelled; close_direct once inflight == 0 */
+    GW_US_COUNT
+};
+
+struct gw_client;
+
+/* One origin's per-worker keep-alive pool [ngx keepalive]. */
+struct gw_pool {
+    char *key;                     /* owns: the provider's origin_key */
+    uint32_t max_idle, idle_timeout_ms, max_requests; /* from the provider, refreshed per request */
+    struct gw_upconn *idle_head;   /* most recently used first */
+    uint32_t nidle;
+    uint32_t nconns;               /* all connections of this origin, idle or busy */
+    bool have_session;             /* TLS session to offer for resumption */
+    br_ssl_session_parameters session;
+    struct gw_pool *next;          /* worker's pool list */
+};
+
+struct gw_upconn {
+    uint32_t gen;   /* slot generation, in user_data */
+    uint32_t idx;   /* slot; fixed-file index = worker up_base + idx */
+    enum gw_up_state state;
+    uint32_t inflight;  /* SQEs in flight that name this slot */
+    bool send_busy;
+    bool recv_busy;
+    bool reused;        /* served a request before the current one */
+    bool got_bytes;     /* some response byte arrived for the current request */
+    bool handshake_done;
+    struct gw_pool *pool;               /* borrowed: the worker's pool for its origin */
+    struct gw_upconn *pool_next, *pool_prev; /* idle list links */
+    struct gw_client *owner;            /* borrowed: client whose request runs here */
+    struct gw_tls_client *tls;          /* owns (worker TLS slab), NULL for plain http */
+    const struct gw_provider *prov;     /* borrowed from the owner's snapshot while busy */
+    struct gw_timer timer;              /* connect/first-byte/read/idle timeouts */
+    uint32_t nrequests;
+    uint64_t created_ms;
+    int br_err;                         /* BearSSL error when the engine closed */
+    const char *action;                 /* what it was doing, for logs (STYLE §5) */
+    bool paused;                        /* client output over its high-water mark: no reads */
+    struct sockaddr_storage addr;       /* copy of the provider's resolved address */
+    socklen_t addrlen;
+    struct iovec siov[12];              /* plain send: iovecs of the rest of the request */
+    struct msghdr smsg;
+    struct gw_upconn *free_next;        /* worker free list */
+};
+
+/* The one request a client connection is serving (pipelined ones wait in ibuf). */
+struct gw_req {
+    struct gw_config *snap;          /* borrowed: snapshot bound at dispatch (RCU) */
+    uint64_t gen;                    /* its generation, counted in the worker's gentrack */
+    const struct gw_model *model;    /* points into snap */
+    const struct gw_key *key;        /* points into snap */
+    enum gw_endpoint ep;
+    unsigned route;                  /* net/server.c's route, decided at head time */
+    bool head_timer;                 /* header timeout armed for this request */
+    bool bound;                      /* snap/gen are counted in gentrack */
+    bool stream;                     /* client asked for stream: true */
+    bool want_usage;                 /* client asked for stream_options.include_usage */
+    bool keepalive;                  /* connection persists after this request */
+    bool chunked_in;                 /* request body is chunked */
+    struct gw_chunked in_dec;        /* request body decoder */
+    size_t head_len;                 /* request head bytes at the front of ibuf */
+    size_t body_have;                /* decoded body bytes after the head */
+    size_t raw_end;                  /* end of this request's bytes in ibuf, once complete */
+    uint64_t body_expect;            /* Content-Length */
+    char rid[64];                    /* x-request-id, NUL-terminated */
+    uint64_t t_start_ns, t_sent_ns, t_ttfb_ns;
+    /* upstream request */
+    struct iovec *up_iov;            /* arena: head + body pieces */
+    int up_iovcnt;
+    size_t up_total, up_sent;
+    unsigned attempts;
+    struct gw_upconn *up;            /* borrowed while attached */
+    /* upstream response */
+    char *rhead;                     /* arena: head bytes gathered so far */
+    size_t rhead_len;
+    int status;
+    bool resp_chunked, resp_has_cl, resp_to_eof, resp_keepalive;
+    uint64_t resp_remaining;         /* body bytes left when resp_has_cl */
+    struct gw_chunked resp_dec;
+    bool resp_head_done;             /* upstream response head parsed */
+    bool resp_extra;                 /* bytes after the response end: connection not reusable */
+    bool client_http11;              /* client speaks HTTP/1.1: chunked responses allowed */
+    bool head_sent;                  /* response head queued to the client */
+    bool committed;                  /* some of the response went to the client's socket */
+    bool relay_sse;                  /* inspecting the body event by event */
+    bool relay_chunked_out;          /* body goes to the client chunked */
+    bool upstream_done;              /* whole upstream response consumed */
+    char *sse;                       /* owns (malloc'd, capped): a partial SSE event */
+    size_t sse_len, sse_cap;
+    char *tail;                      /* arena: last bytes of a non-stream body, for usage */
+    size_t tail_len;
+    bool have_usage;
+    uint64_t prompt_tokens, completion_tokens;
+    uint64_t bytes_in, bytes_out;
+    enum gw_fail fail;
+    struct gw_arena arena;
+};
+
+struct gw_client {
+    uint32_t gen;
+    uint32_t idx;           /* slot == fixed-file index */
+    enum gw_client_state state;
+    unsigned flags;         /* GW_CF_* */
+    uint32_t inflight;
+    char *ibuf;             /* owns: input; a pool block's data or a malloc'd larger buffer */
+    struct gw_ioblock *iblock; /* owns: the block behind ibuf when it came from the pool */
+    size_t ilen, icap;
+    struct gw_obuf out;
+    size_t out_inflight;    /* bytes in the current sendmsg */
+    struct iovec siov[16];
+    struct msghdr smsg;
+    struct gw_timer timer;  /* header, body and keep-alive idle timeouts */
+    struct gw_req req;
+    const char *action;
+    struct gw_client *rearm_next;
+};
+
+/* Latency buckets, seconds, shared by every histogram. */
+#define GW_HIST_BUCKETS 16
+
+struct gw_reqcount {
+    _Atomic uint32_t used;   /* 0 until model/provider/status are written (release) */
+    uint16_t status;
+    char model[64];
+    char provider[64];
+    _Atomic uint64_t count;
+};
+
+#define GW_REQCOUNT_SLOTS 256
+
+/* Read by /metrics on any worker; written by the owner only (relaxed; single writer). */
+struct gw_worker_shared {
+    _Alignas(GW_CACHELINE) _Atomic uint64_t conns_active;
+    _Atomic uint64_t conns_total;
+    _Atomic uint64_t streams_active;
+    _Atomic uint64_t bytes_in;
+    _Atomic uint64_t bytes_out;
+    _Atomic uint64_t upstream_conns;
+    _Atomic uint64_t upstream_connects;
+    _Atomic uint64_t tls_resumed;
+    _Atomic uint64_t stale_cqes;
+    _Atomic uint64_t buffer_refusals;
+    _Atomic uint64_t log_dropped;
+    _Atomic uint64_t upstream_retries;
+    _Atomic uint64_t fails[GW_FAIL_COUNT];
+    _Atomic uint64_t total_hist[GW_HIST_BUCKETS + 1];
+    _Atomic uint64_t total_sum_us;
+    _Atomic uint64_t up_hist[GW_HIST_BUCKETS + 1];
+    _Atomic uint64_t up_sum_us;
+    struct gw_reqcount reqs[GW_REQCOUNT_SLOTS];
+    _Atomic uint64_t reqs_overflow;
+};
+
+/* A log stream (stdout access log or stderr) written through the ring. */
+struct gw_logbuf {
+    int fd;
+    char *fill;   /* owns: lines being gathered */
+    size_t fill_len;
+    char *flight; /* owns: bytes being written */
+    size_t flight_len, flight_off;
+    bool busy;
+};
+#define GW_LOGBUF_SIZE 65536
+
+struct gw_runtime;
+
+struct gw_worker {
+    unsigned id;
+    int cpu;                 /* pinned to this CPU, -1 for none */
+    pthread_t thread;
+    struct gw_runtime *rt;   /* borrowed: process-wide state */
+    struct io_uring ring;
+    int listen_fd;           /* owns: this worker's SO_REUSEPORT socket, -1 once closed */
+    bool accept_armed;
+    int wake_fd;             /* owns: eventfd the control thread writes */
+    uint64_t wake_val;
+    struct gw_config *snap;  /* last loaded snapshot: new requests bind to it */
+    struct gw_gentrack gentrack;
+    struct gw_timerwheel tw;
+    uint64_t now_ms;
+    struct gw_client *clients; /* owns: nclients entries, indexed by fixed-file index */
+    uint32_t nclients;
+    uint32_t live_clients;
+    struct gw_upconn *ups;     /* owns: nups entries; fixed-file index up_base + idx */
+    uint32_t nups;
+    uint32_t up_base;
+    struct gw_upconn *up_free;
+    struct gw_pool *pools;     /* owns */
+    struct gw_tls_client *tls_free; /* owns: recycled TLS contexts (33 KB each) */
+    struct gw_iopool iopool;
+    struct io_uring_buf_ring *cbr;  /* client recv provided buffers, group 0 */
+    char *cbufs;
+    struct io_uring_buf_ring *ubr;  /* upstream recv provided buffers, group 1 */
+    char *ubufs;
+    struct gw_client *rearm;        /* clients whose recv must be re-armed after this batch */
+    struct gw_logbuf log_out, log_err;
+    bool draining;
+    uint64_t drain_deadline_ms;
+    struct gw_worker_shared shared;
+};
+
+#define GW_CBUF_GROUP 0
+#define GW_UBUF_GROUP 1
+#define GW_CBUF_COUNT 512
+#define GW_UBUF_COUNT 512
+#define GW_RBUF_SIZE 16384
+
+/* Process-wide state shared by every thread; written by the control thread only. */
+struct gw_runtime {
+    struct gw_rcu rcu;
+    _Atomic bool draining;     /* release-stored by control; acquire-loaded by workers */
+    struct gw_worker *workers; /* owns */
+    unsigned nworkers;
+    _Atomic unsigned workers_exited;
+    uint64_t start_time;
+};
+
+#endif

@@ -1,0 +1,787 @@
+/*
+ * net/worker.c — the worker thread: ring set-up, the loop, accept, and the
+ * client connection's I/O and closing rules.
+ *
+ * Loop shape [rds beforesleep, ss, uring]: load the snapshot and publish the
+ * oldest generation in use; run expired timers; submit everything and wait
+ * (timeout from the timer wheel, at most 100 ms); dispatch every ready CQE
+ * through one op table; advance the CQ once per batch; then deferred work
+ * (receives to re-arm, log flushes).
+ *
+ * Descriptors are io_uring direct descriptors [issue 3]: accepted sockets go
+ * straight into the ring's fixed-file table (the kernel allocates from the
+ * client range), upstream sockets are installed into the upstream range. They
+ * do not count against the process's open-file limit, which is how one process
+ * holds more sessions than RLIMIT_NOFILE allows.
+ *
+ * Closing a connection [STYLE §8]: set CLOSING, cancel its in-flight ops, and
+ * once its in-flight count reaches zero, close_direct; only the close's CQE
+ * frees the slot and bumps its generation, so no CQE can land on a reused slot.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "core/common.h"
+#include "net/tls.h"
+#include "net/worker.h"
+
+#define RING_ENTRIES 1024
+#define RING_CQ_ENTRIES 16384
+#define WAIT_MAX_MS 100
+#define FILE_TABLE_MAX 65536
+
+/* The worker running on this thread: timer callbacks find their worker here. */
+__thread struct gw_worker *gw__self;
+
+uint64_t gw__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+    return gw__now_ns() / 1000000u;
+}
+
+struct io_uring_sqe *gw__sqe(struct gw_worker *w)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+    while (!sqe) {
+        /* SQ full: submit what is queued and try again; never drop an SQE. */
+        int r = io_uring_submit(&w->ring);
+        if (r < 0 && r != -EBUSY && r != -EAGAIN && r != -EINTR) {
+            fprintf(stderr, "worker %u: io_uring_submit: %s\n", w->id, strerror(-r));
+            abort();
+        }
+        sqe = io_uring_get_sqe(&w->ring);
+    }
+    return sqe;
+}
+
+int gw_listener_open(const struct sockaddr *addr, socklen_t len)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+        goto fail;
+    if (bind(fd, addr, len) < 0 || listen(fd, 4096) < 0)
+        goto fail;
+    return fd;
+fail:;
+    int err = -errno;
+    close(fd);
+    return err;
+}
+
+/* ---- provided buffer rings ---- */
+
+static struct io_uring_buf_ring *buf_ring_setup(struct io_uring *ring, unsigned count,
+                                                unsigned group, char **bufs_out, int *err)
+{
+    size_t ringsz = count * sizeof(struct io_uring_buf);
+    void *mem = mmap(NULL, ringsz, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (unsigned long)mem, .ring_entries = count, .bgid = (uint16_t)group};
+    int r = io_uring_register_buf_ring(ring, &reg, 0);
+    if (r < 0) {
+        munmap(mem, ringsz);
+        *err = r;
+        return NULL;
+    }
+    struct io_uring_buf_ring *br = mem;
+    char *bufs = malloc((size_t)count * GW_RBUF_SIZE);
+    if (!bufs) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    int mask = io_uring_buf_ring_mask(count);
+    for (unsigned i = 0; i < count; i++)
+        io_uring_buf_ring_add(br, bufs + (size_t)i * GW_RBUF_SIZE, GW_RBUF_SIZE, (uint16_t)i,
+                              mask, (int)i);
+    io_uring_buf_ring_advance(br, (int)count);
+    *bufs_out = bufs;
+    return br;
+}
+
+static void buf_return(struct io_uring_buf_ring *br, char *bufs, unsigned count, unsigned bid)
+{
+    io_uring_buf_ring_add(br, bufs + (size_t)bid * GW_RBUF_SIZE, GW_RBUF_SIZE, (uint16_t)bid,
+                          io_uring_buf_ring_mask(count), 0);
+    io_uring_buf_ring_advance(br, 1);
+}
+
+/* ---- ring and tables ---- */
+
+static int worker_setup(struct gw_worker *w)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
+              IORING_SETUP_SUBMIT_ALL;
+    p.cq_entries = RING_CQ_ENTRIES;
+    int r = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &p);
+    if (r < 0) {
+        fprintf(stderr, "worker %u: io_uring_setup: %s (Linux 6.1 or newer is required)\n",
+                w->id, strerror(-r));
+        return r;
+    }
+    if (!(p.features & IORING_FEAT_NODROP)) {
+        fprintf(stderr, "worker %u: kernel lacks IORING_FEAT_NODROP\n", w->id);
+        return -ENOTSUP;
+    }
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&w->ring);
+    static const int needed[] = {IORING_OP_ACCEPT,    IORING_OP_RECV,  IORING_OP_SENDMSG,
+                                 IORING_OP_CONNECT,   IORING_OP_CLOSE, IORING_OP_ASYNC_CANCEL,
+                                 IORING_OP_WRITE,     IORING_OP_READ,  IORING_OP_SEND};
+    for (size_t i = 0; probe && i < GW_ARRAY_SIZE(needed); i++) {
+        if (!io_uring_opcode_supported(probe, needed[i])) {
+            fprintf(stderr, "worker %u: io_uring opcode %d unsupported\n", w->id, needed[i]);
+            io_uring_free_probe(probe);
+            return -ENOTSUP;
+        }
+    }
+    if (probe)
+        io_uring_free_probe(probe);
+
+    /* The fixed-file table is bounded by RLIMIT_NOFILE per ring: half for
+     * clients (allocated by the kernel on accept), half for upstreams (ours). */
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    uint32_t total = rl.rlim_cur > FILE_TABLE_MAX ? FILE_TABLE_MAX : (uint32_t)rl.rlim_cur;
+    total = total > 64 ? total - 32 : total;
+    r = io_uring_register_files_sparse(&w->ring, total);
+    if (r < 0) {
+        fprintf(stderr, "worker %u: register files: %s\n", w->id, strerror(-r));
+        return r;
+    }
+    w->nclients = total / 2;
+    w->up_base = w->nclients;
+    w->nups = total - w->nclients;
+    r = io_uring_register_file_alloc_range(&w->ring, 0, w->nclients);
+    if (r < 0) {
+        fprintf(stderr, "worker %u: file alloc range: %s\n", w->id, strerror(-r));
+        return r;
+    }
+    w->clients = calloc(w->nclients, sizeof(*w->clients));
+    w->ups = calloc(w->nups, sizeof(*w->ups));
+    if (!w->clients || !w->ups)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < w->nclients; i++)
+        w->clients[i].idx = i;
+    for (uint32_t i = w->nups; i-- > 0;) {
+        w->ups[i].idx = i;
+        w->ups[i].free_next = w->up_free;
+        w->up_free = &w->ups[i];
+    }
+    int err = 0;
+    w->cbr = buf_ring_setup(&w->ring, GW_CBUF_COUNT, GW_CBUF_GROUP, &w->cbufs, &err);
+    if (!w->cbr)
+        goto bufs_fail;
+    w->ubr = buf_ring_setup(&w->ring, GW_UBUF_COUNT, GW_UBUF_GROUP, &w->ubufs, &err);
+    if (!w->ubr)
+        goto bufs_fail;
+    /* Output blocks: 64 MiB per worker before requests are refused with 503. */
+    gw_iopool_init(&w->iopool, 4096);
+    if (gw__log_init(&w->log_out, STDOUT_FILENO) < 0 || gw__log_init(&w->log_err, STDERR_FILENO) < 0)
+        return -ENOMEM;
+    w->now_ms = now_ms();
+    gw_tw_init(&w->tw, w->now_ms);
+    gw_gentrack_init(&w->gentrack);
+    return 0;
+bufs_fail:
+    fprintf(stderr, "worker %u: provided buffer ring: %s\n", w->id, strerror(-err));
+    return err;
+}
+
+static void arm_accept(struct gw_worker *w)
+{
+    if (w->listen_fd < 0 || w->accept_armed)
+        return;
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_multishot_accept_direct(sqe, w->listen_fd, NULL, NULL, 0);
+    sqe->user_data = gw__ud(GW_OP_ACCEPT, 0, 0);
+    w->accept_armed = true;
+}
+
+static void arm_wake(struct gw_worker *w)
+{
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_read(sqe, w->wake_fd, &w->wake_val, sizeof(w->wake_val), 0);
+    sqe->user_data = gw__ud(GW_OP_WAKE, 0, 0);
+}
+
+void gw_worker_wake_on_control(struct gw_worker *w)
+{
+    uint64_t one = 1;
+    ssize_t r = write(w->wake_fd, &one, sizeof(one));
+    (void)r; /* a full counter already means a wakeup is pending */
+}
+
+/* ---- client connections ---- */
+
+void gw__client_arm_timer(struct gw_worker *w, struct gw_client *c, uint32_t ms)
+{
+    gw_tw_add(&w->tw, &c->timer, w->now_ms + ms);
+}
+
+static void client_timeout(struct gw_timer *t)
+{
+    struct gw_client *c = gw_container_of(t, struct gw_client, timer);
+    struct gw_worker *w = gw__self;
+    if (c->state == GW_CS_CLOSING)
+        return;
+    if (c->state == GW_CS_READING) {
+        if (c->ilen == 0 && c->req.head_len == 0) {
+            c->action = "waiting for a request (keep-alive idle)";
+            gw__client_close(w, c, "idle timeout");
+            return;
+        }
+        c->action = c->req.head_len ? "reading request body" : "reading request head";
+        c->flags |= GW_CF_CLOSE_AFTER;
+        c->req.keepalive = false;
+        gw__server_error(w, c, 408, "invalid_request_error", "request_timeout", NULL,
+                         "The request was not received in time.");
+        return;
+    }
+    /* ACTIVE: the client stopped reading our output. */
+    c->action = "sending response (client not reading)";
+    gw__client_close(w, c, "send timeout");
+}
+
+static void client_open(struct gw_worker *w, uint32_t idx)
+{
+    if (idx >= w->nclients) {
+        gw__log_err(w, "worker %u: accepted file index %u out of range", w->id, idx);
+        return;
+    }
+    struct gw_client *c = &w->clients[idx];
+    GW_BUG_ON(c->state != GW_CS_FREE);
+    uint32_t gen = c->gen + 1;
+    memset(c, 0, sizeof(*c));
+    c->idx = idx;
+    c->gen = gen;
+    c->state = GW_CS_READING;
+    c->action = "waiting for a request";
+    gw_obuf_init(&c->out);
+    gw_timer_init(&c->timer, client_timeout);
+    gw_arena_init(&c->req.arena, 4096, 0);
+    w->live_clients++;
+    gw__stat_add(&w->shared.conns_active, 1);
+    gw__stat_add(&w->shared.conns_total, 1);
+    uint32_t hto = w->snap ? w->snap->server.header_timeout_ms : 10000;
+    gw__client_arm_timer(w, c, hto);
+    gw__client_want_recv(w, c);
+}
+
+static void client_arm_recv(struct gw_worker *w, struct gw_client *c)
+{
+    if (c->state == GW_CS_CLOSING || (c->flags & (GW_CF_RECV_ARMED | GW_CF_PEER_EOF)))
+        return;
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_recv_multishot(sqe, (int)c->idx, NULL, 0, 0);
+    sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+    sqe->buf_group = GW_CBUF_GROUP;
+    sqe->user_data = gw__ud(GW_OP_CRECV, c->idx, c->gen);
+    c->inflight++;
+    c->flags |= GW_CF_RECV_ARMED;
+}
+
+void gw__client_want_recv(struct gw_worker *w, struct gw_client *c)
+{
+    c->flags &= ~GW_CF_RECV_PAUSED;
+    if (c->flags & (GW_CF_RECV_ARMED | GW_CF_IN_REARM_LIST))
+        return;
+    c->flags |= GW_CF_IN_REARM_LIST;
+    c->rearm_next = w->rearm;
+    w->rearm = c;
+}
+
+static void client_submit_close(struct gw_worker *w, struct gw_client *c)
+{
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_close_direct(sqe, c->idx);
+    sqe->user_data = gw__ud(GW_OP_CCLOSE, c->idx, c->gen);
+    c->inflight++;
+}
+
+void gw__client_close(struct gw_worker *w, struct gw_client *c, const char *why)
+{
+    (void)why;
+    if (c->state == GW_CS_CLOSING || c->state == GW_CS_FREE)
+        return;
+    if (c->state == GW_CS_ACTIVE)
+        gw__server_request_abort(w, c);
+    else if (c->req.bound)
+        gw__server_request_abort(w, c);
+    c->state = GW_CS_CLOSING;
+    gw_tw_del(&w->tw, &c->timer);
+    if (c->inflight) {
+        struct io_uring_sqe *sqe = gw__sqe(w);
+        io_uring_prep_cancel_fd(sqe, (int)c->idx,
+                                IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+        sqe->user_data = gw__ud(GW_OP_CANCEL, c->idx, c->gen);
+    } else {
+        client_submit_close(w, c);
+    }
+}
+
+/* A closing client whose last op just completed gets its close now. */
+static void client_maybe_close(struct gw_worker *w, struct gw_client *c)
+{
+    if (c->state == GW_CS_CLOSING && c->inflight == 0)
+        client_submit_close(w, c);
+}
+
+static void client_free(struct gw_worker *w, struct gw_client *c)
+{
+    gw_obuf_clear(&c->out, &w->iopool);
+    if (c->iblock)
+        gw_iopool_put(&w->iopool, c->iblock);
+    else
+        free(c->ibuf);
+    c->ibuf = NULL;
+    c->iblock = NULL;
+    free(c->req.sse);
+    c->req.sse = NULL;
+    gw_arena_destroy(&c->req.arena);
+    c->state = GW_CS_FREE;
+    c->gen++;
+    w->live_clients--;
+    gw__stat_sub(&w->shared.conns_active, 1);
+}
+
+void gw__client_flush(struct gw_worker *w, struct gw_client *c)
+{
+    if ((c->flags & GW_CF_SEND_BUSY) || c->state == GW_CS_CLOSING)
+        return;
+    if (c->out.len == 0) {
+        if (c->flags & GW_CF_CLOSE_AFTER)
+            gw__client_close(w, c, "response sent, connection: close");
+        return;
+    }
+    int n = gw_obuf_iov(&c->out, c->siov, (int)GW_ARRAY_SIZE(c->siov));
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++)
+        bytes += c->siov[i].iov_len;
+    memset(&c->smsg, 0, sizeof(c->smsg));
+    c->smsg.msg_iov = c->siov;
+    c->smsg.msg_iovlen = (size_t)n;
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_sendmsg(sqe, (int)c->idx, &c->smsg, MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    sqe->user_data = gw__ud(GW_OP_CSEND, c->idx, c->gen);
+    c->inflight++;
+    c->flags |= GW_CF_SEND_BUSY;
+    c->out_inflight = bytes;
+    /* A client that stops reading must not hold its slot forever. */
+    if (c->state == GW_CS_ACTIVE && w->snap)
+        gw__client_arm_timer(w, c, w->snap->server.idle_timeout_ms);
+}
+
+/* Copies received bytes into the client's input buffer, growing it within its cap. */
+static bool client_take_input(struct gw_worker *w, struct gw_client *c, const char *data,
+                              size_t len)
+{
+    const struct gw_server_config *sc = &w->snap->server;
+    size_t cap = (size_t)sc->max_header_bytes + (size_t)sc->max_body_bytes + GW_RBUF_SIZE * 2;
+    if (c->ilen + len > c->icap) {
+        size_t need = c->ilen + len;
+        if (!c->ibuf) {
+            if (need <= GW_IOBLOCK_SIZE) {
+                c->iblock = gw_iopool_get(&w->iopool);
+                if (c->iblock) {
+                    c->ibuf = c->iblock->data;
+                    c->icap = GW_IOBLOCK_SIZE;
+                    goto copy;
+                }
+            }
+        }
+        if (need > cap)
+            return false;
+        size_t ncap = c->icap ? c->icap * 2 : GW_IOBLOCK_SIZE;
+        while (ncap < need)
+            ncap *= 2;
+        if (ncap > cap)
+            ncap = cap;
+        char *nb = malloc(ncap);
+        if (!nb)
+            return false;
+        if (c->ilen)
+            memcpy(nb, c->ibuf, c->ilen);
+        if (c->iblock)
+            gw_iopool_put(&w->iopool, c->iblock);
+        else
+            free(c->ibuf);
+        c->iblock = NULL;
+        c->ibuf = nb;
+        c->icap = ncap;
+    }
+copy:
+    memcpy(c->ibuf + c->ilen, data, len);
+    c->ilen += len;
+    return true;
+}
+
+static void on_client_recv(struct gw_worker *w, struct gw_client *c,
+                           const struct io_uring_cqe *cqe)
+{
+    int res = cqe->res;
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+    if (cqe->flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (res > 0 && c->state != GW_CS_CLOSING) {
+            gw__stat_add(&w->shared.bytes_in, (uint64_t)res);
+            c->req.bytes_in += (uint64_t)res;
+            if (!client_take_input(w, c, w->cbufs + (size_t)bid * GW_RBUF_SIZE, (size_t)res)) {
+                buf_return(w->cbr, w->cbufs, GW_CBUF_COUNT, bid);
+                if (c->state == GW_CS_READING && c->req.head_len == 0) {
+                    c->flags |= GW_CF_CLOSE_AFTER;
+                    c->req.keepalive = false;
+                    gw__server_error(w, c, 431, "invalid_request_error",
+                                     "request_header_fields_too_large", NULL,
+                                     "The request head is larger than %u bytes.",
+                                     w->snap->server.max_header_bytes);
+                } else if (c->state == GW_CS_READING) {
+                    c->flags |= GW_CF_CLOSE_AFTER;
+                    c->req.keepalive = false;
+                    gw__server_error(w, c, 413, "invalid_request_error", "request_too_large",
+                                     NULL, "The request body is larger than %llu bytes.",
+                                     (unsigned long long)w->snap->server.max_body_bytes);
+                } else {
+                    gw__client_close(w, c, "input over its cap while a request runs");
+                }
+                goto done;
+            }
+        }
+        buf_return(w->cbr, w->cbufs, GW_CBUF_COUNT, bid);
+    }
+    if (c->state == GW_CS_CLOSING)
+        goto done;
+    if (res > 0) {
+        if (c->state == GW_CS_READING) {
+            gw__server_process(w, c);
+        } else if (c->ilen > (size_t)w->snap->server.max_header_bytes + c->req.raw_end) {
+            /* Pipelined bytes pile up behind a running request: stop reading. */
+            c->flags |= GW_CF_RECV_PAUSED;
+            if (more) {
+                struct io_uring_sqe *sqe = gw__sqe(w);
+                io_uring_prep_cancel64(sqe, gw__ud(GW_OP_CRECV, c->idx, c->gen), 0);
+                sqe->user_data = gw__ud(GW_OP_CANCEL, c->idx, c->gen);
+            }
+        }
+    } else if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED)) {
+        c->flags |= GW_CF_PEER_EOF;
+        c->action = res == 0 ? "client closed the connection" : "client connection error";
+        gw__client_close(w, c, c->action);
+    }
+done:
+    if (!more) {
+        c->inflight--;
+        c->flags &= ~GW_CF_RECV_ARMED;
+        if (c->state != GW_CS_CLOSING && !(c->flags & (GW_CF_RECV_PAUSED | GW_CF_PEER_EOF)))
+            gw__client_want_recv(w, c);
+        client_maybe_close(w, c);
+    }
+}
+
+static void on_client_send(struct gw_worker *w, struct gw_client *c, int res)
+{
+    c->inflight--;
+    c->flags &= ~GW_CF_SEND_BUSY;
+    if (c->state == GW_CS_CLOSING) {
+        client_maybe_close(w, c);
+        return;
+    }
+    if (res < 0) {
+        c->action = "sending response";
+        gw__client_close(w, c, "send failed");
+        return;
+    }
+    gw_obuf_consume(&c->out, &w->iopool, (size_t)res);
+    gw__stat_add(&w->shared.bytes_out, (uint64_t)res);
+    c->req.bytes_out += (uint64_t)res;
+    if (c->state == GW_CS_ACTIVE && c->req.up && c->out.len < GW_OUT_LOWAT)
+        gw__up_resume(w, c);
+    if (c->out.len) {
+        gw__client_flush(w, c);
+        return;
+    }
+    if (c->state == GW_CS_ACTIVE && (c->flags & GW_CF_RESP_DONE)) {
+        gw__server_request_done(w, c);
+        return;
+    }
+    if (c->state == GW_CS_ACTIVE && w->snap)
+        gw_tw_del(&w->tw, &c->timer); /* nothing queued: only the upstream's timers run */
+    if (c->flags & GW_CF_CLOSE_AFTER)
+        gw__client_close(w, c, "response sent, connection: close");
+}
+
+/* ---- dispatch ---- */
+
+static void on_accept(struct gw_worker *w, const struct io_uring_cqe *cqe)
+{
+    if (!(cqe->flags & IORING_CQE_F_MORE))
+        w->accept_armed = false;
+    if (cqe->res >= 0) {
+        if (w->draining) {
+            struct io_uring_sqe *sqe = gw__sqe(w);
+            io_uring_prep_close_direct(sqe, (unsigned)cqe->res);
+            sqe->user_data = gw__ud(GW_OP_CANCEL, 0, 0);
+            return;
+        }
+        client_open(w, (uint32_t)cqe->res);
+    } else if (cqe->res != -ECANCELED && cqe->res != -EBADF && cqe->res != -EINVAL) {
+        gw__log_err(w, "worker %u: accept: %s", w->id, strerror(-cqe->res));
+    }
+}
+
+static void dispatch(struct gw_worker *w, const struct io_uring_cqe *cqe)
+{
+    uint64_t ud = cqe->user_data;
+    enum gw_op op = (enum gw_op)(ud >> 56);
+    uint32_t idx = (uint32_t)(ud >> 32) & 0xffffff;
+    uint32_t gen = (uint32_t)ud;
+
+    switch (op) {
+    case GW_OP_ACCEPT:
+        on_accept(w, cqe);
+        return;
+    case GW_OP_WAKE:
+        if (!w->draining)
+            arm_wake(w);
+        return;
+    case GW_OP_LOGWRITE:
+        gw__log_on_cqe(w, idx ? &w->log_err : &w->log_out, cqe->res);
+        return;
+    case GW_OP_CANCEL:
+        return;
+    case GW_OP_CRECV:
+    case GW_OP_CSEND:
+    case GW_OP_CCLOSE: {
+        struct gw_client *c = idx < w->nclients ? &w->clients[idx] : NULL;
+        if (!c || c->gen != gen || c->state == GW_CS_FREE) {
+            /* A stale CQE: the closing rule makes this impossible; count it
+             * and give back any buffer it carries (STYLE §8). */
+            GW_DEBUG_ASSERT(!"stale client CQE");
+            gw__stat_add(&w->shared.stale_cqes, 1);
+            if (cqe->flags & IORING_CQE_F_BUFFER)
+                buf_return(w->cbr, w->cbufs, GW_CBUF_COUNT, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+            return;
+        }
+        if (op == GW_OP_CRECV)
+            on_client_recv(w, c, cqe);
+        else if (op == GW_OP_CSEND)
+            on_client_send(w, c, cqe->res);
+        else
+            client_free(w, c);
+        return;
+    }
+    case GW_OP_UCONNECT:
+    case GW_OP_URECV:
+    case GW_OP_USEND:
+    case GW_OP_UCLOSE: {
+        struct gw_upconn *up = idx < w->nups ? &w->ups[idx] : NULL;
+        if (!up || up->gen != gen || up->state == GW_US_FREE) {
+            GW_DEBUG_ASSERT(!"stale upstream CQE");
+            gw__stat_add(&w->shared.stale_cqes, 1);
+            if (cqe->flags & IORING_CQE_F_BUFFER)
+                buf_return(w->ubr, w->ubufs, GW_UBUF_COUNT, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+            return;
+        }
+        gw__up_on_cqe(w, op, up, cqe);
+        return;
+    }
+    case GW_OP_COUNT:
+        break;
+    }
+    GW_BUG_ON(1);
+}
+
+void gw__ubuf_return(struct gw_worker *w, unsigned bid)
+{
+    buf_return(w->ubr, w->ubufs, GW_UBUF_COUNT, bid);
+}
+
+static void run_rearms(struct gw_worker *w)
+{
+    while (w->rearm) {
+        struct gw_client *c = w->rearm;
+        w->rearm = c->rearm_next;
+        c->flags &= ~GW_CF_IN_REARM_LIST;
+        if (c->state != GW_CS_CLOSING && c->state != GW_CS_FREE &&
+            !(c->flags & GW_CF_RECV_PAUSED))
+            client_arm_recv(w, c);
+    }
+}
+
+static void begin_drain(struct gw_worker *w)
+{
+    w->draining = true;
+    w->drain_deadline_ms = w->now_ms + (w->snap ? w->snap->server.drain_timeout_ms : 30000);
+    if (w->listen_fd >= 0) {
+        /* Closing the listener ends the multishot accept (its CQE comes without F_MORE). */
+        struct io_uring_sqe *sqe = gw__sqe(w);
+        io_uring_prep_cancel64(sqe, gw__ud(GW_OP_ACCEPT, 0, 0), 0);
+        sqe->user_data = gw__ud(GW_OP_CANCEL, 0, 0);
+        io_uring_submit(&w->ring);
+        close(w->listen_fd);
+        w->listen_fd = -1;
+    }
+    /* Idle keep-alive clients are closed now; busy ones finish their request. */
+    for (uint32_t i = 0; i < w->nclients; i++) {
+        struct gw_client *c = &w->clients[i];
+        if (c->state == GW_CS_READING && c->ilen == 0)
+            gw__client_close(w, c, "draining");
+        else if (c->state != GW_CS_FREE)
+            c->req.keepalive = false;
+    }
+    gw__up_close_all_idle(w);
+}
+
+static void *worker_main(void *arg)
+{
+    struct gw_worker *w = arg;
+    gw__self = w;
+    struct gw_rcu *rcu = &w->rt->rcu;
+    arm_accept(w);
+    arm_wake(w);
+    for (;;) {
+        struct gw_config *snap = gw_rcu_current(rcu);
+        if (snap != w->snap)
+            w->snap = snap;
+        gw_rcu_quiesce_on_worker(rcu, w->id, gw_gentrack_oldest(&w->gentrack, snap->generation));
+
+        if (!w->draining && atomic_load_explicit(&w->rt->draining, memory_order_acquire))
+            begin_drain(w);
+        if (w->draining) {
+            if (w->live_clients == 0)
+                break;
+            if (w->now_ms >= w->drain_deadline_ms) {
+                for (uint32_t i = 0; i < w->nclients; i++)
+                    gw__client_close(w, &w->clients[i], "drain timeout");
+                w->drain_deadline_ms = UINT64_MAX;
+            }
+        }
+
+        w->now_ms = now_ms();
+        gw_tw_run(&w->tw, w->now_ms);
+        run_rearms(w);
+        gw__log_flush(w);
+
+        uint64_t wait = gw_tw_wait_ms(&w->tw, w->now_ms, WAIT_MAX_MS);
+        struct __kernel_timespec ts = {.tv_sec = (long long)(wait / 1000),
+                                       .tv_nsec = (long long)(wait % 1000) * 1000000};
+        struct io_uring_cqe *cqe;
+        int r = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+        if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
+            fprintf(stderr, "worker %u: io_uring wait: %s\n", w->id, strerror(-r));
+            abort();
+        }
+        w->now_ms = now_ms();
+        unsigned head, n = 0;
+        io_uring_for_each_cqe(&w->ring, head, cqe)
+        {
+            struct io_uring_cqe copy = *cqe; /* copy out before the handler runs [h2o] */
+            dispatch(w, &copy);
+            n++;
+        }
+        io_uring_cq_advance(&w->ring, n);
+        run_rearms(w);
+    }
+    /* Drained: flush the last log lines synchronously; nobody waits on us now. */
+    gw__up_free_all(w);
+    gw__log_flush(w);
+    io_uring_submit_and_wait(&w->ring, 0);
+    atomic_fetch_add_explicit(&w->rt->workers_exited, 1, memory_order_release);
+    return NULL;
+}
+
+struct start_arg {
+    struct gw_worker *w;
+    _Atomic int status; /* 0 pending, 1 ready, <0 -errno */
+};
+
+static void *worker_thread(void *arg)
+{
+    struct start_arg *sa = arg;
+    struct gw_worker *w = sa->w;
+    if (w->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(w->cpu, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    }
+    int r = worker_setup(w);
+    /* pairs with the acquire load in gw_worker_start */
+    atomic_store_explicit(&sa->status, r < 0 ? r : 1, memory_order_release);
+    if (r < 0)
+        return NULL;
+    return worker_main(w);
+}
+
+int gw_worker_start(struct gw_worker *w, struct gw_runtime *rt, unsigned id, int cpu,
+                    int listen_fd)
+{
+    w->id = id;
+    w->cpu = cpu;
+    w->rt = rt;
+    w->listen_fd = listen_fd;
+    w->snap = gw_rcu_current(&rt->rcu);
+    w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w->wake_fd < 0)
+        return -errno;
+    struct start_arg sa = {.w = w, .status = 0};
+    int r = pthread_create(&w->thread, NULL, worker_thread, &sa);
+    if (r)
+        return -r;
+    int st;
+    while ((st = atomic_load_explicit(&sa.status, memory_order_acquire)) == 0) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (st < 0) {
+        pthread_join(w->thread, NULL);
+        return st;
+    }
+    return 0;
+}
+
+void gw_worker_join(struct gw_worker *w)
+{
+    pthread_join(w->thread, NULL);
+    io_uring_queue_exit(&w->ring);
+    if (w->listen_fd >= 0)
+        close(w->listen_fd);
+    close(w->wake_fd);
+    gw__log_destroy(&w->log_out);
+    gw__log_destroy(&w->log_err);
+    gw_iopool_destroy(&w->iopool);
+    free(w->clients);
+    free(w->ups);
+    free(w->cbufs);
+    free(w->ubufs);
+}

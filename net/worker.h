@@ -1,0 +1,133 @@
+/*
+ * net/worker.h — the worker thread: one pinned thread, one io_uring ring, one
+ * listening socket, and everything it serves (net/worker-t.h).
+ *
+ * Cross-file internals of the worker (gw__*) are declared at the bottom; they
+ * may be called only on the owning worker's thread.
+ */
+#ifndef GW_NET_WORKER_H
+#define GW_NET_WORKER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "net/worker-t.h"
+
+/*
+ * Opens a listening TCP socket with SO_REUSEPORT (one per worker) and
+ * TCP_NODELAY, which accepted sockets inherit. Returns the fd or -errno.
+ * Called at boot, before the workers start.
+ */
+int gw_listener_open(const struct sockaddr *addr, socklen_t len);
+
+/*
+ * Starts worker `id` on its own thread, pinned to `cpu` (-1: unpinned). The
+ * thread builds its ring itself (SINGLE_ISSUER); gw_worker_start waits until
+ * it has, and returns 0 or -errno with a message on stderr.
+ */
+int gw_worker_start(struct gw_worker *w, struct gw_runtime *rt, unsigned id, int cpu,
+                    int listen_fd);
+/* Wakes the worker from its ring wait (control thread: publish, drain). */
+void gw_worker_wake_on_control(struct gw_worker *w);
+/* Joins the worker thread and frees what it owns. */
+void gw_worker_join(struct gw_worker *w);
+
+/* ---- internals shared by net/worker.c, net/server.c, net/upstream.c, net/metrics.c ---- */
+
+static inline uint64_t gw__ud(enum gw_op op, uint32_t idx, uint32_t gen)
+{
+    return (uint64_t)op << 56 | (uint64_t)(idx & 0xffffff) << 32 | gen;
+}
+
+/* The worker that owns the calling thread (NULL on other threads). */
+extern __thread struct gw_worker *gw__self;
+
+/* An SQE; flushes the SQ when it is full (never drops one) [ss get_sqe]. */
+struct io_uring_sqe *gw__sqe(struct gw_worker *w);
+uint64_t gw__now_ns(void);
+
+/* Client connection (net/worker.c). */
+void gw__client_close(struct gw_worker *w, struct gw_client *c, const char *why);
+/* Starts a send of the queued output if none is in flight. */
+void gw__client_flush(struct gw_worker *w, struct gw_client *c);
+/* Re-arms the client's recv (after a pause) at the end of this loop turn. */
+void gw__client_want_recv(struct gw_worker *w, struct gw_client *c);
+void gw__client_arm_timer(struct gw_worker *w, struct gw_client *c, uint32_t ms);
+
+/* Request handling (net/server.c). */
+/* Parses and dispatches whatever complete request ibuf holds. */
+void gw__server_process(struct gw_worker *w, struct gw_client *c);
+/* The current response is fully queued and sent: log, account, go on with the next request. */
+void gw__server_request_done(struct gw_worker *w, struct gw_client *c);
+/* The client went away (or the worker closes it) mid-request: account and unbind. */
+void gw__server_request_abort(struct gw_worker *w, struct gw_client *c);
+/*
+ * Queues a response head. `extra` is pre-formatted header lines (each ending
+ * in CRLF) or NULL. body_len < 0: chunked when req.relay_chunked_out, else
+ * close-delimited. 0 or -ENOBUFS.
+ */
+int gw__server_queue_head(struct gw_worker *w, struct gw_client *c, int status,
+                          const char *content_type, long long body_len, const char *extra);
+/* Queues a complete gateway-made OpenAI error response. */
+void gw__server_error(struct gw_worker *w, struct gw_client *c, int status, const char *type,
+                      const char *code, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+/* Output queue high/low water marks for relaying (bytes). */
+#define GW_OUT_HIWAT (64 * 1024)
+#define GW_OUT_LOWAT (16 * 1024)
+
+/* Relay (net/relay.c). */
+/*
+ * Feeds upstream response bytes (mutable: chunked framing is decoded in
+ * place). Returns 0 when more is expected, 1 when the response is complete,
+ * or -enum gw_fail (GW_FAIL_PROTO, GW_FAIL_NOMEM) on failure.
+ */
+int gw__relay_feed(struct gw_worker *w, struct gw_client *c, char *data, size_t len);
+/* The upstream closed: 1 when that ends a close-delimited response, else -GW_FAIL_RESET. */
+int gw__relay_eof(struct gw_worker *w, struct gw_client *c);
+/* Queues the end of the client body (last chunk) and captures usage from the tail. */
+void gw__relay_finish(struct gw_worker *w, struct gw_client *c);
+
+/* Upstream side (net/upstream.c). */
+/* Sends the client's prepared request upstream (pooled or new connection). */
+void gw__up_start(struct gw_worker *w, struct gw_client *c, bool fresh);
+/* The client left: drop its upstream connection (closed, never pooled mid-response). */
+void gw__up_detach(struct gw_worker *w, struct gw_client *c);
+/* The client's output drained below the low-water mark: resume upstream reads. */
+void gw__up_resume(struct gw_worker *w, struct gw_client *c);
+void gw__up_on_cqe(struct gw_worker *w, enum gw_op op, struct gw_upconn *up,
+                   const struct io_uring_cqe *cqe);
+void gw__up_close_all_idle(struct gw_worker *w);
+/* Gives a provided buffer of the upstream group back to the ring. */
+void gw__ubuf_return(struct gw_worker *w, unsigned bid);
+void gw__up_free_all(struct gw_worker *w);
+
+/* Logs and metrics (net/metrics.c). */
+void gw__log_access(struct gw_worker *w, struct gw_client *c);
+void gw__log_err(struct gw_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gw__log_flush(struct gw_worker *w);
+void gw__log_on_cqe(struct gw_worker *w, struct gw_logbuf *lb, int res);
+int gw__log_init(struct gw_logbuf *lb, int fd);
+void gw__log_destroy(struct gw_logbuf *lb);
+/* Counts one finished request in the worker's shared block. */
+void gw__metrics_request(struct gw_worker *w, struct gw_client *c, int status);
+/* Renders Prometheus text for every worker into a buffer from the request arena. */
+char *gw__metrics_render(struct gw_worker *w, struct gw_arena *a, size_t *len);
+
+static inline void gw__stat_add(_Atomic uint64_t *s, uint64_t v)
+{
+    /* single writer: a relaxed load+store is enough and cheaper than a locked add;
+     * readers (/metrics on other workers) use relaxed loads */
+    atomic_store_explicit(s, atomic_load_explicit(s, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+static inline void gw__stat_sub(_Atomic uint64_t *s, uint64_t v)
+{
+    atomic_store_explicit(s, atomic_load_explicit(s, memory_order_relaxed) - v,
+                          memory_order_relaxed);
+}
+
+#endif

@@ -1,0 +1,1094 @@
+/*
+ * tests/unit/net/test_http1.c — request/response head parsing and the chunked
+ * decoder (net/http1.c), fed heads as real clients and upstreams send them.
+ *
+ * Every input is copied into a heap buffer of exactly its length before it is
+ * parsed, so a sanitizer build catches any read past the end.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "net/http1.h"
+
+#define MAXH 64
+
+static struct gw_http1_header hdrs[MAXH];
+
+/* Heap copy of exactly n bytes (at least one allocated so malloc(0) is not NULL). */
+static char *dup_exact(const char *s, size_t n)
+{
+    char *p = malloc(n ? n : 1);
+    cr_assert_not_null(p);
+    if (n)
+        memcpy(p, s, n);
+    return p;
+}
+
+static int parse_req_n(const char *s, size_t n, struct gw_http1_req *req, size_t max)
+{
+    char *b = dup_exact(s, n);
+    int r = gw_http1_parse_request(b, n, req, hdrs, max);
+    /* Spans point into b: callers below only look at them through parse_req(). */
+    free(b);
+    return r;
+}
+
+/* Parses s in place (spans stay valid while s lives). */
+static int parse_req(const char *s, struct gw_http1_req *req)
+{
+    return gw_http1_parse_request(s, strlen(s), req, hdrs, MAXH);
+}
+
+static int parse_resp_n(const char *s, size_t n, struct gw_http1_resp *resp, size_t max)
+{
+    char *b = dup_exact(s, n);
+    int r = gw_http1_parse_response(b, n, resp, hdrs, max);
+    free(b);
+    return r;
+}
+
+static int parse_resp(const char *s, struct gw_http1_resp *resp)
+{
+    return gw_http1_parse_response(s, strlen(s), resp, hdrs, MAXH);
+}
+
+static bool span_is(struct gw_span s, const char *lit)
+{
+    return gw_span_eq(s, gw_span_cstr(lit));
+}
+
+static const char *hval(const struct gw_http1_header *h, size_t n, const char *name)
+{
+    static char out[256];
+    const struct gw_http1_header *f = gw_http1_find(h, n, name);
+    if (!f)
+        return NULL;
+    cr_assert_lt(f->value.len, sizeof(out));
+    memcpy(out, f->value.ptr, f->value.len);
+    out[f->value.len] = '\0';
+    return out;
+}
+
+/* ---- real request heads ---- */
+
+static const char CURL_REQ[] = "POST /v1/chat/completions HTTP/1.1\r\n"
+                               "Host: localhost:8080\r\n"
+                               "User-Agent: curl/8.5.0\r\n"
+                               "Accept: */*\r\n"
+                               "Content-Type: application/json\r\n"
+                               "Authorization: Bearer condt_3f9a1c2b7d8e4f60a1b2c3d4e5f60718\r\n"
+                               "Content-Length: 84\r\n"
+                               "\r\n";
+
+static const char PY_REQ[] = "POST /v1/chat/completions HTTP/1.1\r\n"
+                             "Host: api.openai.com\r\n"
+                             "Accept-Encoding: gzip, deflate\r\n"
+                             "Connection: keep-alive\r\n"
+                             "Accept: application/json\r\n"
+                             "Content-Type: application/json\r\n"
+                             "User-Agent: OpenAI/Python 1.54.3\r\n"
+                             "X-Stainless-Lang: python\r\n"
+                             "X-Stainless-Package-Version: 1.54.3\r\n"
+                             "X-Stainless-OS: Linux\r\n"
+                             "X-Stainless-Arch: x64\r\n"
+                             "X-Stainless-Runtime: CPython\r\n"
+                             "X-Stainless-Runtime-Version: 3.11.9\r\n"
+                             "Authorization: Bearer sk-proj-Zx8c1vQ2wE3rT4yU5iO6pA7sD8fG9hJ0\r\n"
+                             "X-Stainless-Async: false\r\n"
+                             "x-stainless-retry-count: 0\r\n"
+                             "Content-Length: 113\r\n"
+                             "\r\n";
+
+static const char NODE_REQ[] = "POST /v1/chat/completions HTTP/1.1\r\n"
+                               "host: localhost:8080\r\n"
+                               "connection: keep-alive\r\n"
+                               "content-type: application/json\r\n"
+                               "accept: application/json\r\n"
+                               "authorization: Bearer condt_node0123456789abcdef\r\n"
+                               "user-agent: OpenAI/JS 4.73.0\r\n"
+                               "x-stainless-lang: js\r\n"
+                               "x-stainless-package-version: 4.73.0\r\n"
+                               "x-stainless-os: Linux\r\n"
+                               "x-stainless-arch: x64\r\n"
+                               "x-stainless-runtime: node\r\n"
+                               "x-stainless-runtime-version: v20.11.1\r\n"
+                               "x-stainless-retry-count: 0\r\n"
+                               "content-length: 120\r\n"
+                               "accept-language: *\r\n"
+                               "sec-fetch-mode: cors\r\n"
+                               "accept-encoding: gzip, deflate\r\n"
+                               "\r\n";
+
+static const char GET_REQ[] = "GET /v1/models HTTP/1.1\r\nHost: gw\r\n\r\n";
+
+static const char CHUNKED_REQ[] = "POST /v1/embeddings HTTP/1.1\r\n"
+                                  "Host: gw\r\n"
+                                  "Transfer-Encoding:  Chunked \t\r\n"
+                                  "Expect: 100-continue\r\n"
+                                  "\r\n";
+
+static const char HTTP10_REQ[] = "GET /healthz HTTP/1.0\r\n"
+                                 "User-Agent: ApacheBench/2.3\r\n"
+                                 "Connection: Keep-Alive\r\n"
+                                 "\r\n";
+
+Test(http1_request, parses_curl_post)
+{
+    struct gw_http1_req req;
+    int r = parse_req(CURL_REQ, &req);
+    cr_assert_eq(r, (int)strlen(CURL_REQ));
+    cr_assert(span_is(req.method, "POST"));
+    cr_assert(span_is(req.target, "/v1/chat/completions"));
+    cr_assert_eq(req.minor_version, 1);
+    cr_assert_eq(req.num_headers, 6);
+    cr_assert_eq(req.headers, hdrs);
+    cr_assert_eq(req.flags, GW_H1_F_HAS_CL | GW_H1_F_KEEPALIVE);
+    cr_assert_eq(req.content_length, 84);
+    cr_assert_eq(req.err, GW_H1E_NONE);
+    cr_assert(span_is(hdrs[0].name, "Host"));
+    cr_assert(span_is(hdrs[0].value, "localhost:8080"));
+    cr_assert_str_eq(hval(hdrs, req.num_headers, "authorization"),
+                     "Bearer condt_3f9a1c2b7d8e4f60a1b2c3d4e5f60718");
+    cr_assert_str_eq(hval(hdrs, req.num_headers, "ACCEPT"), "*/*");
+}
+
+Test(http1_request, parses_openai_python_sdk_post)
+{
+    struct gw_http1_req req;
+    int r = parse_req(PY_REQ, &req);
+    cr_assert_eq(r, (int)strlen(PY_REQ));
+    cr_assert_eq(req.num_headers, 16);
+    cr_assert_eq(req.flags, GW_H1_F_HAS_CL | GW_H1_F_KEEPALIVE);
+    cr_assert_eq(req.content_length, 113);
+    cr_assert_str_eq(hval(hdrs, req.num_headers, "x-stainless-lang"), "python");
+    cr_assert_str_eq(hval(hdrs, req.num_headers, "X-STAINLESS-RETRY-COUNT"), "0");
+    cr_assert_str_eq(hval(hdrs, req.num_headers, "accept-encoding"), "gzip, deflate");
+    cr_assert_str_eq(hval(hdrs, req.num_headers, "Authorization"),
+                     "Bearer sk-proj-Zx8c1vQ2wE3rT4yU5iO6pA7sD8fG9hJ0");
+    cr_assert_null(gw_http1_find(hdrs, req.num_headers, "x-stainless"));
+}
+
+Test(http1_request, parses_openai_node_sdk_post)
+{
+    struct gw_http1_req req;
+    int r = parse_req(NODE_REQ, &req);
+    cr_assert_eq(r, (int)strlen(NODE_REQ));
+    cr_assert_eq(req.num_headers, 17);
+    cr_assert_eq(req.flags, GW_H1_F_HAS_CL | GW_H1_F_KEEPALIVE);
+    cr_assert_eq(req.content_length, 120);
+    cr_assert_str_eq(hval(hdrs, req.num_headers, "User-Agent"), "OpenAI/JS 4.73.0");
+    cr_assert_str_eq(hval(hdrs, req.num_headers, "x-stainless-runtime-version"), "v20.11.1");
+}
+
+Test(http1_request, parses_get_without_body)
+{
+    struct gw_http1_req req;
+    cr_assert_eq(parse_req(GET_REQ, &req), (int)strlen(GET_REQ));
+    cr_assert(span_is(req.method, "GET"));
+    cr_assert(span_is(req.target, "/v1/models"));
+    cr_assert_eq(req.flags, GW_H1_F_KEEPALIVE);
+    cr_assert_eq(req.content_length, 0);
+}
+
+Test(http1_request, chunked_with_ows_and_expect_continue)
+{
+    struct gw_http1_req req;
+    cr_assert_eq(parse_req(CHUNKED_REQ, &req), (int)strlen(CHUNKED_REQ));
+    cr_assert_eq(req.flags, GW_H1_F_CHUNKED | GW_H1_F_KEEPALIVE | GW_H1_F_EXPECT_100);
+    cr_assert(span_is(hdrs[1].value, "Chunked"));
+}
+
+Test(http1_request, http10_keepalive_only_when_asked)
+{
+    struct gw_http1_req req;
+    cr_assert_eq(parse_req(HTTP10_REQ, &req), (int)strlen(HTTP10_REQ));
+    cr_assert_eq(req.minor_version, 0);
+    cr_assert_eq(req.flags, GW_H1_F_KEEPALIVE);
+
+    const char *plain = "GET / HTTP/1.0\r\nHost: a\r\n\r\n";
+    cr_assert_eq(parse_req(plain, &req), (int)strlen(plain));
+    cr_assert_eq(req.flags, 0);
+
+    const char *both = "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n";
+    cr_assert_eq(parse_req(both, &req), (int)strlen(both));
+    cr_assert_eq(req.flags, 0);
+
+    /* RFC 9110 §10.1.1: 100-continue from an HTTP/1.0 client is ignored. */
+    const char *expect = "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n";
+    cr_assert_eq(parse_req(expect, &req), (int)strlen(expect));
+    cr_assert_eq(req.flags, GW_H1_F_HAS_CL);
+}
+
+Test(http1_request, connection_close_is_a_case_insensitive_token_list)
+{
+    struct gw_http1_req req;
+    const char *close1 = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+    cr_assert_eq(parse_req(close1, &req), (int)strlen(close1));
+    cr_assert_eq(req.flags & GW_H1_F_KEEPALIVE, 0);
+
+    const char *close2 = "GET / HTTP/1.1\r\nConnection: Upgrade ,\t CLOSE \r\n\r\n";
+    cr_assert_eq(parse_req(close2, &req), (int)strlen(close2));
+    cr_assert_eq(req.flags & GW_H1_F_KEEPALIVE, 0);
+
+    const char *close3 = "GET / HTTP/1.1\r\nConnection: te\r\nconnection: Close\r\n\r\n";
+    cr_assert_eq(parse_req(close3, &req), (int)strlen(close3));
+    cr_assert_eq(req.flags & GW_H1_F_KEEPALIVE, 0);
+
+    const char *notclose = "GET / HTTP/1.1\r\nConnection: closed, xclose\r\n\r\n";
+    cr_assert_eq(parse_req(notclose, &req), (int)strlen(notclose));
+    cr_assert_eq(req.flags & GW_H1_F_KEEPALIVE, GW_H1_F_KEEPALIVE);
+}
+
+Test(http1_request, values_are_trimmed_and_may_hold_obs_text)
+{
+    struct gw_http1_req req;
+    const char *s = "GET / HTTP/1.1\r\n"
+                    "A:\t  x y \t \r\n"
+                    "B:\r\n"
+                    "C:    \r\n"
+                    "D: caf\xc3\xa9\tok\r\n"
+                    "!#$%&'*+-.^_`|~09azAZ: token\r\n"
+                    "\r\n";
+    cr_assert_eq(parse_req(s, &req), (int)strlen(s));
+    cr_assert_eq(req.num_headers, 5);
+    cr_assert(span_is(hdrs[0].value, "x y"));
+    cr_assert_eq(hdrs[1].value.len, 0);
+    cr_assert_eq(hdrs[2].value.len, 0);
+    cr_assert(span_is(hdrs[3].value, "caf\xc3\xa9\tok"));
+    cr_assert(span_is(hdrs[4].name, "!#$%&'*+-.^_`|~09azAZ"));
+
+    /* Tabs stop the word-at-a-time scan; it must resume after each one. */
+    const char *tabs = "GET / HTTP/1.1\r\n"
+                       "X-Tabs: a\tb\t\tc\t0123456789abcdef\t\t\t\t\t\t\t\t\tz\t\r\n"
+                       "\r\n";
+    cr_assert_eq(parse_req(tabs, &req), (int)strlen(tabs));
+    cr_assert(span_is(hdrs[0].value, "a\tb\t\tc\t0123456789abcdef\t\t\t\t\t\t\t\t\tz"));
+}
+
+Test(http1_request, content_length_bounds)
+{
+    struct gw_http1_req req;
+    const char *zero = "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+    cr_assert_eq(parse_req(zero, &req), (int)strlen(zero));
+    cr_assert_eq(req.flags & GW_H1_F_HAS_CL, GW_H1_F_HAS_CL);
+    cr_assert_eq(req.content_length, 0);
+
+    const char *max = "POST / HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n";
+    cr_assert_eq(parse_req(max, &req), (int)strlen(max));
+    cr_assert_eq(req.content_length, UINT64_MAX);
+
+    const char *lead = "POST / HTTP/1.1\r\nContent-Length: 007\r\n\r\n";
+    cr_assert_eq(parse_req(lead, &req), (int)strlen(lead));
+    cr_assert_eq(req.content_length, 7);
+}
+
+Test(http1_request, leading_empty_lines_are_skipped)
+{
+    struct gw_http1_req req;
+    const char *s = "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    cr_assert_eq(parse_req(s, &req), (int)strlen(s));
+    cr_assert(span_is(req.method, "GET"));
+}
+
+Test(http1_request, odd_but_valid_request_lines)
+{
+    struct gw_http1_req req;
+    const char *star = "OPTIONS * HTTP/1.1\r\n\r\n";
+    cr_assert_eq(parse_req(star, &req), (int)strlen(star));
+    cr_assert(span_is(req.target, "*"));
+    cr_assert_eq(req.num_headers, 0);
+
+    const char *q = "GET /v1/models?limit=10&x=%20y HTTP/1.1\r\n\r\n";
+    cr_assert_eq(parse_req(q, &req), (int)strlen(q));
+    cr_assert(span_is(req.target, "/v1/models?limit=10&x=%20y"));
+
+    const char *ext = "M-SEARCH~ /x HTTP/1.1\r\n\r\n";
+    cr_assert_eq(parse_req(ext, &req), (int)strlen(ext));
+    cr_assert(span_is(req.method, "M-SEARCH~"));
+}
+
+Test(http1_request, pipelined_requests_parse_one_after_another)
+{
+    struct gw_http1_req req;
+    const char *body =
+        "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    char buf[2048];
+    size_t off = 0;
+    const char *h1 = "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: ";
+    off +=
+        (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%zu\r\n\r\n%s", h1, strlen(body), body);
+    off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s", GET_REQ);
+    off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s", "GET /v1/models/x HTTP/1.1\r\n");
+
+    int r = gw_http1_parse_request(buf, off, &req, hdrs, MAXH);
+    cr_assert_gt(r, 0);
+    cr_assert(span_is(req.target, "/v1/chat/completions"));
+    cr_assert_eq(req.content_length, strlen(body));
+    size_t pos = (size_t)r;
+    cr_assert_eq(memcmp(buf + pos, body, strlen(body)), 0);
+    pos += req.content_length;
+
+    r = gw_http1_parse_request(buf + pos, off - pos, &req, hdrs, MAXH);
+    cr_assert_eq(r, (int)strlen(GET_REQ));
+    cr_assert(span_is(req.target, "/v1/models"));
+    pos += (size_t)r;
+
+    r = gw_http1_parse_request(buf + pos, off - pos, &req, hdrs, MAXH);
+    cr_assert_eq(r, -2);
+}
+
+Test(http1_request, header_count_limit)
+{
+    struct gw_http1_req req;
+    const char *s = "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    size_t n = strlen(s);
+    cr_assert_eq(parse_req_n(s, n, &req, 3), (int)n);
+    cr_assert_eq(req.num_headers, 3);
+    cr_assert_eq(parse_req_n(s, n, &req, 2), -1);
+    cr_assert_eq(req.err, GW_H1E_TOO_MANY_HEADERS);
+
+    const char *none = "GET / HTTP/1.1\r\n\r\n";
+    cr_assert_eq(parse_req_n(none, strlen(none), &req, 0), (int)strlen(none));
+    cr_assert_eq(parse_req_n(s, n, &req, 0), -1);
+    cr_assert_eq(req.err, GW_H1E_TOO_MANY_HEADERS);
+
+    /* The real SDK heads fit the gateway's budget but not a tiny one. */
+    cr_assert_eq(parse_req_n(NODE_REQ, strlen(NODE_REQ), &req, 16), -1);
+    cr_assert_eq(req.err, GW_H1E_TOO_MANY_HEADERS);
+    cr_assert_eq(parse_req_n(NODE_REQ, strlen(NODE_REQ), &req, 17), (int)strlen(NODE_REQ));
+}
+
+/* ---- request errors ---- */
+
+struct err_case {
+    const char *raw;
+    size_t len; /* inputs may hold NUL bytes */
+    enum gw_http1_err err;
+};
+
+#define RAW(s) s, sizeof(s) - 1
+
+static const struct err_case req_errors[] = {
+    /* request line */
+    {RAW("G@T / HTTP/1.1\r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    {RAW(" / HTTP/1.1\r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    {RAW("GET  / HTTP/1.1\r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    {RAW("GET HTTP/1.1\r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    {RAW("GET /a b HTTP/1.1\r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    {RAW("GET /a\x01 HTTP/1.1\r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    {RAW("GET /a\x7f HTTP/1.1\r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    {RAW("GET /a\tb HTTP/1.1\r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    {RAW("GET /\r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    {RAW("GET / HTTP/1.1 \r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    {RAW("GET\t/ HTTP/1.1\r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    {RAW("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), GW_H1E_BAD_REQUEST_LINE}, /* TLS hello */
+    /* version */
+    {RAW("GET / HTTP/1.2\r\n\r\n"), GW_H1E_BAD_VERSION},
+    {RAW("GET / HTTP/2.0\r\n\r\n"), GW_H1E_BAD_VERSION},
+    {RAW("GET / HTTP/1.10\r\n\r\n"), GW_H1E_BAD_VERSION},
+    {RAW("GET / HTTP/1\r\n\r\n"), GW_H1E_BAD_VERSION},
+    {RAW("GET / http/1.1\r\n\r\n"), GW_H1E_BAD_VERSION},
+    {RAW("GET / \r\n\r\n"), GW_H1E_BAD_VERSION},
+    {RAW("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), GW_H1E_BAD_VERSION},
+    /* line endings */
+    {RAW("GET / HTTP/1.1\n\n"), GW_H1E_BARE_LF},
+    {RAW("GET / HTTP/1.1\rX\r\n\r\n"), GW_H1E_BARE_LF},
+    {RAW("GET / HTTP/1.1\r\nHost: a\n\r\n"), GW_H1E_BARE_LF},
+    {RAW("GET / HTTP/1.1\r\nHost: a\r\n\n"), GW_H1E_BARE_LF},
+    {RAW("GET / HTTP/1.1\r\nHost: a\r\n\rX"), GW_H1E_BARE_LF},
+    {RAW("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"), GW_H1E_BARE_LF},
+    {RAW("GET / HTTP/1.1\r\nHost\n: a\r\n\r\n"), GW_H1E_BARE_LF},
+    {RAW("\nGET / HTTP/1.1\r\n\r\n"), GW_H1E_BARE_LF},
+    {RAW("\rGET / HTTP/1.1\r\n\r\n"), GW_H1E_BARE_LF},
+    {RAW("GET\n"), GW_H1E_BARE_LF},
+    /* header syntax */
+    {RAW("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nX-A: 1\r\n  folded\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nX-A: 1\r\n\tfolded\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nHo(st: a\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nHo\"st: a\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\n: a\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nHost\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nH\xc3\xb6st: a\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nX-A: a\x01"
+         "b\r\n\r\n"),
+     GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nX-A: a\x7f\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nX-A: 0123456789abcdef\x1b[0m\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nX-A: a\tb\tc\td\te\tf\tg\th\t\x01\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET / HTTP/1.1\r\nX-A: \t\t\t\t\t\t\t\t\t\x0b\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("GET /0123456789abcdef0123456789\x0b HTTP/1.1\r\n\r\n"), GW_H1E_BAD_REQUEST_LINE},
+    /* Content-Length */
+    {RAW("POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n"), GW_H1E_BAD_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length:\r\n\r\n"), GW_H1E_BAD_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), GW_H1E_BAD_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n"), GW_H1E_BAD_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n"), GW_H1E_BAD_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n"), GW_H1E_BAD_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 5,\r\n\r\n"), GW_H1E_BAD_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 5, x\r\n\r\n"), GW_H1E_BAD_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n"),
+     GW_H1E_BAD_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999999\r\n\r\n"),
+     GW_H1E_BAD_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+     GW_H1E_DUP_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\n"),
+     GW_H1E_DUP_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n"), GW_H1E_DUP_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 5,5\r\n\r\n"), GW_H1E_DUP_CONTENT_LENGTH},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: x\r\n\r\n"),
+     GW_H1E_DUP_CONTENT_LENGTH},
+    /* Transfer-Encoding */
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+     GW_H1E_CL_AND_TE},
+    {RAW("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"),
+     GW_H1E_CL_AND_TE},
+    {RAW("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: gzip\r\n\r\n"),
+     GW_H1E_CL_AND_TE},
+    {RAW("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), GW_H1E_BAD_TRANSFER_ENCODING},
+    {RAW("POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n"), GW_H1E_BAD_TRANSFER_ENCODING},
+    {RAW("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
+     GW_H1E_BAD_TRANSFER_ENCODING},
+    {RAW("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+     GW_H1E_BAD_TRANSFER_ENCODING},
+    {RAW("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+     GW_H1E_BAD_TRANSFER_ENCODING},
+    {RAW("POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n"), GW_H1E_BAD_TRANSFER_ENCODING},
+    {RAW("POST / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n"), GW_H1E_BAD_TRANSFER_ENCODING},
+    {RAW("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), GW_H1E_BAD_TRANSFER_ENCODING},
+};
+
+/* Every prefix of an invalid head is incomplete or already the same error. */
+static void check_req_prefixes(const char *s, size_t n, enum gw_http1_err want)
+{
+    struct gw_http1_req req;
+    for (size_t k = 0; k < n; k++) {
+        int r = parse_req_n(s, k, &req, MAXH);
+        cr_assert(r == -2 || (r == -1 && req.err == want), "prefix %zu of %s: r=%d err=%d want %d",
+                  k, s, r, req.err, want);
+    }
+}
+
+Test(http1_request, each_error_has_its_reason)
+{
+    for (size_t i = 0; i < sizeof(req_errors) / sizeof(req_errors[0]); i++) {
+        const struct err_case *c = &req_errors[i];
+        struct gw_http1_req req;
+        size_t n = c->len;
+        int r = parse_req_n(c->raw, n, &req, MAXH);
+        cr_expect_eq(r, -1, "case %zu (%s): r=%d", i, c->raw, r);
+        cr_expect_eq(req.err, c->err, "case %zu (%s): err %s, want %s", i, c->raw,
+                     gw_http1_err_str(req.err), gw_http1_err_str(c->err));
+        check_req_prefixes(c->raw, n, c->err);
+    }
+}
+
+/* ---- truncation ---- */
+
+static const char *const valid_reqs[] = {CURL_REQ, PY_REQ,      NODE_REQ,
+                                         GET_REQ,  CHUNKED_REQ, HTTP10_REQ};
+
+Test(http1_request, every_truncation_is_incomplete)
+{
+    for (size_t i = 0; i < sizeof(valid_reqs) / sizeof(valid_reqs[0]); i++) {
+        const char *s = valid_reqs[i];
+        size_t n = strlen(s);
+        struct gw_http1_req req;
+        for (size_t k = 0; k < n; k++) {
+            int r = parse_req_n(s, k, &req, MAXH);
+            cr_assert_eq(r, -2, "request %zu cut at %zu/%zu gave %d (err %d)", i, k, n, r, req.err);
+        }
+        cr_assert_eq(parse_req_n(s, n, &req, MAXH), (int)n);
+    }
+}
+
+Test(http1_request, bytes_after_the_head_are_not_consumed)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof(buf), "%s{\"model\":", CURL_REQ);
+    struct gw_http1_req req;
+    cr_assert_eq(gw_http1_parse_request(buf, (size_t)n, &req, hdrs, MAXH), (int)strlen(CURL_REQ));
+}
+
+/* ---- responses ---- */
+
+static const char RESP_200_CL[] = "HTTP/1.1 200 OK\r\n"
+                                  "Date: Sat, 30 Nov 2024 20:53:20 GMT\r\n"
+                                  "Content-Type: application/json\r\n"
+                                  "Content-Length: 812\r\n"
+                                  "Connection: keep-alive\r\n"
+                                  "access-control-expose-headers: X-Request-ID\r\n"
+                                  "openai-organization: user-abc123\r\n"
+                                  "openai-processing-ms: 431\r\n"
+                                  "openai-version: 2020-10-01\r\n"
+                                  "x-ratelimit-limit-requests: 10000\r\n"
+                                  "x-ratelimit-limit-tokens: 200000\r\n"
+                                  "x-ratelimit-remaining-requests: 9999\r\n"
+                                  "x-ratelimit-remaining-tokens: 199971\r\n"
+                                  "x-ratelimit-reset-requests: 8.64s\r\n"
+                                  "x-ratelimit-reset-tokens: 8ms\r\n"
+                                  "x-request-id: req_5c1e8f0a6b2d4e7f9a3c1b0d2e4f6a8c\r\n"
+                                  "strict-transport-security: max-age=31536000; "
+                                  "includeSubDomains; preload\r\n"
+                                  "CF-Cache-Status: DYNAMIC\r\n"
+                                  "Server: cloudflare\r\n"
+                                  "CF-RAY: 8eb0c1d2e3f4a5b6-SJC\r\n"
+                                  "alt-svc: h3=\":443\"; ma=86400\r\n"
+                                  "\r\n";
+
+static const char RESP_SSE[] = "HTTP/1.1 200 OK\r\n"
+                               "Date: Sat, 30 Nov 2024 20:53:21 GMT\r\n"
+                               "Content-Type: text/event-stream; charset=utf-8\r\n"
+                               "Transfer-Encoding: chunked\r\n"
+                               "Connection: keep-alive\r\n"
+                               "openai-processing-ms: 180\r\n"
+                               "x-request-id: req_0a1b2c3d4e5f\r\n"
+                               "Server: cloudflare\r\n"
+                               "\r\n";
+
+static const char RESP_429[] = "HTTP/1.1 429 Too Many Requests\r\n"
+                               "Date: Sat, 30 Nov 2024 20:53:22 GMT\r\n"
+                               "Content-Type: application/json; charset=utf-8\r\n"
+                               "Content-Length: 329\r\n"
+                               "Connection: keep-alive\r\n"
+                               "retry-after: 20\r\n"
+                               "x-ratelimit-remaining-requests: 0\r\n"
+                               "x-request-id: req_429\r\n"
+                               "\r\n";
+
+static const char RESP_CLOSE[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                 "Content-Length: 19\r\n"
+                                 "Connection: close\r\n"
+                                 "\r\n";
+
+static const char RESP_10[] = "HTTP/1.0 200 OK\r\n"
+                              "Server: SimpleHTTP/0.6 Python/3.11.9\r\n"
+                              "Content-type: application/json\r\n"
+                              "\r\n";
+
+static const char RESP_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+Test(http1_response, parses_200_with_content_length)
+{
+    struct gw_http1_resp resp;
+    cr_assert_eq(parse_resp(RESP_200_CL, &resp), (int)strlen(RESP_200_CL));
+    cr_assert_eq(resp.status, 200);
+    cr_assert(span_is(resp.reason, "OK"));
+    cr_assert_eq(resp.minor_version, 1);
+    cr_assert_eq(resp.flags, GW_H1_F_HAS_CL | GW_H1_F_KEEPALIVE);
+    cr_assert_eq(resp.content_length, 812);
+    cr_assert_eq(resp.num_headers, 20);
+    cr_assert_eq(resp.headers, hdrs);
+    cr_assert_str_eq(hval(hdrs, resp.num_headers, "x-ratelimit-reset-requests"), "8.64s");
+    cr_assert_str_eq(hval(hdrs, resp.num_headers, "alt-svc"), "h3=\":443\"; ma=86400");
+}
+
+Test(http1_response, parses_chunked_sse)
+{
+    struct gw_http1_resp resp;
+    cr_assert_eq(parse_resp(RESP_SSE, &resp), (int)strlen(RESP_SSE));
+    cr_assert_eq(resp.status, 200);
+    cr_assert_eq(resp.flags, GW_H1_F_CHUNKED | GW_H1_F_KEEPALIVE);
+    cr_assert_str_eq(hval(hdrs, resp.num_headers, "content-type"),
+                     "text/event-stream; charset=utf-8");
+}
+
+Test(http1_response, parses_429_with_retry_after)
+{
+    struct gw_http1_resp resp;
+    cr_assert_eq(parse_resp(RESP_429, &resp), (int)strlen(RESP_429));
+    cr_assert_eq(resp.status, 429);
+    cr_assert(span_is(resp.reason, "Too Many Requests"));
+    cr_assert_eq(resp.content_length, 329);
+    cr_assert_str_eq(hval(hdrs, resp.num_headers, "Retry-After"), "20");
+}
+
+Test(http1_response, connection_close_clears_keepalive)
+{
+    struct gw_http1_resp resp;
+    cr_assert_eq(parse_resp(RESP_CLOSE, &resp), (int)strlen(RESP_CLOSE));
+    cr_assert_eq(resp.status, 503);
+    cr_assert_eq(resp.flags, GW_H1_F_HAS_CL);
+}
+
+Test(http1_response, http10_without_length_reads_to_eof)
+{
+    struct gw_http1_resp resp;
+    cr_assert_eq(parse_resp(RESP_10, &resp), (int)strlen(RESP_10));
+    cr_assert_eq(resp.minor_version, 0);
+    cr_assert_eq(resp.flags, 0);
+
+    const char *ka = "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n";
+    cr_assert_eq(parse_resp(ka, &resp), (int)strlen(ka));
+    cr_assert_eq(resp.flags, GW_H1_F_HAS_CL | GW_H1_F_KEEPALIVE);
+}
+
+Test(http1_response, bodyless_statuses_keep_the_connection)
+{
+    struct gw_http1_resp resp;
+    cr_assert_eq(parse_resp(RESP_100, &resp), (int)strlen(RESP_100));
+    cr_assert_eq(resp.status, 100);
+    cr_assert_eq(resp.flags, GW_H1_F_KEEPALIVE);
+
+    const char *nc = "HTTP/1.1 204 No Content\r\nServer: x\r\n\r\n";
+    cr_assert_eq(parse_resp(nc, &resp), (int)strlen(nc));
+    cr_assert_eq(resp.flags, GW_H1_F_KEEPALIVE);
+
+    const char *nm = "HTTP/1.1 304 Not Modified\r\n\r\n";
+    cr_assert_eq(parse_resp(nm, &resp), (int)strlen(nm));
+    cr_assert_eq(resp.flags, GW_H1_F_KEEPALIVE);
+
+    /* A 1.1 200 with neither length nor chunked is close-delimited. */
+    const char *eof = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n";
+    cr_assert_eq(parse_resp(eof, &resp), (int)strlen(eof));
+    cr_assert_eq(resp.flags, 0);
+}
+
+Test(http1_response, reason_may_be_empty)
+{
+    struct gw_http1_resp resp;
+    const char *sp = "HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n";
+    cr_assert_eq(parse_resp(sp, &resp), (int)strlen(sp));
+    cr_assert_eq(resp.reason.len, 0);
+    cr_assert_eq(resp.status, 200);
+
+    const char *nosp = "HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n";
+    cr_assert_eq(parse_resp(nosp, &resp), (int)strlen(nosp));
+    cr_assert_eq(resp.reason.len, 0);
+    cr_assert_eq(resp.status, 404);
+
+    const char *odd = "HTTP/1.1 599 we\xc3\xa9 \t x \r\n\r\n";
+    cr_assert_eq(parse_resp(odd, &resp), (int)strlen(odd));
+    cr_assert(span_is(resp.reason, "we\xc3\xa9 \t x "));
+}
+
+static const struct err_case resp_errors[] = {
+    {RAW("HTTP/1.2 200 OK\r\n\r\n"), GW_H1E_BAD_VERSION},
+    {RAW("HTTP/2 200 OK\r\n\r\n"), GW_H1E_BAD_VERSION},
+    {RAW("HTTP/1.10 200 OK\r\n\r\n"), GW_H1E_BAD_VERSION},
+    {RAW("http/1.1 200 OK\r\n\r\n"), GW_H1E_BAD_VERSION},
+    {RAW("ICY 200 OK\r\n\r\n"), GW_H1E_BAD_VERSION},
+    {RAW("HTTP/1.1\r\n\r\n"), GW_H1E_BAD_STATUS_LINE},
+    {RAW("HTTP/1.1  200 OK\r\n\r\n"), GW_H1E_BAD_STATUS_LINE},
+    {RAW("HTTP/1.1 20 OK\r\n\r\n"), GW_H1E_BAD_STATUS_LINE},
+    {RAW("HTTP/1.1 2000 OK\r\n\r\n"), GW_H1E_BAD_STATUS_LINE},
+    {RAW("HTTP/1.1 099 OK\r\n\r\n"), GW_H1E_BAD_STATUS_LINE},
+    {RAW("HTTP/1.1 600 OK\r\n\r\n"), GW_H1E_BAD_STATUS_LINE},
+    {RAW("HTTP/1.1 abc OK\r\n\r\n"), GW_H1E_BAD_STATUS_LINE},
+    {RAW("HTTP/1.1 200 O\x01K\r\n\r\n"), GW_H1E_BAD_STATUS_LINE},
+    {RAW("HTTP/1.1 200 OK\n\r\n"), GW_H1E_BARE_LF},
+    {RAW("HTTP/1.1 200 OK\rX\r\n"), GW_H1E_BARE_LF},
+    {RAW("HTTP/1.1 200 OK\r\nServer: x\n\r\n"), GW_H1E_BARE_LF},
+    {RAW("HTTP/1.1 200 OK\r\n\n"), GW_H1E_BARE_LF},
+    {RAW("HTTP/1.1 200 OK\r\nServer : x\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("HTTP/1.1 200 OK\r\nServer: x\r\n y\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("HTTP/1.1 200 OK\r\nServer: x\x00y\r\n\r\n"), GW_H1E_BAD_HEADER},
+    {RAW("HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n"), GW_H1E_BAD_CONTENT_LENGTH},
+    {RAW("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n"),
+     GW_H1E_DUP_CONTENT_LENGTH},
+    {RAW("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n"), GW_H1E_DUP_CONTENT_LENGTH},
+    {RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
+     GW_H1E_CL_AND_TE},
+    {RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+     GW_H1E_BAD_TRANSFER_ENCODING},
+    {RAW("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), GW_H1E_BAD_TRANSFER_ENCODING},
+};
+
+Test(http1_response, each_error_has_its_reason)
+{
+    for (size_t i = 0; i < sizeof(resp_errors) / sizeof(resp_errors[0]); i++) {
+        const struct err_case *c = &resp_errors[i];
+        struct gw_http1_resp resp;
+        size_t n = c->len;
+        int r = parse_resp_n(c->raw, n, &resp, MAXH);
+        cr_expect_eq(r, -1, "case %zu (%s): r=%d", i, c->raw, r);
+        cr_expect_eq(resp.err, c->err, "case %zu (%s): err %s, want %s", i, c->raw,
+                     gw_http1_err_str(resp.err), gw_http1_err_str(c->err));
+        for (size_t k = 0; k < n; k++) {
+            r = parse_resp_n(c->raw, k, &resp, MAXH);
+            cr_assert(r == -2 || (r == -1 && resp.err == c->err), "case %zu prefix %zu: r=%d", i, k,
+                      r);
+        }
+    }
+}
+
+Test(http1_response, header_count_limit)
+{
+    struct gw_http1_resp resp;
+    size_t n = strlen(RESP_429);
+    cr_assert_eq(parse_resp_n(RESP_429, n, &resp, 7), (int)n);
+    cr_assert_eq(parse_resp_n(RESP_429, n, &resp, 6), -1);
+    cr_assert_eq(resp.err, GW_H1E_TOO_MANY_HEADERS);
+}
+
+Test(http1_response, every_truncation_is_incomplete)
+{
+    static const char *const valid[] = {RESP_200_CL, RESP_SSE, RESP_429,
+                                        RESP_CLOSE,  RESP_10,  RESP_100};
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+        size_t n = strlen(valid[i]);
+        struct gw_http1_resp resp;
+        for (size_t k = 0; k < n; k++) {
+            int r = parse_resp_n(valid[i], k, &resp, MAXH);
+            cr_assert_eq(r, -2, "response %zu cut at %zu/%zu gave %d (err %d)", i, k, n, r,
+                         resp.err);
+        }
+        cr_assert_eq(parse_resp_n(valid[i], n, &resp, MAXH), (int)n);
+    }
+}
+
+Test(http1, err_str_names_every_error)
+{
+    for (int e = GW_H1E_NONE; e < GW_H1E_COUNT; e++) {
+        const char *s = gw_http1_err_str((enum gw_http1_err)e);
+        cr_assert_not_null(s);
+        cr_assert_gt(strlen(s), 0);
+        for (int f = GW_H1E_NONE; f < e; f++)
+            cr_assert_str_neq(s, gw_http1_err_str((enum gw_http1_err)f));
+    }
+    cr_assert_str_eq(gw_http1_err_str(GW_H1E_COUNT), "unknown error");
+}
+
+Test(http1, flags_str_names_set_bits)
+{
+    char buf[GW_H1_FLAGS_STR_SIZE];
+    cr_assert_str_eq(gw_http1_flags_str(0, buf, sizeof(buf)), "");
+    cr_assert_str_eq(gw_http1_flags_str(GW_H1_F_CHUNKED | GW_H1_F_KEEPALIVE, buf, sizeof(buf)),
+                     "chunked|keepalive");
+    cr_assert_str_eq(gw_http1_flags_str(~0u, buf, sizeof(buf)),
+                     "chunked|keepalive|expect-100|has-cl");
+    char small[10];
+    cr_assert_str_eq(gw_http1_flags_str(~0u, small, sizeof(small)), "chunked");
+}
+
+/* ---- chunked decoder ---- */
+
+#define EV1                                                                                        \
+    "data: {\"id\":\"chatcmpl-AbC1\",\"object\":\"chat.completion.chunk\",\"created\":1733000000," \
+    "\"model\":\"gpt-4o-mini-2024-07-18\",\"system_fingerprint\":\"fp_0ba0d124f1\",\"choices\":"   \
+    "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},"          \
+    "\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+#define EV2                                                                                        \
+    "data: {\"id\":\"chatcmpl-AbC1\",\"object\":\"chat.completion.chunk\",\"created\":1733000000," \
+    "\"model\":\"gpt-4o-mini-2024-07-18\",\"system_fingerprint\":\"fp_0ba0d124f1\",\"choices\":"   \
+    "[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"logprobs\":null,\"finish_reason\":null}]}"  \
+    "\n\n"
+#define EV3                                                                                        \
+    "data: {\"id\":\"chatcmpl-AbC1\",\"object\":\"chat.completion.chunk\",\"created\":1733000000," \
+    "\"model\":\"gpt-4o-mini-2024-07-18\",\"system_fingerprint\":\"fp_0ba0d124f1\",\"choices\":"   \
+    "[{\"index\":0,\"delta\":{\"content\":\"!\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+#define EV4                                                                                        \
+    "data: {\"id\":\"chatcmpl-AbC1\",\"object\":\"chat.completion.chunk\",\"created\":1733000000," \
+    "\"model\":\"gpt-4o-mini-2024-07-18\",\"system_fingerprint\":\"fp_0ba0d124f1\",\"choices\":"   \
+    "[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n"
+#define EV5 "data: [DONE]\n\n"
+
+/* As an upstream sends it: hex sizes in both cases, one extension, one trailer. */
+static const char SSE_CHUNKED[] = "110\r\n" EV1 "\r\n"
+                                  "F3\r\n" EV2 "\r\n"
+                                  "ef;name=\"x\"\r\n" EV3 "\r\n"
+                                  "00e4\r\n" EV4 "\r\n"
+                                  "e\r\n" EV5 "\r\n"
+                                  "0\r\n"
+                                  "x-usage: 12\r\n"
+                                  "\r\n";
+static const char SSE_DATA[] = EV1 EV2 EV3 EV4 EV5;
+
+struct dec_out {
+    ssize_t ret;     /* last return of the decoder */
+    char data[4096]; /* decoded bytes, concatenated over all calls */
+    size_t data_len;
+    char left[4096]; /* left-over bytes after the message */
+    size_t left_len;
+};
+
+/*
+ * Feeds in[0..n) to a fresh decoder in pieces that end at cuts[0..ncuts)
+ * (ascending, each < n) and at n, each piece in its own exact-size heap buffer.
+ * Stops at the first -1; after completion later pieces are all left over.
+ */
+static void feed(const char *in, size_t n, const size_t *cuts, size_t ncuts, struct dec_out *o)
+{
+    struct gw_chunked d;
+    gw_chunked_init(&d);
+    memset(o, 0, sizeof(*o));
+    o->ret = -2;
+    size_t start = 0;
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t stop = i < ncuts ? cuts[i] : n;
+        size_t len = stop - start;
+        char *b = dup_exact(in + start, len);
+        ssize_t r = gw_chunked_decode(&d, b, &len);
+        cr_assert(r >= -2);
+        cr_assert_leq(o->data_len + len, sizeof(o->data));
+        memcpy(o->data + o->data_len, b, len);
+        o->data_len += len;
+        if (r >= 0) {
+            cr_assert_leq(o->left_len + (size_t)r, sizeof(o->left));
+            memcpy(o->left + o->left_len, b + len, (size_t)r);
+            o->left_len += (size_t)r;
+        }
+        free(b);
+        o->ret = r;
+        start = stop;
+        if (r == -1)
+            break;
+    }
+}
+
+static void feed_whole(const char *in, size_t n, struct dec_out *o)
+{
+    feed(in, n, NULL, 0, o);
+}
+
+Test(http1_chunked, decodes_sse_body_in_one_piece)
+{
+    struct dec_out o;
+    feed_whole(SSE_CHUNKED, strlen(SSE_CHUNKED), &o);
+    cr_assert_eq(o.ret, 0);
+    cr_assert_eq(o.data_len, strlen(SSE_DATA));
+    cr_assert_eq(memcmp(o.data, SSE_DATA, o.data_len), 0);
+}
+
+Test(http1_chunked, decodes_sse_body_split_at_every_byte)
+{
+    size_t n = strlen(SSE_CHUNKED);
+    static struct dec_out o;
+    for (size_t k = 0; k <= n; k++) {
+        feed(SSE_CHUNKED, n, &k, 1, &o);
+        cr_assert_eq(o.ret, 0, "split at %zu: ret %zd", k, o.ret);
+        cr_assert_eq(o.data_len, strlen(SSE_DATA), "split at %zu", k);
+        cr_assert_eq(memcmp(o.data, SSE_DATA, o.data_len), 0, "split at %zu", k);
+        cr_assert_eq(o.left_len, 0);
+    }
+}
+
+Test(http1_chunked, decodes_sse_body_one_byte_at_a_time)
+{
+    size_t n = strlen(SSE_CHUNKED);
+    size_t *cuts = malloc(n * sizeof(*cuts));
+    cr_assert_not_null(cuts);
+    for (size_t i = 0; i + 1 < n; i++)
+        cuts[i] = i + 1;
+    static struct dec_out o;
+    feed(SSE_CHUNKED, n, cuts, n - 1, &o);
+    free(cuts);
+    cr_assert_eq(o.ret, 0);
+    cr_assert_eq(o.data_len, strlen(SSE_DATA));
+    cr_assert_eq(memcmp(o.data, SSE_DATA, o.data_len), 0);
+}
+
+Test(http1_chunked, prefixes_are_incomplete)
+{
+    size_t n = strlen(SSE_CHUNKED);
+    static struct dec_out o;
+    for (size_t k = 0; k < n; k++) {
+        feed_whole(SSE_CHUNKED, k, &o);
+        cr_assert_eq(o.ret, -2, "prefix %zu: ret %zd", k, o.ret);
+        cr_assert_leq(o.data_len, strlen(SSE_DATA));
+        cr_assert_eq(memcmp(o.data, SSE_DATA, o.data_len), 0);
+    }
+}
+
+Test(http1_chunked, returns_bytes_left_after_the_message)
+{
+    char in[8192];
+    int n = snprintf(in, sizeof(in), "%s%s", SSE_CHUNKED, RESP_200_CL);
+    size_t tail = strlen(RESP_200_CL);
+    static struct dec_out o;
+    feed_whole(in, (size_t)n, &o);
+    cr_assert_eq(o.ret, (ssize_t)tail);
+    cr_assert_eq(o.data_len, strlen(SSE_DATA));
+    cr_assert_eq(memcmp(o.left, RESP_200_CL, tail), 0);
+
+    /* Split anywhere, the left-over bytes still come back whole and in order. */
+    for (size_t k = 0; k <= (size_t)n; k++) {
+        feed(in, (size_t)n, &k, 1, &o);
+        cr_assert_geq(o.ret, 0);
+        cr_assert_eq(o.data_len, strlen(SSE_DATA), "split at %zu", k);
+        cr_assert_eq(o.left_len, tail, "split at %zu", k);
+        cr_assert_eq(memcmp(o.left, RESP_200_CL, tail), 0);
+    }
+}
+
+Test(http1_chunked, done_decoder_passes_everything_through)
+{
+    struct gw_chunked d;
+    gw_chunked_init(&d);
+    char b[] = "0\r\n\r\nGET";
+    size_t len = sizeof(b) - 1;
+    cr_assert_eq(gw_chunked_decode(&d, b, &len), 3);
+    cr_assert_eq(len, 0);
+    cr_assert_eq(memcmp(b, "GET", 3), 0);
+    cr_assert_str_eq(gw_chunked_state_str(&d), "done");
+    char more[] = "xyz";
+    len = 3;
+    cr_assert_eq(gw_chunked_decode(&d, more, &len), 3);
+    cr_assert_eq(len, 0);
+}
+
+Test(http1_chunked, valid_edge_forms)
+{
+    static const struct {
+        const char *in;
+        const char *data;
+    } cases[] = {
+        {"0\r\n\r\n", ""},
+        {"000\r\n\r\n", ""},
+        {"1\r\na\r\n0\r\n\r\n", "a"},
+        {"A\r\n0123456789\r\n0\r\n\r\n", "0123456789"},
+        {"5;a=b;c=\"d e\"\r\nhello\r\n0;last\r\n\r\n", "hello"},
+        {"5 ;x\r\nhello\r\n0\r\n\r\n", "hello"},
+        {"5\t; x\r\nhello\r\n0\r\n\r\n", "hello"},
+        {"3\r\n\r\n\n\r\n0\r\n\r\n", "\r\n\n"},
+        {"5\r\nhello\r\n0\r\nExpires: never\r\nX-A: b\r\n\r\n", "hello"},
+        {"000000000000005\r\nhello\r\n0\r\n\r\n", "hello"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        static struct dec_out o;
+        feed_whole(cases[i].in, strlen(cases[i].in), &o);
+        cr_assert_eq(o.ret, 0, "case %zu: ret %zd", i, o.ret);
+        cr_assert_eq(o.data_len, strlen(cases[i].data), "case %zu", i);
+        cr_assert_eq(memcmp(o.data, cases[i].data, o.data_len), 0, "case %zu", i);
+    }
+}
+
+Test(http1_chunked, largest_size_waits_for_data)
+{
+    struct gw_chunked d;
+    gw_chunked_init(&d);
+    char b[] = "fffffffffffffff\r\nabc";
+    size_t len = sizeof(b) - 1;
+    cr_assert_eq(gw_chunked_decode(&d, b, &len), -2);
+    cr_assert_eq(len, 3);
+    cr_assert_str_eq(gw_chunked_state_str(&d), "data");
+}
+
+static void expect_chunk_error(const char *in, size_t n, const char *what)
+{
+    static struct dec_out o;
+    feed_whole(in, n, &o);
+    cr_assert_eq(o.ret, -1, "%s: whole input gave %zd", what, o.ret);
+    /* The verdict does not depend on where the input is split. */
+    for (size_t k = 0; k <= n; k++) {
+        feed(in, n, &k, 1, &o);
+        cr_assert_eq(o.ret, -1, "%s: split at %zu gave %zd", what, k, o.ret);
+    }
+}
+
+Test(http1_chunked, framing_errors)
+{
+    static const char *const cases[] = {
+        "g\r\n",                         /* not hex */
+        "\r\n",                          /* empty size */
+        "-1\r\n",                        /* sign */
+        "0x5\r\nhello\r\n0\r\n\r\n",     /* C prefix */
+        "5\nhello\r\n0\r\n\r\n",         /* bare LF after size */
+        "5\rhello\r\n0\r\n\r\n",         /* bare CR after size */
+        "5\r\nhelloX\r\n0\r\n\r\n",      /* missing CRLF after data */
+        "5\r\nhello\n0\r\n\r\n",         /* bare LF after data */
+        "5\r\nhello\r0\r\n\r\n",         /* bare CR after data */
+        "5 \r\nhello\r\n0\r\n\r\n",      /* whitespace without extension */
+        " 5\r\nhello\r\n0\r\n\r\n",      /* leading whitespace */
+        "5;a\nhello\r\n0\r\n\r\n",       /* bare LF in extension */
+        "5;a\x01\r\nhello\r\n0\r\n\r\n", /* control byte in extension */
+        "1000000000000000\r\n",          /* 16 hex digits: 2^60 */
+        "0000000000000001\r\n",          /* 16 digits even with zeros */
+        "ffffffffffffffffff\r\n",        /* would overflow 64 bits */
+        "0\r\nX-A: b\n\r\n",             /* bare LF in trailer */
+        "0\r\nX-A: b\rc\r\n\r\n",        /* bare CR in trailer */
+        "0\r\n\n",                       /* bare LF ending the body */
+        "0\r\n\rX",                      /* bare CR ending the body */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_chunk_error(cases[i], strlen(cases[i]), cases[i]);
+}
+
+Test(http1_chunked, extension_over_limit)
+{
+    static char in[8192];
+    size_t n = 0;
+    in[n++] = '5';
+    in[n++] = ';';
+    memset(in + n, 'a', 4094); /* ';' + 4094 = 4095 bytes: fits */
+    n += 4094;
+    memcpy(in + n, "\r\nhello\r\n0\r\n\r\n", 14);
+    static struct dec_out o;
+    feed_whole(in, n + 14, &o);
+    cr_assert_eq(o.ret, 0);
+
+    /* Two more bytes of extension pass the 4 KiB bound. */
+    n = 2;
+    memset(in + n, 'a', 4096);
+    n += 4096;
+    memcpy(in + n, "\r\nhello\r\n0\r\n\r\n", 14);
+    feed_whole(in, n + 14, &o);
+    cr_assert_eq(o.ret, -1);
+
+    /* Whitespace before the ';' counts against the same bound. */
+    n = 1;
+    memset(in + n, ' ', 4097);
+    n += 4097;
+    memcpy(in + n, ";\r\nhello\r\n0\r\n\r\n", 15);
+    feed_whole(in, n + 15, &o);
+    cr_assert_eq(o.ret, -1);
+}
+
+Test(http1_chunked, trailers_over_limit)
+{
+    /* 8 KiB of trailer lines (CRLFs included) are fine; one byte more is not. */
+    static char in[16384];
+    size_t n = 0;
+    memcpy(in, "0\r\n", 3);
+    n = 3;
+    for (int i = 0; i < 8; i++) {
+        memcpy(in + n, "X-Pad: ", 7);
+        memset(in + n + 7, 'p', 1024 - 9);
+        memcpy(in + n + 1022, "\r\n", 2);
+        n += 1024;
+    }
+    memcpy(in + n, "\r\n", 2);
+    static struct dec_out o;
+    feed_whole(in, n + 2, &o);
+    cr_assert_eq(o.ret, 0);
+
+    memcpy(in + n, "Y\r\n\r\n", 5);
+    expect_chunk_error(in, n + 5, "trailers over 8 KiB");
+
+    /* Many tiny trailer lines count too. */
+    n = 3;
+    for (int i = 0; i < 3000; i++) {
+        memcpy(in + n, "a:\r\n", 4);
+        n += 4;
+    }
+    memcpy(in + n, "\r\n", 2);
+    feed_whole(in, n + 2, &o);
+    cr_assert_eq(o.ret, -1);
+}
+
+Test(http1_chunked, error_is_sticky)
+{
+    struct gw_chunked d;
+    gw_chunked_init(&d);
+    char b[] = "5\r\nhel";
+    size_t len = sizeof(b) - 1;
+    cr_assert_eq(gw_chunked_decode(&d, b, &len), -2);
+    cr_assert_eq(len, 3);
+    char c[] = "loX";
+    len = 3;
+    cr_assert_eq(gw_chunked_decode(&d, c, &len), -1);
+    cr_assert_eq(len, 2);
+    cr_assert_eq(memcmp(c, "lo", 2), 0);
+    cr_assert_str_eq(gw_chunked_state_str(&d), "error");
+    char e[] = "\r\n0\r\n\r\n";
+    len = sizeof(e) - 1;
+    cr_assert_eq(gw_chunked_decode(&d, e, &len), -1);
+    cr_assert_eq(len, 0);
+}
