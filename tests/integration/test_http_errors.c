@@ -1,0 +1,320 @@
+/*
+ * tests/integration/test_http_errors.c — malformed and oversized requests
+ * against the real conduit.
+ *
+ * Each framing error (RFC 9112: smuggling-prone Content-Length and
+ * Transfer-Encoding combinations, bad chunk sizes, bare LF, obs-fold) must get
+ * its 4xx with the OpenAI error object and the connection closed, because
+ * after a framing error nobody knows where the next request starts. Then fresh
+ * connections must still be served: several, so that both workers (which
+ * share the port through SO_REUSEPORT) are very likely exercised.
+ *
+ * The config sets a 1 KiB body limit and a 1 s header timeout.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+static void setup(void)
+{
+    h_setup();
+    h_mock_start(NULL);
+    struct h_gw_opts o = {.server_lines = "  max_body_bytes: 1KiB\n"
+                                          "  header_timeout: 1s\n"};
+    h_gw_start_with(&o);
+}
+
+static void teardown(void)
+{
+    h_teardown();
+}
+
+TestSuite(http_errors, .init = setup, .fini = teardown, .timeout = 60);
+
+#define CHAT_LINE "POST /v1/chat/completions HTTP/1.1\r\n"
+#define HOST "Host: 127.0.0.1\r\n"
+#define JSON_CT "Content-Type: application/json\r\n"
+/* A valid chat body of exactly 73 (0x49) bytes, for the framing tests. */
+#define SMALL_BODY                                                                                 \
+    "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi there\"}]}"
+
+/* Fresh connections still get proper answers. */
+static void assert_still_serving(void)
+{
+    char *body = h_chat_body(H_MODEL, false, NULL);
+    for (int i = 0; i < 4; i++) {
+        struct h_resp r;
+        int rc = h_chat(body, NULL, &r);
+        cr_assert_eq(rc, 0, "fresh request %d after the bad one: %s", i, strerror(-rc));
+        cr_assert_eq(r.status, 200, "fresh request %d: status %d %s", i, r.status, r.body);
+        h_resp_free(&r);
+    }
+    free(body);
+    cr_assert(h_gw_alive(), "conduit died");
+}
+
+/*
+ * Sends raw bytes on a fresh connection and expects `status` with an error
+ * object, then (when must_close) the connection closed by conduit.
+ */
+static void expect_rejected(const char *raw, size_t len, int status, bool must_close)
+{
+    struct h_conn c;
+    cr_assert_eq(h_conn_open(&c, H.gw_port), 0);
+    int rc = h_conn_send(&c, raw, len);
+    cr_assert(rc == 0 || rc == -ECONNRESET || rc == -EPIPE, "send: %s", strerror(-rc));
+    struct h_resp r;
+    rc = h_read_response(&c, &r, H_IO_TIMEOUT_MS);
+    cr_assert_eq(rc, 0, "no response: %s", strerror(-rc));
+    h_assert_error(&r, status, NULL);
+    if (must_close) {
+        cr_assert(h_conn_wait_closed(&c, 5000), "connection left open after a framing error");
+        cr_assert_eq(c.len, 0, "bytes after the error response: %.*s", (int)c.len, c.buf);
+    }
+    h_resp_free(&r);
+    h_conn_close(&c);
+    assert_still_serving();
+}
+
+static void expect_400_close(const char *raw)
+{
+    expect_rejected(raw, strlen(raw), 400, true);
+}
+
+Test(http_errors, content_length_with_transfer_encoding_is_400)
+{
+    expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: 73\r\n"
+                                                   "Transfer-Encoding: chunked\r\n\r\n"
+                                                   "49\r\n" SMALL_BODY "\r\n0\r\n\r\n");
+}
+
+Test(http_errors, two_different_content_lengths_are_400)
+{
+    expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: 73\r\n"
+                                                   "Content-Length: 10\r\n\r\n" SMALL_BODY);
+}
+
+Test(http_errors, two_equal_content_lengths_are_400)
+{
+    expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: 73\r\n"
+                                                   "Content-Length: 73\r\n\r\n" SMALL_BODY);
+}
+
+Test(http_errors, content_length_with_junk_is_400)
+{
+    expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: 12a\r\n\r\n" SMALL_BODY);
+}
+
+Test(http_errors, negative_content_length_is_400)
+{
+    expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: -1\r\n\r\n" SMALL_BODY);
+}
+
+Test(http_errors, bad_chunk_size_is_400)
+{
+    expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Transfer-Encoding: chunked\r\n\r\n"
+                                                   "zz\r\n" SMALL_BODY "\r\n0\r\n\r\n");
+}
+
+Test(http_errors, bare_lf_line_endings_are_400)
+{
+    expect_400_close("GET /healthz HTTP/1.1\nHost: 127.0.0.1\n\n");
+}
+
+Test(http_errors, bare_lf_inside_the_head_is_400)
+{
+    expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: 73\n"
+                                                   "X-Other: 1\r\n\r\n" SMALL_BODY);
+}
+
+Test(http_errors, obs_fold_is_400)
+{
+    expect_400_close("GET /healthz HTTP/1.1\r\n" HOST "X-Folded: first\r\n  second\r\n\r\n");
+}
+
+Test(http_errors, header_section_too_large_is_431)
+{
+    /* 80 KiB in one header: over the 64 KiB default. */
+    size_t vlen = 80 * 1024;
+    size_t cap = vlen + 256;
+    char *raw = malloc(cap);
+    cr_assert(raw != NULL);
+    int n = snprintf(raw, cap, "GET /healthz HTTP/1.1\r\n" HOST "X-Big: ");
+    cr_assert(n > 0);
+    size_t len = (size_t)n;
+    memset(raw + len, 'a', vlen);
+    len += vlen;
+    memcpy(raw + len, "\r\n\r\n", 4);
+    len += 4;
+    expect_rejected(raw, len, 431, true);
+    free(raw);
+}
+
+Test(http_errors, too_many_headers_is_431)
+{
+    size_t cap = 16384, len = 0;
+    char *raw = malloc(cap);
+    cr_assert(raw != NULL);
+    int n = snprintf(raw, cap, "GET /healthz HTTP/1.1\r\n" HOST);
+    len += (size_t)n;
+    for (int i = 0; i < 200; i++) {
+        n = snprintf(raw + len, cap - len, "X-Header-%d: v\r\n", i);
+        cr_assert(n > 0 && (size_t)n < cap - len);
+        len += (size_t)n;
+    }
+    memcpy(raw + len, "\r\n", 2);
+    len += 2;
+    expect_rejected(raw, len, 431, true);
+    free(raw);
+}
+
+Test(http_errors, body_over_the_limit_is_413)
+{
+    /* A valid JSON body of 2 KiB against the configured 1 KiB limit. */
+    char body[2048 + 1];
+    int n = snprintf(body, sizeof(body),
+                     "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"");
+    size_t len = (size_t)n;
+    memset(body + len, 'x', 2048 - len - 4);
+    len = 2048 - 4;
+    memcpy(body + len, "\"}]}", 4);
+    len += 4;
+    body[len] = '\0';
+    char head[512];
+    int hn = snprintf(head, sizeof(head),
+                      CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: %zu\r\n\r\n", len);
+    char raw[4096];
+    memcpy(raw, head, (size_t)hn);
+    memcpy(raw + hn, body, len);
+    struct h_conn c;
+    cr_assert_eq(h_conn_open(&c, H.gw_port), 0);
+    int rc = h_conn_send(&c, raw, (size_t)hn + len);
+    cr_assert(rc == 0 || rc == -ECONNRESET || rc == -EPIPE);
+    struct h_resp r;
+    cr_assert_eq(h_read_response(&c, &r, H_IO_TIMEOUT_MS), 0);
+    h_assert_error(&r, 413, NULL);
+    h_resp_free(&r);
+    h_conn_close(&c);
+    assert_still_serving();
+}
+
+Test(http_errors, chunked_body_over_the_limit_is_413)
+{
+    char raw[8192];
+    int n = snprintf(raw, sizeof(raw),
+                     CHAT_LINE HOST H_AUTH JSON_CT "Transfer-Encoding: chunked\r\n\r\n");
+    size_t len = (size_t)n;
+    /* Three 800-byte chunks: the limit is crossed in the second. */
+    for (int i = 0; i < 3; i++) {
+        n = snprintf(raw + len, sizeof(raw) - len, "320\r\n");
+        len += (size_t)n;
+        memset(raw + len, ' ', 800);
+        len += 800;
+        memcpy(raw + len, "\r\n", 2);
+        len += 2;
+    }
+    memcpy(raw + len, "0\r\n\r\n", 5);
+    len += 5;
+    struct h_conn c;
+    cr_assert_eq(h_conn_open(&c, H.gw_port), 0);
+    int rc = h_conn_send(&c, raw, len);
+    cr_assert(rc == 0 || rc == -ECONNRESET || rc == -EPIPE);
+    struct h_resp r;
+    cr_assert_eq(h_read_response(&c, &r, H_IO_TIMEOUT_MS), 0);
+    h_assert_error(&r, 413, NULL);
+    h_resp_free(&r);
+    h_conn_close(&c);
+    assert_still_serving();
+}
+
+Test(http_errors, invalid_json_body_is_400)
+{
+    struct h_resp r;
+    cr_assert_eq(h_chat("{\"model\":\"gpt-4o-mini\",\"messages\":[", NULL, &r), 0);
+    h_assert_error(&r, 400, NULL);
+    h_resp_free(&r);
+    cr_assert_eq(h_chat("not json at all", NULL, &r), 0);
+    h_assert_error(&r, 400, NULL);
+    h_resp_free(&r);
+    assert_still_serving();
+}
+
+Test(http_errors, missing_model_is_400)
+{
+    struct h_resp r;
+    cr_assert_eq(h_chat("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", NULL, &r), 0);
+    h_assert_error(&r, 400, NULL);
+    h_resp_free(&r);
+    /* A model that is not a string is no better. */
+    cr_assert_eq(h_chat("{\"model\":42,\"messages\":[]}", NULL, &r), 0);
+    h_assert_error(&r, 400, NULL);
+    h_resp_free(&r);
+    assert_still_serving();
+}
+
+Test(http_errors, valid_chunked_request_body_is_proxied)
+{
+    /* SMALL_BODY split into chunks of 26, 26 and 21 bytes, one with an extension. */
+    const char *b = SMALL_BODY;
+    cr_assert_eq(strlen(b), 73);
+    char raw[1024];
+    int n = snprintf(raw, sizeof(raw),
+                     CHAT_LINE HOST H_AUTH JSON_CT
+                     "Transfer-Encoding: chunked\r\n\r\n"
+                     "1a\r\n%.26s\r\n1A;ext=1\r\n%.26s\r\n15\r\n%.21s\r\n0\r\n\r\n",
+                     b, b + 26, b + 52);
+    cr_assert(n > 0 && (size_t)n < sizeof(raw));
+    struct h_conn c;
+    cr_assert_eq(h_conn_open(&c, H.gw_port), 0);
+    cr_assert_eq(h_conn_send(&c, raw, (size_t)n), 0);
+    struct h_resp r;
+    cr_assert_eq(h_read_response(&c, &r, H_IO_TIMEOUT_MS), 0);
+    cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
+    char obj[64];
+    cr_assert(h_json_get(r.body, r.body_len, "object", obj, sizeof(obj)) > 0);
+    cr_assert_str_eq(obj, "chat.completion");
+    h_resp_free(&r);
+
+    /* The connection stays usable: the chunked body was consumed exactly. */
+    cr_assert_eq(h_send_request(&c, "GET", "/healthz", NULL, NULL), 0);
+    cr_assert_eq(h_read_response(&c, &r, H_IO_TIMEOUT_MS), 0);
+    cr_assert_eq(r.status, 200);
+    h_resp_free(&r);
+    h_conn_close(&c);
+
+    char *last = h_mock_last();
+    cr_assert(last != NULL);
+    char *fwd = h_json_dup(last, strlen(last), "body");
+    cr_assert(fwd != NULL, "%s", last);
+    char v[128];
+    cr_assert(h_json_get(fwd, strlen(fwd), "model", v, sizeof(v)) > 0, "%s", fwd);
+    cr_assert_str_eq(v, H_UPSTREAM_MODEL);
+    cr_assert(h_json_get(fwd, strlen(fwd), "messages.0.content", v, sizeof(v)) > 0, "%s", fwd);
+    cr_assert_str_eq(v, "hi there");
+    free(fwd);
+    free(last);
+}
+
+Test(http_errors, header_read_timeout_closes_the_connection)
+{
+    struct h_conn c;
+    cr_assert_eq(h_conn_open(&c, H.gw_port), 0);
+    cr_assert_eq(h_conn_send_str(&c, CHAT_LINE HOST "X-Partial: yes\r\n"), 0);
+    double t0 = h_now_ms();
+    /* header_timeout is 1 s; allow plenty. */
+    cr_assert(h_conn_wait_closed(&c, 8000), "a half head was kept open for 8 s");
+    double took = h_now_ms() - t0;
+    cr_assert(took >= 500, "closed after %.0f ms, before the 1 s header timeout", took);
+    if (c.len > 0) {
+        /* A 408 before closing is fine, and then it must be a proper one. */
+        cr_assert(c.len >= 12 && memcmp(c.buf, "HTTP/1.1 408", 12) == 0,
+                  "unexpected bytes before close: %.*s", (int)c.len, c.buf);
+    }
+    h_conn_close(&c);
+    assert_still_serving();
+}
