@@ -712,10 +712,25 @@ static void *worker_main(void *arg)
         io_uring_cq_advance(&w->ring, n);
         run_rearms(w);
     }
-    /* Drained: flush the last log lines synchronously; nobody waits on us now. */
+    /* Drained: wait (bounded) for the last log lines and closes to complete. */
+    for (int i = 0; i < 200 && (w->log_out.busy || w->log_err.busy || w->log_out.fill_len ||
+                                w->log_err.fill_len);
+         i++) {
+        gw__log_flush(w);
+        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
+        struct io_uring_cqe *cqe;
+        io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+        unsigned head, n = 0;
+        io_uring_for_each_cqe(&w->ring, head, cqe)
+        {
+            struct io_uring_cqe copy = *cqe;
+            dispatch(w, &copy);
+            n++;
+        }
+        io_uring_cq_advance(&w->ring, n);
+    }
     gw__up_free_all(w);
-    gw__log_flush(w);
-    io_uring_submit_and_wait(&w->ring, 0);
+    gw_rcu_quiesce_on_worker(rcu, w->id, UINT64_MAX);
     atomic_fetch_add_explicit(&w->rt->workers_exited, 1, memory_order_release);
     return NULL;
 }
@@ -735,6 +750,9 @@ static void *worker_thread(void *arg)
         CPU_SET(w->cpu, &set);
         pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
     }
+    /* Hold every snapshot until the first quiesce, then load one. */
+    gw_rcu_online_on_worker(&w->rt->rcu, w->id);
+    w->snap = gw_rcu_current(&w->rt->rcu);
     int r = worker_setup(w);
     /* pairs with the acquire load in gw_worker_start */
     atomic_store_explicit(&sa->status, r < 0 ? r : 1, memory_order_release);
@@ -750,7 +768,6 @@ int gw_worker_start(struct gw_worker *w, struct gw_runtime *rt, unsigned id, int
     w->cpu = cpu;
     w->rt = rt;
     w->listen_fd = listen_fd;
-    w->snap = gw_rcu_current(&rt->rcu);
     w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (w->wake_fd < 0)
         return -errno;
