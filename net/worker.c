@@ -643,7 +643,11 @@ static void begin_drain(struct gw_worker *w)
     w->draining = true;
     w->drain_deadline_ms = w->now_ms + (w->snap ? w->snap->server.drain_timeout_ms : 30000);
     if (w->listen_fd >= 0) {
-        /* Closing the listener ends the multishot accept (its CQE comes without F_MORE). */
+        /* The armed multishot accept holds a reference to the socket, so close()
+         * alone would leave it listening in the SO_REUSEPORT group, taking
+         * connections nobody accepts. shutdown() stops a listener at once and
+         * resets what waits in its queue; the accept then ends without F_MORE. */
+        shutdown(w->listen_fd, SHUT_RDWR);
         struct io_uring_sqe *sqe = gw__sqe(w);
         io_uring_prep_cancel64(sqe, gw__ud(GW_OP_ACCEPT, 0, 0), 0);
         sqe->user_data = gw__ud(GW_OP_CANCEL, 0, 0);

@@ -180,6 +180,14 @@ Test(stream_lifecycle, sighup_reload_mid_stream_keeps_the_stream_and_switches_ne
     cr_assert(h_gw_alive());
 }
 
+/*
+ * How long a probe during drain waits for an answer. It must stay well under
+ * the streams' remaining time (~1.8 s): a connection parked in a listener that
+ * nobody accepts from is only reset when the process exits, which would
+ * otherwise pass for "refused".
+ */
+#define DRAIN_PROBE_MS 1000
+
 /* One attempt at a chat request during drain; true when it was served with 200. */
 static bool chat_served_during_drain(void)
 {
@@ -190,7 +198,7 @@ static bool chat_served_during_drain(void)
     bool served = false;
     if (h_send_request(&c, "POST", "/v1/chat/completions", H_AUTH, body) == 0) {
         struct h_resp r;
-        int rc = h_read_response(&c, &r, 3000);
+        int rc = h_read_response(&c, &r, DRAIN_PROBE_MS);
         cr_assert(rc != -ETIMEDOUT, "a new connection during drain hangs unanswered");
         if (rc == 0) {
             served = r.status == 200;
@@ -211,8 +219,10 @@ static bool readyz_says_not_ready(void)
     bool not_ready = true;
     if (h_send_request(&c, "GET", "/readyz", NULL, NULL) == 0) {
         struct h_resp r;
-        int rc = h_read_response(&c, &r, 3000);
-        cr_assert(rc != -ETIMEDOUT, "/readyz hangs unanswered during drain");
+        int rc = h_read_response(&c, &r, DRAIN_PROBE_MS);
+        cr_assert(rc != -ETIMEDOUT,
+                  "/readyz hangs unanswered during drain: the connection was taken by a "
+                  "listener nobody serves");
         if (rc == 0) {
             cr_assert(r.status == 200 || r.status == 503, "/readyz answered %d", r.status);
             not_ready = r.status == 503;
