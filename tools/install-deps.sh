@@ -7,7 +7,11 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liburing-dev libbearssl-dev libyaml-dev curl ca-certificates)
 case "${1:-}" in
-test) pkgs+=(libcriterion-dev clang libclang-rt-14-dev openssl) ;;
+test)
+    pkgs+=(libcriterion-dev clang libclang-rt-14-dev openssl)
+    # the openai SDK tests need Node and npm; keep a newer Node if one is there
+    command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
+    ;;
 bench) pkgs+=(nginx-light wrk) ;;
 esac
 missing=()

@@ -4,6 +4,7 @@
 #  2. clang build, -Werror (warning-free under both compilers)
 #  3. ASan + UBSan build (pool pass-through): unit + integration tests again
 #  4. libFuzzer build: a short smoke run of every fuzz target on its corpus
+#  5. the official openai SDK (Node) against the gateway and the mock
 # Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,5 +41,8 @@ done
 echo "== ASan + UBSan tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-debug --output-on-failure -j1
+echo "== openai SDK tests"
+(cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/sdk && node --test)
 echo "== release tests"
 ctest --test-dir build --output-on-failure -j1

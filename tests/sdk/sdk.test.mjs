@@ -1,0 +1,152 @@
+// The official openai SDK (Node) against the real conduit binary and the mock
+// provider on loopback: what the README promises a client, checked with the
+// client itself. Run with `node --test` from this folder after `npm ci`;
+// CONDUIT_BIN and MOCK_BIN point at the binaries (default: ../../build/).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import OpenAI from "openai";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const CONDUIT = process.env.CONDUIT_BIN ?? join(root, "build/conduit");
+const MOCK = process.env.MOCK_BIN ?? join(root, "build/conduit-mock");
+const KEY = "sk-sdk-test";
+const procs = [];
+let client;
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+function start(bin, args, readyLine) {
+  return new Promise((ok, fail) => {
+    const p = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+    procs.push(p);
+    let out = "";
+    const timer = setTimeout(() => fail(new Error(`${bin} not ready: ${out}`)), 10000);
+    const look = (d) => {
+      out += d;
+      if (out.includes(readyLine)) {
+        clearTimeout(timer);
+        ok(p);
+      }
+    };
+    p.stdout.on("data", look);
+    p.stderr.on("data", look);
+    p.once("exit", (code) => fail(new Error(`${bin} exited ${code}: ${out}`)));
+  });
+}
+
+before(async () => {
+  const mockPort = await freePort();
+  const gwPort = await freePort();
+  await start(MOCK, ["--listen", `127.0.0.1:${mockPort}`], "listening");
+  const dir = mkdtempSync(join(tmpdir(), "conduit-sdk-"));
+  const cfg = join(dir, "conduit.yaml");
+  writeFileSync(
+    cfg,
+    `server: {listen: "127.0.0.1:${gwPort}", workers: 2}
+keys: [{name: sdk, key: "${KEY}"}]
+providers: [{name: mock, type: openai, base_url: "http://127.0.0.1:${mockPort}/v1", api_key: "up"}]
+models:
+  - {name: gpt-4o-mini, provider: mock, model: mock-chat}
+  - {name: text-embedding-3-small, provider: mock, model: mock-embed}
+`,
+  );
+  await start(CONDUIT, ["-c", cfg], "listening on");
+  client = new OpenAI({ baseURL: `http://127.0.0.1:${gwPort}/v1`, apiKey: KEY, maxRetries: 0 });
+});
+
+after(() => {
+  for (const p of procs) p.kill("SIGKILL");
+});
+
+const messages = [{ role: "user", content: "Hello" }];
+
+test("chat completion: content, finish reason and usage", async () => {
+  const { data, response } = await client.chat.completions
+    .create({ model: "gpt-4o-mini", messages, mock: { chunks: 3 } })
+    .withResponse();
+  assert.equal(data.object, "chat.completion");
+  assert.equal(data.choices[0].message.content, "tok0 tok1 tok2");
+  assert.equal(data.choices[0].finish_reason, "stop");
+  assert.equal(data.usage.completion_tokens, 3);
+  assert.match(response.headers.get("x-request-id"), /^req_/);
+});
+
+test("streamed chat completion: deltas in order, no usage chunk unless asked", async () => {
+  const stream = await client.chat.completions.create({
+    model: "gpt-4o-mini", messages, stream: true, mock: { chunks: 4 },
+  });
+  let text = "";
+  let finish = null;
+  for await (const chunk of stream) {
+    assert.equal(chunk.object, "chat.completion.chunk");
+    assert.ok(chunk.choices.length > 0, "a usage-only chunk reached a client that did not ask");
+    assert.ok(!("usage" in chunk), "usage member shown to a client that did not ask");
+    text += chunk.choices[0].delta.content ?? "";
+    finish = chunk.choices[0].finish_reason ?? finish;
+  }
+  assert.equal(text, "tok0 tok1 tok2 tok3 ");
+  assert.equal(finish, "stop");
+});
+
+test("streamed chat completion with include_usage ends with the usage chunk", async () => {
+  const stream = await client.chat.completions.create({
+    model: "gpt-4o-mini", messages, stream: true,
+    stream_options: { include_usage: true }, mock: { chunks: 2 },
+  });
+  let last;
+  for await (const chunk of stream) last = chunk;
+  assert.deepEqual(last.choices, []);
+  assert.equal(last.usage.completion_tokens, 2);
+});
+
+test("embeddings", async () => {
+  const r = await client.embeddings.create({ model: "text-embedding-3-small", input: ["a", "b"] });
+  assert.equal(r.data.length, 2);
+  assert.equal(r.data[1].index, 1);
+  assert.ok(r.data[0].embedding.length > 0);
+});
+
+test("models list shows the configured names", async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert.deepEqual(ids.sort(), ["gpt-4o-mini", "text-embedding-3-small"]);
+});
+
+test("errors arrive as the SDK's typed errors", async () => {
+  const bad = new OpenAI({ baseURL: client.baseURL, apiKey: "wrong", maxRetries: 0 });
+  await assert.rejects(bad.chat.completions.create({ model: "gpt-4o-mini", messages }), (e) => {
+    assert.ok(e instanceof OpenAI.AuthenticationError);
+    assert.equal(e.code, "invalid_api_key");
+    return true;
+  });
+  await assert.rejects(client.chat.completions.create({ model: "nope", messages }), (e) => {
+    assert.ok(e instanceof OpenAI.NotFoundError);
+    assert.equal(e.code, "model_not_found");
+    return true;
+  });
+  await assert.rejects(
+    client.chat.completions.create({
+      model: "gpt-4o-mini", messages, mock: { status: 429, retry_after: "2" },
+    }),
+    (e) => {
+      assert.ok(e instanceof OpenAI.RateLimitError);
+      assert.equal(e.headers.get("retry-after"), "2");
+      return true;
+    },
+  );
+});
