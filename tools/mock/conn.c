@@ -1014,7 +1014,15 @@ static void on_accept(struct gw_mock_worker *w, struct gw_mock_ep *lep)
         gw_mock_ctr_inc(&w->ctr.conns_opened);
         if (tls) {
             c->tls = tls_get(w);
-            if (!c->tls || gw_tls_server_start(c->tls, gw_mock.creds) != 0) {
+            if (!c->w->sessions) {
+                /* One cache per thread (BearSSL's LRU is not thread safe), so a
+                 * client's pooled reconnections resume their session. */
+                c->w->sessions = malloc(sizeof(*c->w->sessions));
+                if (c->w->sessions)
+                    gw_tls_session_cache_init(c->w->sessions);
+            }
+            if (!c->tls || !c->w->sessions ||
+                gw_tls_server_start_cached(c->tls, gw_mock.creds, c->w->sessions) != 0) {
                 log_conn(c, "starting TLS", "engine refused to start");
                 conn_close(c);
                 continue;
@@ -1143,6 +1151,8 @@ void gw_mock_worker_destroy(struct gw_mock_worker *w)
     w->n_free_conns = 0;
     while (w->n_tls_cache > 0)
         free(w->tls_cache[--w->n_tls_cache]);
+    free(w->sessions);
+    w->sessions = NULL;
     free(w->heap);
     free(w->scratch);
     free(w->scratch2);

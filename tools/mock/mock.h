@@ -204,6 +204,7 @@ struct gw_mock_worker {
     unsigned n_free_conns;
     struct gw_tls_server *tls_cache[64]; /* recycled TLS engines */
     unsigned n_tls_cache;
+    struct gw_tls_session_cache *sessions; /* owns: this thread's TLS session cache */
     char *scratch; /* owns: JSON bodies are rendered here */
     size_t scratch_cap;
     char *scratch2; /* owns: pieces a body is built from */
