@@ -130,7 +130,7 @@ static void respond(struct gw_worker *w, struct gw_client *c, int status, const 
         make_request_id(r->rid, sizeof(r->rid));
     c->state = GW_CS_ACTIVE;
     if (gw__server_queue_head(w, c, status, ctype, (long long)len, extra) < 0 ||
-        gw_obuf_append(&c->out, &w->iopool, body, len) < 0) {
+        (!r->head_only && gw_obuf_append(&c->out, &w->iopool, body, len) < 0)) {
         gw__stat_add(&w->shared.buffer_refusals, 1);
         gw_obuf_clear(&c->out, &w->iopool);
         gw__client_close(w, c, "no buffer for a response");
@@ -555,6 +555,7 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
         make_request_id(r->rid, sizeof(r->rid));
     }
     *route = (unsigned)route_of(h.method, h.target);
+    r->head_only = gw_span_eq(h.method, GW_SPAN_LIT("HEAD"));
     bool body_pending = false;
     if (h.flags & GW_H1_F_CHUNKED) {
         r->chunked_in = true;

@@ -123,6 +123,7 @@ struct gw_req {
     enum gw_endpoint ep;
     unsigned route;                  /* net/server.c's route, decided at head time */
     bool head_timer;                 /* header timeout armed for this request */
+    bool head_only;                  /* HEAD request: the response carries no body */
     bool bound;                      /* snap/gen are counted in gentrack */
     bool stream;                     /* client asked for stream: true */
     bool want_usage;                 /* client asked for stream_options.include_usage */
