@@ -26,6 +26,7 @@
 
 #include "core/common.h"
 #include "core/json.h"
+#include "core/strbuf.h"
 #include "net/http1.h"
 #include "net/sse.h"
 #include "net/worker.h"
@@ -67,10 +68,16 @@ static void usage_from_tail(struct gw_req *r)
     if (!t || n < 8)
         return;
     static const char key[] = "\"usage\"";
+    /* Backwards: usage is the last member OpenAI writes, so this stops early. */
     const char *found = NULL;
-    for (const char *p = t; (p = memmem(p, n - (size_t)(p - t), key, sizeof(key) - 1));
-         p += sizeof(key) - 1)
-        found = p;
+    for (size_t end = n; end > 0 && !found;) {
+        const char *q = memrchr(t, '"', end);
+        if (!q)
+            return;
+        if ((size_t)(t + n - q) >= sizeof(key) - 1 && memcmp(q, key, sizeof(key) - 1) == 0)
+            found = q;
+        end = (size_t)(q - t);
+    }
     if (!found)
         return;
     size_t i = (size_t)(found - t) + sizeof(key) - 1;
@@ -130,8 +137,11 @@ static int emit(struct gw_worker *w, struct gw_client *c, const struct piece *pc
         return 0;
     if (r->relay_chunked_out) {
         char hdr[24];
-        int hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", total);
-        if (gw_obuf_append(&c->out, &w->iopool, hdr, (size_t)hl) < 0)
+        struct gw_sb b;
+        gw_sb_init(&b, hdr, sizeof(hdr));
+        gw_sb_hex(&b, total, 0);
+        gw_sb_lit(&b, "\r\n");
+        if (gw_obuf_append(&c->out, &w->iopool, hdr, b.len) < 0)
             return -GW_FAIL_NOMEM;
     }
     for (int i = 0; i < n; i++)

@@ -20,6 +20,7 @@
 #include "core/auth.h"
 #include "core/common.h"
 #include "core/json.h"
+#include "core/strbuf.h"
 #include "net/http1.h"
 #include "net/worker.h"
 
@@ -76,7 +77,12 @@ static void make_request_id(char *out, size_t cap)
     rid_state ^= rid_state << 25;
     rid_state ^= rid_state >> 27;
     uint64_t a = rid_state * 0x2545F4914F6CDD1DULL;
-    snprintf(out, cap, "req_%016" PRIx64 "%08" PRIx64, a, (gw__now_ns() >> 10) & 0xffffffffu);
+    struct gw_sb b;
+    gw_sb_init(&b, out, cap - 1);
+    gw_sb_lit(&b, "req_");
+    gw_sb_hex(&b, a, 16);
+    gw_sb_hex(&b, (gw__now_ns() >> 10) & 0xffffffffu, 8);
+    out[b.len] = '\0';
 }
 
 /* A propagated id must be safe to echo in a header and a JSON log line. */
@@ -98,27 +104,35 @@ int gw__server_queue_head(struct gw_worker *w, struct gw_client *c, int status,
                           const char *content_type, long long body_len, const char *extra)
 {
     struct gw_req *r = &c->req;
-    char head[1024];
-    const char *conn = r->keepalive ? "keep-alive" : "close";
-    int n;
-    if (body_len >= 0)
-        n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %lld\r\n"
-                     "x-request-id: %s\r\nconnection: %s\r\n%s\r\n",
-                     status, status_reason(status), content_type, body_len, r->rid, conn,
-                     extra ? extra : "");
+    char head[1536];
+    struct gw_sb b;
+    gw_sb_init(&b, head, sizeof(head));
+    gw_sb_lit(&b, "HTTP/1.1 ");
+    gw_sb_u64(&b, (uint64_t)status);
+    gw_sb_lit(&b, " ");
+    gw_sb_puts(&b, status_reason(status));
+    gw_sb_lit(&b, "\r\ncontent-type: ");
+    gw_sb_puts(&b, content_type);
+    if (body_len >= 0) {
+        gw_sb_lit(&b, "\r\ncontent-length: ");
+        gw_sb_u64(&b, (uint64_t)body_len);
+    } else if (r->relay_chunked_out) {
+        gw_sb_lit(&b, "\r\ntransfer-encoding: chunked");
+    }
+    gw_sb_lit(&b, "\r\nx-request-id: ");
+    gw_sb_puts(&b, r->rid);
+    if (r->keepalive)
+        gw_sb_lit(&b, "\r\nconnection: keep-alive\r\n");
     else
-        n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\ncontent-type: %s\r\n%s"
-                     "x-request-id: %s\r\nconnection: %s\r\n%s\r\n",
-                     status, status_reason(status), content_type,
-                     r->relay_chunked_out ? "transfer-encoding: chunked\r\n" : "", r->rid, conn,
-                     extra ? extra : "");
-    if (n < 0 || (size_t)n >= sizeof(head))
+        gw_sb_lit(&b, "\r\nconnection: close\r\n");
+    if (extra)
+        gw_sb_puts(&b, extra);
+    gw_sb_lit(&b, "\r\n");
+    if (b.overflow)
         return -ENOBUFS;
     r->status = status;
     r->head_sent = true;
-    return gw_obuf_append(&c->out, &w->iopool, head, (size_t)n);
+    return gw_obuf_append(&c->out, &w->iopool, head, b.len);
 }
 
 /* Queues a complete local response and marks it done; the send finishes the request. */
@@ -416,25 +430,37 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
     }
 
     const struct gw_provider *p = r->model->provider;
-    const char *path = r->ep == GW_EP_CHAT ? "/chat/completions" : "/embeddings";
     size_t hcap = 512 + strlen(p->base_path) + strlen(p->host_header) + strlen(p->api_key);
     char *head = gw_arena_alloc(&r->arena, hcap);
     if (!head)
         goto nomem;
-    int hl = snprintf(head, hcap,
-                      "POST %s%s HTTP/1.1\r\nhost: %s\r\n%s%s%s"
-                      "content-type: application/json\r\ncontent-length: %zu\r\n"
-                      "accept: %s\r\nx-request-id: %s\r\nuser-agent: conduit/" GW_VERSION
-                      "\r\n\r\n",
-                      p->base_path, path, p->host_header, p->api_key[0] ? "authorization: Bearer " : "",
-                      p->api_key, p->api_key[0] ? "\r\n" : "", total_body,
-                      r->stream ? "text/event-stream" : "application/json", r->rid);
-    if (hl < 0 || (size_t)hl >= hcap)
+    struct gw_sb hb;
+    gw_sb_init(&hb, head, hcap);
+    gw_sb_lit(&hb, "POST ");
+    gw_sb_puts(&hb, p->base_path);
+    if (r->ep == GW_EP_CHAT)
+        gw_sb_lit(&hb, "/chat/completions HTTP/1.1\r\nhost: ");
+    else
+        gw_sb_lit(&hb, "/embeddings HTTP/1.1\r\nhost: ");
+    gw_sb_puts(&hb, p->host_header);
+    if (p->api_key[0]) {
+        gw_sb_lit(&hb, "\r\nauthorization: Bearer ");
+        gw_sb_puts(&hb, p->api_key);
+    }
+    gw_sb_lit(&hb, "\r\ncontent-type: application/json\r\ncontent-length: ");
+    gw_sb_u64(&hb, total_body);
+    if (r->stream)
+        gw_sb_lit(&hb, "\r\naccept: text/event-stream\r\nx-request-id: ");
+    else
+        gw_sb_lit(&hb, "\r\naccept: application/json\r\nx-request-id: ");
+    gw_sb_puts(&hb, r->rid);
+    gw_sb_lit(&hb, "\r\nuser-agent: conduit/" GW_VERSION "\r\n\r\n");
+    if (hb.overflow)
         goto nomem;
-    iov[0] = (struct iovec){head, (size_t)hl};
+    iov[0] = (struct iovec){head, hb.len};
     r->up_iov = iov;
     r->up_iovcnt = n;
-    r->up_total = (size_t)hl + total_body;
+    r->up_total = hb.len + total_body;
     r->up_sent = 0;
     if (r->stream)
         gw__stat_add(&w->shared.streams_active, 1);
