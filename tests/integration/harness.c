@@ -2,6 +2,7 @@
  * tests/integration/harness.c — processes, HTTP client, SSE reader and JSON
  * getter for the integration suites. See harness.h for the contracts.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +10,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <criterion/criterion.h>
 
@@ -294,21 +293,62 @@ static void dump_tail(const char *what, const char *path)
     free(s);
 }
 
-void h_teardown(void)
+/* True when a sanitizer (ASan, LSan, UBSan) reported something in that log. */
+static bool sanitizer_reported(const char *path)
+{
+    char *s = h_read_file(path, NULL);
+    bool found = s && (strstr(s, "ERROR: AddressSanitizer") || strstr(s, "ERROR: LeakSanitizer") ||
+                       strstr(s, "runtime error:"));
+    free(s);
+    return found;
+}
+
+void h_finish(void)
 {
     if (H.gw_pid > 0) {
-        stop_pid(H.gw_pid, 2000);
+        h_gw_signal(SIGTERM);
+        cr_assert_eq(h_gw_wait_exit(15000), 0, "conduit still running 15 s after SIGTERM");
+        cr_assert(WIFEXITED(H.gw_exit_status) && WEXITSTATUS(H.gw_exit_status) == 0,
+                  "conduit stopped with status 0x%x, want exit 0", H.gw_exit_status);
+    }
+    if (H.mock_pid > 0) {
+        int st = 0;
+        kill(H.mock_pid, SIGTERM);
+        bool gone = wait_pid(H.mock_pid, 5000, &st);
+        if (gone)
+            H.mock_pid = 0;
+        cr_assert(gone, "the mock still running 5 s after SIGTERM");
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the mock stopped with status 0x%x", st);
+    }
+    char mock_err[PATH_MAX];
+    path_join(mock_err, H.dir, "mock.err");
+    /* The teardown shows the reports. */
+    cr_assert(!sanitizer_reported(H.err_path), "sanitizer report in conduit's stderr");
+    cr_assert(!sanitizer_reported(mock_err), "sanitizer report in the mock's stderr");
+}
+
+void h_teardown(void)
+{
+    /* A graceful stop, so a sanitizer build gets to run its exit-time leak check. */
+    if (H.gw_pid > 0) {
+        stop_pid(H.gw_pid, 5000);
         H.gw_pid = 0;
     }
     if (H.mock_pid > 0) {
-        stop_pid(H.mock_pid, 1000);
+        stop_pid(H.mock_pid, 2000);
         H.mock_pid = 0;
     }
     if (H.dir[0]) {
-        if (getenv("GW_INT_VERBOSE")) {
+        char mock_err[PATH_MAX];
+        path_join(mock_err, H.dir, "mock.err");
+        bool gw_bad = sanitizer_reported(H.err_path);
+        bool mock_bad = sanitizer_reported(mock_err);
+        if (getenv("GW_INT_VERBOSE") || gw_bad) {
             dump_tail("conduit stderr", H.err_path);
             dump_tail("conduit stdout", H.out_path);
         }
+        if (mock_bad)
+            dump_tail("mock stderr", mock_err);
         if (getenv("GW_INT_KEEP"))
             fprintf(stderr, "kept %s\n", H.dir);
         else
@@ -501,6 +541,21 @@ bool h_gw_alive(void)
         return false;
     }
     return true;
+}
+
+long h_gw_rss_kb(void)
+{
+    if (H.gw_pid <= 0)
+        return -1;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)H.gw_pid);
+    char *s = h_read_file(path, NULL);
+    if (!s)
+        return -1;
+    const char *p = strstr(s, "\nVmRSS:");
+    long kb = p ? strtol(p + 8, NULL, 10) : -1;
+    free(s);
+    return kb;
 }
 
 char *h_log_find(const char *needle, int timeout_ms)

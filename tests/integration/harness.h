@@ -6,9 +6,11 @@
  *
  * One test is one process (Criterion forks per test), so the harness keeps its
  * state in one global, `H`. A suite calls h_setup() from its .init and
- * h_teardown() from its .fini; teardown stops and reaps every process the test
- * started, and every child also dies with the test process (PR_SET_PDEATHSIG),
- * so a crashed or timed-out test leaves nothing behind.
+ * h_teardown() from its .fini, and every test ends with h_finish(), which
+ * checks that conduit and the mock stop cleanly. Teardown stops and reaps
+ * every process the test started, and every child also dies with the test
+ * process (PR_SET_PDEATHSIG), so a crashed or timed-out test leaves nothing
+ * behind.
  *
  * Functions that return int follow the project's rule: 0 or positive on
  * success, -errno on failure (-ETIMEDOUT when a deadline passes, -EPROTO on a
@@ -19,15 +21,12 @@
 #define GW_TESTS_INTEGRATION_HARNESS_H
 
 #include <limits.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "net/http1.h"
-
-#define H_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 /* Deadlines the suites share; generous, because CI machines are slow and shared. */
 #define H_READY_TIMEOUT_MS 10000
@@ -62,7 +61,11 @@ extern struct h_ctx H;
 
 /* Creates the temporary directory and picks conduit's port. Call from .init. */
 void h_setup(void);
-/* Stops (SIGTERM, then SIGKILL after 2 s) and reaps everything; removes the dir. */
+/*
+ * Stops (SIGTERM, then SIGKILL after 5 s) and reaps everything; removes the
+ * dir. Fails the test when conduit or the mock left a sanitizer report on
+ * stderr (ASan, LSan, UBSan builds), so memory errors on any path surface.
+ */
 void h_teardown(void);
 
 /* Returns a loopback TCP port nobody listens on right now (bind to :0, read, close). */
@@ -97,6 +100,13 @@ void h_gw_config(const struct h_gw_opts *o);
 void h_gw_config_raw(const char *text);
 /* Starts `conduit -c cfg` with stdout/stderr to files and waits until /readyz is 200. */
 void h_gw_start(void);
+/*
+ * The last call of every test: stops conduit with SIGTERM and asserts a clean
+ * exit (status 0 within 15 s), stops the mock likewise, and asserts that
+ * neither wrote a sanitizer report (ASan, LSan, UBSan builds) to stderr.
+ * Criterion ignores failures in .fini, so this has to run in the test body.
+ */
+void h_finish(void);
 /* h_gw_config(o) then h_gw_start(); o may be NULL for the defaults. */
 void h_gw_start_with(const struct h_gw_opts *o);
 /* Sends a signal to conduit. */
@@ -105,6 +115,9 @@ void h_gw_signal(int sig);
 int h_gw_wait_exit(int timeout_ms);
 /* True while conduit has not exited (reaps it when it has). */
 bool h_gw_alive(void);
+
+/* Conduit's resident set size in KiB (VmRSS), or -1. */
+long h_gw_rss_kb(void);
 
 /* Whole contents of a file, NUL-terminated, malloc'd; NULL if unreadable. */
 char *h_read_file(const char *path, size_t *len);

@@ -91,50 +91,59 @@ Test(http_errors, content_length_with_transfer_encoding_is_400)
     expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: 73\r\n"
                                                    "Transfer-Encoding: chunked\r\n\r\n"
                                                    "49\r\n" SMALL_BODY "\r\n0\r\n\r\n");
+    h_finish();
 }
 
 Test(http_errors, two_different_content_lengths_are_400)
 {
     expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: 73\r\n"
                                                    "Content-Length: 10\r\n\r\n" SMALL_BODY);
+    h_finish();
 }
 
 Test(http_errors, two_equal_content_lengths_are_400)
 {
     expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: 73\r\n"
                                                    "Content-Length: 73\r\n\r\n" SMALL_BODY);
+    h_finish();
 }
 
 Test(http_errors, content_length_with_junk_is_400)
 {
     expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: 12a\r\n\r\n" SMALL_BODY);
+    h_finish();
 }
 
 Test(http_errors, negative_content_length_is_400)
 {
     expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: -1\r\n\r\n" SMALL_BODY);
+    h_finish();
 }
 
 Test(http_errors, bad_chunk_size_is_400)
 {
     expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Transfer-Encoding: chunked\r\n\r\n"
                                                    "zz\r\n" SMALL_BODY "\r\n0\r\n\r\n");
+    h_finish();
 }
 
 Test(http_errors, bare_lf_line_endings_are_400)
 {
     expect_400_close("GET /healthz HTTP/1.1\nHost: 127.0.0.1\n\n");
+    h_finish();
 }
 
 Test(http_errors, bare_lf_inside_the_head_is_400)
 {
     expect_400_close(CHAT_LINE HOST H_AUTH JSON_CT "Content-Length: 73\n"
                                                    "X-Other: 1\r\n\r\n" SMALL_BODY);
+    h_finish();
 }
 
 Test(http_errors, obs_fold_is_400)
 {
     expect_400_close("GET /healthz HTTP/1.1\r\n" HOST "X-Folded: first\r\n  second\r\n\r\n");
+    h_finish();
 }
 
 Test(http_errors, header_section_too_large_is_431)
@@ -153,6 +162,7 @@ Test(http_errors, header_section_too_large_is_431)
     len += 4;
     expect_rejected(raw, len, 431, true);
     free(raw);
+    h_finish();
 }
 
 Test(http_errors, too_many_headers_is_431)
@@ -171,6 +181,7 @@ Test(http_errors, too_many_headers_is_431)
     len += 2;
     expect_rejected(raw, len, 431, true);
     free(raw);
+    h_finish();
 }
 
 Test(http_errors, body_over_the_limit_is_413)
@@ -201,6 +212,7 @@ Test(http_errors, body_over_the_limit_is_413)
     h_resp_free(&r);
     h_conn_close(&c);
     assert_still_serving();
+    h_finish();
 }
 
 Test(http_errors, chunked_body_over_the_limit_is_413)
@@ -230,6 +242,7 @@ Test(http_errors, chunked_body_over_the_limit_is_413)
     h_resp_free(&r);
     h_conn_close(&c);
     assert_still_serving();
+    h_finish();
 }
 
 Test(http_errors, invalid_json_body_is_400)
@@ -242,6 +255,7 @@ Test(http_errors, invalid_json_body_is_400)
     h_assert_error(&r, 400, NULL);
     h_resp_free(&r);
     assert_still_serving();
+    h_finish();
 }
 
 Test(http_errors, missing_model_is_400)
@@ -255,6 +269,7 @@ Test(http_errors, missing_model_is_400)
     h_assert_error(&r, 400, NULL);
     h_resp_free(&r);
     assert_still_serving();
+    h_finish();
 }
 
 Test(http_errors, valid_chunked_request_body_is_proxied)
@@ -298,6 +313,7 @@ Test(http_errors, valid_chunked_request_body_is_proxied)
     cr_assert_str_eq(v, "hi there");
     free(fwd);
     free(last);
+    h_finish();
 }
 
 Test(http_errors, header_read_timeout_closes_the_connection)
@@ -317,4 +333,5 @@ Test(http_errors, header_read_timeout_closes_the_connection)
     }
     h_conn_close(&c);
     assert_still_serving();
+    h_finish();
 }

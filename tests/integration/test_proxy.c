@@ -127,6 +127,7 @@ Test(proxy, non_streamed_completion_arrives_intact_with_upstream_model_and_key)
     free(content);
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 /* Streams body through conduit and reads every event. */
@@ -191,6 +192,7 @@ Test(proxy, streamed_completion_arrives_intact_with_sse_headers)
     free(text);
     h_stream_free(&s);
     free(body);
+    h_finish();
 }
 
 /*
@@ -250,6 +252,7 @@ Test(proxy, usage_is_requested_upstream_but_hidden_when_the_client_did_not_ask)
     free(line);
     h_stream_free(&s);
     free(body);
+    h_finish();
 }
 
 Test(proxy, usage_chunk_is_shown_when_the_client_asked)
@@ -281,6 +284,7 @@ Test(proxy, usage_chunk_is_shown_when_the_client_asked)
     free(line);
     h_stream_free(&s);
     free(body);
+    h_finish();
 }
 
 Test(proxy, first_streamed_event_arrives_long_before_the_upstream_finishes)
@@ -301,6 +305,7 @@ Test(proxy, first_streamed_event_arrives_long_before_the_upstream_finishes)
     cr_assert(first < 1000, "first event after %.0f ms (whole stream %.0f ms)", first, last);
     h_stream_free(&s);
     free(body);
+    h_finish();
 }
 
 Test(proxy, embeddings_are_proxied)
@@ -320,6 +325,7 @@ Test(proxy, embeddings_are_proxied)
     free(fwd);
     free(last);
     h_resp_free(&r);
+    h_finish();
 }
 
 Test(proxy, models_lists_the_configured_names)
@@ -347,6 +353,7 @@ Test(proxy, models_lists_the_configured_names)
     for (size_t k = 0; k < 4; k++)
         cr_assert(seen[k], "%s not listed: %s", want[k], r.body);
     h_resp_free(&r);
+    h_finish();
 }
 
 Test(proxy, request_id_is_propagated_and_logged)
@@ -375,6 +382,7 @@ Test(proxy, request_id_is_propagated_and_logged)
     free(line);
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 Test(proxy, request_id_is_generated_when_absent)
@@ -396,6 +404,7 @@ Test(proxy, request_id_is_generated_when_absent)
     h_resp_free(&r2);
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 Test(proxy, keep_alive_serves_several_requests_on_one_connection)
@@ -431,6 +440,7 @@ Test(proxy, keep_alive_serves_several_requests_on_one_connection)
     free(streamed);
     free(plain);
     h_conn_close(&c);
+    h_finish();
 }
 
 Test(proxy, pipelined_requests_are_answered_in_order)
@@ -463,6 +473,7 @@ Test(proxy, pipelined_requests_are_answered_in_order)
     h_resp_free(&r1);
     h_conn_close(&c);
     free(slow);
+    h_finish();
 }
 
 Test(proxy, upstream_429_passes_through_with_retry_after)
@@ -475,6 +486,7 @@ Test(proxy, upstream_429_passes_through_with_retry_after)
     cr_assert(ra && strcmp(ra, "3") == 0, "retry-after %s", ra ? ra : "(none)");
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 Test(proxy, streamed_upstream_429_passes_through_too)
@@ -487,6 +499,7 @@ Test(proxy, streamed_upstream_429_passes_through_too)
     cr_assert(ra && strcmp(ra, "7") == 0, "retry-after %s", ra ? ra : "(none)");
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 Test(proxy, upstream_connection_refused_gives_502)
@@ -497,6 +510,7 @@ Test(proxy, upstream_connection_refused_gives_502)
     h_assert_error(&r, 502, NULL);
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 Test(proxy, upstream_stall_gives_504)
@@ -511,6 +525,7 @@ Test(proxy, upstream_stall_gives_504)
     cr_assert(took < 10000, "504 after %.0f ms", took);
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 Test(proxy, missing_key_gives_401)
@@ -521,6 +536,7 @@ Test(proxy, missing_key_gives_401)
     h_assert_error(&r, 401, "invalid_api_key");
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 Test(proxy, wrong_key_gives_401)
@@ -543,6 +559,7 @@ Test(proxy, wrong_key_gives_401)
     h_assert_error(&r, 401, "invalid_api_key");
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 Test(proxy, x_api_key_header_is_accepted)
@@ -561,6 +578,7 @@ Test(proxy, x_api_key_header_is_accepted)
     free(line);
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 Test(proxy, unknown_model_gives_404)
@@ -571,6 +589,7 @@ Test(proxy, unknown_model_gives_404)
     h_assert_error(&r, 404, "model_not_found");
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 Test(proxy, unknown_path_gives_404_error_object)
@@ -579,6 +598,7 @@ Test(proxy, unknown_path_gives_404_error_object)
     cr_assert_eq(h_do(H.gw_port, "GET", "/v1/nothing-here", H_AUTH, NULL, &r), 0);
     h_assert_error(&r, 404, NULL);
     h_resp_free(&r);
+    h_finish();
 }
 
 Test(proxy, healthz_and_metrics)
@@ -627,4 +647,63 @@ Test(proxy, healthz_and_metrics)
               "no conduit_requests_total{model=\"%s\",provider=\"mock\",status=\"200\"}:\n%s",
               H_MODEL, text);
     free(text);
+    h_finish();
+}
+
+Test(proxy, upstream_closing_before_the_response_gives_502)
+{
+    char *body = h_chat_body(H_MODEL, false, "\"mock\":{\"fault\":\"close_before_response\"}");
+    struct h_resp r;
+    cr_assert_eq(h_chat(body, NULL, &r), 0);
+    h_assert_error(&r, 502, NULL);
+    h_resp_free(&r);
+    free(body);
+    /* The broken upstream connection is not handed to the next request. */
+    body = h_chat_body(H_MODEL, false, NULL);
+    cr_assert_eq(h_chat(body, NULL, &r), 0);
+    cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
+    h_resp_free(&r);
+    free(body);
+    h_finish();
+}
+
+Test(proxy, upstream_malformed_chunked_body_gives_502)
+{
+    char *body = h_chat_body(H_MODEL, false, "\"mock\":{\"fault\":\"malformed_chunk\"}");
+    struct h_resp r;
+    cr_assert_eq(h_chat(body, NULL, &r), 0);
+    h_assert_error(&r, 502, NULL);
+    h_resp_free(&r);
+    free(body);
+    h_finish();
+}
+
+Test(proxy, upstream_closing_mid_stream_ends_the_client_stream_without_done)
+{
+    char *body =
+        h_chat_body(H_MODEL, true, "\"mock\":{\"chunks\":6,\"fault\":\"close_mid_stream\"}");
+    struct h_conn c;
+    struct h_stream s;
+    cr_assert_eq(h_stream_start(&c, &s, H.gw_port, "/v1/chat/completions", H_AUTH, body), 0);
+    cr_assert_eq(s.head.status, 200);
+    int rc = h_stream_read_all(&c, &s, 10000);
+    /* Either the body is cut (the client must see it was) or it ends; never a hang. */
+    cr_assert(rc == 0 || rc == -ECONNRESET, "stream read: %s", strerror(-rc));
+    cr_assert(!s.saw_done, "conduit made up a [DONE] for a stream the upstream cut");
+    size_t n;
+    free(h_stream_text(&s, &n));
+    cr_assert(n < 6, "all %zu chunks arrived although the upstream cut the stream", n);
+    if (rc == 0)
+        cr_assert(h_conn_wait_closed(&c, 5000), "the cut stream's connection stays open");
+    h_conn_close(&c);
+    h_stream_free(&s);
+    free(body);
+
+    struct h_resp r;
+    body = h_chat_body(H_MODEL, false, NULL);
+    cr_assert_eq(h_chat(body, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    h_resp_free(&r);
+    free(body);
+    h_finish();
 }

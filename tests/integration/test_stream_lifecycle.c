@@ -102,6 +102,7 @@ Test(stream_lifecycle, client_abort_closes_the_upstream_connection)
     cr_assert_eq(r.status, 200);
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 /* The upstream model name the mock saw for the last request. */
@@ -175,9 +176,16 @@ Test(stream_lifecycle, sighup_reload_mid_stream_keeps_the_stream_and_switches_ne
 
     /* The stream that began under v1 finishes whole, still talking to old-upstream. */
     finish_stream_intact(&c, &s, 20, "stream across reload");
+    for (size_t i = 0; i + 1 < s.nevs; i++) {
+        char m[64];
+        const char *d = s.evs[i].data;
+        cr_assert(h_json_get(d, strlen(d), "model", m, sizeof(m)) > 0, "%s", d);
+        cr_assert_str_eq(m, "old-upstream", "event %zu of the old stream: %s", i, d);
+    }
     h_conn_close(&c);
     h_stream_free(&s);
     cr_assert(h_gw_alive());
+    h_finish();
 }
 
 /*
@@ -265,6 +273,7 @@ Test(stream_lifecycle, sigterm_drains_open_streams_then_exits_zero)
     cr_assert(WIFEXITED(H.gw_exit_status), "conduit did not exit normally (status 0x%x)",
               H.gw_exit_status);
     cr_assert_eq(WEXITSTATUS(H.gw_exit_status), 0);
+    h_finish();
 }
 
 Test(stream_lifecycle, invalid_config_on_sighup_is_refused_and_the_old_one_keeps_serving)
@@ -304,4 +313,72 @@ Test(stream_lifecycle, invalid_config_on_sighup_is_refused_and_the_old_one_keeps
     cr_assert_eq(h_do(H.gw_port, "GET", "/readyz", NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 200, "/readyz %d after a refused reload", r.status);
     h_resp_free(&r);
+    h_finish();
+}
+
+Test(stream_lifecycle, slow_client_backpressures_the_upstream_and_memory_stays_bounded)
+{
+    h_gw_start_with(NULL);
+    /* Warm up, so pools touched by any request are in the baseline. */
+    cr_assert_eq(chat_status(H_MODEL), 200);
+    long rss0 = h_gw_rss_kb();
+    cr_assert(rss0 > 0);
+    struct h_mock_stats before, st;
+    h_mock_stats(&before);
+
+    /*
+     * A million chunks without delay is over 200 MB of SSE: far more than
+     * every socket buffer on the path can hold, so unless conduit buffers it
+     * the mock cannot finish while we do not read.
+     */
+    struct h_conn c;
+    struct h_stream s;
+    start_stream(&c, &s, H_MODEL, 1000000, 0, 1);
+    h_sleep_ms(3000);
+    h_mock_stats(&st);
+    long rss1 = h_gw_rss_kb();
+    cr_assert_eq(st.streams_completed, before.streams_completed,
+                 "the upstream finished a 200 MB stream the client never read");
+    cr_assert_eq(st.streams_active, before.streams_active + 1);
+    cr_assert(rss1 - rss0 < 64 * 1024, "conduit grew by %ld KiB behind one slow client",
+              rss1 - rss0);
+
+    /* Reading again resumes the flow: more events arrive, in order. */
+    for (int i = 0; i < 2000; i++)
+        cr_assert_eq(h_stream_next(&c, &s, H_IO_TIMEOUT_MS), 1, "event %zu", s.nevs);
+    size_t n;
+    free(h_stream_text(&s, &n));
+    cr_assert_eq(n, 2000);
+    h_conn_close(&c);
+    h_stream_free(&s);
+
+    /* Leaving then cancels the upstream stream. */
+    double deadline = h_now_ms() + 5000;
+    for (;;) {
+        h_mock_stats(&st);
+        if (st.streams_aborted >= before.streams_aborted + 1)
+            break;
+        cr_assert(h_now_ms() < deadline, "the upstream stream was not cancelled");
+        h_sleep_ms(50);
+    }
+    h_finish();
+}
+
+Test(stream_lifecycle, config_file_replaced_by_rename_is_picked_up_without_a_signal)
+{
+    h_gw_start_with(NULL);
+    cr_assert_eq(chat_status("late-model"), 404);
+    /* Editors and Kubernetes ConfigMaps replace the file (a new inode), as h_gw_config does. */
+    struct h_gw_opts v2 = {.extra_model_items = "  - name: late-model\n"
+                                                "    provider: mock\n"
+                                                "    model: late-upstream\n"};
+    h_gw_config(&v2);
+    double deadline = h_now_ms() + 5000;
+    while (chat_status("late-model") != 200) {
+        cr_assert(h_now_ms() < deadline, "the rewritten file was not loaded within 5 s");
+        h_sleep_ms(100);
+    }
+    assert_forwarded_model("late-upstream");
+    cr_assert_eq(chat_status(H_MODEL), 200);
+    h_finish();
 }

@@ -73,6 +73,7 @@ Test(tls, non_streamed_completion_over_tls)
     free(last);
     h_resp_free(&r);
     free(body);
+    h_finish();
 }
 
 Test(tls, streamed_completion_over_tls)
@@ -94,6 +95,7 @@ Test(tls, streamed_completion_over_tls)
     h_conn_close(&c);
     h_stream_free(&s);
     free(body);
+    h_finish();
 }
 
 Test(tls, wrong_ca_is_refused_with_502)
@@ -115,6 +117,7 @@ Test(tls, wrong_ca_is_refused_with_502)
     h_resp_free(&r);
     free(good);
     free(body);
+    h_finish();
 }
 
 Test(tls, sequential_requests_reuse_pooled_tls_connections)
@@ -150,4 +153,5 @@ Test(tls, sequential_requests_reuse_pooled_tls_connections)
               "%lld upstream connections for 10 sequential requests: no pooling", upstream);
     free(streamed);
     free(plain);
+    h_finish();
 }

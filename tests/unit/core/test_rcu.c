@@ -251,6 +251,7 @@ struct reader_arg {
     struct gw_rcu *r;
     size_t idx;
     atomic_bool *stop;
+    atomic_uint *running; /* readers that finished their first turn */
     uint64_t turns;
     uint64_t bad;      /* canary reads that were not CANARY_LIVE */
     uint64_t backward; /* generations that went down between loads */
@@ -291,7 +292,8 @@ static void *reader_main(void *p)
         if (gw_container_of(cur, struct test_snap, cfg)->canary != CANARY_LIVE)
             a->bad++;
         gw_rcu_quiesce_on_worker(a->r, a->idx, gw_gentrack_oldest(&t, gen));
-        a->turns++;
+        if (a->turns++ == 0 && a->running)
+            atomic_fetch_add(a->running, 1);
     }
     for (size_t i = 0; i < STRESS_HELD; i++)
         if (held[i])
@@ -305,14 +307,18 @@ Test(rcu, readers_never_see_a_freed_snapshot_under_10k_publishes, .timeout = 120
     struct gw_rcu r;
     init_domain(&r, 2);
     atomic_bool stop = false;
+    atomic_uint running = 0;
     gw_rcu_publish_on_control(&r, snap_new(1));
 
     struct reader_arg args[2];
     pthread_t th[2];
     for (size_t i = 0; i < 2; i++) {
-        args[i] = (struct reader_arg){.r = &r, .idx = i, .stop = &stop};
+        args[i] = (struct reader_arg){.r = &r, .idx = i, .stop = &stop, .running = &running};
         cr_assert_eq(pthread_create(&th[i], NULL, reader_main, &args[i]), 0);
     }
+    /* Publishing before both readers run would make a fast machine's run prove nothing. */
+    while (atomic_load(&running) < 2)
+        sched_yield();
     size_t reclaimed = 0;
     for (uint64_t id = 2; id <= STRESS_PUBLISHES; id++) {
         gw_rcu_publish_on_control(&r, snap_new(id));
