@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -147,7 +148,15 @@ int main(int argc, char **argv)
         return 1;
     }
     memset(rt.workers, 0, sizeof(struct gw_worker) * n);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    /* Pin within the CPUs this process may use (taskset, a cgroup cpuset, a
+     * Kubernetes CPU manager): worker i goes to the i-th allowed CPU. */
+    int cpus[CPU_SETSIZE];
+    int ncpus = 0;
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            if (CPU_ISSET(c, &allowed))
+                cpus[ncpus++] = c;
     for (unsigned i = 0; i < n; i++) {
         int fd = gw_listener_open((struct sockaddr *)&cfg->server.listen_addr,
                                   cfg->server.listen_addrlen);
@@ -155,8 +164,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "conduit: listen on %s: %s\n", cfg->server.listen, strerror(-fd));
             return 1;
         }
-        int r = gw_worker_start(&rt.workers[i], &rt, i, ncpu > 0 ? (int)(i % (unsigned)ncpu) : -1,
-                                fd);
+        int r = gw_worker_start(&rt.workers[i], &rt, i, ncpus ? cpus[i % (unsigned)ncpus] : -1, fd);
         if (r < 0) {
             fprintf(stderr, "conduit: worker %u failed to start: %s\n", i, strerror(-r));
             return 1;

@@ -27,6 +27,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -823,7 +824,10 @@ static int load_server(struct loader *ld, const yaml_node_t *node)
         return -1;
 
     if (s->workers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        /* One per CPU this process may run on (taskset, cpusets), else per online CPU. */
+        cpu_set_t set;
+        long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+                                                              : sysconf(_SC_NPROCESSORS_ONLN);
         s->workers = n < 1 ? 1 : (uint32_t)GW_MIN(n, (long)CFG_MAX_WORKERS);
     }
     return 0;
@@ -910,7 +914,7 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
     p->read_timeout_ms = 120000;
     p->pool_max_idle = 64;
     p->pool_idle_timeout_ms = 60000;
-    p->pool_max_conns = 4096;
+    p->pool_max_conns = 65536;
     p->pool_max_requests = 1000;
     p->index = (uint32_t)i;
 

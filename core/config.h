@@ -49,7 +49,7 @@ struct gw_provider {
     uint32_t read_timeout_ms;       /* gap between response bytes; default 120000 */
     uint32_t pool_max_idle;         /* idle keep-alive connections kept per worker; default 64 */
     uint32_t pool_idle_timeout_ms;  /* default 60000 */
-    uint32_t pool_max_conns;        /* connections per worker to this origin; default 4096 */
+    uint32_t pool_max_conns;        /* connections per worker to this origin; default 65536 */
     uint32_t pool_max_requests;     /* requests per connection before it is retired; default 1000 */
     struct sockaddr_storage addr;   /* resolved on the control thread */
     socklen_t addrlen;

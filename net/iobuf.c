@@ -169,3 +169,58 @@ void gw_obuf_clear(struct gw_obuf *o, struct gw_iopool *p)
     o->tail = NULL;
     o->len = 0;
 }
+
+void gw_bufpool_init(struct gw_bufpool *p, size_t size, size_t max)
+{
+    p->free = NULL;
+    p->size = size < sizeof(void *) ? sizeof(void *) : size;
+    p->nfree = p->nallocated = 0;
+    p->max = max;
+    p->refused = 0;
+}
+
+void gw_bufpool_destroy(struct gw_bufpool *p)
+{
+    while (p->free) {
+        void *b = p->free;
+        memcpy(&p->free, b, sizeof(void *));
+        free(b);
+    }
+    p->nallocated -= p->nfree;
+    p->nfree = 0;
+}
+
+void *gw_bufpool_get(struct gw_bufpool *p)
+{
+#ifndef GW_POOL_PASSTHROUGH
+    if (p->free) {
+        void *b = p->free;
+        memcpy(&p->free, b, sizeof(void *));
+        p->nfree--;
+        return b;
+    }
+#endif
+    if (p->nallocated >= p->max) {
+        p->refused++;
+        return NULL;
+    }
+    void *b = malloc(p->size);
+    if (!b) {
+        p->refused++;
+        return NULL;
+    }
+    p->nallocated++;
+    return b;
+}
+
+void gw_bufpool_put(struct gw_bufpool *p, void *b)
+{
+#ifdef GW_POOL_PASSTHROUGH
+    free(b);
+    p->nallocated--;
+#else
+    memcpy(b, &p->free, sizeof(void *));
+    p->free = b;
+    p->nfree++;
+#endif
+}

@@ -43,6 +43,26 @@ static inline size_t gw_iopool_in_use(const struct gw_iopool *p)
     return p->nallocated - p->nfree;
 }
 
+/*
+ * A pool of fixed-size raw buffers (any size), with a hard cap: request input
+ * starts in a small one, since most requests are far smaller than a block.
+ * A free buffer holds the free list's link in its first bytes.
+ */
+struct gw_bufpool {
+    void *free;        /* owns: free list */
+    size_t size;       /* bytes per buffer (>= sizeof(void *)) */
+    size_t nfree;
+    size_t nallocated;
+    size_t max;
+    uint64_t refused;
+};
+
+void gw_bufpool_init(struct gw_bufpool *p, size_t size, size_t max);
+void gw_bufpool_destroy(struct gw_bufpool *p);
+/* A buffer of p->size bytes, uninitialised, or NULL at the cap. */
+void *gw_bufpool_get(struct gw_bufpool *p);
+void gw_bufpool_put(struct gw_bufpool *p, void *b);
+
 /* A FIFO of bytes waiting to be sent, as a list of blocks. */
 struct gw_obuf {
     struct gw_ioblock *head, *tail; /* owns */

@@ -778,13 +778,7 @@ void gw__server_request_done(struct gw_worker *w, struct gw_client *c)
     c->state = GW_CS_READING;
     if (c->ilen == 0) {
         /* Idle keep-alive connections hold no input buffer. */
-        if (c->iblock)
-            gw_iopool_put(&w->iopool, c->iblock);
-        else
-            free(c->ibuf);
-        c->ibuf = NULL;
-        c->iblock = NULL;
-        c->icap = 0;
+        gw__client_input_free(w, c);
         c->action = "waiting for a request (keep-alive idle)";
         gw__client_arm_timer(w, c, w->snap->server.idle_timeout_ms);
     } else {

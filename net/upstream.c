@@ -292,6 +292,8 @@ static bool deliver(struct gw_worker *w, struct gw_upconn *up, char *data, size_
 {
     struct gw_client *c = up->owner;
     struct gw_req *r = &c->req;
+    if (!up->got_bytes && c->ilen == r->raw_end && !(c->flags & GW_CF_RECV_PAUSED))
+        gw__client_release_input(w, c);
     up->got_bytes = true;
     int k = gw__relay_feed(w, c, data, len);
     if (k < 0) {

@@ -168,14 +168,25 @@ struct gw_req {
     struct gw_arena arena;
 };
 
+/* Where a client's input buffer came from; it moves up as a request grows. */
+enum gw_in_kind {
+    GW_IN_NONE = 0,
+    GW_IN_SMALL,  /* worker's small-buffer pool (GW_INSMALL_SIZE) */
+    GW_IN_BLOCK,  /* an I/O block (GW_IOBLOCK_SIZE) */
+    GW_IN_MALLOC, /* a larger request: malloc'd, capped by the body limit */
+    GW_IN_COUNT
+};
+#define GW_INSMALL_SIZE 4096
+
 struct gw_client {
     uint32_t gen;
     uint32_t idx;           /* slot == fixed-file index */
     enum gw_client_state state;
     unsigned flags;         /* GW_CF_* */
     uint32_t inflight;
-    char *ibuf;             /* owns: input; a pool block's data or a malloc'd larger buffer */
-    struct gw_ioblock *iblock; /* owns: the block behind ibuf when it came from the pool */
+    char *ibuf;             /* owns: input, from the place ikind says */
+    struct gw_ioblock *iblock; /* owns: the block behind ibuf when ikind is GW_IN_BLOCK */
+    unsigned char ikind;    /* enum gw_in_kind */
     size_t ilen, icap;
     struct gw_obuf out;
     size_t out_inflight;    /* bytes in the current sendmsg */
@@ -244,6 +255,8 @@ struct gw_worker {
     struct io_uring ring;
     int listen_fd;           /* owns: this worker's SO_REUSEPORT socket, -1 once closed */
     bool accept_armed;
+    bool accept_rearm;       /* the multishot accept ended and must be armed again */
+    uint64_t accept_errors;
     int wake_fd;             /* owns: eventfd the control thread writes */
     uint64_t wake_val;
     struct gw_config *snap;  /* last loaded snapshot: new requests bind to it */
@@ -260,6 +273,7 @@ struct gw_worker {
     struct gw_pool *pools;     /* owns */
     struct gw_tls_client *tls_free; /* owns: recycled TLS contexts (33 KB each) */
     struct gw_iopool iopool;
+    struct gw_bufpool inpool;       /* small input buffers */
     struct io_uring_buf_ring *cbr;  /* client recv provided buffers, group 0 */
     char *cbufs;
     struct io_uring_buf_ring *ubr;  /* upstream recv provided buffers, group 1 */

@@ -204,8 +204,10 @@ static int worker_setup(struct gw_worker *w)
     w->ubr = buf_ring_setup(&w->ring, GW_UBUF_COUNT, GW_UBUF_GROUP, &w->ubufs, &err);
     if (!w->ubr)
         goto bufs_fail;
-    /* Output blocks: 64 MiB per worker before requests are refused with 503. */
+    /* Output and input blocks: 64 MiB per worker before requests are refused
+     * with 503; small input buffers: another 64 MiB (16,384 requests in flight). */
     gw_iopool_init(&w->iopool, 4096);
+    gw_bufpool_init(&w->inpool, GW_INSMALL_SIZE, 16384);
     if (gw__log_init(&w->log_out, STDOUT_FILENO) < 0 || gw__log_init(&w->log_err, STDERR_FILENO) < 0)
         return -ENOMEM;
     w->now_ms = now_ms();
@@ -359,12 +361,7 @@ static void client_maybe_close(struct gw_worker *w, struct gw_client *c)
 static void client_free(struct gw_worker *w, struct gw_client *c)
 {
     gw_obuf_clear(&c->out, &w->iopool);
-    if (c->iblock)
-        gw_iopool_put(&w->iopool, c->iblock);
-    else
-        free(c->ibuf);
-    c->ibuf = NULL;
-    c->iblock = NULL;
+    gw__client_input_free(w, c);
     free(c->req.sse);
     c->req.sse = NULL;
     gw_arena_destroy(&c->req.arena);
@@ -402,45 +399,86 @@ void gw__client_flush(struct gw_worker *w, struct gw_client *c)
         gw__client_arm_timer(w, c, w->snap->server.idle_timeout_ms);
 }
 
-/* Copies received bytes into the client's input buffer, growing it within its cap. */
+void gw__client_input_free(struct gw_worker *w, struct gw_client *c)
+{
+    switch ((enum gw_in_kind)c->ikind) {
+    case GW_IN_SMALL:
+        gw_bufpool_put(&w->inpool, c->ibuf);
+        break;
+    case GW_IN_BLOCK:
+        gw_iopool_put(&w->iopool, c->iblock);
+        break;
+    case GW_IN_MALLOC:
+        free(c->ibuf);
+        break;
+    default:
+        break;
+    }
+    c->ibuf = NULL;
+    c->iblock = NULL;
+    c->ikind = GW_IN_NONE;
+    c->ilen = c->icap = 0;
+}
+
+void gw__client_release_input(struct gw_worker *w, struct gw_client *c)
+{
+    GW_BUG_ON(c->ilen != c->req.raw_end);
+    gw__client_input_free(w, c);
+    c->req.raw_end = 0;
+}
+
+/*
+ * Copies received bytes into the client's input buffer, moving it to a larger
+ * home as it grows: a small pool buffer, then an I/O block, then malloc up to
+ * the head and body limits. False when the cap or memory is exhausted.
+ */
 static bool client_take_input(struct gw_worker *w, struct gw_client *c, const char *data,
                               size_t len)
 {
     const struct gw_server_config *sc = &w->snap->server;
     size_t cap = (size_t)sc->max_header_bytes + (size_t)sc->max_body_bytes + GW_RBUF_SIZE * 2;
-    if (c->ilen + len > c->icap) {
-        size_t need = c->ilen + len;
-        if (!c->ibuf) {
-            if (need <= GW_IOBLOCK_SIZE) {
-                c->iblock = gw_iopool_get(&w->iopool);
-                if (c->iblock) {
-                    c->ibuf = c->iblock->data;
-                    c->icap = GW_IOBLOCK_SIZE;
-                    goto copy;
-                }
-            }
-        }
+    size_t need = c->ilen + len;
+    if (need > c->icap) {
         if (need > cap)
             return false;
-        size_t ncap = c->icap ? c->icap * 2 : GW_IOBLOCK_SIZE;
-        while (ncap < need)
-            ncap *= 2;
-        if (ncap > cap)
-            ncap = cap;
-        char *nb = malloc(ncap);
-        if (!nb)
-            return false;
+        char *nb = NULL;
+        size_t ncap = 0;
+        enum gw_in_kind kind = GW_IN_MALLOC;
+        if (need <= GW_INSMALL_SIZE && c->ikind == GW_IN_NONE) {
+            nb = gw_bufpool_get(&w->inpool);
+            ncap = GW_INSMALL_SIZE;
+            kind = GW_IN_SMALL;
+        }
+        struct gw_ioblock *blk = NULL;
+        if (!nb && need <= GW_IOBLOCK_SIZE && c->ikind < GW_IN_BLOCK) {
+            blk = gw_iopool_get(&w->iopool);
+            if (blk) {
+                nb = blk->data;
+                ncap = GW_IOBLOCK_SIZE;
+                kind = GW_IN_BLOCK;
+            }
+        }
+        if (!nb) {
+            ncap = c->icap > GW_IOBLOCK_SIZE ? c->icap * 2 : GW_IOBLOCK_SIZE * 2;
+            while (ncap < need)
+                ncap *= 2;
+            if (ncap > cap)
+                ncap = cap;
+            nb = malloc(ncap);
+            if (!nb)
+                return false;
+            kind = GW_IN_MALLOC;
+        }
         if (c->ilen)
             memcpy(nb, c->ibuf, c->ilen);
-        if (c->iblock)
-            gw_iopool_put(&w->iopool, c->iblock);
-        else
-            free(c->ibuf);
-        c->iblock = NULL;
+        size_t keep = c->ilen;
+        gw__client_input_free(w, c);
         c->ibuf = nb;
+        c->iblock = blk;
+        c->ikind = (unsigned char)kind;
         c->icap = ncap;
+        c->ilen = keep;
     }
-copy:
     memcpy(c->ibuf + c->ilen, data, len);
     c->ilen += len;
     return true;
@@ -544,8 +582,12 @@ static void on_client_send(struct gw_worker *w, struct gw_client *c, int res)
 
 static void on_accept(struct gw_worker *w, const struct io_uring_cqe *cqe)
 {
-    if (!(cqe->flags & IORING_CQE_F_MORE))
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        /* The multishot accept ended (an error such as a full file table, or
+         * the drain's cancel): re-arm it at the end of this loop turn. */
         w->accept_armed = false;
+        w->accept_rearm = !w->draining;
+    }
     if (cqe->res >= 0) {
         if (w->draining) {
             struct io_uring_sqe *sqe = gw__sqe(w);
@@ -555,7 +597,10 @@ static void on_accept(struct gw_worker *w, const struct io_uring_cqe *cqe)
         }
         client_open(w, (uint32_t)cqe->res);
     } else if (cqe->res != -ECANCELED && cqe->res != -EBADF && cqe->res != -EINVAL) {
-        gw__log_err(w, "worker %u: accept: %s", w->id, strerror(-cqe->res));
+        /* Count rather than log each one: a full table fails every accept. */
+        if (w->accept_errors++ == 0)
+            gw__log_err(w, "worker %u: accept: %s (%u connections open; the table holds %u)",
+                        w->id, strerror(-cqe->res), w->live_clients, w->nclients);
     }
 }
 
@@ -694,6 +739,12 @@ static void *worker_main(void *arg)
         w->now_ms = now_ms();
         gw_tw_run(&w->tw, w->now_ms);
         run_rearms(w);
+        if (w->accept_rearm && !w->draining && w->live_clients < w->nclients) {
+            /* With the table full, wait until a connection closes: the pending
+             * ones stay in the listen queue (or go to another worker). */
+            w->accept_rearm = false;
+            arm_accept(w);
+        }
         gw__log_flush(w);
 
         uint64_t wait = gw_tw_wait_ms(&w->tw, w->now_ms, WAIT_MAX_MS);
@@ -801,6 +852,7 @@ void gw_worker_join(struct gw_worker *w)
     gw__log_destroy(&w->log_out);
     gw__log_destroy(&w->log_err);
     gw_iopool_destroy(&w->iopool);
+    gw_bufpool_destroy(&w->inpool);
     free(w->clients);
     free(w->ups);
     free(w->cbufs);

@@ -55,6 +55,14 @@ void gw__client_flush(struct gw_worker *w, struct gw_client *c);
 /* Re-arms the client's recv (after a pause) at the end of this loop turn. */
 void gw__client_want_recv(struct gw_worker *w, struct gw_client *c);
 void gw__client_arm_timer(struct gw_worker *w, struct gw_client *c, uint32_t ms);
+/*
+ * Gives the input buffer back once the running request no longer needs it
+ * (its response has started, so it will not be retried) and no pipelined
+ * bytes follow it: a long stream then holds no input memory.
+ */
+void gw__client_release_input(struct gw_worker *w, struct gw_client *c);
+/* Frees the input buffer, whatever it holds (connection idle or closing). */
+void gw__client_input_free(struct gw_worker *w, struct gw_client *c);
 
 /* Request handling (net/server.c). */
 /* Parses and dispatches whatever complete request ibuf holds. */

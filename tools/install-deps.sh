@@ -12,7 +12,7 @@ test)
     # the openai SDK tests need Node and npm; keep a newer Node if one is there
     command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
     ;;
-bench) pkgs+=(nginx-light wrk) ;;
+bench) pkgs+=(nginx-light wrk python3) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

@@ -239,7 +239,7 @@ Test(config, provider_defaults_and_model_name_as_upstream)
     cr_assert_eq(p->read_timeout_ms, 120000);
     cr_assert_eq(p->pool_max_idle, 64);
     cr_assert_eq(p->pool_idle_timeout_ms, 60000);
-    cr_assert_eq(p->pool_max_conns, 4096);
+    cr_assert_eq(p->pool_max_conns, 65536);
     cr_assert_eq(p->pool_max_requests, 1000);
     cr_assert_str_eq(p->base_path, "");
     cr_assert_str_eq(cfg->models[0].upstream_model, "m");
