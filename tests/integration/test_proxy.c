@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <criterion/criterion.h>
 
@@ -705,5 +706,34 @@ Test(proxy, upstream_closing_mid_stream_ends_the_client_stream_without_done)
     cr_assert_eq(r.status, 200);
     h_resp_free(&r);
     free(body);
+    h_finish();
+}
+
+Test(proxy, head_gets_headers_without_a_body_and_the_next_response_parses)
+{
+    struct h_conn c;
+    cr_assert_eq(h_conn_open(&c, H.gw_port), 0);
+    /* Pipelined: a HEAD that wrongly carried its body would corrupt the second response. */
+    cr_assert_eq(h_conn_send_str(&c, "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                                     "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"),
+                 0);
+    char raw[2048] = "";
+    size_t n = 0;
+    double deadline = h_now_ms() + 5000;
+    while (!strstr(raw, "ready\"}") && h_now_ms() < deadline && n < sizeof(raw) - 1) {
+        ssize_t k = recv(c.fd, raw + n, sizeof(raw) - 1 - n, MSG_DONTWAIT);
+        if (k > 0)
+            n += (size_t)k;
+        else
+            h_sleep_ms(10);
+        raw[n] = '\0';
+    }
+    const char *second = strstr(raw + 1, "HTTP/1.1 ");
+    cr_assert(second, "no second response: %s", raw);
+    cr_assert(strncmp(raw, "HTTP/1.1 200", 12) == 0, "%s", raw);
+    /* The first response ends at its blank line: no {"status":"ok"} before the second. */
+    cr_assert(strstr(raw, "\r\n\r\nHTTP/1.1 200") == second - 4, "HEAD carried a body: %s", raw);
+    cr_assert(strstr(second, "{\"status\":\"ready\"}"), "%s", second);
+    h_conn_close(&c);
     h_finish();
 }

@@ -15,6 +15,7 @@
 #include "harness.h"
 
 #define BAD_CA_MODEL "bad-ca-model"
+#define FRESH_MODEL "fresh-conn-model"
 #define WORKERS 2
 
 static void setup(void)
@@ -23,7 +24,7 @@ static void setup(void)
     struct h_mock_opts mo = {.tls = true, .api_key = H_PROVIDER_KEY};
     h_mock_start(&mo);
 
-    char base_url[128], mock_lines[512], providers[1024];
+    char base_url[128], mock_lines[512], providers[2048];
     snprintf(base_url, sizeof(base_url), "https://localhost:%d/v1", H.mock_tls_port);
     snprintf(mock_lines, sizeof(mock_lines), "    tls_ca_file: \"%s/tests/data/tls/ca.pem\"\n",
              GW_SOURCE_DIR);
@@ -32,14 +33,23 @@ static void setup(void)
              "    type: openai\n"
              "    base_url: \"https://localhost:%d/v1\"\n"
              "    api_key: \"" H_PROVIDER_KEY "\"\n"
-             "    tls_ca_file: \"%s/tests/data/tls/other-ca.pem\"\n",
-             H.mock_tls_port, GW_SOURCE_DIR);
+             "    tls_ca_file: \"%s/tests/data/tls/other-ca.pem\"\n"
+             "  - name: fresh\n"
+             "    type: openai\n"
+             "    base_url: \"https://localhost:%d/v1\"\n"
+             "    api_key: \"" H_PROVIDER_KEY "\"\n"
+             "    tls_ca_file: \"%s/tests/data/tls/ca.pem\"\n"
+             "    pool: {max_idle: 0}\n",
+             H.mock_tls_port, GW_SOURCE_DIR, H.mock_tls_port, GW_SOURCE_DIR);
     struct h_gw_opts o = {.mock_base_url = base_url,
                           .mock_lines = mock_lines,
                           .provider_items = providers,
                           .extra_model_items = "  - name: " BAD_CA_MODEL "\n"
                                                "    provider: bad-ca\n"
-                                               "    model: never-reached\n"};
+                                               "    model: never-reached\n"
+                                               "  - name: " FRESH_MODEL "\n"
+                                               "    provider: fresh\n"
+                                               "    model: fresh-upstream\n"};
     h_gw_start_with(&o);
 }
 
@@ -153,5 +163,47 @@ Test(tls, sequential_requests_reuse_pooled_tls_connections)
               "%lld upstream connections for 10 sequential requests: no pooling", upstream);
     free(streamed);
     free(plain);
+    h_finish();
+}
+
+/* The value of an unlabelled counter in /metrics, or -1. */
+static long long metric(const char *name)
+{
+    struct h_resp r;
+    cr_assert_eq(h_do(H.gw_port, "GET", "/metrics", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    long long v = -1;
+    char key[128];
+    snprintf(key, sizeof(key), "\n%s ", name);
+    const char *p = strstr(r.body, key);
+    if (p)
+        v = strtoll(p + strlen(key), NULL, 10);
+    h_resp_free(&r);
+    return v;
+}
+
+Test(tls, new_connections_resume_the_pooled_tls_session)
+{
+    /* max_idle 0: every request opens a new TLS connection. On one client
+     * connection (so one worker), the second and later handshakes offer the
+     * session the first one got, and the mock (with a session cache) resumes. */
+    long long connects0 = metric("conduit_upstream_connects_total");
+    long long resumed0 = metric("conduit_upstream_tls_resumed_total");
+    struct h_conn c;
+    cr_assert_eq(h_conn_open(&c, H.gw_port), 0);
+    char *body = h_chat_body(FRESH_MODEL, false, NULL);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(h_send_request(&c, "POST", "/v1/chat/completions", H_AUTH, body), 0);
+        struct h_resp r;
+        cr_assert_eq(h_read_response(&c, &r, 10000), 0);
+        cr_assert_eq(r.status, 200, "request %d: %d %s", i, r.status, r.body);
+        h_resp_free(&r);
+    }
+    free(body);
+    h_conn_close(&c);
+    long long connects = metric("conduit_upstream_connects_total") - connects0;
+    long long resumed = metric("conduit_upstream_tls_resumed_total") - resumed0;
+    cr_assert_eq(connects, 4, "%lld new upstream connections for 4 requests", connects);
+    cr_assert_eq(resumed, 3, "%lld of the 3 later handshakes resumed", resumed);
     h_finish();
 }
