@@ -429,6 +429,13 @@ char *gw__metrics_render(struct gw_worker *w, struct gw_arena *a, size_t *len)
             SUM(conns_active), SUM(conns_total), SUM(streams_active), SUM(bytes_in),
             SUM(bytes_out), SUM(upstream_conns), SUM(upstream_connects), SUM(tls_resumed),
             SUM(upstream_retries), SUM(buffer_refusals), SUM(log_dropped), SUM(stale_cqes));
+    tprintf(&t,
+            "# HELP conduit_recv_buffers_exhausted_total Receives that found the worker's "
+            "provided buffers all in use (retried).\n"
+            "# TYPE conduit_recv_buffers_exhausted_total counter\n"
+            "conduit_recv_buffers_exhausted_total{side=\"client\"} %" PRIu64 "\n"
+            "conduit_recv_buffers_exhausted_total{side=\"upstream\"} %" PRIu64 "\n",
+            SUM(client_enobufs), SUM(upstream_enobufs));
     tprintf(&t, "# HELP conduit_upstream_failures_total Upstream failures by reason.\n"
                 "# TYPE conduit_upstream_failures_total counter\n");
     for (unsigned f = 1; f < GW_FAIL_COUNT; f++)

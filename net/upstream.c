@@ -125,17 +125,19 @@ static void up_close(struct gw_worker *w, struct gw_upconn *up)
         idle_unlink(up);
     if (up->pool)
         up->pool->nconns--;
+    bool connecting = up->state == GW_US_CONNECTING;
     up->state = GW_US_CLOSING;
     up->owner = NULL;
     gw_tw_del(&w->tw, &up->timer);
-    if (up->inflight) {
-        struct io_uring_sqe *sqe = gw__sqe(w);
-        io_uring_prep_cancel_fd(sqe, up_fidx(w, up),
-                                IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
-        sqe->user_data = gw__ud(GW_OP_CANCEL, up->idx, up->gen);
-    } else {
+    /* Cancel exactly the ops in flight (see gw__cancel), then close at zero. */
+    if (connecting)
+        gw__cancel(w, gw__ud(GW_OP_UCONNECT, up->idx, up->gen));
+    if (up->recv_busy)
+        gw__cancel(w, gw__ud(GW_OP_URECV, up->idx, up->gen));
+    if (up->send_busy)
+        gw__cancel(w, gw__ud(GW_OP_USEND, up->idx, up->gen));
+    if (!up->inflight)
         up_submit_close(w, up);
-    }
 }
 
 static void up_free(struct gw_worker *w, struct gw_upconn *up)
@@ -732,6 +734,7 @@ void gw__up_on_cqe(struct gw_worker *w, enum gw_op op, struct gw_upconn *up,
             return;
         }
         if (res == -ENOBUFS) {
+            gw__stat_add(&w->shared.upstream_enobufs, 1);
             up_pump(w, up);
             return;
         }

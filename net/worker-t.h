@@ -225,6 +225,8 @@ struct gw_worker_shared {
     _Atomic uint64_t buffer_refusals;
     _Atomic uint64_t log_dropped;
     _Atomic uint64_t upstream_retries;
+    _Atomic uint64_t client_enobufs;   /* client receives that found no provided buffer */
+    _Atomic uint64_t upstream_enobufs; /* upstream receives that found no provided buffer */
     _Atomic uint64_t fails[GW_FAIL_COUNT];
     _Atomic uint64_t total_hist[GW_HIST_BUCKETS + 1];
     _Atomic uint64_t total_sum_us;

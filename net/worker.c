@@ -74,6 +74,13 @@ struct io_uring_sqe *gw__sqe(struct gw_worker *w)
     return sqe;
 }
 
+void gw__cancel(struct gw_worker *w, uint64_t ud)
+{
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_cancel64(sqe, ud, 0);
+    sqe->user_data = gw__ud(GW_OP_CANCEL, 0, 0);
+}
+
 int gw_listener_open(const struct sockaddr *addr, socklen_t len)
 {
     int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -341,14 +348,12 @@ void gw__client_close(struct gw_worker *w, struct gw_client *c, const char *why)
         gw__server_request_abort(w, c);
     c->state = GW_CS_CLOSING;
     gw_tw_del(&w->tw, &c->timer);
-    if (c->inflight) {
-        struct io_uring_sqe *sqe = gw__sqe(w);
-        io_uring_prep_cancel_fd(sqe, (int)c->idx,
-                                IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
-        sqe->user_data = gw__ud(GW_OP_CANCEL, c->idx, c->gen);
-    } else {
+    if (c->flags & GW_CF_RECV_ARMED)
+        gw__cancel(w, gw__ud(GW_OP_CRECV, c->idx, c->gen));
+    if (c->flags & GW_CF_SEND_BUSY)
+        gw__cancel(w, gw__ud(GW_OP_CSEND, c->idx, c->gen));
+    if (!c->inflight)
         client_submit_close(w, c);
-    }
 }
 
 /* A closing client whose last op just completed gets its close now. */
@@ -489,6 +494,11 @@ static void on_client_recv(struct gw_worker *w, struct gw_client *c,
 {
     int res = cqe->res;
     bool more = cqe->flags & IORING_CQE_F_MORE;
+    if (!more) {
+        /* The receive ended: account it before anything below may close. */
+        c->inflight--;
+        c->flags &= ~GW_CF_RECV_ARMED;
+    }
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         if (res > 0 && c->state != GW_CS_CLOSING) {
@@ -519,17 +529,16 @@ static void on_client_recv(struct gw_worker *w, struct gw_client *c,
     }
     if (c->state == GW_CS_CLOSING)
         goto done;
+    if (res == -ENOBUFS)
+        gw__stat_add(&w->shared.client_enobufs, 1);
     if (res > 0) {
         if (c->state == GW_CS_READING) {
             gw__server_process(w, c);
         } else if (c->ilen > (size_t)w->snap->server.max_header_bytes + c->req.raw_end) {
             /* Pipelined bytes pile up behind a running request: stop reading. */
             c->flags |= GW_CF_RECV_PAUSED;
-            if (more) {
-                struct io_uring_sqe *sqe = gw__sqe(w);
-                io_uring_prep_cancel64(sqe, gw__ud(GW_OP_CRECV, c->idx, c->gen), 0);
-                sqe->user_data = gw__ud(GW_OP_CANCEL, c->idx, c->gen);
-            }
+            if (more)
+                gw__cancel(w, gw__ud(GW_OP_CRECV, c->idx, c->gen));
         }
     } else if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED)) {
         c->flags |= GW_CF_PEER_EOF;
@@ -538,8 +547,6 @@ static void on_client_recv(struct gw_worker *w, struct gw_client *c,
     }
 done:
     if (!more) {
-        c->inflight--;
-        c->flags &= ~GW_CF_RECV_ARMED;
         if (c->state != GW_CS_CLOSING && !(c->flags & (GW_CF_RECV_PAUSED | GW_CF_PEER_EOF)))
             gw__client_want_recv(w, c);
         client_maybe_close(w, c);
@@ -693,9 +700,7 @@ static void begin_drain(struct gw_worker *w)
          * connections nobody accepts. shutdown() stops a listener at once and
          * resets what waits in its queue; the accept then ends without F_MORE. */
         shutdown(w->listen_fd, SHUT_RDWR);
-        struct io_uring_sqe *sqe = gw__sqe(w);
-        io_uring_prep_cancel64(sqe, gw__ud(GW_OP_ACCEPT, 0, 0), 0);
-        sqe->user_data = gw__ud(GW_OP_CANCEL, 0, 0);
+        gw__cancel(w, gw__ud(GW_OP_ACCEPT, 0, 0));
         io_uring_submit(&w->ring);
         close(w->listen_fd);
         w->listen_fd = -1;

@@ -46,6 +46,13 @@ extern __thread struct gw_worker *gw__self;
 
 /* An SQE; flushes the SQ when it is full (never drops one) [ss get_sqe]. */
 struct io_uring_sqe *gw__sqe(struct gw_worker *w);
+/*
+ * Cancels the one op whose user_data is ud. Closing connections cancel each
+ * op they have in flight this way: the kernel finds it by hash, whereas a
+ * cancel by descriptor scans every armed request of the ring, which made a
+ * burst of closes quadratic (bench/RESULTS.md, S2).
+ */
+void gw__cancel(struct gw_worker *w, uint64_t ud);
 uint64_t gw__now_ns(void);
 
 /* Client connection (net/worker.c). */
