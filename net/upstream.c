@@ -140,8 +140,18 @@ static void up_close(struct gw_worker *w, struct gw_upconn *up)
         up_submit_close(w, up);
 }
 
+static void stage_drop(struct gw_worker *w, struct gw_upconn *up)
+{
+    if (up->staged) {
+        gw__ubuf_return(w, up->stage_bid);
+        up->staged = false;
+        up->stage_len = 0;
+    }
+}
+
 static void up_free(struct gw_worker *w, struct gw_upconn *up)
 {
+    stage_drop(w, up);
     if (up->tls) {
         tls_put(w, up->tls);
         up->tls = NULL;
@@ -214,16 +224,6 @@ static void post_send(struct gw_worker *w, struct gw_upconn *up, const void *buf
     sqe->user_data = gw__ud(GW_OP_USEND, up->idx, up->gen);
     up->inflight++;
     up->send_busy = true;
-}
-
-static void post_recv_tls(struct gw_worker *w, struct gw_upconn *up, void *buf, size_t len)
-{
-    struct io_uring_sqe *sqe = gw__sqe(w);
-    io_uring_prep_recv(sqe, up_fidx(w, up), buf, len, 0);
-    sqe->flags |= IOSQE_FIXED_FILE;
-    sqe->user_data = gw__ud(GW_OP_URECV, up->idx, up->gen);
-    up->inflight++;
-    up->recv_busy = true;
 }
 
 /* Plain: sends the rest of the request with one sendmsg over its iovecs. */
@@ -428,11 +428,20 @@ static void up_pump(struct gw_worker *w, struct gw_upconn *up)
                 continue;
             }
         }
-        if ((st & BR_SSL_RECVREC) && !up->recv_busy && !up->paused) {
+        if ((st & BR_SSL_RECVREC) && up->staged) {
             size_t len;
             unsigned char *buf = br_ssl_engine_recvrec_buf(eng, &len);
-            post_recv_tls(w, up, buf, len);
+            size_t n = GW_MIN(len, (size_t)up->stage_len);
+            memcpy(buf, up->stage, n);
+            up->stage += n;
+            up->stage_len -= (uint32_t)n;
+            if (!up->stage_len)
+                stage_drop(w, up);
+            br_ssl_engine_recvrec_ack(eng, n);
+            continue;
         }
+        if ((st & BR_SSL_RECVREC) && !up->staged && !up->paused)
+            post_recv_plain(w, up);
         return;
     }
 }
@@ -708,9 +717,22 @@ void gw__up_on_cqe(struct gw_worker *w, enum gw_op op, struct gw_upconn *up,
     case GW_OP_URECV:
         if (up->tls) {
             if (res == -ENOBUFS || res == -EINTR || res == -EAGAIN) {
+                if (res == -ENOBUFS)
+                    gw__stat_add(&w->shared.upstream_enobufs, 1);
                 up_pump(w, up);
                 return;
             }
+            if (res > 0 && has_buf) {
+                GW_BUG_ON(up->staged);
+                up->staged = true;
+                up->stage_bid = (uint16_t)bid;
+                up->stage = w->ubufs + (size_t)bid * GW_RBUF_SIZE;
+                up->stage_len = (uint32_t)res;
+                up_pump(w, up);
+                return;
+            }
+            if (has_buf)
+                gw__ubuf_return(w, bid);
             if (res <= 0) {
                 if (up->state == GW_US_IDLE || !up->owner)
                     up_close(w, up);
@@ -723,7 +745,6 @@ void gw__up_on_cqe(struct gw_worker *w, enum gw_op op, struct gw_upconn *up,
                     up_fail(w, up, GW_FAIL_RESET, strerror(-res));
                 return;
             }
-            br_ssl_engine_recvrec_ack(gw_tls_client_engine(up->tls), (size_t)res);
             up_pump(w, up);
             return;
         }

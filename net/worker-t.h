@@ -107,6 +107,13 @@ struct gw_upconn {
     int br_err;                         /* BearSSL error when the engine closed */
     const char *action;                 /* what it was doing, for logs (STYLE §5) */
     bool paused;                        /* client output over its high-water mark: no reads */
+    /* TLS: ciphertext received into a provided buffer and not yet fed to the
+     * engine (BearSSL takes one record at a time, header first; one receive
+     * of up to a buffer's size saves a ring round trip per record). */
+    char *stage;                        /* borrowed: into the worker's upstream buffers */
+    uint32_t stage_len;
+    uint16_t stage_bid;
+    bool staged;                        /* stage_bid is held */
     struct sockaddr_storage addr;       /* copy of the provider's resolved address */
     socklen_t addrlen;
     struct iovec siov[12];              /* plain send: iovecs of the rest of the request */
