@@ -163,7 +163,8 @@ void gw__server_error(struct gw_worker *w, struct gw_client *c, int status, cons
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    char body[1024];
+    /* Room for the worst case: every byte of msg escaped as \u00XX. */
+    char body[sizeof(msg) * 6 + 256];
     struct gw_jw jw;
     gw_jw_init(&jw, body, sizeof(body));
     gw_jw_obj_begin(&jw);

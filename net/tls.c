@@ -606,6 +606,9 @@ int gw_tls_client_start(struct gw_tls_client *c, const struct gw_tls_anchors *an
 {
     br_ssl_client_init_full(&c->cc, &c->xc, anchors->ta, anchors->n);
     br_ssl_engine_set_buffer(&c->cc.eng, c->iobuf, sizeof c->iobuf, 1);
+    /* A pooled connection outlives the snapshot whose trust anchors checked
+     * it, so a later handshake on it (renegotiation) must never happen. */
+    br_ssl_engine_add_flags(&c->cc.eng, BR_OPT_NO_RENEGOTIATION);
     bool offer = resume != NULL && resume->session_id_len > 0;
     if (offer)
         br_ssl_engine_set_session_parameters(&c->cc.eng, resume);

@@ -342,9 +342,7 @@ void gw__client_close(struct gw_worker *w, struct gw_client *c, const char *why)
     (void)why;
     if (c->state == GW_CS_CLOSING || c->state == GW_CS_FREE)
         return;
-    if (c->state == GW_CS_ACTIVE)
-        gw__server_request_abort(w, c);
-    else if (c->req.bound)
+    if (c->state == GW_CS_ACTIVE || c->req.bound)
         gw__server_request_abort(w, c);
     c->state = GW_CS_CLOSING;
     gw_tw_del(&w->tw, &c->timer);
@@ -716,6 +714,20 @@ static void begin_drain(struct gw_worker *w)
     gw__up_close_all_idle(w);
 }
 
+/* Dispatches every ready CQE and advances the CQ once for the batch. */
+static void reap(struct gw_worker *w)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&w->ring, head, cqe)
+    {
+        struct io_uring_cqe copy = *cqe; /* copy out before the handler runs [h2o] */
+        dispatch(w, &copy);
+        n++;
+    }
+    io_uring_cq_advance(&w->ring, n);
+}
+
 static void *worker_main(void *arg)
 {
     struct gw_worker *w = arg;
@@ -762,14 +774,7 @@ static void *worker_main(void *arg)
             abort();
         }
         w->now_ms = now_ms();
-        unsigned head, n = 0;
-        io_uring_for_each_cqe(&w->ring, head, cqe)
-        {
-            struct io_uring_cqe copy = *cqe; /* copy out before the handler runs [h2o] */
-            dispatch(w, &copy);
-            n++;
-        }
-        io_uring_cq_advance(&w->ring, n);
+        reap(w);
         run_rearms(w);
     }
     /* Drained: wait (bounded) for the last log lines and closes to complete. */
@@ -780,14 +785,7 @@ static void *worker_main(void *arg)
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
         struct io_uring_cqe *cqe;
         io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
-        unsigned head, n = 0;
-        io_uring_for_each_cqe(&w->ring, head, cqe)
-        {
-            struct io_uring_cqe copy = *cqe;
-            dispatch(w, &copy);
-            n++;
-        }
-        io_uring_cq_advance(&w->ring, n);
+        reap(w);
     }
     gw__up_free_all(w);
     gw_rcu_quiesce_on_worker(rcu, w->id, UINT64_MAX);

@@ -272,6 +272,25 @@ Test(http_errors, missing_model_is_400)
     h_finish();
 }
 
+Test(http_errors, unknown_model_full_of_control_characters_gets_a_valid_404)
+{
+    /* The error message quotes the model name; escaped, each control byte
+     * takes six bytes, so the message must have room for the worst case
+     * (160 of them made the old 1 KiB error body overflow and abort). The
+     * body stays under this suite's 1 KiB limit. */
+    char body[2048];
+    size_t n = (size_t)snprintf(body, sizeof(body), "{\"model\":\"");
+    for (int i = 0; i < 160; i++)
+        n += (size_t)snprintf(body + n, sizeof(body) - n, "\\u0001");
+    snprintf(body + n, sizeof(body) - n, "\",\"messages\":[]}");
+    struct h_resp r;
+    cr_assert_eq(h_chat(body, NULL, &r), 0);
+    h_assert_error(&r, 404, "model_not_found");
+    h_resp_free(&r);
+    assert_still_serving();
+    h_finish();
+}
+
 Test(http_errors, valid_chunked_request_body_is_proxied)
 {
     /* SMALL_BODY split into chunks of 26, 26 and 21 bytes, one with an extension. */
