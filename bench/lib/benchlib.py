@@ -68,7 +68,9 @@ def record(out, pairs):
 # The load generator's JSON (bench/loadgen/report.c): closed/open runs carry
 # "rps", "latency_us" {p50, p90, p99, p99_9, ...}, "non_2xx", "errors"
 # {"total", by kind}; stream runs carry "completed", "failed", "ttft_us",
-# "gap_us", and with --repeat "streams_per_s". Times are in microseconds.
+# "gap_us", "lateness_us" (each gap less the stream's interval, floored at 0;
+# absent from files written before it existed), and with --repeat
+# "streams_per_s". Times are in microseconds.
 
 
 def load(path):
@@ -304,9 +306,11 @@ def stream_grid(R, ids, direct_id, compare=True):
     g.row("peak open", lambda r: r["peak_open"])
     for key, name in (("ttft_us.p50", "TTFT p50"), ("ttft_us.p99", "TTFT p99"),
                       ("gap_us.p50", "gap p50"), ("gap_us.p99", "gap p99"),
-                      ("gap_us.p99_9", "gap p99.9")):
+                      ("gap_us.p99_9", "gap p99.9"), ("lateness_us.p99", "lateness p99"),
+                      ("lateness_us.p99_9", "lateness p99.9")):
         g.row(name, lambda r, k=key: r[k], diff)
     g.row("**added gap p99** (vs direct)", added("gap_us.p99"))
+    g.row("**added lateness p99** (vs direct)", added("lateness_us.p99"))
     g.row("added TTFT p99 (vs direct)", added("ttft_us.p99"))
     g.row("proxy peak RSS (MiB)", Run.hwm_mib, ratio, 1)
     g.row("proxy RSS per open session (KiB)", Run.kib_per_session, ratio, 1)
@@ -451,14 +455,14 @@ def s2_long(R, final):
     final.append([f"S2 failed sessions of {num(n)}", num(fail[0]), num(fail[1]), num(fail[2]),
                   DASH, DASH, "0 at 10,000",
                   met(None if n < 10000 or fail[2] is None else fail[2] == 0)])
-    base = d["gap_us.p99"] if d else None
-    gn, gc = (sub(x["gap_us.p99"], base) if x else None for x in (ng, c))
-    res = hist_width_us(base) if base else None
-    ok = met(None if gc is None else gc < 1000)
-    if res and res >= 1000 and gc is not None and gc < res:
-        ok = f"n/a: below the {num(res)} µs resolution"
-    final.append([f"S2 added gap p99, {num(n)} sessions (µs)", DASH, num(gn), num(gc),
-                  diff(gc, gn), DASH, "Conduit < 1,000 µs", ok])
+    # The added inter-event gap, measured as lateness (gap less the interval):
+    # near zero the histogram resolves well under a microsecond, where the raw
+    # gap's buckets at the interval are milliseconds wide.
+    base = d["lateness_us.p99"] if d else None
+    ln, lc = (sub(x["lateness_us.p99"], base) if x else None for x in (ng, c))
+    final.append([f"S2 added lateness p99, {num(n)} sessions (µs)", DASH, num(ln), num(lc),
+                  diff(lc, ln), DASH, "Conduit < 1,000 µs",
+                  met(None if lc is None else lc < 1000)])
     kn, kc = (x.kib_per_session() if x else None for x in (ng, c))
     final.append([f"S2 RSS per session, {num(n)} sessions (KiB)", DASH, num(kn, 1), num(kc, 1),
                   ratio(kc, kn), DASH, "Conduit < 16 KB",
@@ -470,7 +474,11 @@ def s2_long(R, final):
     if iv.isdigit() and int(iv) > 0:
         md += (f"Gaps are quantiles of a log-linear histogram: at {iv} ms a bucket is "
                f"{num(hist_width_us(int(iv) * 1000))} µs wide, so differences in gap percentiles "
-               "smaller than that are below the load generator's resolution.\n\n")
+               "smaller than that are below the load generator's resolution. Lateness is each "
+               f"gap less the {iv} ms interval (0 when shorter; gaps under half the interval, "
+               "events that arrived together, left out), so it is measured near zero, where the "
+               "buckets are under 1% of the value wide; the added-gap target is judged on "
+               "it.\n\n")
     return md
 
 

@@ -119,6 +119,7 @@ struct gw_lg_stats {
     struct gw_lg_hist sched;  /* open: scheduled time -> actual send (queueing and lag) */
     struct gw_lg_hist ttft;   /* stream: request sent -> first data event */
     struct gw_lg_hist gap;    /* stream: between consecutive data events of a session */
+    struct gw_lg_hist late;   /* stream: max(0, gap - interval), gaps >= interval / 2 only */
 };
 
 /* The block every worker of every process shares, at the start of the region. */

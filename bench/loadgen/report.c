@@ -48,6 +48,7 @@ void gw_lg_report_merge(const struct gw_lg_shared *sh, struct gw_lg_stats *out)
         gw_lg_hist_merge(&out->sched, &s->sched);
         gw_lg_hist_merge(&out->ttft, &s->ttft);
         gw_lg_hist_merge(&out->gap, &s->gap);
+        gw_lg_hist_merge(&out->late, &s->late);
     }
 }
 
@@ -224,6 +225,7 @@ void gw_lg_report_print(FILE *out, const struct gw_lg_config *cfg, const struct 
         print_errors(out, "failures", t, f.errors);
         print_hist(out, "ttft", &t->ttft, ttft_p, GW_ARRAY_SIZE(ttft_p));
         print_hist(out, "event gap", &t->gap, gap_p, GW_ARRAY_SIZE(gap_p));
+        print_hist(out, "lateness", &t->late, gap_p, GW_ARRAY_SIZE(gap_p));
         fprintf(out, "  events       %" PRIu64 "  %.1f events/s\n", t->events, f.events_ps);
     }
     double win = f.window_s > 0 ? f.window_s : 1;
@@ -333,6 +335,7 @@ static void jw_body(struct gw_jw *w, const struct gw_lg_config *cfg, const struc
             jw_kdouble(w, "streams_per_s", f->streams_ps);
         jw_hist(w, "ttft_us", &t->ttft);
         jw_hist(w, "gap_us", &t->gap);
+        jw_hist(w, "lateness_us", &t->late);
     }
     gw_jw_key(w, "status");
     gw_jw_obj_begin(w);
