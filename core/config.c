@@ -66,9 +66,37 @@ void gw_config_set_hooks(const struct gw_config_hooks *hooks)
 
 const char *gw_provider_type_str(enum gw_provider_type t)
 {
-    static const char *const names[GW_PT_COUNT] = {"openai"};
+    static const char *const names[GW_PT_COUNT] = {"openai", "azure"};
     return (unsigned)t < GW_PT_COUNT ? names[t] : "unknown";
 }
+
+/*
+ * Every name `type:` accepts: a dialect, or a preset of the openai dialect
+ * with the provider's documented base URL (what its official SDK or docs use
+ * with an OpenAI client). base_url NULL: the file must give one (Azure's is
+ * per resource). stream_usage: whether the API takes stream_options.
+ */
+static const struct ptype {
+    const char *name;
+    enum gw_provider_type type;
+    const char *base_url;
+    bool stream_usage;
+} ptypes[] = {
+    {"openai", GW_PT_OPENAI, "https://api.openai.com/v1", true},
+    {"azure", GW_PT_AZURE, NULL, true},
+    /* Mistral rejects unknown fields (422) and puts usage in its last chunk anyway. */
+    {"mistral", GW_PT_OPENAI, "https://api.mistral.ai/v1", false},
+    {"groq", GW_PT_OPENAI, "https://api.groq.com/openai/v1", true},
+    {"deepseek", GW_PT_OPENAI, "https://api.deepseek.com/v1", true},
+    {"together", GW_PT_OPENAI, "https://api.together.xyz/v1", true},
+    {"fireworks", GW_PT_OPENAI, "https://api.fireworks.ai/inference/v1", true},
+    {"openrouter", GW_PT_OPENAI, "https://openrouter.ai/api/v1", true},
+    /* Perplexity documents no stream_options; its last chunk carries usage. */
+    {"perplexity", GW_PT_OPENAI, "https://api.perplexity.ai", false},
+    {"xai", GW_PT_OPENAI, "https://api.x.ai/v1", true},
+    {"ollama", GW_PT_OPENAI, "http://localhost:11434/v1", true},
+    {"vllm", GW_PT_OPENAI, "http://localhost:8000/v1", true},
+};
 
 /* ---- durations and sizes ---- */
 
@@ -408,13 +436,27 @@ static const struct field pool_fields[] = {
     FIELD("max_requests", FK_U32, struct gw_provider, pool_max_requests, 1, UINT32_MAX),
 };
 
-enum { PF_NAME = 0, PF_TYPE, PF_BASE_URL, PF_API_KEY, PF_CA_FILE };
+enum {
+    PF_NAME = 0,
+    PF_TYPE,
+    PF_BASE_URL,
+    PF_API_KEY,
+    PF_CA_FILE,
+    PF_ORG,
+    PF_PROJECT,
+    PF_API_VERSION,
+    PF_DEPLOYMENT
+};
 static const struct field provider_fields[] = {
     [PF_NAME] = FIELD("name", FK_STR, struct gw_provider, name, 0, 0),
-    [PF_TYPE] = FIELD("type", FK_PTYPE, struct gw_provider, type, 0, 0),
+    [PF_TYPE] = FIELD("type", FK_PTYPE, struct gw_provider, type_name, 0, 0),
     [PF_BASE_URL] = FIELD("base_url", FK_STR, struct gw_provider, base_url, 0, 0),
     [PF_API_KEY] = FIELD("api_key", FK_STR, struct gw_provider, api_key, 0, 0),
     [PF_CA_FILE] = FIELD("tls_ca_file", FK_STR, struct gw_provider, tls_ca_file, 0, 0),
+    [PF_ORG] = FIELD("organization", FK_STR, struct gw_provider, organization, 0, 0),
+    [PF_PROJECT] = FIELD("project", FK_STR, struct gw_provider, project, 0, 0),
+    [PF_API_VERSION] = FIELD("api_version", FK_STR, struct gw_provider, api_version, 0, 0),
+    [PF_DEPLOYMENT] = FIELD("deployment", FK_STR, struct gw_provider, deployment, 0, 0),
     FIELD("connect_timeout", FK_MS, struct gw_provider, connect_timeout_ms, 1, UINT32_MAX),
     FIELD("first_byte_timeout", FK_MS, struct gw_provider, first_byte_timeout_ms, 1, UINT32_MAX),
     FIELD("read_timeout", FK_MS, struct gw_provider, read_timeout_ms, 1, UINT32_MAX),
@@ -542,13 +584,16 @@ static int set_field(struct loader *ld, const struct field *f, const yaml_node_t
             *(uint64_t *)dst = u;
         return 0;
     case FK_PTYPE:
-        for (int t = 0; t < GW_PT_COUNT; t++) {
-            if (!strcmp(s, gw_provider_type_str((enum gw_provider_type)t))) {
-                *(enum gw_provider_type *)dst = (enum gw_provider_type)t;
+        for (size_t t = 0; t < GW_ARRAY_SIZE(ptypes); t++) {
+            if (!strcmp(s, ptypes[t].name)) {
+                *(const char **)dst = ptypes[t].name;
                 return 0;
             }
         }
-        return fail(ld, line, key, "unknown provider type \"%s\" (known: openai)", what);
+        return fail(ld, line, key,
+                    "unknown provider type \"%s\" (known: openai, azure, mistral, groq, "
+                    "deepseek, together, fireworks, openrouter, perplexity, xai, ollama, vllm)",
+                    what);
     default:
         GW_BUG_ON(1);
         return -1;
@@ -909,6 +954,10 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
 
     p->type = GW_PT_COUNT; /* "not set" until the walk finds it */
     p->api_key = "";
+    p->organization = "";
+    p->project = "";
+    p->api_version = "";
+    p->deployment = "";
     p->connect_timeout_ms = 5000;
     p->first_byte_timeout_ms = 120000;
     p->read_timeout_ms = 120000;
@@ -925,7 +974,7 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
     if (walk_mapping(ld, node, path, provider_fields, GW_ARRAY_SIZE(provider_fields), p, seen) < 0)
         return -1;
 
-    static const int required[] = {PF_NAME, PF_TYPE, PF_BASE_URL};
+    static const int required[] = {PF_NAME, PF_TYPE};
     for (size_t r = 0; r < GW_ARRAY_SIZE(required); r++) {
         if (!present(seen[required[r]])) {
             snprintf(key, sizeof(key), "%s.%s", path, provider_fields[required[r]].key);
@@ -940,9 +989,38 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
             return fail(ld, node_line(seen[PF_NAME]), key,
                         "duplicate provider name \"%s\" (also providers[%zu])", p->name, j);
 
+    const struct ptype *pt = NULL;
+    for (size_t t = 0; t < GW_ARRAY_SIZE(ptypes) && !pt; t++)
+        if (!strcmp(p->type_name, ptypes[t].name))
+            pt = &ptypes[t];
+    GW_BUG_ON(!pt); /* FK_PTYPE accepted only names of the table */
+    p->type = pt->type;
+    p->stream_usage_option = pt->stream_usage;
     snprintf(key, sizeof(key), "%s.base_url", path);
-    if (parse_base_url(ld, p, node_line(seen[PF_BASE_URL]), key) < 0)
+    if (!present(seen[PF_BASE_URL])) {
+        if (!pt->base_url)
+            return fail(ld, node_line(node), key, "is required for type %s", pt->name);
+        p->base_url = pt->base_url;
+    }
+    if (parse_base_url(ld, p, node_line(seen[PF_BASE_URL] ? seen[PF_BASE_URL] : node), key) < 0)
         return -1;
+    /* Fields of one dialect are refused on another, so a typo'd type is not silent. */
+    static const struct {
+        int field;
+        enum gw_provider_type only;
+    } scoped[] = {{PF_ORG, GW_PT_OPENAI},
+                  {PF_PROJECT, GW_PT_OPENAI},
+                  {PF_API_VERSION, GW_PT_AZURE},
+                  {PF_DEPLOYMENT, GW_PT_AZURE}};
+    for (size_t k = 0; k < GW_ARRAY_SIZE(scoped); k++) {
+        if (present(seen[scoped[k].field]) && p->type != scoped[k].only) {
+            snprintf(key, sizeof(key), "%s.%s", path, provider_fields[scoped[k].field].key);
+            return fail(ld, node_line(seen[scoped[k].field]), key, "only applies to type %s",
+                        gw_provider_type_str(scoped[k].only));
+        }
+    }
+    if (p->type == GW_PT_AZURE && !p->api_version[0])
+        p->api_version = "v1";
 
     snprintf(key, sizeof(key), "%s.tls_ca_file", path);
     if (p->tls_ca_file && !p->tls)

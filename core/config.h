@@ -25,8 +25,15 @@
 #include "core/arena.h"
 #include "core/span.h"
 
+/*
+ * The wire dialect a provider speaks. The config's `type:` names either a
+ * dialect or a preset of one: mistral, groq, deepseek, together, fireworks,
+ * openrouter, perplexity, xai, ollama and vllm are the openai dialect with
+ * their own default base_url and quirks (gw_provider.type_name keeps the name).
+ */
 enum gw_provider_type {
-    GW_PT_OPENAI = 0, /* the OpenAI-compatible dialect */
+    GW_PT_OPENAI = 0, /* OpenAI's API: Authorization: Bearer, base_url + /chat/completions */
+    GW_PT_AZURE,      /* Azure OpenAI: api-key header; v1 or dated deployment paths */
     GW_PT_COUNT
 };
 
@@ -35,6 +42,14 @@ const char *gw_provider_type_str(enum gw_provider_type t);
 struct gw_provider {
     const char *name;
     enum gw_provider_type type;
+    const char *type_name;   /* as configured: "openai", "azure", "groq", ... */
+    bool stream_usage_option; /* the API takes stream_options.include_usage (the relay asks
+                               * for usage with it); false where the preset's API refuses it */
+    const char *organization; /* openai family: OpenAI-Organization header; "" = none */
+    const char *project;      /* openai family: OpenAI-Project header; "" = none */
+    const char *api_version;  /* azure: "v1" (default: /openai/v1/...) or a dated version
+                               * such as "2024-10-21" (/openai/deployments/{d}/...?api-version=) */
+    const char *deployment;   /* azure, dated versions: deployment; "" = the model's upstream name */
     const char *base_url;    /* as configured, e.g. "https://api.openai.com/v1" */
     bool tls;                /* https */
     const char *host;        /* host part of base_url: SNI, certificate name check */

@@ -329,6 +329,61 @@ static int plan_usage_edit(const char *body, const struct gw_json_member *so, st
     return 1;
 }
 
+/*
+ * The upstream request head, per dialect (the body is OpenAI's for both):
+ *  openai family: POST {base_path}/chat/completions, Authorization: Bearer,
+ *    OpenAI-Organization / OpenAI-Project when configured;
+ *  azure v1:      POST {base}/openai/v1/chat/completions, api-key header, the
+ *    deployment named by "model" in the body;
+ *  azure dated:   POST {base}/openai/deployments/{deployment}/chat/completions
+ *    ?api-version={v}, api-key header.
+ * [Azure OpenAI REST reference; openai-node docs/azure.md]
+ */
+static void upstream_head(struct gw_sb *hb, const struct gw_req *r, const struct gw_provider *p,
+                          size_t body_len)
+{
+    const char *op = r->ep == GW_EP_CHAT ? "/chat/completions" : "/embeddings";
+    gw_sb_lit(hb, "POST ");
+    gw_sb_puts(hb, p->base_path);
+    if (p->type == GW_PT_AZURE && strcmp(p->api_version, "v1") == 0) {
+        gw_sb_lit(hb, "/openai/v1");
+        gw_sb_puts(hb, op);
+    } else if (p->type == GW_PT_AZURE) {
+        gw_sb_lit(hb, "/openai/deployments/");
+        gw_sb_puts(hb, p->deployment[0] ? p->deployment : r->model->upstream_model);
+        gw_sb_puts(hb, op);
+        gw_sb_lit(hb, "?api-version=");
+        gw_sb_puts(hb, p->api_version);
+    } else {
+        gw_sb_puts(hb, op);
+    }
+    gw_sb_lit(hb, " HTTP/1.1\r\nhost: ");
+    gw_sb_puts(hb, p->host_header);
+    if (p->api_key[0]) {
+        if (p->type == GW_PT_AZURE)
+            gw_sb_lit(hb, "\r\napi-key: ");
+        else
+            gw_sb_lit(hb, "\r\nauthorization: Bearer ");
+        gw_sb_puts(hb, p->api_key);
+    }
+    if (p->organization[0]) {
+        gw_sb_lit(hb, "\r\nopenai-organization: ");
+        gw_sb_puts(hb, p->organization);
+    }
+    if (p->project[0]) {
+        gw_sb_lit(hb, "\r\nopenai-project: ");
+        gw_sb_puts(hb, p->project);
+    }
+    gw_sb_lit(hb, "\r\ncontent-type: application/json\r\ncontent-length: ");
+    gw_sb_u64(hb, body_len);
+    if (r->stream)
+        gw_sb_lit(hb, "\r\naccept: text/event-stream\r\nx-request-id: ");
+    else
+        gw_sb_lit(hb, "\r\naccept: application/json\r\nx-request-id: ");
+    gw_sb_puts(hb, r->rid);
+    gw_sb_lit(hb, "\r\nuser-agent: conduit/" GW_VERSION "\r\n\r\n");
+}
+
 static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route route)
 {
     struct gw_req *r = &c->req;
@@ -382,7 +437,7 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
     struct edit model_edit = {m[0].value.start, m[0].value_end, q, qlen};
     struct edit usage_edit = {0, 0, NULL, 0};
     bool have_usage_edit = false;
-    if (r->stream) {
+    if (r->stream && r->model->provider->stream_usage_option) {
         int k = plan_usage_edit(body, &m[2], &usage_edit, &r->want_usage);
         if (k == -1) {
             gw__server_error(w, c, 400, "invalid_request_error", NULL, "stream_options",
@@ -431,31 +486,15 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
     }
 
     const struct gw_provider *p = r->model->provider;
-    size_t hcap = 512 + strlen(p->base_path) + strlen(p->host_header) + strlen(p->api_key);
+    size_t hcap = 640 + strlen(p->base_path) + strlen(p->host_header) + strlen(p->api_key) +
+                  strlen(p->organization) + strlen(p->project) + strlen(p->api_version) +
+                  strlen(p->deployment) + strlen(r->model->upstream_model);
     char *head = gw_arena_alloc(&r->arena, hcap);
     if (!head)
         goto nomem;
     struct gw_sb hb;
     gw_sb_init(&hb, head, hcap);
-    gw_sb_lit(&hb, "POST ");
-    gw_sb_puts(&hb, p->base_path);
-    if (r->ep == GW_EP_CHAT)
-        gw_sb_lit(&hb, "/chat/completions HTTP/1.1\r\nhost: ");
-    else
-        gw_sb_lit(&hb, "/embeddings HTTP/1.1\r\nhost: ");
-    gw_sb_puts(&hb, p->host_header);
-    if (p->api_key[0]) {
-        gw_sb_lit(&hb, "\r\nauthorization: Bearer ");
-        gw_sb_puts(&hb, p->api_key);
-    }
-    gw_sb_lit(&hb, "\r\ncontent-type: application/json\r\ncontent-length: ");
-    gw_sb_u64(&hb, total_body);
-    if (r->stream)
-        gw_sb_lit(&hb, "\r\naccept: text/event-stream\r\nx-request-id: ");
-    else
-        gw_sb_lit(&hb, "\r\naccept: application/json\r\nx-request-id: ");
-    gw_sb_puts(&hb, r->rid);
-    gw_sb_lit(&hb, "\r\nuser-agent: conduit/" GW_VERSION "\r\n\r\n");
+    upstream_head(&hb, r, p, total_body);
     if (hb.overflow)
         goto nomem;
     iov[0] = (struct iovec){head, hb.len};

@@ -1159,6 +1159,51 @@ static bool authorized(const struct gw_http1_req *req)
     return span_is(key, gw_mock.api_key);
 }
 
+/* Azure OpenAI's key header: api-key: <key>. */
+static bool azure_authorized(const struct gw_http1_req *req)
+{
+    const struct gw_http1_header *h = gw_http1_find(req->headers, req->num_headers, "api-key");
+    return h && span_is(h->value, gw_mock.api_key);
+}
+
+/*
+ * Azure OpenAI's paths, mapped onto ours [Azure OpenAI REST reference]:
+ * /openai/v1/{op} (the v1 API), and /openai/deployments/{d}/{op}, which needs
+ * an api-version query. Returns 0 with *path set to "/v1/{op}", or -1 after
+ * answering the error.
+ */
+static int azure_path(struct gw_mock_conn *c, const struct gw_http1_req *req,
+                      struct gw_span *path, char *buf, size_t cap)
+{
+    struct gw_span op;
+    if (span_has_prefix(*path, "/openai/v1/")) {
+        op = gw_span_make(path->ptr + 10, path->len - 10);
+    } else if (span_has_prefix(*path, "/openai/deployments/")) {
+        struct gw_span rest = gw_span_make(path->ptr + 20, path->len - 20);
+        const char *slash = memchr(rest.ptr, '/', rest.len);
+        const char *q = memchr(req->target.ptr, '?', req->target.len);
+        struct gw_span query = q ? gw_span_make(q + 1, req->target.len - (size_t)(q + 1 -
+                                                                              req->target.ptr))
+                                 : GW_SPAN_NULL;
+        if (!slash || slash == rest.ptr) {
+            reply_error(c, 404, "invalid_request_error", "DeploymentNotFound", NULL, NULL, NULL);
+            return -1;
+        }
+        if (!query.len || !memmem(query.ptr, query.len, "api-version=", 12) ||
+            (query.len >= 12 && memcmp(query.ptr + query.len - 12, "api-version=", 12) == 0)) {
+            reply_error(c, 400, "invalid_request_error",
+                        "Missing required query parameter: api-version", NULL, NULL, NULL);
+            return -1;
+        }
+        op = gw_span_make(slash, rest.len - (size_t)(slash - rest.ptr));
+    } else {
+        return 0;
+    }
+    int n = snprintf(buf, cap, "/v1%.*s", (int)op.len, op.ptr);
+    *path = gw_span_make(buf, n > 0 && (size_t)n < cap ? (size_t)n : 0);
+    return 0;
+}
+
 void gw_mock_dispatch(struct gw_mock_conn *c, const struct gw_http1_req *req, struct gw_span head,
                       struct gw_span body)
 {
@@ -1189,9 +1234,15 @@ void gw_mock_dispatch(struct gw_mock_conn *c, const struct gw_http1_req *req, st
 
     gw_mock_ctr_inc(&w->ctr.requests);
     record_last(w, head, body);
-    if (gw_mock.api_key && !authorized(req)) {
+    bool azure = span_has_prefix(path, "/openai/");
+    if (gw_mock.api_key && !(azure ? azure_authorized(req) : authorized(req))) {
         reply_error(c, 401, "invalid_request_error", "Incorrect API key provided", NULL,
                     "invalid_api_key", NULL);
+        return;
+    }
+    char azbuf[256];
+    if (azure && azure_path(c, req, &path, azbuf, sizeof(azbuf)) < 0) {
+        scratch_trim(w);
         return;
     }
     bool post = span_is(req->method, "POST"), get = span_is(req->method, "GET");

@@ -30,6 +30,14 @@ static int fake_resolve(const char *host, struct sockaddr_storage *addr, socklen
         const char *ip;
     } table[] = {
         {"api.openai.com", AF_INET, "203.0.113.10"},
+        {"api.mistral.ai", AF_INET, "203.0.113.11"},
+        {"api.groq.com", AF_INET, "203.0.113.12"},
+        {"api.deepseek.com", AF_INET, "203.0.113.13"},
+        {"api.together.xyz", AF_INET, "203.0.113.14"},
+        {"api.fireworks.ai", AF_INET, "203.0.113.15"},
+        {"openrouter.ai", AF_INET, "203.0.113.16"},
+        {"api.perplexity.ai", AF_INET, "203.0.113.17"},
+        {"api.x.ai", AF_INET, "203.0.113.18"},
         {"example.test", AF_INET, "198.51.100.7"},
         {"v6.test", AF_INET6, "2001:db8::7"},
     };
@@ -372,7 +380,13 @@ static const struct {
      "t.yaml:2: providers[0].type: is required"},
     {"providers:\n  - name: a\n    type:\n    base_url: http://127.0.0.1\n",
      "t.yaml:2: providers[0].type: is required"},
-    {"providers:\n  - name: a\n    type: openai\n", "t.yaml:2: providers[0].base_url: is required"},
+    {"providers:\n  - name: a\n    type: azure\n",
+     "t.yaml:2: providers[0].base_url: is required for type azure"},
+    {P0 "    api_version: \"2024-10-21\"\n",
+     "t.yaml:5: providers[0].api_version: only applies to type azure"},
+    {"providers:\n  - name: a\n    type: azure\n    base_url: http://127.0.0.1\n"
+     "    organization: org-1\n",
+     "t.yaml:5: providers[0].organization: only applies to type openai"},
     {P0 "models:\n  - provider: a\n", "t.yaml:6: models[0].name: is required"},
     {P0 "models:\n  - name: m\n", "t.yaml:6: models[0].provider: is required"},
     {"keys:\n  - key: k\n", "t.yaml:2: keys[0].name: is required"},
@@ -400,7 +414,8 @@ static const struct {
     {P0 "models:\n  - name: m\n    provider: nope\n",
      "t.yaml:7: models[0].provider: unknown provider \"nope\""},
     {"providers:\n  - name: a\n    type: anthropic\n    base_url: http://127.0.0.1\n",
-     "t.yaml:3: providers[0].type: unknown provider type \"anthropic\" (known: openai)"},
+     "t.yaml:3: providers[0].type: unknown provider type \"anthropic\" (known: openai, azure, "
+     "mistral, groq, deepseek, together, fireworks, openrouter, perplexity, xai, ollama, vllm)"},
     /* durations, sizes, integers, booleans */
     {"server:\n  drain_timeout: 5x\n",
      "t.yaml:2: server.drain_timeout: bad duration \"5x\" (use e.g. 500ms, 30s, 2m, 1h)"},
@@ -969,4 +984,70 @@ Test(config, load_file_reads_and_names_the_file)
 Test(config, free_ignores_null)
 {
     gw_config_free(NULL);
+}
+
+Test(config, presets_default_their_base_url_and_quirks)
+{
+    static const struct {
+        const char *type, *host, *path;
+        uint16_t port;
+        bool tls, stream_usage;
+    } want[] = {
+        {"openai", "api.openai.com", "/v1", 443, true, true},
+        {"mistral", "api.mistral.ai", "/v1", 443, true, false},
+        {"groq", "api.groq.com", "/openai/v1", 443, true, true},
+        {"deepseek", "api.deepseek.com", "/v1", 443, true, true},
+        {"together", "api.together.xyz", "/v1", 443, true, true},
+        {"fireworks", "api.fireworks.ai", "/inference/v1", 443, true, true},
+        {"openrouter", "openrouter.ai", "/api/v1", 443, true, true},
+        {"perplexity", "api.perplexity.ai", "", 443, true, false},
+        {"xai", "api.x.ai", "/v1", 443, true, true},
+        {"ollama", "localhost", "/v1", 11434, false, true},
+        {"vllm", "localhost", "/v1", 8000, false, true},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(want); i++) {
+        char yaml[256];
+        snprintf(yaml, sizeof(yaml), "providers:\n  - name: p\n    type: %s\n", want[i].type);
+        struct gw_config *cfg = load_ok(yaml);
+        const struct gw_provider *p = &cfg->providers[0];
+        cr_assert_eq(p->type, GW_PT_OPENAI, "%s", want[i].type);
+        cr_assert_str_eq(p->type_name, want[i].type);
+        cr_assert_str_eq(p->host, want[i].host, "%s", want[i].type);
+        cr_assert_str_eq(p->base_path, want[i].path, "%s", want[i].type);
+        cr_assert_eq(p->port, want[i].port, "%s", want[i].type);
+        cr_assert_eq(p->tls, want[i].tls, "%s", want[i].type);
+        cr_assert_eq(p->stream_usage_option, want[i].stream_usage, "%s", want[i].type);
+        gw_config_free(cfg);
+    }
+}
+
+Test(config, a_preset_base_url_can_be_overridden_and_openai_headers_are_kept)
+{
+    struct gw_config *cfg = load_ok("providers:\n  - name: p\n    type: groq\n"
+                                    "    base_url: http://127.0.0.1:9001/v1\n"
+                                    "  - name: o\n    type: openai\n"
+                                    "    organization: org-1\n    project: proj-1\n");
+    cr_assert_str_eq(cfg->providers[0].host, "127.0.0.1");
+    cr_assert_eq(cfg->providers[0].port, 9001);
+    cr_assert_str_eq(cfg->providers[0].type_name, "groq");
+    cr_assert_str_eq(cfg->providers[1].organization, "org-1");
+    cr_assert_str_eq(cfg->providers[1].project, "proj-1");
+    cr_assert_str_eq(cfg->providers[0].organization, "");
+    gw_config_free(cfg);
+}
+
+Test(config, azure_defaults_to_the_v1_api_and_takes_a_dated_version_and_deployment)
+{
+    struct gw_config *cfg = load_ok("providers:\n"
+                                    "  - name: a\n    type: azure\n"
+                                    "    base_url: https://example.test\n    api_key: k\n"
+                                    "  - name: b\n    type: azure\n"
+                                    "    base_url: https://example.test\n"
+                                    "    api_version: \"2024-10-21\"\n    deployment: dep\n");
+    cr_assert_eq(cfg->providers[0].type, GW_PT_AZURE);
+    cr_assert_str_eq(cfg->providers[0].api_version, "v1");
+    cr_assert_str_eq(cfg->providers[0].deployment, "");
+    cr_assert_str_eq(cfg->providers[1].api_version, "2024-10-21");
+    cr_assert_str_eq(cfg->providers[1].deployment, "dep");
+    gw_config_free(cfg);
 }
