@@ -66,7 +66,7 @@ void gw_config_set_hooks(const struct gw_config_hooks *hooks)
 
 const char *gw_provider_type_str(enum gw_provider_type t)
 {
-    static const char *const names[GW_PT_COUNT] = {"openai", "azure"};
+    static const char *const names[GW_PT_COUNT] = {"openai", "azure", "anthropic"};
     return (unsigned)t < GW_PT_COUNT ? names[t] : "unknown";
 }
 
@@ -84,6 +84,7 @@ static const struct ptype {
 } ptypes[] = {
     {"openai", GW_PT_OPENAI, "https://api.openai.com/v1", true},
     {"azure", GW_PT_AZURE, NULL, true},
+    {"anthropic", GW_PT_ANTHROPIC, "https://api.anthropic.com", false},
     /* Mistral rejects unknown fields (422) and puts usage in its last chunk anyway. */
     {"mistral", GW_PT_OPENAI, "https://api.mistral.ai/v1", false},
     {"groq", GW_PT_OPENAI, "https://api.groq.com/openai/v1", true},
@@ -445,7 +446,8 @@ enum {
     PF_ORG,
     PF_PROJECT,
     PF_API_VERSION,
-    PF_DEPLOYMENT
+    PF_DEPLOYMENT,
+    PF_ANTHROPIC_VERSION
 };
 static const struct field provider_fields[] = {
     [PF_NAME] = FIELD("name", FK_STR, struct gw_provider, name, 0, 0),
@@ -457,6 +459,8 @@ static const struct field provider_fields[] = {
     [PF_PROJECT] = FIELD("project", FK_STR, struct gw_provider, project, 0, 0),
     [PF_API_VERSION] = FIELD("api_version", FK_STR, struct gw_provider, api_version, 0, 0),
     [PF_DEPLOYMENT] = FIELD("deployment", FK_STR, struct gw_provider, deployment, 0, 0),
+    [PF_ANTHROPIC_VERSION] = FIELD("anthropic_version", FK_STR, struct gw_provider,
+                                   anthropic_version, 0, 0),
     FIELD("connect_timeout", FK_MS, struct gw_provider, connect_timeout_ms, 1, UINT32_MAX),
     FIELD("first_byte_timeout", FK_MS, struct gw_provider, first_byte_timeout_ms, 1, UINT32_MAX),
     FIELD("read_timeout", FK_MS, struct gw_provider, read_timeout_ms, 1, UINT32_MAX),
@@ -591,7 +595,7 @@ static int set_field(struct loader *ld, const struct field *f, const yaml_node_t
             }
         }
         return fail(ld, line, key,
-                    "unknown provider type \"%s\" (known: openai, azure, mistral, groq, "
+                    "unknown provider type \"%s\" (known: openai, azure, anthropic, mistral, groq, "
                     "deepseek, together, fireworks, openrouter, perplexity, xai, ollama, vllm)",
                     what);
     default:
@@ -958,6 +962,7 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
     p->project = "";
     p->api_version = "";
     p->deployment = "";
+    p->anthropic_version = "";
     p->connect_timeout_ms = 5000;
     p->first_byte_timeout_ms = 120000;
     p->read_timeout_ms = 120000;
@@ -1011,7 +1016,8 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
     } scoped[] = {{PF_ORG, GW_PT_OPENAI},
                   {PF_PROJECT, GW_PT_OPENAI},
                   {PF_API_VERSION, GW_PT_AZURE},
-                  {PF_DEPLOYMENT, GW_PT_AZURE}};
+                  {PF_DEPLOYMENT, GW_PT_AZURE},
+                  {PF_ANTHROPIC_VERSION, GW_PT_ANTHROPIC}};
     for (size_t k = 0; k < GW_ARRAY_SIZE(scoped); k++) {
         if (present(seen[scoped[k].field]) && p->type != scoped[k].only) {
             snprintf(key, sizeof(key), "%s.%s", path, provider_fields[scoped[k].field].key);
@@ -1021,6 +1027,17 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
     }
     if (p->type == GW_PT_AZURE && !p->api_version[0])
         p->api_version = "v1";
+    if (p->type == GW_PT_ANTHROPIC) {
+        /* The versions whose request rules the translator knows. */
+        if (!p->anthropic_version[0])
+            p->anthropic_version = "2026-10-21";
+        if (strcmp(p->anthropic_version, "2026-10-21") != 0 &&
+            strcmp(p->anthropic_version, "2023-06-01") != 0) {
+            snprintf(key, sizeof(key), "%s.anthropic_version", path);
+            return fail(ld, node_line(seen[PF_ANTHROPIC_VERSION]), key,
+                        "must be \"2026-10-21\" or \"2023-06-01\"");
+        }
+    }
 
     snprintf(key, sizeof(key), "%s.tls_ca_file", path);
     if (p->tls_ca_file && !p->tls)

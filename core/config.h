@@ -34,6 +34,7 @@
 enum gw_provider_type {
     GW_PT_OPENAI = 0, /* OpenAI's API: Authorization: Bearer, base_url + /chat/completions */
     GW_PT_AZURE,      /* Azure OpenAI: api-key header; v1 or dated deployment paths */
+    GW_PT_ANTHROPIC,  /* Anthropic's Messages API, translated (providers/anthropic.c) */
     GW_PT_COUNT
 };
 
@@ -50,6 +51,8 @@ struct gw_provider {
     const char *api_version;  /* azure: "v1" (default: /openai/v1/...) or a dated version
                                * such as "2024-10-21" (/openai/deployments/{d}/...?api-version=) */
     const char *deployment;   /* azure, dated versions: deployment; "" = the model's upstream name */
+    const char *anthropic_version; /* anthropic: the anthropic-version header; default
+                                    * "2026-10-21" (current), or "2023-06-01" */
     const char *base_url;    /* as configured, e.g. "https://api.openai.com/v1" */
     bool tls;                /* https */
     const char *host;        /* host part of base_url: SNI, certificate name check */

@@ -413,9 +413,13 @@ static const struct {
      "t.yaml:5: keys[1].key: same secret as keys[0]"},
     {P0 "models:\n  - name: m\n    provider: nope\n",
      "t.yaml:7: models[0].provider: unknown provider \"nope\""},
-    {"providers:\n  - name: a\n    type: anthropic\n    base_url: http://127.0.0.1\n",
-     "t.yaml:3: providers[0].type: unknown provider type \"anthropic\" (known: openai, azure, "
-     "mistral, groq, deepseek, together, fireworks, openrouter, perplexity, xai, ollama, vllm)"},
+    {"providers:\n  - name: a\n    type: bedrock\n    base_url: http://127.0.0.1\n",
+     "t.yaml:3: providers[0].type: unknown provider type \"bedrock\" (known: openai, azure, "
+     "anthropic, mistral, groq, deepseek, together, fireworks, openrouter, perplexity, xai, "
+     "ollama, vllm)"},
+    {"providers:\n  - name: a\n    type: anthropic\n    base_url: http://127.0.0.1\n"
+     "    anthropic_version: \"2024-01-01\"\n",
+     "t.yaml:5: providers[0].anthropic_version: must be \"2026-10-21\" or \"2023-06-01\""},
     /* durations, sizes, integers, booleans */
     {"server:\n  drain_timeout: 5x\n",
      "t.yaml:2: server.drain_timeout: bad duration \"5x\" (use e.g. 500ms, 30s, 2m, 1h)"},
