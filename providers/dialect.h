@@ -1,0 +1,38 @@
+/*
+ * providers/dialect.h — the translating dialects behind one table, so the
+ * request path asks "does this provider need translation, and how" in one
+ * place. The OpenAI-compatible family (openai, azure, presets) has no entry:
+ * its body passes through with "model" rewritten.
+ */
+#ifndef GW_PROVIDERS_DIALECT_H
+#define GW_PROVIDERS_DIALECT_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+#include "providers/xlate.h"
+
+struct gw_dialect {
+    const char *name;
+    /* OpenAI request -> upstream request; -1 with err filled for a 400. */
+    int (*build_request)(const struct gw_xlate *x, const char *body, size_t len,
+                         struct gw_xlate_req *out, struct gw_xlate_err *err);
+    /* Complete 2xx body -> OpenAI chat.completion JSON; -1 when unparseable (502). */
+    int (*translate_response)(const struct gw_xlate *x, const char *body, size_t len,
+                              struct gw_span *out, struct gw_xlate_usage *u);
+    /* Non-2xx body -> OpenAI error object and the client's status. */
+    int (*translate_error)(int status, const char *body, size_t len, struct gw_arena *a,
+                           struct gw_span *out, int *out_status);
+    size_t stream_size; /* bytes of stream state, allocated in the request arena */
+    void (*stream_init)(void *st, const struct gw_xlate *x);
+    /* Upstream stream bytes -> OpenAI chunks through sink; -1 on a broken stream. */
+    int (*stream_feed)(void *st, const char *data, size_t len, const struct gw_xlate_sink *sink,
+                       struct gw_xlate_usage *u);
+    /* The upstream stream ended: final chunks and "data: [DONE]". */
+    int (*stream_end)(void *st, const struct gw_xlate_sink *sink, struct gw_xlate_usage *u);
+};
+
+/* The translating dialect for a provider type, or NULL for pass-through. */
+const struct gw_dialect *gw_dialect_for(enum gw_provider_type t);
+
+#endif
