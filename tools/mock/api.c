@@ -2,7 +2,9 @@
  * tools/mock/api.c — the mock's endpoints, in OpenAI's wire format
  * (https://platform.openai.com/docs/api-reference): chat completions
  * (plain and SSE-streamed), embeddings, models, and the /mock/stats and
- * /mock/last introspection endpoints, plus every error object.
+ * /mock/last introspection endpoints, plus every error object. Other
+ * dialects' endpoints live in their own files (anthropic.c: POST
+ * /v1/messages) and share the helpers at the end of this file.
  *
  * A chat request's top-level "mock" object steers the answer (see
  * tools/mock/README.md): content chunk count, pacing, a forced status, and
@@ -330,15 +332,6 @@ static void reply_status(struct gw_mock_conn *c, int status, const char *retry_a
 
 /* ---- the "mock" control object ---- */
 
-struct mock_ctl {
-    uint64_t chunks;
-    uint64_t delay_ms;
-    uint64_t first_delay_ms;
-    int status;
-    char retry_after[64]; /* "" when absent; only header-safe characters */
-    enum gw_mock_fault fault;
-};
-
 /* An optional integer member within [0, max]; true when absent (out untouched). */
 static bool member_u64(const struct gw_json_member *m, uint64_t max, uint64_t *out)
 {
@@ -352,10 +345,10 @@ static bool member_u64(const struct gw_json_member *m, uint64_t max, uint64_t *o
  * or the message of the 400 that a malformed control deserves.
  */
 static const char *parse_mock(const char *doc, const struct gw_json_member *mock,
-                              struct mock_ctl *ctl)
+                              struct gw_mock_ctl *ctl)
 {
-    static const char *const keys[] = {"chunks", "delay_ms",    "first_delay_ms",
-                                       "status", "retry_after", "fault"};
+    static const char *const keys[] = {
+        "chunks", "delay_ms", "first_delay_ms", "status", "retry_after", "fault", "tool"};
     struct gw_json_member m[GW_ARRAY_SIZE(keys)];
     memset(ctl, 0, sizeof(*ctl));
     ctl->chunks = 5;
@@ -415,6 +408,11 @@ static const char *parse_mock(const char *doc, const struct gw_json_member *mock
             return "mock.fault must be close_mid_stream, stall, close_before_response or "
                    "malformed_chunk";
     }
+    if (m[6].found) {
+        if (m[6].value.type != GW_JT_TRUE && m[6].value.type != GW_JT_FALSE)
+            return "mock.tool must be a boolean";
+        ctl->tool = m[6].value.type == GW_JT_TRUE;
+    }
     return NULL;
 }
 
@@ -437,7 +435,7 @@ static const char *take_model(struct gw_mock_conn *c, const char *doc,
  * or a fault's share of it. The caller handled close_before_response and a
  * forced status.
  */
-static void finish_json(struct gw_mock_conn *c, const struct mock_ctl *ctl, struct gw_span body)
+static void finish_json(struct gw_mock_conn *c, const struct gw_mock_ctl *ctl, struct gw_span body)
 {
     struct gw_mock_plan *p = &c->plan;
     switch (ctl->fault) {
@@ -618,6 +616,8 @@ static void emit_event(struct gw_mock_conn *c, enum ev_kind kind, uint32_t index
 enum gw_mock_step gw_mock_stream_step(struct gw_mock_conn *c, uint64_t now_ms)
 {
     struct gw_mock_plan *p = &c->plan;
+    if (p->dialect == GW_MOCK_DIALECT_ANTHROPIC)
+        return gw_mock_anthropic_step(c, now_ms);
     if (p->fault == GW_MOCK_FAULT_CLOSE_MID_STREAM && p->next_chunk >= p->chunks / 2)
         return GW_MOCK_STEP_FAULT;
     if (p->next_chunk < p->chunks && now_ms < p->next_ms)
@@ -673,7 +673,7 @@ static void chat_completions(struct gw_mock_conn *c, struct gw_span body)
         if (gw_json_scan_object(sub, m[3].value_end - m[3].value.start, okeys, 1, &u) == 0)
             p->include_usage = u.found && u.value.type == GW_JT_TRUE;
     }
-    struct mock_ctl ctl;
+    struct gw_mock_ctl ctl;
     why = parse_mock(body.ptr, &m[4], &ctl);
     if (why) {
         reply_bad_request(c, why, "mock", NULL);
@@ -877,7 +877,7 @@ static void embeddings(struct gw_mock_conn *c, struct gw_span body)
                           "input", "invalid_type");
         return;
     }
-    struct mock_ctl ctl;
+    struct gw_mock_ctl ctl;
     why = parse_mock(body.ptr, &m[2], &ctl);
     if (why) {
         reply_bad_request(c, why, "mock", NULL);
@@ -1142,6 +1142,41 @@ static void mock_last(struct gw_mock_conn *c)
     pthread_mutex_unlock(&best->mu);
 }
 
+/* ---- shared with the other dialects (mock.h) ---- */
+
+struct gw_span gw_mock_render(struct gw_mock_conn *c, gw_mock_render_fn *fn, const void *arg)
+{
+    return render(c, fn, arg);
+}
+
+void gw_mock_put_head(struct gw_mock_conn *c, int status, const char *ctype, bool chunked,
+                      size_t content_length, const char *retry_after)
+{
+    put_head(c, status, ctype, chunked ? FRAME_CHUNKED : FRAME_LENGTH, content_length, retry_after);
+}
+
+const char *gw_mock_parse_ctl(const char *doc, const struct gw_json_member *mock,
+                              struct gw_mock_ctl *ctl)
+{
+    return parse_mock(doc, mock, ctl);
+}
+
+const char *gw_mock_take_model(struct gw_mock_conn *c, const char *doc,
+                               const struct gw_json_member *m)
+{
+    return take_model(c, doc, m);
+}
+
+struct gw_span gw_mock_build_content(struct gw_mock_conn *c, uint32_t chunks)
+{
+    return build_content(c, chunks);
+}
+
+void gw_mock_finish_json(struct gw_mock_conn *c, const struct gw_mock_ctl *ctl, struct gw_span body)
+{
+    finish_json(c, ctl, body);
+}
+
 /* ---- dispatch ---- */
 
 /* Authorization: Bearer <key>, the scheme case-insensitively (RFC 9110 §11.1). */
@@ -1234,6 +1269,11 @@ void gw_mock_dispatch(struct gw_mock_conn *c, const struct gw_http1_req *req, st
 
     gw_mock_ctr_inc(&w->ctr.requests);
     record_last(w, head, body);
+    if (span_is(req->method, "POST") && span_is(path, "/v1/messages")) {
+        gw_mock_anthropic_messages(c, req, body); /* checks its own auth headers */
+        scratch_trim(w);
+        return;
+    }
     bool azure = span_has_prefix(path, "/openai/");
     if (gw_mock.api_key && !(azure ? azure_authorized(req) : authorized(req))) {
         reply_error(c, 401, "invalid_request_error", "Incorrect API key provided", NULL,

@@ -110,6 +110,13 @@ enum gw_mock_fault {
     GW_MOCK_FAULT_COUNT
 };
 
+/* Which provider's wire format a response speaks. */
+enum gw_mock_dialect {
+    GW_MOCK_DIALECT_OPENAI = 0,
+    GW_MOCK_DIALECT_ANTHROPIC, /* anthropic.c: POST /v1/messages */
+    GW_MOCK_DIALECT_COUNT
+};
+
 /* How one request is answered; set by gw_mock_dispatch, advanced by the stream steps. */
 struct gw_mock_plan {
     enum gw_mock_mode mode;
@@ -128,6 +135,11 @@ struct gw_mock_plan {
     uint64_t prompt_tokens;  /* request body length / 4 */
     size_t model_len;
     char model[GW_MOCK_MODEL_CAP]; /* the request's "model" token verbatim, quotes included */
+    enum gw_mock_dialect dialect;  /* whose stream events gw_mock_stream_step emits */
+    bool tool;                     /* mock.tool: answer with a tool call */
+    uint32_t output_tokens;        /* anthropic: usage.output_tokens (mock.chunks) */
+    size_t tool_name_len;
+    char tool_name[GW_MOCK_MODEL_CAP]; /* anthropic: the tool_use name, a JSON string token */
 };
 
 struct gw_mock_worker;
@@ -278,6 +290,54 @@ enum gw_mock_step {
 };
 /* Emits what a running stream owes at now_ms (one event per call). */
 enum gw_mock_step gw_mock_stream_step(struct gw_mock_conn *c, uint64_t now_ms);
+
+/*
+ * What the request's "mock" object asked for (api.c parses it for every
+ * dialect; see tools/mock/README.md).
+ */
+struct gw_mock_ctl {
+    uint64_t chunks;
+    uint64_t delay_ms;
+    uint64_t first_delay_ms;
+    int status;
+    char retry_after[64]; /* "" when absent; only header-safe characters */
+    enum gw_mock_fault fault;
+    bool tool; /* answer with a tool call (dialects that support it) */
+};
+
+/* ---- api.c: helpers shared with the other dialects' endpoints ---- */
+
+struct gw_jw;
+struct gw_json_member;
+typedef void gw_mock_render_fn(struct gw_jw *jw, const void *arg);
+/*
+ * Renders a JSON body with fn (which must be repeatable) into the worker's
+ * scratch; the span is valid until the next render on this worker. NULL span
+ * and CF_OOM on allocation failure.
+ */
+struct gw_span gw_mock_render(struct gw_mock_conn *c, gw_mock_render_fn *fn, const void *arg);
+/* Appends a response head: Content-Length framing, or chunked (close-delimited for HTTP/1.0). */
+void gw_mock_put_head(struct gw_mock_conn *c, int status, const char *ctype, bool chunked,
+                      size_t content_length, const char *retry_after);
+/* Parses the "mock" member (may be absent). NULL, or the message of the 400 it deserves. */
+const char *gw_mock_parse_ctl(const char *doc, const struct gw_json_member *mock,
+                              struct gw_mock_ctl *ctl);
+/* Copies the "model" string token into c->plan. NULL, or the message of the 400. */
+const char *gw_mock_take_model(struct gw_mock_conn *c, const char *doc,
+                               const struct gw_json_member *m);
+/* "tok0 tok1 ... tok<N-1>" in the worker's second scratch; NULL span on OOM. */
+struct gw_span gw_mock_build_content(struct gw_mock_conn *c, uint32_t chunks);
+/* A non-streamed 200 body, or a fault's share of it (not close_before_response). */
+void gw_mock_finish_json(struct gw_mock_conn *c, const struct gw_mock_ctl *ctl,
+                         struct gw_span body);
+
+/* ---- anthropic.c: the Messages API ---- */
+
+/* POST /v1/messages: checks version, auth and body, then answers or starts a stream. */
+void gw_mock_anthropic_messages(struct gw_mock_conn *c, const struct gw_http1_req *req,
+                                struct gw_span body);
+/* gw_mock_stream_step for a plan whose dialect is GW_MOCK_DIALECT_ANTHROPIC. */
+enum gw_mock_step gw_mock_anthropic_step(struct gw_mock_conn *c, uint64_t now_ms);
 
 /* ---- inline bodies ---- */
 
