@@ -260,11 +260,64 @@ static int sse_feed(struct gw_worker *w, struct gw_client *c, const char *data, 
     return 0;
 }
 
+/* The stream translator's output: each write goes to the client as one chunk. */
+struct xsink_ctx {
+    struct gw_worker *w;
+    struct gw_client *c;
+};
+
+static int xsink_write(void *arg, const char *p, size_t n)
+{
+    struct xsink_ctx *x = arg;
+    struct piece pc = {p, n};
+    return emit(x->w, x->c, &pc, 1);
+}
+
+static void xusage(struct gw_req *r, const struct gw_xlate_usage *u)
+{
+    if (!u->have)
+        return;
+    r->have_usage = true;
+    r->prompt_tokens = u->prompt_tokens;
+    r->completion_tokens = u->completion_tokens;
+}
+
+/* Gathers a body to translate whole, up to the cap. */
+#define XBUF_MAX (32u << 20)
+static int xbuf_add(struct gw_req *r, const char *data, size_t len)
+{
+    if (r->xlen + len > XBUF_MAX)
+        return -GW_FAIL_PROTO;
+    if (r->xlen + len > r->xcap) {
+        size_t ncap = r->xcap ? r->xcap * 2 : 8192;
+        while (ncap < r->xlen + len)
+            ncap *= 2;
+        char *nb = realloc(r->xbuf, ncap);
+        if (!nb)
+            return -GW_FAIL_NOMEM;
+        r->xbuf = nb;
+        r->xcap = ncap;
+    }
+    memcpy(r->xbuf + r->xlen, data, len);
+    r->xlen += len;
+    return 0;
+}
+
 static int body_out(struct gw_worker *w, struct gw_client *c, const char *data, size_t len)
 {
     struct gw_req *r = &c->req;
     if (!len)
         return 0;
+    if (r->xstream) {
+        struct xsink_ctx ctx = {w, c};
+        struct gw_xlate_sink sink = {xsink_write, &ctx};
+        struct gw_xlate_usage u = {0};
+        int k = r->dialect->stream_feed(r->xstream, data, len, &sink, &u);
+        xusage(r, &u);
+        return k < 0 ? -GW_FAIL_PROTO : 0;
+    }
+    if (r->xbuffer)
+        return xbuf_add(r, data, len);
     if (r->relay_sse)
         return sse_feed(w, c, data, len);
     tail_keep(r, data, len);
@@ -312,13 +365,26 @@ static int on_resp_head(struct gw_worker *w, struct gw_client *c, const struct g
                 ctype[i] = ' ';
     }
     r->relay_sse = r->stream && h->status == 200 && strncasecmp(ctype, "text/event-stream", 17) == 0;
+    bool xstream = false;
+    if (r->dialect) {
+        /* A translated answer: a 2xx stream is translated event by event; any
+         * other body is gathered whole and translated at its end. */
+        xstream = r->relay_sse;
+        r->relay_sse = false;
+        r->xbuffer = !xstream;
+        snprintf(r->xctype, sizeof(r->xctype), "%s", ctype);
+    }
 
     char extra[1024];
     size_t el = 0;
-    if (r->relay_sse) {
+    if (r->warning) {
+        int n = snprintf(extra, sizeof(extra), "x-conduit-warning: %s\r\n", r->warning);
+        el = n > 0 && (size_t)n < sizeof(extra) / 2 ? (size_t)n : 0;
+    }
+    if (r->relay_sse || xstream) {
         static const char nb[] = "cache-control: no-cache\r\nx-accel-buffering: no\r\n";
-        memcpy(extra, nb, sizeof(nb) - 1);
-        el = sizeof(nb) - 1;
+        memcpy(extra + el, nb, sizeof(nb) - 1);
+        el += sizeof(nb) - 1;
     }
     for (size_t i = 0; i < h->num_headers; i++) {
         const struct gw_http1_header *hd = &h->headers[i];
@@ -341,8 +407,23 @@ static int on_resp_head(struct gw_worker *w, struct gw_client *c, const struct g
     }
     extra[el] = '\0';
 
+    if (r->xbuffer) {
+        /* The head goes out with the translated body (gw__relay_finish). */
+        r->status = h->status;
+        r->xextra = gw_arena_strndup(&r->arena, extra, el);
+        if (!r->xextra)
+            return -GW_FAIL_NOMEM;
+        c->action = "gathering a response to translate";
+        return 0;
+    }
+    if (xstream) {
+        r->xstream = gw_arena_zalloc(&r->arena, r->dialect->stream_size);
+        if (!r->xstream)
+            return -GW_FAIL_NOMEM;
+        r->dialect->stream_init(r->xstream, &r->xl);
+    }
     long long body_len = -1;
-    if (r->resp_has_cl && !r->relay_sse) {
+    if (r->resp_has_cl && !r->relay_sse && !xstream) {
         body_len = (long long)r->resp_remaining;
         r->relay_chunked_out = false;
     } else {
@@ -350,8 +431,9 @@ static int on_resp_head(struct gw_worker *w, struct gw_client *c, const struct g
         if (!r->client_http11)
             r->keepalive = false; /* close-delimited */
     }
-    c->action = r->relay_sse ? "relaying event stream" : "relaying response body";
-    if (gw__server_queue_head(w, c, h->status, ctype, body_len, extra) < 0)
+    c->action = r->relay_sse || xstream ? "relaying event stream" : "relaying response body";
+    if (gw__server_queue_head(w, c, h->status, xstream ? "text/event-stream" : ctype, body_len,
+                              extra) < 0)
         return -GW_FAIL_NOMEM;
     return 0;
 }
@@ -465,9 +547,50 @@ int gw__relay_eof(struct gw_worker *w, struct gw_client *c)
     return -GW_FAIL_RESET;
 }
 
+/* The gathered body of a translated answer, translated, with its head. */
+static void xfinish_buffered(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_req *r = &c->req;
+    const char *body = r->xbuf ? r->xbuf : "";
+    struct gw_span out = {body, r->xlen};
+    int status = r->status;
+    const char *ctype = r->xctype;
+    if (status >= 200 && status < 300) {
+        struct gw_xlate_usage u = {0};
+        if (r->dialect->translate_response(&r->xl, body, r->xlen, &out, &u) < 0) {
+            r->fail = GW_FAIL_PROTO;
+            gw__server_error(w, c, 502, "upstream_error", gw_fail_code(GW_FAIL_PROTO), NULL,
+                             "The provider's answer could not be translated (provider %s).",
+                             r->model->provider->name);
+            return;
+        }
+        xusage(r, &u);
+        ctype = "application/json";
+    } else {
+        if (r->dialect->translate_error(status, body, r->xlen, &r->arena, &out, &status) == 0)
+            ctype = "application/json";
+    }
+    r->relay_chunked_out = false;
+    if (gw__server_queue_head(w, c, status, ctype, (long long)out.len, r->xextra) < 0 ||
+        gw_obuf_append(&c->out, &w->iopool, out.ptr, out.len) < 0)
+        c->flags |= GW_CF_CLOSE_AFTER;
+}
+
 void gw__relay_finish(struct gw_worker *w, struct gw_client *c)
 {
     struct gw_req *r = &c->req;
+    if (r->xbuffer) {
+        xfinish_buffered(w, c);
+        return;
+    }
+    if (r->xstream) {
+        struct xsink_ctx ctx = {w, c};
+        struct gw_xlate_sink sink = {xsink_write, &ctx};
+        struct gw_xlate_usage u = {0};
+        if (r->dialect->stream_end(r->xstream, &sink, &u) < 0)
+            c->flags |= GW_CF_CLOSE_AFTER;
+        xusage(r, &u);
+    }
     if (r->relay_sse && r->sse_len) {
         /* The stream ended inside an event: pass the bytes on as they are. */
         struct piece pc = {r->sse, r->sse_len};

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "core/auth.h"
 #include "core/common.h"
@@ -384,6 +385,74 @@ static void upstream_head(struct gw_sb *hb, const struct gw_req *r, const struct
     gw_sb_lit(hb, "\r\nuser-agent: conduit/" GW_VERSION "\r\n\r\n");
 }
 
+/*
+ * A dialect that translates (Anthropic, ...): the translator builds the
+ * upstream path, headers and body from the client's OpenAI request; the relay
+ * translates the answer back (net/relay.c).
+ */
+static void prepare_translated(struct gw_worker *w, struct gw_client *c, const char *body,
+                               size_t blen)
+{
+    struct gw_req *r = &c->req;
+    const struct gw_provider *p = r->model->provider;
+    r->xl = (struct gw_xlate){.prov = p,
+                              .upstream_model = r->model->upstream_model,
+                              .client_model = r->model->name,
+                              .stream = r->stream,
+                              .want_usage = r->want_usage,
+                              .request_id = r->rid,
+                              .created = (uint64_t)time(NULL),
+                              .arena = &r->arena};
+    struct gw_xlate_req xr;
+    struct gw_xlate_err e;
+    memset(&xr, 0, sizeof(xr));
+    memset(&e, 0, sizeof(e));
+    if (r->dialect->build_request(&r->xl, body, blen, &xr, &e) < 0) {
+        gw__server_error(w, c, e.status ? e.status : 400, "invalid_request_error", NULL, e.param,
+                         "%s", e.message[0] ? e.message : "The request could not be translated.");
+        return;
+    }
+    r->warning = xr.warning;
+    size_t hcap = 512 + strlen(p->base_path) + strlen(xr.path) + strlen(p->host_header) +
+                  xr.headers.len;
+    char *head = gw_arena_alloc(&r->arena, hcap);
+    struct iovec *iov = gw_arena_alloc(&r->arena, 2 * sizeof(*iov));
+    if (!head || !iov) {
+        gw__stat_add(&w->shared.buffer_refusals, 1);
+        gw__server_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
+                         "The gateway is out of memory for this request.");
+        return;
+    }
+    struct gw_sb hb;
+    gw_sb_init(&hb, head, hcap);
+    gw_sb_lit(&hb, "POST ");
+    gw_sb_puts(&hb, p->base_path);
+    gw_sb_puts(&hb, xr.path);
+    gw_sb_lit(&hb, " HTTP/1.1\r\nhost: ");
+    gw_sb_puts(&hb, p->host_header);
+    gw_sb_lit(&hb, "\r\n");
+    gw_sb_put(&hb, xr.headers.ptr, xr.headers.len);
+    gw_sb_lit(&hb, "content-type: application/json\r\ncontent-length: ");
+    gw_sb_u64(&hb, xr.body.len);
+    if (r->stream)
+        gw_sb_lit(&hb, "\r\naccept: text/event-stream\r\nx-request-id: ");
+    else
+        gw_sb_lit(&hb, "\r\naccept: application/json\r\nx-request-id: ");
+    gw_sb_puts(&hb, r->rid);
+    gw_sb_lit(&hb, "\r\nuser-agent: conduit/" GW_VERSION "\r\n\r\n");
+    GW_BUG_ON(hb.overflow); /* hcap covers every piece */
+    iov[0] = (struct iovec){head, hb.len};
+    iov[1] = (struct iovec){(void *)xr.body.ptr, xr.body.len};
+    r->up_iov = iov;
+    r->up_iovcnt = 2;
+    r->up_total = hb.len + xr.body.len;
+    r->up_sent = 0;
+    if (r->stream)
+        gw__stat_add(&w->shared.streams_active, 1);
+    c->action = "sending request upstream";
+    gw__up_start(w, c, false);
+}
+
 static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route route)
 {
     struct gw_req *r = &c->req;
@@ -425,6 +494,26 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
                              "`stream` must be a boolean.");
             return;
         }
+    }
+
+    r->dialect = gw_dialect_for(r->model->provider->type);
+    if (r->dialect && r->ep != GW_EP_CHAT) {
+        gw__server_error(w, c, 400, "invalid_request_error", "unsupported_endpoint", "model",
+                         "The model `%s` (provider type %s) does not serve %s.", r->model->name,
+                         r->model->provider->type_name, gw_endpoint_str(r->ep));
+        return;
+    }
+    if (r->dialect) {
+        if (r->stream) {
+            struct edit unused;
+            if (plan_usage_edit(body, &m[2], &unused, &r->want_usage) == -1) {
+                gw__server_error(w, c, 400, "invalid_request_error", NULL, "stream_options",
+                                 "`stream_options` must be an object.");
+                return;
+            }
+        }
+        prepare_translated(w, c, body, blen);
+        return;
     }
 
     /* Body edits, in increasing offset order. */
@@ -802,6 +891,8 @@ void gw__server_request_done(struct gw_worker *w, struct gw_client *c)
         r->sse_cap = 0;
     }
     r->sse_len = 0;
+    free(r->xbuf);
+    r->xbuf = NULL;
     gw_arena_reset(&r->arena);
     reset_request(r);
     if (!keep) {

@@ -319,7 +319,7 @@ static bool deliver(struct gw_worker *w, struct gw_upconn *up, char *data, size_
         arm_timer(w, up, up->prov->read_timeout_ms);
     /* A non-streamed response is held until it ends or passes the high-water
      * mark, so a failure before then still gets a clean error response. */
-    if (r->relay_sse || c->out.len >= GW_OUT_HIWAT) {
+    if (r->relay_sse || r->xstream || c->out.len >= GW_OUT_HIWAT) {
         r->committed = true;
         gw__client_flush(w, c);
     }

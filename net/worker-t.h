@@ -25,6 +25,7 @@
 #include "core/timerwheel.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
+#include "providers/dialect.h"
 #include "providers/provider.h"
 
 /* Ring operations; user_data = op << 56 | slot << 32 | slot generation (STYLE §8). */
@@ -170,6 +171,16 @@ struct gw_req {
     size_t tail_len;
     bool have_usage;
     uint64_t prompt_tokens, completion_tokens;
+    /* translated dialects (providers/dialect.h); dialect NULL = pass-through */
+    const struct gw_dialect *dialect;
+    struct gw_xlate xl;              /* its context */
+    void *xstream;                   /* arena: stream translator state while relaying a stream */
+    bool xbuffer;                    /* gathering the upstream body whole, to translate it */
+    char *xbuf;                      /* owns (malloc'd, capped): the gathered body */
+    size_t xlen, xcap;
+    const char *xextra;              /* arena: passed-through header lines for the final head */
+    char xctype[128];                /* the upstream content type, for a body that stays as is */
+    const char *warning;             /* static: sent to the client as x-conduit-warning */
     uint64_t bytes_in, bytes_out;
     enum gw_fail fail;
     struct gw_arena arena;

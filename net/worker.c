@@ -367,6 +367,8 @@ static void client_free(struct gw_worker *w, struct gw_client *c)
     gw__client_input_free(w, c);
     free(c->req.sse);
     c->req.sse = NULL;
+    free(c->req.xbuf);
+    c->req.xbuf = NULL;
     gw_arena_destroy(&c->req.arena);
     c->state = GW_CS_FREE;
     c->gen++;

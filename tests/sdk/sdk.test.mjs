@@ -52,17 +52,20 @@ function start(bin, args, readyLine) {
 before(async () => {
   const mockPort = await freePort();
   const gwPort = await freePort();
-  await start(MOCK, ["--listen", `127.0.0.1:${mockPort}`], "listening");
+  await start(MOCK, ["--listen", `127.0.0.1:${mockPort}`, "--api-key", "up"], "listening");
   const dir = mkdtempSync(join(tmpdir(), "conduit-sdk-"));
   const cfg = join(dir, "conduit.yaml");
   writeFileSync(
     cfg,
     `server: {listen: "127.0.0.1:${gwPort}", workers: 2}
 keys: [{name: sdk, key: "${KEY}"}]
-providers: [{name: mock, type: openai, base_url: "http://127.0.0.1:${mockPort}/v1", api_key: "up"}]
+providers:
+  - {name: mock, type: openai, base_url: "http://127.0.0.1:${mockPort}/v1", api_key: "up"}
+  - {name: claude, type: anthropic, base_url: "http://127.0.0.1:${mockPort}", api_key: "up"}
 models:
   - {name: gpt-4o-mini, provider: mock, model: mock-chat}
   - {name: text-embedding-3-small, provider: mock, model: mock-embed}
+  - {name: claude-sonnet, provider: claude, model: claude-sonnet-4-5}
 `,
   );
   await start(CONDUIT, ["-c", cfg], "listening on");
@@ -124,7 +127,7 @@ test("embeddings", async () => {
 test("models list shows the configured names", async () => {
   const ids = [];
   for await (const m of client.models.list()) ids.push(m.id);
-  assert.deepEqual(ids.sort(), ["gpt-4o-mini", "text-embedding-3-small"]);
+  assert.deepEqual(ids.sort(), ["claude-sonnet", "gpt-4o-mini", "text-embedding-3-small"]);
 });
 
 test("errors arrive as the SDK's typed errors", async () => {
@@ -149,4 +152,61 @@ test("errors arrive as the SDK's typed errors", async () => {
       return true;
     },
   );
+});
+
+// Anthropic behind the same OpenAI client: the answer, stream and tool calls
+// come back in OpenAI's shape (Conduit translates both ways).
+const tools = [{
+  type: "function",
+  function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } },
+}];
+
+test("anthropic: completion through the OpenAI SDK", async () => {
+  const r = await client.chat.completions.create({
+    model: "claude-sonnet", messages: [{ role: "system", content: "Be brief." }, ...messages],
+    mock: { chunks: 2 },
+  });
+  assert.equal(r.object, "chat.completion");
+  assert.equal(r.model, "claude-sonnet");
+  assert.equal(r.choices[0].message.content, "tok0 tok1");
+  assert.equal(r.choices[0].finish_reason, "stop");
+  assert.equal(r.usage.completion_tokens, 2);
+});
+
+test("anthropic: stream through the OpenAI SDK, usage when asked", async () => {
+  const stream = await client.chat.completions.create({
+    model: "claude-sonnet", messages, stream: true, stream_options: { include_usage: true },
+    mock: { chunks: 3 },
+  });
+  let text = "";
+  let usage = null;
+  for await (const chunk of stream) {
+    if (chunk.usage) usage = chunk.usage;
+    text += chunk.choices[0]?.delta?.content ?? "";
+  }
+  assert.equal(text, "tok0 tok1 tok2 ");
+  assert.equal(usage.completion_tokens, 3);
+});
+
+test("anthropic: tool calls through the OpenAI SDK, plain and streamed", async () => {
+  const r = await client.chat.completions.create({
+    model: "claude-sonnet", messages, tools, mock: { tool: true },
+  });
+  const call = r.choices[0].message.tool_calls[0];
+  assert.equal(r.choices[0].finish_reason, "tool_calls");
+  assert.equal(call.function.name, "get_weather");
+  assert.deepEqual(JSON.parse(call.function.arguments), { city: "Paris", unit: "c" });
+
+  const stream = await client.chat.completions.create({
+    model: "claude-sonnet", messages, tools, stream: true, mock: { tool: true },
+  });
+  let args = "";
+  let name = null;
+  for await (const chunk of stream) {
+    const tc = chunk.choices[0]?.delta?.tool_calls?.[0];
+    if (tc?.function?.name) name = tc.function.name;
+    args += tc?.function?.arguments ?? "";
+  }
+  assert.equal(name, "get_weather");
+  assert.deepEqual(JSON.parse(args), { city: "Paris", unit: "c" });
 });
