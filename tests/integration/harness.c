@@ -1296,3 +1296,12 @@ char *h_mock_last(void)
     h_resp_free(&r);
     return body;
 }
+
+void h_mock_last_get(const char *path, char *out, size_t cap)
+{
+    char *doc = h_mock_last();
+    cr_assert_not_null(doc, "GET /mock/last failed");
+    if (h_json_get(doc, strlen(doc), path, out, cap) < 0)
+        out[0] = '\0';
+    free(doc);
+}

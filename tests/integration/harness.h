@@ -289,5 +289,7 @@ struct h_mock_stats {
 void h_mock_stats(struct h_mock_stats *st);
 /* GET /mock/last: the raw JSON body (malloc'd), or NULL. */
 char *h_mock_last(void);
+/* One field of /mock/last by dotted path ("headers.api-key") into out; "" when absent. */
+void h_mock_last_get(const char *path, char *out, size_t cap);
 
 #endif

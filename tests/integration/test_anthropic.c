@@ -42,15 +42,6 @@ static void teardown(void)
 
 TestSuite(anthropic, .init = setup, .fini = teardown, .timeout = 60);
 
-static void last(const char *path, char *out, size_t cap)
-{
-    char *doc = h_mock_last();
-    cr_assert_not_null(doc);
-    if (h_json_get(doc, strlen(doc), path, out, cap) < 0)
-        out[0] = '\0';
-    free(doc);
-}
-
 static void post(const char *body, struct h_resp *r)
 {
     cr_assert_eq(h_chat(body, NULL, r), 0);
@@ -82,11 +73,11 @@ Test(anthropic, completion_is_translated_both_ways)
     h_resp_free(&r);
 
     /* What went upstream: Anthropic's path, version, auth and body. */
-    last("path", v, sizeof(v));
+    h_mock_last_get("path", v, sizeof(v));
     cr_assert_str_eq(v, "/v1/messages");
-    last("headers.anthropic-version", v, sizeof(v));
+    h_mock_last_get("headers.anthropic-version", v, sizeof(v));
     cr_assert_str_eq(v, "2026-10-21");
-    last("headers.authorization", v, sizeof(v));
+    h_mock_last_get("headers.authorization", v, sizeof(v));
     cr_assert_str_eq(v, "Bearer " H_PROVIDER_KEY);
     char *doc = h_mock_last();
     char body[4096];
@@ -112,9 +103,9 @@ Test(anthropic, older_version_uses_x_api_key)
     cr_assert_null(h_resp_header(&r, "x-conduit-warning"));
     h_resp_free(&r);
     char v[256];
-    last("headers.anthropic-version", v, sizeof(v));
+    h_mock_last_get("headers.anthropic-version", v, sizeof(v));
     cr_assert_str_eq(v, "2023-06-01");
-    last("headers.x-api-key", v, sizeof(v));
+    h_mock_last_get("headers.x-api-key", v, sizeof(v));
     cr_assert_str_eq(v, H_PROVIDER_KEY);
     h_finish();
 }
@@ -132,7 +123,7 @@ Test(anthropic, sampling_parameters_on_the_new_version_go_out_on_the_old_one_wit
     cr_assert(warn && strstr(warn, "2023-06-01"), "warning: %s", warn ? warn : "(none)");
     h_resp_free(&r);
     char v[256];
-    last("headers.anthropic-version", v, sizeof(v));
+    h_mock_last_get("headers.anthropic-version", v, sizeof(v));
     cr_assert_str_eq(v, "2023-06-01");
     h_finish();
 }

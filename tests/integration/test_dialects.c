@@ -49,15 +49,6 @@ static void teardown(void)
 TestSuite(dialects, .init = setup, .fini = teardown, .timeout = 60);
 
 /* A field of /mock/last into out (empty when absent). */
-static void last(const char *path, char *out, size_t cap)
-{
-    char *doc = h_mock_last();
-    cr_assert_not_null(doc);
-    if (h_json_get(doc, strlen(doc), path, out, cap) < 0)
-        out[0] = '\0';
-    free(doc);
-}
-
 static void chat_ok(const char *model, bool stream)
 {
     char *body = h_chat_body(model, stream, NULL);
@@ -74,11 +65,11 @@ Test(dialects, azure_v1_uses_the_v1_path_and_the_api_key_header)
 {
     chat_ok("az-v1", false);
     char v[512];
-    last("path", v, sizeof(v));
+    h_mock_last_get("path", v, sizeof(v));
     cr_assert_str_eq(v, "/openai/v1/chat/completions");
-    last("headers.api-key", v, sizeof(v));
+    h_mock_last_get("headers.api-key", v, sizeof(v));
     cr_assert_str_eq(v, H_PROVIDER_KEY);
-    last("headers.authorization", v, sizeof(v));
+    h_mock_last_get("headers.authorization", v, sizeof(v));
     cr_assert_str_eq(v, "", "the provider key must not also go as a bearer token");
     char *doc = h_mock_last();
     char body[4096];
@@ -94,10 +85,10 @@ Test(dialects, azure_dated_uses_the_deployment_path_with_api_version)
 {
     chat_ok("az-dated", false);
     char v[512];
-    last("path", v, sizeof(v));
+    h_mock_last_get("path", v, sizeof(v));
     cr_assert_str_eq(v, "/openai/deployments/dep-1/chat/completions?api-version=2024-10-21");
     chat_ok("az-dated", true);
-    last("path", v, sizeof(v));
+    h_mock_last_get("path", v, sizeof(v));
     cr_assert_str_eq(v, "/openai/deployments/dep-1/chat/completions?api-version=2024-10-21");
 
     struct h_resp r;
@@ -106,7 +97,7 @@ Test(dialects, azure_dated_uses_the_deployment_path_with_api_version)
                  0);
     cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
     h_resp_free(&r);
-    last("path", v, sizeof(v));
+    h_mock_last_get("path", v, sizeof(v));
     cr_assert_str_eq(v, "/openai/deployments/dep-1/embeddings?api-version=2024-10-21");
     h_finish();
 }
@@ -115,11 +106,11 @@ Test(dialects, openai_organization_and_project_go_upstream)
 {
     chat_ok("oai-org", false);
     char v[256];
-    last("headers.openai-organization", v, sizeof(v));
+    h_mock_last_get("headers.openai-organization", v, sizeof(v));
     cr_assert_str_eq(v, "org-1");
-    last("headers.openai-project", v, sizeof(v));
+    h_mock_last_get("headers.openai-project", v, sizeof(v));
     cr_assert_str_eq(v, "proj-1");
-    last("headers.authorization", v, sizeof(v));
+    h_mock_last_get("headers.authorization", v, sizeof(v));
     cr_assert_str_eq(v, "Bearer " H_PROVIDER_KEY);
     h_finish();
 }
