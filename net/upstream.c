@@ -287,6 +287,31 @@ static void tls_fill_app(struct gw_upconn *up, br_ssl_engine_context *eng, size_
 }
 
 /*
+ * The client's response is fully queued: the request finishes now if nothing
+ * waits to be sent, else when the last send completes (net/worker.c).
+ */
+static void finish_when_sent(struct gw_worker *w, struct gw_client *c)
+{
+    gw__client_flush(w, c);
+    if (!(c->flags & GW_CF_SEND_BUSY) && c->out.len == 0 && c->state == GW_CS_ACTIVE)
+        gw__server_request_done(w, c);
+}
+
+/* The upstream response ended, by its framing or by a close that delimits it. */
+static void response_complete(struct gw_worker *w, struct gw_upconn *up, bool reusable)
+{
+    struct gw_client *c = up->owner;
+    struct gw_req *r = &c->req;
+    gw__relay_finish(w, c);
+    r->upstream_done = true;
+    r->up = NULL;
+    r->committed = true;
+    c->flags |= GW_CF_RESP_DONE;
+    up_release(w, up, reusable);
+    finish_when_sent(w, c);
+}
+
+/*
  * Hands response bytes to the relay and acts on what it says. Returns false
  * when the connection is no longer this request's (finished, failed, closed).
  */
@@ -303,16 +328,7 @@ static bool deliver(struct gw_worker *w, struct gw_upconn *up, char *data, size_
         return false;
     }
     if (k == 1) {
-        gw__relay_finish(w, c);
-        r->upstream_done = true;
-        bool reusable = r->resp_keepalive && !r->resp_extra;
-        r->up = NULL;
-        r->committed = true;
-        c->flags |= GW_CF_RESP_DONE;
-        up_release(w, up, reusable);
-        gw__client_flush(w, c);
-        if (!(c->flags & GW_CF_SEND_BUSY) && c->out.len == 0 && c->state == GW_CS_ACTIVE)
-            gw__server_request_done(w, c);
+        response_complete(w, up, r->resp_keepalive && !r->resp_extra);
         return false;
     }
     if (r->resp_head_done)
@@ -338,16 +354,7 @@ static void on_eof(struct gw_worker *w, struct gw_upconn *up)
         up_fail(w, up, GW_FAIL_RESET, up->got_bytes ? "closed mid-response" : "closed before answering");
         return;
     }
-    struct gw_req *r = &c->req;
-    gw__relay_finish(w, c);
-    r->upstream_done = true;
-    r->up = NULL;
-    r->committed = true;
-    c->flags |= GW_CF_RESP_DONE;
-    up_release(w, up, false);
-    gw__client_flush(w, c);
-    if (!(c->flags & GW_CF_SEND_BUSY) && c->out.len == 0 && c->state == GW_CS_ACTIVE)
-        gw__server_request_done(w, c);
+    response_complete(w, up, false);
 }
 
 /*
@@ -606,9 +613,7 @@ static void up_fail(struct gw_worker *w, struct gw_upconn *up, enum gw_fail f, c
      * the only honest signal (a chunked body without its last chunk). */
     r->keepalive = false;
     c->flags |= GW_CF_RESP_DONE | GW_CF_CLOSE_AFTER;
-    gw__client_flush(w, c);
-    if (!(c->flags & GW_CF_SEND_BUSY) && c->state == GW_CS_ACTIVE)
-        gw__server_request_done(w, c);
+    finish_when_sent(w, c);
 }
 
 static void up_timeout(struct gw_timer *t)
