@@ -331,6 +331,22 @@ static int plan_usage_edit(const char *body, const struct gw_json_member *so, st
 }
 
 /*
+ * The lines every upstream request head ends with, after the dialect's own:
+ * body framing, what we accept, the request id, who we are, the blank line.
+ */
+static void head_end(struct gw_sb *hb, const struct gw_req *r, size_t body_len)
+{
+    gw_sb_lit(hb, "content-type: application/json\r\ncontent-length: ");
+    gw_sb_u64(hb, body_len);
+    if (r->stream)
+        gw_sb_lit(hb, "\r\naccept: text/event-stream\r\nx-request-id: ");
+    else
+        gw_sb_lit(hb, "\r\naccept: application/json\r\nx-request-id: ");
+    gw_sb_puts(hb, r->rid);
+    gw_sb_lit(hb, "\r\nuser-agent: conduit/" GW_VERSION "\r\n\r\n");
+}
+
+/*
  * The upstream request head, per dialect (the body is OpenAI's for both):
  *  openai family: POST {base_path}/chat/completions, Authorization: Bearer,
  *    OpenAI-Organization / OpenAI-Project when configured;
@@ -375,14 +391,8 @@ static void upstream_head(struct gw_sb *hb, const struct gw_req *r, const struct
         gw_sb_lit(hb, "\r\nopenai-project: ");
         gw_sb_puts(hb, p->project);
     }
-    gw_sb_lit(hb, "\r\ncontent-type: application/json\r\ncontent-length: ");
-    gw_sb_u64(hb, body_len);
-    if (r->stream)
-        gw_sb_lit(hb, "\r\naccept: text/event-stream\r\nx-request-id: ");
-    else
-        gw_sb_lit(hb, "\r\naccept: application/json\r\nx-request-id: ");
-    gw_sb_puts(hb, r->rid);
-    gw_sb_lit(hb, "\r\nuser-agent: conduit/" GW_VERSION "\r\n\r\n");
+    gw_sb_lit(hb, "\r\n");
+    head_end(hb, r, body_len);
 }
 
 /*
@@ -432,14 +442,7 @@ static void prepare_translated(struct gw_worker *w, struct gw_client *c, const c
     gw_sb_puts(&hb, p->host_header);
     gw_sb_lit(&hb, "\r\n");
     gw_sb_put(&hb, xr.headers.ptr, xr.headers.len);
-    gw_sb_lit(&hb, "content-type: application/json\r\ncontent-length: ");
-    gw_sb_u64(&hb, xr.body.len);
-    if (r->stream)
-        gw_sb_lit(&hb, "\r\naccept: text/event-stream\r\nx-request-id: ");
-    else
-        gw_sb_lit(&hb, "\r\naccept: application/json\r\nx-request-id: ");
-    gw_sb_puts(&hb, r->rid);
-    gw_sb_lit(&hb, "\r\nuser-agent: conduit/" GW_VERSION "\r\n\r\n");
+    head_end(&hb, r, xr.body.len);
     GW_BUG_ON(hb.overflow); /* hcap covers every piece */
     iov[0] = (struct iovec){head, hb.len};
     iov[1] = (struct iovec){(void *)xr.body.ptr, xr.body.len};
