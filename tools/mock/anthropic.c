@@ -659,12 +659,7 @@ void gw_mock_anthropic_messages(struct gw_mock_conn *c, const struct gw_http1_re
             gw_mock_finish_json(c, &ctl, out);
         return;
     }
-    /* An HTTP/1.0 peer gets the stream delimited by the close. */
-    if (p->http10)
-        p->keepalive = false;
-    p->stream_live = true;
-    gw_mock_ctr_inc(&c->w->ctr.streams_started);
-    gw_mock_put_head(c, 200, "text/event-stream", true, 0, ctl.retry_after);
+    gw_mock_stream_begin(c, ctl.retry_after);
     emit_a_event(c, A_EV_MESSAGE_START, 0, false);
     emit_a_event(c, A_EV_BLOCK_START, 0, false);
     emit_a_event(c, A_EV_PING, 0, false);

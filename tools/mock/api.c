@@ -703,12 +703,7 @@ static void chat_completions(struct gw_mock_conn *c, struct gw_span body)
             finish_json(c, &ctl, out);
         return;
     }
-    /* An HTTP/1.0 peer gets the stream delimited by the close. */
-    if (p->http10)
-        p->keepalive = false;
-    p->stream_live = true;
-    gw_mock_ctr_inc(&c->w->ctr.streams_started);
-    put_head(c, 200, "text/event-stream", FRAME_CHUNKED, 0, ctl.retry_after);
+    gw_mock_stream_begin(c, ctl.retry_after);
     emit_event(c, EV_ROLE, 0, false);
     p->mode = ctl.fault == GW_MOCK_FAULT_STALL ? GW_MOCK_MODE_STALL : GW_MOCK_MODE_STREAM;
 }
@@ -1153,6 +1148,17 @@ void gw_mock_put_head(struct gw_mock_conn *c, int status, const char *ctype, boo
                       size_t content_length, const char *retry_after)
 {
     put_head(c, status, ctype, chunked ? FRAME_CHUNKED : FRAME_LENGTH, content_length, retry_after);
+}
+
+void gw_mock_stream_begin(struct gw_mock_conn *c, const char *retry_after)
+{
+    struct gw_mock_plan *p = &c->plan;
+    /* An HTTP/1.0 peer gets the stream delimited by the close. */
+    if (p->http10)
+        p->keepalive = false;
+    p->stream_live = true;
+    gw_mock_ctr_inc(&c->w->ctr.streams_started);
+    put_head(c, 200, "text/event-stream", FRAME_CHUNKED, 0, retry_after);
 }
 
 const char *gw_mock_parse_ctl(const char *doc, const struct gw_json_member *mock,

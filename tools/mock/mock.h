@@ -319,6 +319,11 @@ struct gw_span gw_mock_render(struct gw_mock_conn *c, gw_mock_render_fn *fn, con
 /* Appends a response head: Content-Length framing, or chunked (close-delimited for HTTP/1.0). */
 void gw_mock_put_head(struct gw_mock_conn *c, int status, const char *ctype, bool chunked,
                       size_t content_length, const char *retry_after);
+/*
+ * Starts a streamed answer: the event-stream head (chunked; close-delimited
+ * for HTTP/1.0 peers), the stream counted as live. Both dialects' streams.
+ */
+void gw_mock_stream_begin(struct gw_mock_conn *c, const char *retry_after);
 /* Parses the "mock" member (may be absent). NULL, or the message of the 400 it deserves. */
 const char *gw_mock_parse_ctl(const char *doc, const struct gw_json_member *mock,
                               struct gw_mock_ctl *ctl);
