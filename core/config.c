@@ -45,7 +45,7 @@
 
 #define CFG_ARENA_CHUNK 16384
 #define CFG_MAX_FILE_BYTES (16u << 20) /* a config file larger than this is a mistake */
-#define CFG_MAX_FIELDS 16              /* fields in one table; checked by GW_BUG_ON */
+#define CFG_MAX_FIELDS 32              /* fields in one table; checked by GW_BUG_ON */
 #define CFG_MAX_VAR_NAME 128
 #define CFG_PATH_MAX 160      /* "providers[12].pool.idle_timeout", unknown keys cut to 64 */
 #define CFG_INDEX_PATH_MAX 40 /* "providers[<20 digits>]" */
@@ -66,7 +66,8 @@ void gw_config_set_hooks(const struct gw_config_hooks *hooks)
 
 const char *gw_provider_type_str(enum gw_provider_type t)
 {
-    static const char *const names[GW_PT_COUNT] = {"openai", "azure", "anthropic"};
+    static const char *const names[GW_PT_COUNT] = {"openai", "azure", "anthropic",
+                                                       "gemini", "bedrock", "cohere"};
     return (unsigned)t < GW_PT_COUNT ? names[t] : "unknown";
 }
 
@@ -85,6 +86,10 @@ static const struct ptype {
     {"openai", GW_PT_OPENAI, "https://api.openai.com/v1", true},
     {"azure", GW_PT_AZURE, NULL, true},
     {"anthropic", GW_PT_ANTHROPIC, "https://api.anthropic.com", false},
+    {"gemini", GW_PT_GEMINI, "https://generativelanguage.googleapis.com", false},
+    /* Bedrock's endpoint is per region: https://bedrock-runtime.{region}.amazonaws.com */
+    {"bedrock", GW_PT_BEDROCK, NULL, false},
+    {"cohere", GW_PT_COHERE, "https://api.cohere.com", false},
     /* Mistral rejects unknown fields (422) and puts usage in its last chunk anyway. */
     {"mistral", GW_PT_OPENAI, "https://api.mistral.ai/v1", false},
     {"groq", GW_PT_OPENAI, "https://api.groq.com/openai/v1", true},
@@ -447,7 +452,11 @@ enum {
     PF_PROJECT,
     PF_API_VERSION,
     PF_DEPLOYMENT,
-    PF_ANTHROPIC_VERSION
+    PF_ANTHROPIC_VERSION,
+    PF_AWS_KEY_ID,
+    PF_AWS_SECRET,
+    PF_AWS_TOKEN,
+    PF_REGION
 };
 static const struct field provider_fields[] = {
     [PF_NAME] = FIELD("name", FK_STR, struct gw_provider, name, 0, 0),
@@ -461,6 +470,13 @@ static const struct field provider_fields[] = {
     [PF_DEPLOYMENT] = FIELD("deployment", FK_STR, struct gw_provider, deployment, 0, 0),
     [PF_ANTHROPIC_VERSION] = FIELD("anthropic_version", FK_STR, struct gw_provider,
                                    anthropic_version, 0, 0),
+    [PF_AWS_KEY_ID] = FIELD("aws_access_key_id", FK_STR, struct gw_provider, aws_access_key_id,
+                            0, 0),
+    [PF_AWS_SECRET] = FIELD("aws_secret_access_key", FK_STR, struct gw_provider,
+                            aws_secret_access_key, 0, 0),
+    [PF_AWS_TOKEN] = FIELD("aws_session_token", FK_STR, struct gw_provider, aws_session_token,
+                           0, 0),
+    [PF_REGION] = FIELD("region", FK_STR, struct gw_provider, region, 0, 0),
     FIELD("connect_timeout", FK_MS, struct gw_provider, connect_timeout_ms, 1, UINT32_MAX),
     FIELD("first_byte_timeout", FK_MS, struct gw_provider, first_byte_timeout_ms, 1, UINT32_MAX),
     FIELD("read_timeout", FK_MS, struct gw_provider, read_timeout_ms, 1, UINT32_MAX),
@@ -595,7 +611,8 @@ static int set_field(struct loader *ld, const struct field *f, const yaml_node_t
             }
         }
         return fail(ld, line, key,
-                    "unknown provider type \"%s\" (known: openai, azure, anthropic, mistral, groq, "
+                    "unknown provider type \"%s\" (known: openai, azure, anthropic, gemini, "
+                    "bedrock, cohere, mistral, groq, "
                     "deepseek, together, fireworks, openrouter, perplexity, xai, ollama, vllm)",
                     what);
     default:
@@ -948,6 +965,53 @@ static int parse_base_url(struct loader *ld, struct gw_provider *p, unsigned lon
     return 0;
 }
 
+/*
+ * Bedrock's credentials and region: each from the file, else from the
+ * standard AWS environment variable, as the AWS SDKs and CLI read them. The
+ * region must be a plain DNS label run ("us-east-1"): it names the endpoint
+ * host and goes into every signature's scope.
+ */
+static int load_aws(struct loader *ld, struct gw_provider *p, const yaml_node_t *node,
+                    const yaml_node_t *const *seen, const char *path)
+{
+    static const struct {
+        int field;
+        const char *env, *env2;
+        bool required;
+    } src[] = {{PF_AWS_KEY_ID, "AWS_ACCESS_KEY_ID", NULL, true},
+               {PF_AWS_SECRET, "AWS_SECRET_ACCESS_KEY", NULL, true},
+               {PF_AWS_TOKEN, "AWS_SESSION_TOKEN", NULL, false},
+               {PF_REGION, "AWS_REGION", "AWS_DEFAULT_REGION", true}};
+    char key[CFG_PATH_MAX];
+    for (size_t k = 0; k < GW_ARRAY_SIZE(src); k++) {
+        const char **dst = (const char **)((char *)p + provider_fields[src[k].field].off);
+        snprintf(key, sizeof(key), "%s.%s", path, provider_fields[src[k].field].key);
+        if (!present(seen[src[k].field])) {
+            const char *v = getenv(src[k].env);
+            if ((!v || !v[0]) && src[k].env2)
+                v = getenv(src[k].env2);
+            if (v && v[0]) {
+                *dst = gw_arena_strdup(&ld->cfg->arena, v);
+                if (!*dst)
+                    return fail_oom(ld);
+            }
+        }
+        if (src[k].required && !(*dst)[0])
+            return fail(ld, node_line(seen[src[k].field] ? seen[src[k].field] : node), key,
+                        "is required for type bedrock (or set %s%s%s)", src[k].env,
+                        src[k].env2 ? " or " : "", src[k].env2 ? src[k].env2 : "");
+        for (const char *c = *dst; *c; c++)
+            if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+                return fail(ld, node_line(seen[src[k].field] ? seen[src[k].field] : node), key,
+                            "must be printable ASCII without spaces");
+    }
+    for (const char *c = p->region; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
+            return fail(ld, node_line(seen[PF_REGION] ? seen[PF_REGION] : node), path,
+                        "region \"%s\" is not a region name such as us-east-1", p->region);
+    return 0;
+}
+
 static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
 {
     struct gw_config *cfg = ld->cfg;
@@ -963,6 +1027,10 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
     p->api_version = "";
     p->deployment = "";
     p->anthropic_version = "";
+    p->aws_access_key_id = "";
+    p->aws_secret_access_key = "";
+    p->aws_session_token = "";
+    p->region = "";
     p->connect_timeout_ms = 5000;
     p->first_byte_timeout_ms = 120000;
     p->read_timeout_ms = 120000;
@@ -1001,8 +1069,16 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
     GW_BUG_ON(!pt); /* FK_PTYPE accepted only names of the table */
     p->type = pt->type;
     p->stream_usage_option = pt->stream_usage;
+    if (p->type == GW_PT_BEDROCK && load_aws(ld, p, node, seen, path) < 0)
+        return -1;
     snprintf(key, sizeof(key), "%s.base_url", path);
-    if (!present(seen[PF_BASE_URL])) {
+    if (!present(seen[PF_BASE_URL]) && p->type == GW_PT_BEDROCK) {
+        char url[300];
+        snprintf(url, sizeof(url), "https://bedrock-runtime.%s.amazonaws.com", p->region);
+        p->base_url = gw_arena_strdup(&ld->cfg->arena, url);
+        if (!p->base_url)
+            return fail_oom(ld);
+    } else if (!present(seen[PF_BASE_URL])) {
         if (!pt->base_url)
             return fail(ld, node_line(node), key, "is required for type %s", pt->name);
         p->base_url = pt->base_url;
@@ -1017,7 +1093,11 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
                   {PF_PROJECT, GW_PT_OPENAI},
                   {PF_API_VERSION, GW_PT_AZURE},
                   {PF_DEPLOYMENT, GW_PT_AZURE},
-                  {PF_ANTHROPIC_VERSION, GW_PT_ANTHROPIC}};
+                  {PF_ANTHROPIC_VERSION, GW_PT_ANTHROPIC},
+                  {PF_AWS_KEY_ID, GW_PT_BEDROCK},
+                  {PF_AWS_SECRET, GW_PT_BEDROCK},
+                  {PF_AWS_TOKEN, GW_PT_BEDROCK},
+                  {PF_REGION, GW_PT_BEDROCK}};
     for (size_t k = 0; k < GW_ARRAY_SIZE(scoped); k++) {
         if (present(seen[scoped[k].field]) && p->type != scoped[k].only) {
             snprintf(key, sizeof(key), "%s.%s", path, provider_fields[scoped[k].field].key);

@@ -35,6 +35,9 @@ enum gw_provider_type {
     GW_PT_OPENAI = 0, /* OpenAI's API: Authorization: Bearer, base_url + /chat/completions */
     GW_PT_AZURE,      /* Azure OpenAI: api-key header; v1 or dated deployment paths */
     GW_PT_ANTHROPIC,  /* Anthropic's Messages API, translated (providers/anthropic.c) */
+    GW_PT_GEMINI,     /* Google's Gemini API (generateContent), translated (providers/gemini.c) */
+    GW_PT_BEDROCK,    /* AWS Bedrock Converse, SigV4-signed, translated (providers/bedrock.c) */
+    GW_PT_COHERE,     /* Cohere's v2 chat and embed, translated (providers/cohere.c) */
     GW_PT_COUNT
 };
 
@@ -53,6 +56,14 @@ struct gw_provider {
     const char *deployment;   /* azure, dated versions: deployment; "" = the model's upstream name */
     const char *anthropic_version; /* anthropic: the anthropic-version header; default
                                     * "2026-10-21" (current), or "2023-06-01" */
+    /* bedrock: SigV4 credentials and region; from the file, else the standard AWS
+     * environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+     * AWS_SESSION_TOKEN, AWS_REGION or AWS_DEFAULT_REGION) at load time. "" = none
+     * (the session token is optional; the others are required for bedrock). */
+    const char *aws_access_key_id;
+    const char *aws_secret_access_key;
+    const char *aws_session_token;
+    const char *region;
     const char *base_url;    /* as configured, e.g. "https://api.openai.com/v1" */
     bool tls;                /* https */
     const char *host;        /* host part of base_url: SNI, certificate name check */

@@ -23,6 +23,16 @@ struct gw_dialect {
     /* Non-2xx body -> OpenAI error object and the client's status. */
     int (*translate_error)(int status, const char *body, size_t len, struct gw_arena *a,
                            struct gw_span *out, int *out_status);
+    /* The content type of a 2xx stream (its prefix, case-insensitive);
+     * NULL: "text/event-stream". Bedrock: "application/vnd.amazon.eventstream". */
+    const char *stream_ctype;
+    /* POST /v1/embeddings; both NULL when the dialect serves none (the client gets
+     * 400 unsupported_endpoint). build: OpenAI embeddings request -> upstream
+     * request; translate: complete 2xx body -> OpenAI's {"object":"list",...}. */
+    int (*build_embeddings)(const struct gw_xlate *x, const char *body, size_t len,
+                            struct gw_xlate_req *out, struct gw_xlate_err *err);
+    int (*translate_embeddings)(const struct gw_xlate *x, const char *body, size_t len,
+                                struct gw_span *out, struct gw_xlate_usage *u);
     size_t stream_size; /* bytes of stream state, allocated in the request arena */
     void (*stream_init)(void *st, const struct gw_xlate *x);
     /* Upstream stream bytes -> OpenAI chunks through sink; -1 on a broken stream. */
@@ -31,6 +41,11 @@ struct gw_dialect {
     /* The upstream stream ended: final chunks and "data: [DONE]". */
     int (*stream_end)(void *st, const struct gw_xlate_sink *sink, struct gw_xlate_usage *u);
 };
+
+/* Each translating dialect's table, defined in its module (providers/<name>.c). */
+extern const struct gw_dialect gw_dialect_gemini;
+extern const struct gw_dialect gw_dialect_bedrock;
+extern const struct gw_dialect gw_dialect_cohere;
 
 /* The translating dialect for a provider type, or NULL for pass-through. */
 const struct gw_dialect *gw_dialect_for(enum gw_provider_type t);

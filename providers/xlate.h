@@ -26,16 +26,19 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/span.h"
+#include "providers/provider.h"
 
 /* What a translator knows about the request it translates. */
 struct gw_xlate {
     const struct gw_provider *prov; /* the provider (version settings, keys) */
     const char *upstream_model;     /* the provider's model name */
     const char *client_model;       /* the name the client asked for (echoed as "model") */
+    enum gw_endpoint ep;            /* chat completions or embeddings */
     bool stream;                    /* the client asked for a stream */
     bool want_usage;                /* the client asked for stream_options.include_usage */
+    bool embed_base64;              /* embeddings: the client asked for encoding_format "base64" */
     const char *request_id;         /* for ids: "chatcmpl-<request_id>" */
-    uint64_t created;               /* unix seconds, for "created" */
+    uint64_t created;               /* unix seconds, for "created" (and request signing) */
     struct gw_arena *arena;         /* every output lives here, freed with the request */
 };
 

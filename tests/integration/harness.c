@@ -373,7 +373,7 @@ void h_mock_start(const struct h_mock_opts *o)
     path_join(cert, GW_SOURCE_DIR, "tests/data/tls/server.pem");
     path_join(key, GW_SOURCE_DIR, "tests/data/tls/server.key");
 
-    char *argv[16];
+    char *argv[24];
     size_t n = 0;
     argv[n++] = (char *)GW_MOCK_BIN;
     argv[n++] = (char *)"--listen";
@@ -391,6 +391,12 @@ void h_mock_start(const struct h_mock_opts *o)
     if (o->api_key) {
         argv[n++] = (char *)"--api-key";
         argv[n++] = (char *)o->api_key;
+    }
+    if (o->aws_key_id) {
+        argv[n++] = (char *)"--aws-access-key-id";
+        argv[n++] = (char *)o->aws_key_id;
+        argv[n++] = (char *)"--aws-secret-access-key";
+        argv[n++] = (char *)o->aws_secret;
     }
     argv[n++] = (char *)"--quiet";
     argv[n] = NULL;

@@ -74,6 +74,9 @@ int h_free_port(void);
 struct h_mock_opts {
     bool tls;            /* also listen for TLS with tests/data/tls/server.{pem,key} */
     const char *api_key; /* passed as --api-key when not NULL */
+    /* both or neither: --aws-access-key-id/--aws-secret-access-key (bedrock's SigV4 check) */
+    const char *aws_key_id;
+    const char *aws_secret;
 };
 /*
  * Starts the mock and waits (10 s) for its "conduit-mock listening" line.

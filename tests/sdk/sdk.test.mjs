@@ -2,79 +2,29 @@
 // provider on loopback: what the README promises a client, checked with the
 // client itself. Run with `node --test` from this folder after `npm ci`;
 // CONDUIT_BIN and MOCK_BIN point at the binaries (default: ../../build/).
+// The OpenAI family and Anthropic here; each other dialect has its own file.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
+import { startStack } from "./lib.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const CONDUIT = process.env.CONDUIT_BIN ?? join(root, "build/conduit");
-const MOCK = process.env.MOCK_BIN ?? join(root, "build/conduit-mock");
-const KEY = "sk-sdk-test";
-const procs = [];
+let stack;
 let client;
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-function start(bin, args, readyLine) {
-  return new Promise((ok, fail) => {
-    const p = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-    procs.push(p);
-    let out = "";
-    const timer = setTimeout(() => fail(new Error(`${bin} not ready: ${out}`)), 10000);
-    const look = (d) => {
-      out += d;
-      if (out.includes(readyLine)) {
-        clearTimeout(timer);
-        ok(p);
-      }
-    };
-    p.stdout.on("data", look);
-    p.stderr.on("data", look);
-    p.once("exit", (code) => fail(new Error(`${bin} exited ${code}: ${out}`)));
-  });
-}
-
 before(async () => {
-  const mockPort = await freePort();
-  const gwPort = await freePort();
-  await start(MOCK, ["--listen", `127.0.0.1:${mockPort}`, "--api-key", "up"], "listening");
-  const dir = mkdtempSync(join(tmpdir(), "conduit-sdk-"));
-  const cfg = join(dir, "conduit.yaml");
-  writeFileSync(
-    cfg,
-    `server: {listen: "127.0.0.1:${gwPort}", workers: 2}
-keys: [{name: sdk, key: "${KEY}"}]
-providers:
+  stack = await startStack({
+    providers: (mockPort) => `
   - {name: mock, type: openai, base_url: "http://127.0.0.1:${mockPort}/v1", api_key: "up"}
-  - {name: claude, type: anthropic, base_url: "http://127.0.0.1:${mockPort}", api_key: "up"}
-models:
+  - {name: claude, type: anthropic, base_url: "http://127.0.0.1:${mockPort}", api_key: "up"}`,
+    models: `
   - {name: gpt-4o-mini, provider: mock, model: mock-chat}
   - {name: text-embedding-3-small, provider: mock, model: mock-embed}
-  - {name: claude-sonnet, provider: claude, model: claude-sonnet-4-5}
-`,
-  );
-  await start(CONDUIT, ["-c", cfg], "listening on");
-  client = new OpenAI({ baseURL: `http://127.0.0.1:${gwPort}/v1`, apiKey: KEY, maxRetries: 0 });
+  - {name: claude-sonnet, provider: claude, model: claude-sonnet-4-5}`,
+  });
+  client = stack.client;
 });
 
-after(() => {
-  for (const p of procs) p.kill("SIGKILL");
-});
+after(() => stack?.stop());
 
 const messages = [{ role: "user", content: "Hello" }];
 

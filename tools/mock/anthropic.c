@@ -659,7 +659,7 @@ void gw_mock_anthropic_messages(struct gw_mock_conn *c, const struct gw_http1_re
             gw_mock_finish_json(c, &ctl, out);
         return;
     }
-    gw_mock_stream_begin(c, ctl.retry_after);
+    gw_mock_stream_begin(c, "text/event-stream", ctl.retry_after);
     emit_a_event(c, A_EV_MESSAGE_START, 0, false);
     emit_a_event(c, A_EV_BLOCK_START, 0, false);
     emit_a_event(c, A_EV_PING, 0, false);

@@ -616,8 +616,18 @@ static void emit_event(struct gw_mock_conn *c, enum ev_kind kind, uint32_t index
 enum gw_mock_step gw_mock_stream_step(struct gw_mock_conn *c, uint64_t now_ms)
 {
     struct gw_mock_plan *p = &c->plan;
-    if (p->dialect == GW_MOCK_DIALECT_ANTHROPIC)
+    switch (p->dialect) {
+    case GW_MOCK_DIALECT_ANTHROPIC:
         return gw_mock_anthropic_step(c, now_ms);
+    case GW_MOCK_DIALECT_GEMINI:
+        return gw_mock_gemini_step(c, now_ms);
+    case GW_MOCK_DIALECT_COHERE:
+        return gw_mock_cohere_step(c, now_ms);
+    case GW_MOCK_DIALECT_BEDROCK:
+        return gw_mock_bedrock_step(c, now_ms);
+    default:
+        break;
+    }
     if (p->fault == GW_MOCK_FAULT_CLOSE_MID_STREAM && p->next_chunk >= p->chunks / 2)
         return GW_MOCK_STEP_FAULT;
     if (p->next_chunk < p->chunks && now_ms < p->next_ms)
@@ -703,7 +713,7 @@ static void chat_completions(struct gw_mock_conn *c, struct gw_span body)
             finish_json(c, &ctl, out);
         return;
     }
-    gw_mock_stream_begin(c, ctl.retry_after);
+    gw_mock_stream_begin(c, "text/event-stream", ctl.retry_after);
     emit_event(c, EV_ROLE, 0, false);
     p->mode = ctl.fault == GW_MOCK_FAULT_STALL ? GW_MOCK_MODE_STALL : GW_MOCK_MODE_STREAM;
 }
@@ -1150,7 +1160,7 @@ void gw_mock_put_head(struct gw_mock_conn *c, int status, const char *ctype, boo
     put_head(c, status, ctype, chunked ? FRAME_CHUNKED : FRAME_LENGTH, content_length, retry_after);
 }
 
-void gw_mock_stream_begin(struct gw_mock_conn *c, const char *retry_after)
+void gw_mock_stream_begin(struct gw_mock_conn *c, const char *ctype, const char *retry_after)
 {
     struct gw_mock_plan *p = &c->plan;
     /* An HTTP/1.0 peer gets the stream delimited by the close. */
@@ -1158,7 +1168,7 @@ void gw_mock_stream_begin(struct gw_mock_conn *c, const char *retry_after)
         p->keepalive = false;
     p->stream_live = true;
     gw_mock_ctr_inc(&c->w->ctr.streams_started);
-    put_head(c, 200, "text/event-stream", FRAME_CHUNKED, 0, retry_after);
+    put_head(c, 200, ctype, FRAME_CHUNKED, 0, retry_after);
 }
 
 const char *gw_mock_parse_ctl(const char *doc, const struct gw_json_member *mock,
@@ -1277,6 +1287,22 @@ void gw_mock_dispatch(struct gw_mock_conn *c, const struct gw_http1_req *req, st
     record_last(w, head, body);
     if (span_is(req->method, "POST") && span_is(path, "/v1/messages")) {
         gw_mock_anthropic_messages(c, req, body); /* checks its own auth headers */
+        scratch_trim(w);
+        return;
+    }
+    /* The other dialects check their own auth headers too. */
+    if (span_has_prefix(path, "/v1beta/models/")) {
+        gw_mock_gemini(c, req, path, body);
+        scratch_trim(w);
+        return;
+    }
+    if (span_has_prefix(path, "/v2/")) {
+        gw_mock_cohere(c, req, path, body);
+        scratch_trim(w);
+        return;
+    }
+    if (span_has_prefix(path, "/model/")) {
+        gw_mock_bedrock(c, req, path, body);
         scratch_trim(w);
         return;
     }

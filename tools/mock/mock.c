@@ -5,6 +5,7 @@
  *
  *   conduit-mock --listen HOST:PORT [--tls-listen HOST:PORT --cert PEM --key PEM]
  *                [--api-key KEY] [--threads N] [--quiet]
+ *                [--aws-access-key-id ID --aws-secret-access-key SECRET]
  *
  * Once every socket listens it prints "conduit-mock listening http=PORT
  * [tls=PORT]" on stdout and flushes, which tests wait for. PORT 0 picks a
@@ -40,6 +41,8 @@ struct opts {
     const char *cert;
     const char *key;
     const char *api_key;
+    const char *aws_key_id;
+    const char *aws_secret;
     unsigned threads;
     bool quiet;
 };
@@ -48,7 +51,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: conduit-mock --listen HOST:PORT [--tls-listen HOST:PORT --cert PEM --key "
                "PEM]\n"
-               "                    [--api-key KEY] [--threads N] [--quiet]\n");
+               "                    [--api-key KEY] [--threads N] [--quiet]\n"
+               "                    [--aws-access-key-id ID --aws-secret-access-key SECRET]\n");
 }
 
 /* Parses argv into *o. Returns 0, 1 for --help, or -1 after printing why not. */
@@ -61,6 +65,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"key", required_argument, NULL, 'k'},
         {"api-key", required_argument, NULL, 'a'},
         {"threads", required_argument, NULL, 'n'},
+        {"aws-access-key-id", required_argument, NULL, 'i'},
+        {"aws-secret-access-key", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -84,6 +90,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case 'a':
             o->api_key = optarg;
+            break;
+        case 'i':
+            o->aws_key_id = optarg;
+            break;
+        case 's':
+            o->aws_secret = optarg;
             break;
         case 'n': {
             char *end;
@@ -119,6 +131,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
     }
     if (o->tls_listen && (!o->cert || !o->key)) {
         fprintf(stderr, "conduit-mock: --tls-listen needs --cert and --key\n");
+        return -1;
+    }
+    if (!o->aws_key_id != !o->aws_secret || (o->aws_key_id && (!*o->aws_key_id || !*o->aws_secret))) {
+        fprintf(stderr, "conduit-mock: --aws-access-key-id and --aws-secret-access-key go "
+                        "together and must not be empty\n");
         return -1;
     }
     if (o->api_key && !*o->api_key) {
@@ -258,6 +275,8 @@ int main(int argc, char **argv)
     int http_port = -1, tls_port = -1;
 
     gw_mock.api_key = o.api_key;
+    gw_mock.aws_key_id = o.aws_key_id;
+    gw_mock.aws_secret = o.aws_secret;
     gw_mock.quiet = o.quiet;
     gw_mock.nworkers = o.threads;
     atomic_init(&gw_mock.stop, false);

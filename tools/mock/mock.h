@@ -114,6 +114,9 @@ enum gw_mock_fault {
 enum gw_mock_dialect {
     GW_MOCK_DIALECT_OPENAI = 0,
     GW_MOCK_DIALECT_ANTHROPIC, /* anthropic.c: POST /v1/messages */
+    GW_MOCK_DIALECT_GEMINI,    /* gemini.c: POST /v1beta/models/{model}:{method} */
+    GW_MOCK_DIALECT_COHERE,    /* cohere.c: POST /v2/chat, /v2/embed */
+    GW_MOCK_DIALECT_BEDROCK,   /* bedrock.c: POST /model/{id}/converse[-stream] */
     GW_MOCK_DIALECT_COUNT
 };
 
@@ -140,6 +143,7 @@ struct gw_mock_plan {
     uint32_t output_tokens;        /* anthropic: usage.output_tokens (mock.chunks) */
     size_t tool_name_len;
     char tool_name[GW_MOCK_MODEL_CAP]; /* anthropic: the tool_use name, a JSON string token */
+    uint32_t phase; /* dialect streams: which fixed event comes next (the dialect's own enum) */
 };
 
 struct gw_mock_worker;
@@ -229,6 +233,9 @@ struct gw_mock_worker {
 /* Process-wide settings, fixed before the workers start. */
 struct gw_mock_global {
     const char *api_key; /* borrows argv; NULL: no auth */
+    /* bedrock.c: SigV4 is checked against these when set (borrow argv; NULL: no check) */
+    const char *aws_key_id;
+    const char *aws_secret;
     bool quiet;
     unsigned nworkers;
     struct gw_mock_worker *workers;   /* owns: nworkers entries */
@@ -321,9 +328,10 @@ void gw_mock_put_head(struct gw_mock_conn *c, int status, const char *ctype, boo
                       size_t content_length, const char *retry_after);
 /*
  * Starts a streamed answer: the event-stream head (chunked; close-delimited
- * for HTTP/1.0 peers), the stream counted as live. Both dialects' streams.
+ * for HTTP/1.0 peers) with content type ctype ("text/event-stream", or
+ * Bedrock's "application/vnd.amazon.eventstream"), the stream counted as live.
  */
-void gw_mock_stream_begin(struct gw_mock_conn *c, const char *retry_after);
+void gw_mock_stream_begin(struct gw_mock_conn *c, const char *ctype, const char *retry_after);
 /* Parses the "mock" member (may be absent). NULL, or the message of the 400 it deserves. */
 const char *gw_mock_parse_ctl(const char *doc, const struct gw_json_member *mock,
                               struct gw_mock_ctl *ctl);
@@ -343,6 +351,28 @@ void gw_mock_anthropic_messages(struct gw_mock_conn *c, const struct gw_http1_re
                                 struct gw_span body);
 /* gw_mock_stream_step for a plan whose dialect is GW_MOCK_DIALECT_ANTHROPIC. */
 enum gw_mock_step gw_mock_anthropic_step(struct gw_mock_conn *c, uint64_t now_ms);
+
+/* ---- gemini.c: the Gemini API ---- */
+
+/* POST /v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse and
+ * :batchEmbedContents (path is the target without its query). */
+void gw_mock_gemini(struct gw_mock_conn *c, const struct gw_http1_req *req, struct gw_span path,
+                    struct gw_span body);
+enum gw_mock_step gw_mock_gemini_step(struct gw_mock_conn *c, uint64_t now_ms);
+
+/* ---- cohere.c: Cohere's v2 API ---- */
+
+/* POST /v2/chat (streamed when "stream": true) and POST /v2/embed. */
+void gw_mock_cohere(struct gw_mock_conn *c, const struct gw_http1_req *req, struct gw_span path,
+                    struct gw_span body);
+enum gw_mock_step gw_mock_cohere_step(struct gw_mock_conn *c, uint64_t now_ms);
+
+/* ---- bedrock.c: Bedrock's Converse API ---- */
+
+/* POST /model/{modelId}/converse and /model/{modelId}/converse-stream, SigV4 checked. */
+void gw_mock_bedrock(struct gw_mock_conn *c, const struct gw_http1_req *req, struct gw_span path,
+                     struct gw_span body);
+enum gw_mock_step gw_mock_bedrock_step(struct gw_mock_conn *c, uint64_t now_ms);
 
 /* ---- inline bodies ---- */
 
