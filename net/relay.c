@@ -369,7 +369,9 @@ static int on_resp_head(struct gw_worker *w, struct gw_client *c, const struct g
     if (r->dialect) {
         /* A translated answer: a 2xx stream is translated event by event; any
          * other body is gathered whole and translated at its end. */
-        xstream = r->relay_sse;
+        const char *sct = r->dialect->stream_ctype ? r->dialect->stream_ctype
+                                                    : "text/event-stream";
+        xstream = r->stream && h->status == 200 && strncasecmp(ctype, sct, strlen(sct)) == 0;
         r->relay_sse = false;
         r->xbuffer = !xstream;
         snprintf(r->xctype, sizeof(r->xctype), "%s", ctype);
@@ -557,7 +559,10 @@ static void xfinish_buffered(struct gw_worker *w, struct gw_client *c)
     const char *ctype = r->xctype;
     if (status >= 200 && status < 300) {
         struct gw_xlate_usage u = {0};
-        if (r->dialect->translate_response(&r->xl, body, r->xlen, &out, &u) < 0) {
+        int k = r->xl.ep == GW_EP_EMBEDDINGS
+                    ? r->dialect->translate_embeddings(&r->xl, body, r->xlen, &out, &u)
+                    : r->dialect->translate_response(&r->xl, body, r->xlen, &out, &u);
+        if (k < 0) {
             r->fail = GW_FAIL_PROTO;
             gw__server_error(w, c, 502, "upstream_error", gw_fail_code(GW_FAIL_PROTO), NULL,
                              "The provider's answer could not be translated (provider %s).",

@@ -401,13 +401,15 @@ static void upstream_head(struct gw_sb *hb, const struct gw_req *r, const struct
  * translates the answer back (net/relay.c).
  */
 static void prepare_translated(struct gw_worker *w, struct gw_client *c, const char *body,
-                               size_t blen)
+                               size_t blen, bool embed_base64)
 {
     struct gw_req *r = &c->req;
     const struct gw_provider *p = r->model->provider;
     r->xl = (struct gw_xlate){.prov = p,
                               .upstream_model = r->model->upstream_model,
                               .client_model = r->model->name,
+                              .ep = r->ep,
+                              .embed_base64 = embed_base64,
                               .stream = r->stream,
                               .want_usage = r->want_usage,
                               .request_id = r->rid,
@@ -417,7 +419,10 @@ static void prepare_translated(struct gw_worker *w, struct gw_client *c, const c
     struct gw_xlate_err e;
     memset(&xr, 0, sizeof(xr));
     memset(&e, 0, sizeof(e));
-    if (r->dialect->build_request(&r->xl, body, blen, &xr, &e) < 0) {
+    int k = r->ep == GW_EP_EMBEDDINGS
+                ? r->dialect->build_embeddings(&r->xl, body, blen, &xr, &e)
+                : r->dialect->build_request(&r->xl, body, blen, &xr, &e);
+    if (k < 0) {
         gw__server_error(w, c, e.status ? e.status : 400, "invalid_request_error", NULL, e.param,
                          "%s", e.message[0] ? e.message : "The request could not be translated.");
         return;
@@ -461,9 +466,9 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
     struct gw_req *r = &c->req;
     const char *body = c->ibuf + r->head_len;
     size_t blen = r->body_have;
-    static const char *const keys[] = {"model", "stream", "stream_options"};
-    struct gw_json_member m[3];
-    if (blen == 0 || gw_json_scan_object(body, blen, keys, 3, m) < 0) {
+    static const char *const keys[] = {"model", "stream", "stream_options", "encoding_format"};
+    struct gw_json_member m[4];
+    if (blen == 0 || gw_json_scan_object(body, blen, keys, 4, m) < 0) {
         gw__server_error(w, c, 400, "invalid_request_error", NULL, NULL,
                          "We could not parse the JSON body of your request. The body must be "
                          "a JSON object.");
@@ -500,7 +505,7 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
     }
 
     r->dialect = gw_dialect_for(r->model->provider->type);
-    if (r->dialect && r->ep != GW_EP_CHAT) {
+    if (r->dialect && r->ep == GW_EP_EMBEDDINGS && !r->dialect->build_embeddings) {
         gw__server_error(w, c, 400, "invalid_request_error", "unsupported_endpoint", "model",
                          "The model `%s` (provider type %s) does not serve %s.", r->model->name,
                          r->model->provider->type_name, gw_endpoint_str(r->ep));
@@ -515,7 +520,11 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
                 return;
             }
         }
-        prepare_translated(w, c, body, blen);
+        /* Translated embeddings are written in the encoding the client asked for. */
+        bool base64 = r->ep == GW_EP_EMBEDDINGS && m[3].found &&
+                      m[3].value.type == GW_JT_STRING &&
+                      gw_span_eq(m[3].value.span, gw_span_cstr("base64"));
+        prepare_translated(w, c, body, blen, base64);
         return;
     }
 
