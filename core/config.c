@@ -1005,10 +1005,11 @@ static int load_aws(struct loader *ld, struct gw_provider *p, const yaml_node_t 
                 return fail(ld, node_line(seen[src[k].field] ? seen[src[k].field] : node), key,
                             "must be printable ASCII without spaces");
     }
+    snprintf(key, sizeof(key), "%s.region", path);
     for (const char *c = p->region; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
-            return fail(ld, node_line(seen[PF_REGION] ? seen[PF_REGION] : node), path,
-                        "region \"%s\" is not a region name such as us-east-1", p->region);
+            return fail(ld, node_line(seen[PF_REGION] ? seen[PF_REGION] : node), key,
+                        "\"%s\" is not a region name such as us-east-1", p->region);
     return 0;
 }
 

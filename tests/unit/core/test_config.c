@@ -38,6 +38,9 @@ static int fake_resolve(const char *host, struct sockaddr_storage *addr, socklen
         {"openrouter.ai", AF_INET, "203.0.113.16"},
         {"api.perplexity.ai", AF_INET, "203.0.113.17"},
         {"api.x.ai", AF_INET, "203.0.113.18"},
+        {"generativelanguage.googleapis.com", AF_INET, "203.0.113.19"},
+        {"api.cohere.com", AF_INET, "203.0.113.20"},
+        {"bedrock-runtime.eu-west-3.amazonaws.com", AF_INET, "203.0.113.21"},
         {"example.test", AF_INET, "198.51.100.7"},
         {"v6.test", AF_INET6, "2001:db8::7"},
     };
@@ -413,10 +416,33 @@ static const struct {
      "t.yaml:5: keys[1].key: same secret as keys[0]"},
     {P0 "models:\n  - name: m\n    provider: nope\n",
      "t.yaml:7: models[0].provider: unknown provider \"nope\""},
-    {"providers:\n  - name: a\n    type: bedrock\n    base_url: http://127.0.0.1\n",
-     "t.yaml:3: providers[0].type: unknown provider type \"bedrock\" (known: openai, azure, "
-     "anthropic, mistral, groq, deepseek, together, fireworks, openrouter, perplexity, xai, "
-     "ollama, vllm)"},
+    {"providers:\n  - name: a\n    type: vertex\n    base_url: http://127.0.0.1\n",
+     "t.yaml:3: providers[0].type: unknown provider type \"vertex\" (known: openai, azure, "
+     "anthropic, gemini, bedrock, cohere, mistral, groq, deepseek, together, fireworks, "
+     "openrouter, perplexity, xai, ollama, vllm)"},
+    {"providers:\n  - name: a\n    type: openai\n    region: us-east-1\n",
+     "t.yaml:4: providers[0].region: only applies to type bedrock"},
+    {"providers:\n  - name: a\n    type: gemini\n    aws_access_key_id: AKID\n",
+     "t.yaml:4: providers[0].aws_access_key_id: only applies to type bedrock"},
+    {"providers:\n  - name: a\n    type: bedrock\n    region: us-east-1\n"
+     "    aws_secret_access_key: s\n",
+     "t.yaml:2: providers[0].aws_access_key_id: is required for type bedrock (or set "
+     "AWS_ACCESS_KEY_ID)"},
+    {"providers:\n  - name: a\n    type: bedrock\n    region: us-east-1\n"
+     "    aws_access_key_id: AKID\n",
+     "t.yaml:2: providers[0].aws_secret_access_key: is required for type bedrock (or set "
+     "AWS_SECRET_ACCESS_KEY)"},
+    {"providers:\n  - name: a\n    type: bedrock\n    aws_access_key_id: AKID\n"
+     "    aws_secret_access_key: s\n",
+     "t.yaml:2: providers[0].region: is required for type bedrock (or set AWS_REGION or "
+     "AWS_DEFAULT_REGION)"},
+    {"providers:\n  - name: a\n    type: bedrock\n    region: \"us-east-1.evil.test/x\"\n"
+     "    aws_access_key_id: AKID\n    aws_secret_access_key: s\n",
+     "t.yaml:4: providers[0].region: \"us-east-1.evil.test/x\" is not a region name such as "
+     "us-east-1"},
+    {"providers:\n  - name: a\n    type: bedrock\n    region: us-east-1\n"
+     "    aws_access_key_id: \"AK ID\"\n    aws_secret_access_key: s\n",
+     "t.yaml:5: providers[0].aws_access_key_id: must be printable ASCII without spaces"},
     {"providers:\n  - name: a\n    type: anthropic\n    base_url: http://127.0.0.1\n"
      "    anthropic_version: \"2024-01-01\"\n",
      "t.yaml:5: providers[0].anthropic_version: must be \"2026-10-21\" or \"2023-06-01\""},
@@ -841,6 +867,9 @@ Test(config, sizes_parse_with_binary_and_decimal_units_and_overflow_checks)
 Test(config, provider_type_names)
 {
     cr_assert_str_eq(gw_provider_type_str(GW_PT_OPENAI), "openai");
+    cr_assert_str_eq(gw_provider_type_str(GW_PT_GEMINI), "gemini");
+    cr_assert_str_eq(gw_provider_type_str(GW_PT_BEDROCK), "bedrock");
+    cr_assert_str_eq(gw_provider_type_str(GW_PT_COHERE), "cohere");
     cr_assert_str_eq(gw_provider_type_str(GW_PT_COUNT), "unknown");
 }
 
@@ -1053,5 +1082,76 @@ Test(config, azure_defaults_to_the_v1_api_and_takes_a_dated_version_and_deployme
     cr_assert_str_eq(cfg->providers[0].deployment, "");
     cr_assert_str_eq(cfg->providers[1].api_version, "2024-10-21");
     cr_assert_str_eq(cfg->providers[1].deployment, "dep");
+    gw_config_free(cfg);
+}
+
+Test(config, gemini_and_cohere_default_to_their_public_endpoints)
+{
+    struct gw_config *cfg = load_ok("providers:\n"
+                                    "  - {name: g, type: gemini, api_key: gk}\n"
+                                    "  - {name: c, type: cohere, api_key: ck}\n");
+    const struct gw_provider *g = &cfg->providers[0], *c = &cfg->providers[1];
+    cr_assert_eq(g->type, GW_PT_GEMINI);
+    cr_assert_str_eq(g->base_url, "https://generativelanguage.googleapis.com");
+    cr_assert_str_eq(g->host_header, "generativelanguage.googleapis.com");
+    cr_assert_str_eq(g->base_path, "");
+    cr_assert(g->tls);
+    cr_assert_str_eq(g->api_key, "gk");
+    cr_assert_eq(c->type, GW_PT_COHERE);
+    cr_assert_str_eq(c->base_url, "https://api.cohere.com");
+    cr_assert_eq(port_of(&c->addr), 443);
+    gw_config_free(cfg);
+}
+
+Test(config, bedrock_takes_credentials_from_the_file_and_its_endpoint_from_the_region)
+{
+    struct gw_config *cfg = load_ok("providers:\n"
+                                    "  - name: b\n    type: bedrock\n    region: eu-west-3\n"
+                                    "    aws_access_key_id: AKIDEXAMPLE\n"
+                                    "    aws_secret_access_key: \"wJalr/K7MDENG+bPxRfiCY\"\n"
+                                    "    aws_session_token: tok\n");
+    const struct gw_provider *b = &cfg->providers[0];
+    cr_assert_eq(b->type, GW_PT_BEDROCK);
+    cr_assert_str_eq(b->base_url, "https://bedrock-runtime.eu-west-3.amazonaws.com");
+    cr_assert_str_eq(b->host_header, "bedrock-runtime.eu-west-3.amazonaws.com");
+    cr_assert_str_eq(b->aws_access_key_id, "AKIDEXAMPLE");
+    cr_assert_str_eq(b->aws_secret_access_key, "wJalr/K7MDENG+bPxRfiCY");
+    cr_assert_str_eq(b->aws_session_token, "tok");
+    cr_assert_str_eq(b->region, "eu-west-3");
+    char ip[64];
+    cr_assert_str_eq(ip_str(&b->addr, ip, sizeof(ip)), "203.0.113.21");
+    gw_config_free(cfg);
+}
+
+/* Criterion runs each test in its own process: the environment does not leak. */
+Test(config, bedrock_falls_back_to_the_standard_aws_environment)
+{
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secret-env", 1);
+    setenv("AWS_SESSION_TOKEN", "token-env", 1);
+    unsetenv("AWS_REGION");
+    setenv("AWS_DEFAULT_REGION", "eu-west-3", 1);
+    struct gw_config *cfg = load_ok("providers:\n"
+                                    "  - {name: b, type: bedrock}\n"
+                                    "  - {name: c, type: bedrock, region: us-east-1,\n"
+                                    "     aws_access_key_id: AKIDFILE,\n"
+                                    "     base_url: \"http://127.0.0.1:9\"}\n");
+    const struct gw_provider *b = &cfg->providers[0], *c = &cfg->providers[1];
+    cr_assert_str_eq(b->aws_access_key_id, "AKIDENV");
+    cr_assert_str_eq(b->aws_secret_access_key, "secret-env");
+    cr_assert_str_eq(b->aws_session_token, "token-env");
+    cr_assert_str_eq(b->region, "eu-west-3");
+    /* The file wins over the environment, field by field; base_url overrides the region's. */
+    cr_assert_str_eq(c->aws_access_key_id, "AKIDFILE");
+    cr_assert_str_eq(c->aws_secret_access_key, "secret-env");
+    cr_assert_str_eq(c->region, "us-east-1");
+    cr_assert_str_eq(c->base_url, "http://127.0.0.1:9");
+    gw_config_free(cfg);
+    /* AWS_REGION wins over AWS_DEFAULT_REGION, as in the AWS SDKs. */
+    setenv("AWS_REGION", "us-west-2", 1);
+    unsetenv("AWS_SESSION_TOKEN");
+    cfg = load_ok("providers:\n  - {name: b, type: bedrock, base_url: \"http://127.0.0.1:9\"}\n");
+    cr_assert_str_eq(cfg->providers[0].region, "us-west-2");
+    cr_assert_str_eq(cfg->providers[0].aws_session_token, "");
     gw_config_free(cfg);
 }
