@@ -67,11 +67,14 @@ struct gw_es_decoder {
     size_t _max;
     char *_buf; /* owns (arena): the partial message */
     size_t _cap, _len;
-    size_t _need; /* total length of the message being gathered, 0 while the prelude is incomplete */
+    size_t _need; /* length of the message being gathered; 0 until its prelude is in */
     enum gw_es_error _err;
 };
 
-/* Sets up d; partial messages take memory from a, at most max_message bytes (0: GW_ES_MESSAGE_MAX). */
+/*
+ * Sets up d; partial messages take memory from a, and a message over
+ * max_message bytes (0: GW_ES_MESSAGE_MAX) breaks the stream.
+ */
 void gw_es_init(struct gw_es_decoder *d, struct gw_arena *a, size_t max_message);
 /*
  * Feeds data[0..len); calls fn for each message it completes, in order.
@@ -80,7 +83,8 @@ void gw_es_init(struct gw_es_decoder *d, struct gw_arena *a, size_t max_message)
  */
 int gw_es_feed(struct gw_es_decoder *d, const char *data, size_t len, gw_es_message_fn *fn,
                void *arg);
-/* True when no partial message is held (a clean place for the stream to end). */
+/* True when no partial message is held (a clean place for the stream to end); false once
+ * the stream is broken. */
 bool gw_es_idle(const struct gw_es_decoder *d);
 enum gw_es_error gw_es_error(const struct gw_es_decoder *d);
 const char *gw_es_error_str(enum gw_es_error e);
@@ -92,8 +96,9 @@ struct gw_es_header {
 };
 /*
  * Encodes one message with string headers (type 7) and the payload into
- * out[0..cap). Returns its length, or 0 when cap is too small. For the mock
- * and the tests; Conduit itself only decodes.
+ * out[0..cap). Returns its length, or 0 when cap is too small (or a header
+ * name is empty or over 255 bytes, or a value over 65535). For the mock and
+ * the tests; Conduit itself only decodes.
  */
 size_t gw_es_encode(char *out, size_t cap, const struct gw_es_header *h, size_t nh,
                     const void *payload, size_t plen);

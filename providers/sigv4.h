@@ -13,6 +13,15 @@
  * URI-encoded once) encoded once more, segment by segment, as SigV4 requires
  * for every service but S3: a Bedrock model id "a.b-v1:0" is sent as
  * "/model/a.b-v1%3A0/converse" and signed as "/model/a.b-v1%253A0/converse".
+ *
+ * Malformed, and refused with -1: a NULL field; a method that is not 1-16
+ * upper-case letters; a path not starting with '/', over 4096 bytes, holding
+ * '?', '#', a space or a control byte, or an empty, "." or ".." segment (SigV4
+ * would normalise those; a trailing '/' is fine); a host (1-255), query
+ * (0-4096) or session token (0-8192) with a space or a control byte; an
+ * amz_date not shaped "YYYYMMDDTHHMMSSZ"; a payload_hash not 64 lower-case hex
+ * digits; an access key id (1-128), region or service (1-64 each) with a byte
+ * outside A-Z a-z 0-9 - _ .; a secret (1-128) with a space or control byte.
  */
 #ifndef GW_PROVIDERS_SIGV4_H
 #define GW_PROVIDERS_SIGV4_H
@@ -35,7 +44,7 @@ struct gw_sigv4_creds {
 
 struct gw_sigv4_req {
     const char *method;        /* "POST" */
-    const char *path;          /* as sent on the wire (encoded once), e.g. "/model/x%3A0/converse" */
+    const char *path;          /* as sent on the wire (encoded once): "/model/x%3A0/converse" */
     const char *query;         /* canonical query string (names sorted, encoded), or "" */
     const char *host;          /* the Host header's value, as sent */
     const char *amz_date;      /* the x-amz-date header's value, "20150830T123600Z" */
@@ -46,7 +55,8 @@ struct gw_sigv4_req {
 /* Lower-case hex SHA-256 of data[0..len) into out (64 characters and a NUL). */
 void gw_sha256_hex(const void *data, size_t len, char out[65]);
 
-/* The x-amz-date form of unix time t (UTC): "YYYYMMDDTHHMMSSZ". */
+/* The x-amz-date form of unix time t (UTC): "YYYYMMDDTHHMMSSZ"; times past
+ * 9999-12-31T23:59:59Z are written as that instant. */
 void gw_sigv4_amz_date(uint64_t t, char out[GW_SIGV4_DATE_LEN]);
 
 /*
@@ -60,11 +70,12 @@ long gw_sigv4_uri_encode(const char *s, size_t n, bool keep_slash, char *out, si
  * The Authorization header's value for request r signed with c:
  * "AWS4-HMAC-SHA256 Credential=<id>/<date>/<region>/<service>/aws4_request,
  * SignedHeaders=host;x-amz-date[;x-amz-security-token], Signature=<hex>".
- * Returns its length (a NUL follows), or -1 when an input is malformed
- * (amz_date not 16 characters, payload_hash not 64) or cap is too small.
+ * Returns its length (a NUL follows), or -1 when an input is malformed (see
+ * the top of this file) or cap is too small. The secret and the keys derived
+ * from it are wiped from the stack before it returns.
  */
-long gw_sigv4_authorization(const struct gw_sigv4_creds *c, const struct gw_sigv4_req *r,
-                            char *out, size_t cap);
+long gw_sigv4_authorization(const struct gw_sigv4_creds *c, const struct gw_sigv4_req *r, char *out,
+                            size_t cap);
 
 /*
  * The steps, for tests and for the mock's diagnostics: the canonical request
