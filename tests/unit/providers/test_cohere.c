@@ -1,0 +1,1066 @@
+/*
+ * tests/unit/providers/test_cohere.c — the Cohere v2 dialect.
+ *
+ * Fixtures are in the wire formats of Cohere's v2 API reference (the chat
+ * request, the chat response with its usage, the SSE events of a streamed
+ * chat, the error shape, the embed request and response) and OpenAI's chat
+ * completions and embeddings APIs; outputs are compared byte for byte, since
+ * the writer is deterministic.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "core/arena.h"
+#include "core/common.h"
+#include "core/config.h"
+#include "core/json.h"
+#include "core/span.h"
+#include "providers/cohere.h"
+#include "providers/dialect.h"
+#include "providers/xlate.h"
+
+#define LIT_LEN(s) (sizeof(s) - 1)
+
+static struct gw_arena arena;
+static struct gw_provider prov;
+static struct gw_xlate X;
+
+static void setup(void)
+{
+    gw_arena_init(&arena, 1 << 16, 0);
+    memset(&prov, 0, sizeof(prov));
+    prov.name = "co";
+    prov.api_key = "co-test-key";
+    X = (struct gw_xlate){
+        .prov = &prov,
+        .upstream_model = "command-a-03-2025",
+        .client_model = "command",
+        .request_id = "req1",
+        .created = 1700000000,
+        .arena = &arena,
+    };
+}
+
+static void teardown(void)
+{
+    gw_arena_destroy(&arena);
+}
+
+TestSuite(cohere, .init = setup, .fini = teardown);
+
+static void assert_span(struct gw_span got, const char *want)
+{
+    cr_assert(got.ptr != NULL);
+    cr_assert(gw_span_eq(got, gw_span_cstr(want)), "got:\n%.*s\nwant:\n%s", (int)got.len, got.ptr,
+              want);
+}
+
+static struct gw_xlate_req build_ok(const char *body)
+{
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    int r = gw_cohere_build_request(&X, body, strlen(body), &req, &err);
+    cr_assert_eq(r, 0, "refused (%d, %s): %s", err.status, err.param ? err.param : "-",
+                 err.message);
+    cr_assert_str_eq(req.path, "/v2/chat");
+    cr_assert(gw_json_validate(req.body.ptr, req.body.len));
+    return req;
+}
+
+static void expect_body(const char *in, const char *want)
+{
+    struct gw_xlate_req req = build_ok(in);
+    assert_span(req.body, want);
+    cr_assert_null(req.warning, "unexpected warning %s", req.warning);
+}
+
+static void expect_400(const char *in, const char *param, const char *msg_part)
+{
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    cr_assert_eq(gw_cohere_build_request(&X, in, strlen(in), &req, &err), -1, "accepted: %s", in);
+    cr_assert_eq(err.status, 400);
+    if (param) {
+        cr_assert(err.param, "no param for %s", in);
+        cr_assert_str_eq(err.param, param);
+    }
+    cr_assert(strstr(err.message, msg_part), "message: %s", err.message);
+}
+
+#define HI "{\"role\":\"user\",\"content\":\"Hi\"}"
+#define MSGS "\"messages\":[" HI "]"
+#define OUT_HEAD "{\"model\":\"command-a-03-2025\",\"messages\":[" HI "],"
+
+/* ---- requests ---- */
+
+Test(cohere, messages_pass_with_developer_as_system_and_bearer_auth)
+{
+    struct gw_xlate_req req =
+        build_ok("{\"model\":\"command\",\"messages\":["
+                 "{\"role\":\"system\",\"content\":\"You are terse.\"},"
+                 "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"French.\"}]},"
+                 "{\"role\":\"user\",\"name\":\"ann\",\"content\":\"Hi \\u00e9\\\"\"}]}");
+    assert_span(req.body, "{\"model\":\"command-a-03-2025\",\"messages\":["
+                          "{\"role\":\"system\",\"content\":\"You are terse.\"},"
+                          "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":"
+                          "\"French.\"}]},"
+                          "{\"role\":\"user\",\"content\":\"Hi \\u00e9\\\"\"}],\"stream\":false}");
+    assert_span(req.headers, "authorization: Bearer co-test-key\r\n");
+    cr_assert_null(req.warning);
+    /* No key configured: no auth header. */
+    prov.api_key = "";
+    assert_span(build_ok("{" MSGS "}").headers, "");
+}
+
+Test(cohere, every_sampling_and_limit_field_maps)
+{
+    expect_body("{\"model\":\"command\"," MSGS ",\"max_tokens\":50,\"max_completion_tokens\":100,"
+                "\"stop\":\"\\n\\n\",\"temperature\":0.7,\"top_p\":0.9,\"top_k\":40,\"seed\":-7,"
+                "\"frequency_penalty\":0.5,\"presence_penalty\":0,\"logprobs\":true,"
+                "\"top_logprobs\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+                "\"user\":\"u-42\",\"store\":true,\"metadata\":{\"k\":\"v\"},\"n\":1,"
+                "\"service_tier\":\"auto\",\"logit_bias\":{},\"modalities\":[\"text\"],"
+                "\"parallel_tool_calls\":true,\"mock\":{\"chunks\":3}}",
+                OUT_HEAD "\"stream\":true,\"max_tokens\":100,\"stop_sequences\":[\"\\n\\n\"],"
+                         "\"temperature\":0.7,\"p\":0.9,\"k\":40,\"seed\":-7,"
+                         "\"frequency_penalty\":0.5,\"presence_penalty\":0,\"logprobs\":true,"
+                         "\"mock\":{\"chunks\":3}}");
+    expect_body("{" MSGS ",\"max_tokens\":7,\"stop\":[\"END\",\"STOP\"],\"stream\":false,"
+                "\"temperature\":null,\"logprobs\":false}",
+                OUT_HEAD
+                "\"stream\":false,\"max_tokens\":7,\"stop_sequences\":[\"END\",\"STOP\"]}");
+}
+
+Test(cohere, top_p_outside_cohere_range_is_clamped_with_a_warning)
+{
+    static const struct {
+        const char *in, *p;
+    } t[] = {{"1", "0.99"}, {"1.0", "0.99"}, {"0", "0.01"}, {"0.001", "0.01"}};
+    for (size_t i = 0; i < GW_ARRAY_SIZE(t); i++) {
+        char in[256], want[256];
+        snprintf(in, sizeof(in), "{" MSGS ",\"top_p\":%s}", t[i].in);
+        snprintf(want, sizeof(want), OUT_HEAD "\"stream\":false,\"p\":%s}", t[i].p);
+        struct gw_xlate_req req = build_ok(in);
+        assert_span(req.body, want);
+        cr_assert(req.warning && strstr(req.warning, "top_p"), "top_p %s: no warning", t[i].in);
+    }
+    expect_body("{" MSGS ",\"top_p\":0.99}", OUT_HEAD "\"stream\":false,\"p\":0.99}");
+    expect_body("{" MSGS ",\"top_p\":0.01}", OUT_HEAD "\"stream\":false,\"p\":0.01}");
+}
+
+Test(cohere, images_pass_in_cohere_image_url_shape)
+{
+    expect_body(
+        "{\"messages\":[{\"role\":\"user\",\"content\":["
+        "{\"type\":\"text\",\"text\":\"What is in these?\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\","
+        "\"detail\":\"high\"}},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.jpg\"}},"
+        "{\"type\":\"image_url\",\"image_url\":\"https://example.com/b.jpg\"}]}]}",
+        "{\"model\":\"command-a-03-2025\",\"messages\":[{\"role\":\"user\",\"content\":["
+        "{\"type\":\"text\",\"text\":\"What is in these?\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\","
+        "\"detail\":\"high\"}},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.jpg\"}},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/b.jpg\"}}]}],"
+        "\"stream\":false}");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+               "\"image_url\":{\"detail\":\"low\"}}]}]}",
+               "messages", "image_url.url");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+               "\"image_url\":{\"url\":\"https://x/a.png\",\"detail\":\"max\"}}]}]}",
+               "messages", "detail");
+    expect_400("{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image_url\","
+               "\"image_url\":{\"url\":\"https://x/a.png\"}}]}]}",
+               "messages", "only accepted in user messages");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\","
+               "\"input_audio\":{\"data\":\"AAA\",\"format\":\"wav\"}}]}]}",
+               "messages", "not supported");
+}
+
+Test(cohere, tool_calls_and_tool_results_keep_openai_shape)
+{
+    expect_body(
+        "{\"messages\":["
+        "{\"role\":\"user\",\"content\":\"Weather in Paris and Rome?\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+        "{\"id\":\"call_01\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+        "\"arguments\":\"{\\\"location\\\": \\\"Paris\\\"}\"}},"
+        "{\"id\":\"call_02\",\"type\":\"function\",\"function\":{\"name\":\"now\","
+        "\"arguments\":\"\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_01\",\"content\":\"18C\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_02\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"12:00\"}]},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"refusal\",\"refusal\":\"no\"},"
+        "{\"type\":\"text\",\"text\":\"Paris 18C.\"}]},"
+        "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"call_03\","
+        "\"type\":\"function\",\"function\":{\"name\":\"now\",\"arguments\":\"{}\"}}]}]}",
+        "{\"model\":\"command-a-03-2025\",\"messages\":["
+        "{\"role\":\"user\",\"content\":\"Weather in Paris and Rome?\"},"
+        "{\"role\":\"assistant\",\"tool_calls\":["
+        "{\"id\":\"call_01\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+        "\"arguments\":\"{\\\"location\\\": \\\"Paris\\\"}\"}},"
+        "{\"id\":\"call_02\",\"type\":\"function\",\"function\":{\"name\":\"now\","
+        "\"arguments\":\"{}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_01\",\"content\":\"18C\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_02\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"12:00\"}]},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"Paris 18C.\"}]},"
+        "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_03\",\"type\":\"function\","
+        "\"function\":{\"name\":\"now\",\"arguments\":\"{}\"}}]}],\"stream\":false}");
+    expect_400("{\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}", "messages",
+               "tool_call_id");
+    expect_400("{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"c\"}]}", "messages",
+               "need content");
+    expect_400("{\"messages\":[{\"role\":\"assistant\",\"content\":null}]}", "messages",
+               "content or tool_calls");
+    expect_400("{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\","
+               "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":{}}}]}]}",
+               "messages", "JSON string");
+    expect_400("{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"type\":\"function\","
+               "\"function\":{\"name\":\"f\"}}]}]}",
+               "messages", "need id");
+}
+
+#define TOOLS                                                                                      \
+    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","                    \
+    "\"description\":\"Get the weather\",\"parameters\":{\"type\":\"object\","                     \
+    "\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}},"                  \
+    "{\"type\":\"function\",\"function\":{\"name\":\"now\"}}]"
+#define TOOL_WEATHER_OUT                                                                           \
+    "{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","                               \
+    "\"description\":\"Get the weather\",\"parameters\":{\"type\":\"object\","                     \
+    "\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}"
+#define TOOL_NOW_OUT                                                                               \
+    "{\"type\":\"function\",\"function\":{\"name\":\"now\",\"parameters\":{\"type\":\"object\","   \
+    "\"properties\":{}}}}"
+#define TOOLS_OUT "\"tools\":[" TOOL_WEATHER_OUT "," TOOL_NOW_OUT "]"
+
+Test(cohere, tools_and_every_tool_choice)
+{
+    expect_body("{" MSGS "," TOOLS "}", OUT_HEAD "\"stream\":false," TOOLS_OUT "}");
+    expect_body("{" MSGS "," TOOLS ",\"tool_choice\":\"auto\"}",
+                OUT_HEAD "\"stream\":false," TOOLS_OUT "}");
+    expect_body("{" MSGS "," TOOLS ",\"tool_choice\":\"required\"}",
+                OUT_HEAD "\"stream\":false," TOOLS_OUT ",\"tool_choice\":\"REQUIRED\"}");
+    expect_body("{" MSGS "," TOOLS ",\"tool_choice\":\"none\"}",
+                OUT_HEAD "\"stream\":false," TOOLS_OUT ",\"tool_choice\":\"NONE\"}");
+    /* A named function: Cohere cannot name one, so only that one is offered, required. */
+    expect_body("{" MSGS "," TOOLS ",\"tool_choice\":{\"type\":\"function\",\"function\":"
+                "{\"name\":\"no\\u0077\"}}}",
+                OUT_HEAD "\"stream\":false,\"tools\":[" TOOL_NOW_OUT "],"
+                         "\"tool_choice\":\"REQUIRED\"}");
+    /* none without tools says nothing; an empty tools array is no tools. */
+    expect_body("{" MSGS ",\"tool_choice\":\"none\",\"tools\":[]}", OUT_HEAD "\"stream\":false}");
+    /* strict on every tool is Cohere's strict_tools. */
+    expect_body("{" MSGS ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"now\","
+                "\"strict\":true}}]}",
+                OUT_HEAD "\"stream\":false,\"tools\":[" TOOL_NOW_OUT "],\"strict_tools\":true}");
+    expect_400("{" MSGS ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"now\","
+               "\"strict\":true}},{\"type\":\"function\",\"function\":{\"name\":\"x\"}}]}",
+               "tools", "strict");
+    expect_400("{" MSGS "," TOOLS ",\"tool_choice\":{\"type\":\"function\",\"function\":"
+               "{\"name\":\"nope\"}}}",
+               "tool_choice", "not in tools");
+    expect_400("{" MSGS ",\"tool_choice\":\"required\"}", "tool_choice", "needs tools");
+    expect_400("{" MSGS "," TOOLS ",\"tool_choice\":\"sometimes\"}", "tool_choice", "auto");
+    expect_400("{" MSGS ",\"tools\":[{\"type\":\"web_search\"}]}", "tools", "function");
+    expect_400("{" MSGS ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+               "\"parameters\":[]}}]}",
+               "tools", "JSON Schema");
+    expect_400("{" MSGS "," TOOLS ",\"parallel_tool_calls\":false}", "parallel_tool_calls",
+               "parallel");
+    /* parallel_tool_calls false without tools constrains nothing. */
+    expect_body("{" MSGS ",\"parallel_tool_calls\":false}", OUT_HEAD "\"stream\":false}");
+}
+
+Test(cohere, response_format_maps_to_json_object_with_schema)
+{
+    expect_body("{" MSGS ",\"response_format\":{\"type\":\"text\"}}", OUT_HEAD "\"stream\":false}");
+    expect_body("{" MSGS ",\"response_format\":{\"type\":\"json_object\"}}",
+                OUT_HEAD "\"stream\":false,\"response_format\":{\"type\":\"json_object\"}}");
+    expect_body("{" MSGS ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+                "{\"name\":\"person\",\"strict\":true,\"schema\":{\"type\":\"object\","
+                "\"properties\":{\"name\":{\"type\":\"string\"}}}}}}",
+                OUT_HEAD "\"stream\":false,\"response_format\":{\"type\":\"json_object\","
+                         "\"json_schema\":{\"type\":\"object\",\"properties\":{\"name\":"
+                         "{\"type\":\"string\"}}}}}");
+    expect_400("{" MSGS ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+               "{\"name\":\"x\"}}}",
+               "response_format", "schema");
+    expect_400("{" MSGS ",\"response_format\":{\"type\":\"yaml\"}}", "response_format",
+               "json_object");
+    expect_400("{" MSGS ",\"response_format\":\"json\"}", "response_format", "object");
+}
+
+Test(cohere, what_cohere_cannot_express_is_400_naming_the_field)
+{
+    static const struct {
+        const char *extra, *param, *msg;
+    } t[] = {
+        {"\"n\":2", "n", "n must be 1"},
+        {"\"logit_bias\":{\"50256\":-100}", "logit_bias", "not supported"},
+        {"\"top_logprobs\":3", "top_logprobs", "top_logprobs must be 0"},
+        {"\"audio\":{\"voice\":\"alloy\",\"format\":\"wav\"}", "audio", "audio"},
+        {"\"modalities\":[\"text\",\"audio\"]", "modalities", "only outputs text"},
+        {"\"functions\":[{\"name\":\"f\"}]", "functions", "use tools"},
+        {"\"function_call\":\"auto\"", "function_call", "use tools"},
+        {"\"reasoning_effort\":\"low\"", "reasoning_effort", "not supported"},
+        {"\"web_search_options\":{}", "web_search_options", "web search"},
+        {"\"frequency_penalty\":1.5", "frequency_penalty", "from 0 to 1"},
+        {"\"presence_penalty\":-0.5", "presence_penalty", "from 0 to 1"},
+        {"\"max_tokens\":0", "max_tokens", "positive integer"},
+        {"\"max_completion_tokens\":1.5", "max_completion_tokens", "positive integer"},
+        {"\"temperature\":\"hot\"", "temperature", "number"},
+        {"\"top_p\":\"x\"", "top_p", "number"},
+        {"\"top_k\":501", "top_k", "0 to 500"},
+        {"\"seed\":1.5", "seed", "integer"},
+        {"\"stream\":\"yes\"", "stream", "boolean"},
+        {"\"logprobs\":1", "logprobs", "boolean"},
+        {"\"stop\":[1]", "stop", "array of strings"},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(t); i++) {
+        char in[512];
+        snprintf(in, sizeof(in), "{" MSGS ",%s}", t[i].extra);
+        expect_400(in, t[i].param, t[i].msg);
+    }
+    expect_400("{\"messages\":", NULL, "JSON object");
+    expect_400("[1]", NULL, "JSON object");
+    expect_400("{\"model\":\"m\"}", "messages", "non-empty");
+    expect_400("{\"messages\":[]}", "messages", "non-empty");
+    expect_400("{\"messages\":[{\"role\":\"function\",\"content\":\"x\"}]}", "messages", "role");
+    expect_400("{\"messages\":[{\"role\":\"user\"}]}", "messages", "need content");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":5}]}", "messages", "string or");
+    expect_400("{\"messages\":[\"hi\"]}", "messages", "objects");
+}
+
+Test(cohere, a_tiny_arena_is_a_500_not_a_crash)
+{
+    struct gw_arena small;
+    gw_arena_init(&small, 64, 128);
+    struct gw_xlate x = X;
+    x.arena = &small;
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    const char *in = "{" MSGS "," TOOLS "}";
+    cr_assert_eq(gw_cohere_build_request(&x, in, strlen(in), &req, &err), -1);
+    cr_assert_eq(err.status, 500);
+    gw_arena_destroy(&small);
+}
+
+/* ---- responses ---- */
+
+#define CHAT_HEAD                                                                                  \
+    "{\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion\",\"created\":1700000000,"             \
+    "\"model\":\"command\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+
+static void expect_response(const char *in, const char *want, struct gw_xlate_usage *u)
+{
+    struct gw_span out;
+    cr_assert_eq(gw_cohere_translate_response(&X, in, strlen(in), &out, u), 0, "refused: %s", in);
+    assert_span(out, want);
+}
+
+Test(cohere, response_text_items_are_joined_and_usage_comes_from_tokens)
+{
+    struct gw_xlate_usage u = {0};
+    expect_response(
+        "{\"id\":\"c14c80c3-18eb-4519-9460-6c92edd8cfb4\",\"finish_reason\":\"COMPLETE\","
+        "\"message\":{\"role\":\"assistant\",\"content\":["
+        "{\"type\":\"thinking\",\"thinking\":\"The user greets me.\"},"
+        "{\"type\":\"text\",\"text\":\"Hi! I am \\\"Command\\\".\"},"
+        "{\"type\":\"text\",\"text\":\" Bye.\"}]},"
+        "\"usage\":{\"billed_units\":{\"input_tokens\":5,\"output_tokens\":418},"
+        "\"tokens\":{\"input_tokens\":71,\"output_tokens\":418},\"cached_tokens\":64}}",
+        CHAT_HEAD "\"content\":\"Hi! I am \\\"Command\\\". Bye.\",\"refusal\":null},"
+                  "\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+                  "\"usage\":{\"prompt_tokens\":71,\"completion_tokens\":418,"
+                  "\"total_tokens\":489,\"prompt_tokens_details\":{\"cached_tokens\":64}}}",
+        &u);
+    cr_assert(u.have);
+    cr_assert_eq(u.prompt_tokens, 71);
+    cr_assert_eq(u.completion_tokens, 418);
+    cr_assert_eq(u.cached_tokens, 64);
+}
+
+Test(cohere, response_tool_calls_drop_the_tool_plan)
+{
+    struct gw_xlate_usage u = {0};
+    expect_response(
+        "{\"id\":\"3d1e3a3b\",\"finish_reason\":\"TOOL_CALL\",\"message\":{\"role\":\"assistant\","
+        "\"tool_plan\":\"I will find the weather for Toronto and Rome.\",\"tool_calls\":["
+        "{\"id\":\"get_weather_1byjy32y4hvq\",\"type\":\"function\",\"function\":{\"name\":"
+        "\"get_weather\",\"arguments\":\"{\\\"location\\\":\\\"Toronto\\\"}\"}},"
+        "{\"id\":\"get_weather_2\",\"type\":\"function\",\"function\":{\"name\":\"now\"}}]},"
+        "\"usage\":{\"billed_units\":{\"input_tokens\":37,\"output_tokens\":28},"
+        "\"tokens\":{\"input_tokens\":1022,\"output_tokens\":83}}}",
+        CHAT_HEAD
+        "\"content\":null,\"tool_calls\":["
+        "{\"id\":\"get_weather_1byjy32y4hvq\",\"type\":\"function\",\"function\":"
+        "{\"name\":\"get_weather\",\"arguments\":\"{\\\"location\\\":\\\"Toronto\\\"}\"}},"
+        "{\"id\":\"get_weather_2\",\"type\":\"function\",\"function\":{\"name\":\"now\","
+        "\"arguments\":\"{}\"}}],"
+        "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
+        "\"usage\":{\"prompt_tokens\":1022,\"completion_tokens\":83,"
+        "\"total_tokens\":1105,\"prompt_tokens_details\":{\"cached_tokens\":0}}}",
+        &u);
+    cr_assert_eq(u.prompt_tokens, 1022);
+}
+
+Test(cohere, response_usage_falls_back_to_billed_units)
+{
+    struct gw_xlate_usage u = {0};
+    expect_response("{\"id\":\"x\",\"finish_reason\":\"MAX_TOKENS\",\"message\":{\"role\":"
+                    "\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"a\"}]},"
+                    "\"usage\":{\"billed_units\":{\"input_tokens\":12.0,\"output_tokens\":4}}}",
+                    CHAT_HEAD "\"content\":\"a\",\"refusal\":null},\"logprobs\":null,"
+                              "\"finish_reason\":\"length\"}],"
+                              "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":4,"
+                              "\"total_tokens\":16,\"prompt_tokens_details\":"
+                              "{\"cached_tokens\":0}}}",
+                    &u);
+    cr_assert_eq(u.prompt_tokens, 12);
+    cr_assert_eq(u.completion_tokens, 4);
+    /* No usage at all, no content: zeros and an empty string. */
+    expect_response("{\"id\":\"x\",\"finish_reason\":\"COMPLETE\",\"message\":{\"role\":"
+                    "\"assistant\"}}",
+                    CHAT_HEAD "\"content\":\"\",\"refusal\":null},\"logprobs\":null,"
+                              "\"finish_reason\":\"stop\"}],"
+                              "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,"
+                              "\"total_tokens\":0,\"prompt_tokens_details\":"
+                              "{\"cached_tokens\":0}}}",
+                    &u);
+}
+
+Test(cohere, response_every_finish_reason)
+{
+    static const char *const map[][2] = {
+        {"\"COMPLETE\"", "stop"},      {"\"STOP_SEQUENCE\"", "stop"},
+        {"\"MAX_TOKENS\"", "length"},  {"\"TOOL_CALL\"", "tool_calls"},
+        {"\"SOMETHING_NEW\"", "stop"}, {"null", "stop"},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(map); i++) {
+        char in[512], want[128];
+        snprintf(in, sizeof(in),
+                 "{\"id\":\"1\",\"finish_reason\":%s,\"message\":{\"role\":\"assistant\","
+                 "\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}}",
+                 map[i][0]);
+        snprintf(want, sizeof(want), "\"finish_reason\":\"%s\"", map[i][1]);
+        struct gw_span out;
+        cr_assert_eq(gw_cohere_translate_response(&X, in, strlen(in), &out, NULL), 0);
+        cr_assert(memmem(out.ptr, out.len, want, strlen(want)), "%s: %.*s", map[i][0], (int)out.len,
+                  out.ptr);
+    }
+    /* ERROR and TIMEOUT have no OpenAI reason and their text cannot be trusted: a 502. */
+    static const char *const bad[] = {"\"ERROR\"", "\"TIMEOUT\""};
+    for (size_t i = 0; i < 2; i++) {
+        char in[256];
+        snprintf(in, sizeof(in),
+                 "{\"id\":\"1\",\"finish_reason\":%s,\"message\":{\"role\":\"assistant\","
+                 "\"content\":[{\"type\":\"text\",\"text\":\"partial\"}]}}",
+                 bad[i]);
+        struct gw_span out;
+        cr_assert_eq(gw_cohere_translate_response(&X, in, strlen(in), &out, NULL), -1);
+    }
+}
+
+Test(cohere, response_logprobs_become_one_entry_per_chunk)
+{
+    expect_response(
+        "{\"id\":\"1\",\"finish_reason\":\"COMPLETE\",\"message\":{\"role\":\"assistant\","
+        "\"content\":[{\"type\":\"text\",\"text\":\"Hi \\u00e9\"}]},"
+        "\"logprobs\":[{\"token_ids\":[28339],\"text\":\"Hi\",\"logprobs\":[-0.5]},"
+        "{\"token_ids\":[1,2],\"text\":\" \\u00e9\",\"logprobs\":[-0.25,-1]}]}",
+        CHAT_HEAD "\"content\":\"Hi \xc3\xa9\",\"refusal\":null},\"logprobs\":{\"content\":["
+                  "{\"token\":\"Hi\",\"logprob\":-0.5,\"bytes\":[72,105],\"top_logprobs\":[]},"
+                  "{\"token\":\" \\u00e9\",\"logprob\":-1.25,\"bytes\":[32,195,169],"
+                  "\"top_logprobs\":[]}],\"refusal\":null},\"finish_reason\":\"stop\"}],"
+                  "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0,"
+                  "\"prompt_tokens_details\":{\"cached_tokens\":0}}}",
+        NULL);
+}
+
+Test(cohere, response_that_is_not_a_chat_response_is_refused)
+{
+    static const char *const bad[] = {
+        "",
+        "{",
+        "[]",
+        "{\"id\":\"x\",\"message\":\"hi\"}",
+        "{\"id\":\"x\",\"finish_reason\":\"COMPLETE\"}",
+        ("{\"finish_reason\":\"COMPLETE\",\"message\":{\"content\":[{\"type\":\"text\","
+         "\"text\":7}]}}"),
+        "{\"finish_reason\":\"TOOL_CALL\",\"message\":{\"tool_calls\":[{\"id\":\"a\"}]}}",
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(bad); i++) {
+        struct gw_span out;
+        cr_assert_eq(gw_cohere_translate_response(&X, bad[i], strlen(bad[i]), &out, NULL), -1,
+                     "accepted %s", bad[i]);
+    }
+}
+
+/* ---- errors ---- */
+
+Test(cohere, every_status_maps)
+{
+    static const struct {
+        int in;
+        int out;
+        const char *type;
+        const char *code; /* JSON */
+    } t[] = {
+        {400, 400, "invalid_request_error", "null"},
+        {401, 401, "invalid_request_error", "\"invalid_api_key\""},
+        {402, 402, "insufficient_quota", "\"insufficient_quota\""},
+        {403, 403, "permission_error", "null"},
+        {404, 404, "invalid_request_error", "\"not_found\""},
+        {422, 400, "invalid_request_error", "null"},
+        {429, 429, "rate_limit_error", "\"rate_limit_exceeded\""},
+        {498, 401, "invalid_request_error", "\"invalid_api_key\""},
+        {499, 502, "server_error", "\"upstream_cancelled\""},
+        {500, 500, "server_error", "null"},
+        {501, 501, "server_error", "\"not_implemented\""},
+        {503, 503, "server_error", "\"overloaded\""},
+        {504, 504, "server_error", "\"timeout\""},
+        {409, 409, "invalid_request_error", "null"},
+        {502, 502, "server_error", "null"},
+        {302, 502, "server_error", "null"},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(t); i++) {
+        static const char in[] =
+            "{\"id\":\"aa17d0a2-1234-4a5b-8c9d-0e1f2a3b4c5d\",\"message\":\"Oh \\\"no\\\"\"}";
+        char want[512];
+        snprintf(want, sizeof(want),
+                 "{\"error\":{\"message\":\"Oh \\\"no\\\"\",\"type\":\"%s\",\"param\":null,"
+                 "\"code\":%s}}",
+                 t[i].type, t[i].code);
+        struct gw_span out;
+        int st = 0;
+        cr_assert_eq(gw_cohere_translate_error(t[i].in, in, LIT_LEN(in), &arena, &out, &st), 0);
+        cr_assert_eq(st, t[i].out, "status %d gave %d", t[i].in, st);
+        assert_span(out, want);
+    }
+}
+
+Test(cohere, error_bodies_without_a_message_get_a_generic_one)
+{
+    struct gw_span out;
+    int st = 0;
+    const char *html = "<html><body>502 Bad Gateway</body></html>";
+    cr_assert_eq(gw_cohere_translate_error(502, html, strlen(html), &arena, &out, &st), 0);
+    cr_assert_eq(st, 502);
+    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
+                     "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+    cr_assert_eq(gw_cohere_translate_error(400, NULL, 0, &arena, &out, &st), 0);
+    cr_assert_eq(st, 400);
+    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
+                     "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
+    /* The SDK's TooManyRequests body: {"data": "..."}. */
+    const char *data = "{\"data\":\"slow down\"}";
+    cr_assert_eq(gw_cohere_translate_error(429, data, strlen(data), &arena, &out, &st), 0);
+    cr_assert_eq(st, 429);
+    assert_span(out, "{\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\","
+                     "\"param\":null,\"code\":\"rate_limit_exceeded\"}}");
+    const char *num = "{\"message\":42}";
+    cr_assert_eq(gw_cohere_translate_error(500, num, strlen(num), &arena, &out, &st), 0);
+    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 500)\","
+                     "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+}
+
+/* ---- embeddings ---- */
+
+static struct gw_xlate_req build_embed_ok(const char *body)
+{
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    int r = gw_cohere_build_embeddings(&X, body, strlen(body), &req, &err);
+    cr_assert_eq(r, 0, "refused (%d): %s", err.status, err.message);
+    cr_assert_str_eq(req.path, "/v2/embed");
+    return req;
+}
+
+static void expect_embed_400(const char *in, const char *param, const char *msg_part)
+{
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    cr_assert_eq(gw_cohere_build_embeddings(&X, in, strlen(in), &req, &err), -1, "accepted %s", in);
+    cr_assert_eq(err.status, 400);
+    cr_assert(err.param && strcmp(err.param, param) == 0, "param %s", err.param);
+    cr_assert(strstr(err.message, msg_part), "message: %s", err.message);
+}
+
+Test(cohere, embed_request_defaults_input_type_and_asks_for_floats)
+{
+    X.upstream_model = "embed-v4.0";
+    struct gw_xlate_req req = build_embed_ok(
+        "{\"model\":\"emb\",\"input\":[\"a\",\"b \\\"c\\\"\"],\"encoding_format\":\"base64\","
+        "\"user\":\"u\",\"mock\":{\"status\":500}}");
+    assert_span(req.body, "{\"model\":\"embed-v4.0\",\"texts\":[\"a\",\"b \\\"c\\\"\"],"
+                          "\"input_type\":\"search_document\",\"embedding_types\":[\"float\"],"
+                          "\"mock\":{\"status\":500}}");
+    assert_span(req.headers, "authorization: Bearer co-test-key\r\n");
+    assert_span(build_embed_ok("{\"input\":\"one\",\"dimensions\":256,"
+                               "\"input_type\":\"search_query\"}")
+                    .body,
+                "{\"model\":\"embed-v4.0\",\"texts\":[\"one\"],\"input_type\":\"search_query\","
+                "\"embedding_types\":[\"float\"],\"output_dimension\":256}");
+    expect_embed_400("{\"input\":\"x\",\"input_type\":\"image\"}", "input_type", "search_query");
+    expect_embed_400("{\"input\":[[1,2]]}", "input", "token arrays");
+    expect_embed_400("{\"input\":[]}", "input", "empty");
+    /* Cohere takes at most 96 texts per call. */
+    char big[2048];
+    size_t bl = (size_t)snprintf(big, sizeof(big), "{\"input\":[\"x\"");
+    for (int i = 1; i < 97; i++)
+        bl += (size_t)snprintf(big + bl, sizeof(big) - bl, ",\"x\"");
+    snprintf(big + bl, sizeof(big) - bl, "]}");
+    expect_embed_400(big, "input", "at most 96");
+}
+
+#define EMBED_RESP                                                                                 \
+    "{\"id\":\"da6e531f-54c6-4a73-bf92-f60566d8d753\",\"embeddings\":{\"float\":"                  \
+    "[[1.0,-2],[0.5,0.25,-0.125]]},\"texts\":[\"a\",\"b\"],\"meta\":{\"api_version\":"             \
+    "{\"version\":\"2\"},\"billed_units\":{\"input_tokens\":7}},"                                  \
+    "\"response_type\":\"embeddings_by_type\"}"
+
+Test(cohere, embed_response_in_both_encodings)
+{
+    struct gw_span out;
+    struct gw_xlate_usage u = {0};
+    cr_assert_eq(gw_cohere_translate_embeddings(&X, EMBED_RESP, LIT_LEN(EMBED_RESP), &out, &u), 0);
+    assert_span(out, "{\"object\":\"list\",\"data\":["
+                     "{\"object\":\"embedding\",\"index\":0,\"embedding\":[1.0,-2]},"
+                     "{\"object\":\"embedding\",\"index\":1,\"embedding\":[0.5,0.25,-0.125]}],"
+                     "\"model\":\"command\",\"usage\":{\"prompt_tokens\":7,\"total_tokens\":7}}");
+    cr_assert(u.have);
+    cr_assert_eq(u.prompt_tokens, 7);
+    cr_assert_eq(u.completion_tokens, 0);
+    X.embed_base64 = true;
+    cr_assert_eq(gw_cohere_translate_embeddings(&X, EMBED_RESP, LIT_LEN(EMBED_RESP), &out, &u), 0);
+    assert_span(out, "{\"object\":\"list\",\"data\":["
+                     "{\"object\":\"embedding\",\"index\":0,\"embedding\":\"AACAPwAAAMA=\"},"
+                     "{\"object\":\"embedding\",\"index\":1,\"embedding\":\"AAAAPwAAgD4AAAC+\"}],"
+                     "\"model\":\"command\",\"usage\":{\"prompt_tokens\":7,\"total_tokens\":7}}");
+    /* The older embeddings_floats shape: embeddings is the list itself. */
+    X.embed_base64 = false;
+    static const char old[] = "{\"id\":\"1\",\"embeddings\":[[0.5]],\"texts\":[\"a\"],"
+                              "\"response_type\":\"embeddings_floats\"}";
+    cr_assert_eq(gw_cohere_translate_embeddings(&X, old, LIT_LEN(old), &out, NULL), 0);
+    assert_span(out, "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
+                     "\"embedding\":[0.5]}],\"model\":\"command\",\"usage\":{\"prompt_tokens\":0,"
+                     "\"total_tokens\":0}}");
+    static const char *const bad[] = {"{}", "{\"embeddings\":{\"int8\":[[1]]}}",
+                                      "{\"embeddings\":{\"float\":[[\"x\"]]}}",
+                                      "{\"embeddings\":{\"float\":[1]}}", "nope"};
+    for (size_t i = 0; i < GW_ARRAY_SIZE(bad); i++)
+        cr_assert_eq(gw_cohere_translate_embeddings(&X, bad[i], strlen(bad[i]), &out, NULL), -1,
+                     "accepted %s", bad[i]);
+}
+
+Test(cohere, dialect_table_is_wired)
+{
+    const struct gw_dialect *d = gw_dialect_for(GW_PT_COHERE);
+    cr_assert_eq(d, &gw_dialect_cohere);
+    cr_assert_eq(d->build_request, gw_cohere_build_request);
+    cr_assert_eq(d->build_embeddings, gw_cohere_build_embeddings);
+    cr_assert_eq(d->translate_embeddings, gw_cohere_translate_embeddings);
+    cr_assert_null(d->stream_ctype);
+    cr_assert_eq(d->stream_size, sizeof(struct gw_cohere_stream));
+}
+
+/* ---- streams ---- */
+
+/* Text, then a tool plan and two tool calls, with citations and a debug event, as v2 streams. */
+static const char transcript[] =
+    "event: message-start\n"
+    "data: {\"id\":\"29f14a5a-11de-4cae-9800-25e4747408ea\",\"type\":\"message-start\","
+    "\"delta\":{\"message\":{\"role\":\"assistant\",\"content\":[],\"tool_plan\":\"\","
+    "\"tool_calls\":[],\"citations\":[]}}}\n"
+    "\n"
+    "event: content-start\n"
+    "data: {\"type\":\"content-start\",\"index\":0,\"delta\":{\"message\":{\"content\":"
+    "{\"type\":\"text\",\"text\":\"\"}}}}\n"
+    "\n"
+    "event: content-delta\n"
+    "data: {\"type\":\"content-delta\",\"index\":0,\"delta\":{\"message\":{\"content\":"
+    "{\"text\":\"Let me check \\\"SF\\\":\"}}}}\n"
+    "\n"
+    "event: citation-start\n"
+    "data: {\"type\":\"citation-start\",\"index\":0,\"delta\":{\"message\":{\"citations\":"
+    "{\"start\":0,\"end\":3,\"text\":\"Let\",\"sources\":[]}}}}\n"
+    "\n"
+    "event: citation-end\n"
+    "data: {\"type\":\"citation-end\",\"index\":0}\n"
+    "\n"
+    "event: content-end\n"
+    "data: {\"type\":\"content-end\",\"index\":0}\n"
+    "\n"
+    "event: tool-plan-delta\n"
+    "data: {\"type\":\"tool-plan-delta\",\"delta\":{\"message\":{\"tool_plan\":\"I will \"}}}\n"
+    "\n"
+    "event: tool-call-start\n"
+    "data: {\"type\":\"tool-call-start\",\"index\":0,\"delta\":{\"message\":{\"tool_calls\":"
+    "{\"id\":\"get_weather_nsz5zm3w56q3\",\"type\":\"function\",\"function\":{\"name\":"
+    "\"get_weather\",\"arguments\":\"\"}}}}}\n"
+    "\n"
+    "event: tool-call-delta\n"
+    "data: {\"type\":\"tool-call-delta\",\"index\":0,\"delta\":{\"message\":{\"tool_calls\":"
+    "{\"function\":{\"arguments\":\"{\\n    \\\"location\\\":\"}}}}}\n"
+    "\n"
+    "event: tool-call-delta\n"
+    "data: {\"type\":\"tool-call-delta\",\"index\":0,\"delta\":{\"message\":{\"tool_calls\":"
+    "{\"function\":{\"arguments\":\" \\\"San Francisco\\\"\\n}\"}}}}}\n"
+    "\n"
+    "event: tool-call-end\n"
+    "data: {\"type\":\"tool-call-end\",\"index\":0}\n"
+    "\n"
+    "event: debug\n"
+    "data: {\"type\":\"debug\",\"prompt\":\"...\"}\n"
+    "\n"
+    "event: tool-call-start\n"
+    "data: {\"type\":\"tool-call-start\",\"index\":1,\"delta\":{\"message\":{\"tool_calls\":"
+    "{\"id\":\"now_1\",\"type\":\"function\",\"function\":{\"name\":\"now\",\"arguments\":"
+    "\"{}\"}}}}}\n"
+    "\n"
+    "event: tool-call-end\n"
+    "data: {\"type\":\"tool-call-end\",\"index\":1}\n"
+    "\n"
+    "event: message-end\n"
+    "data: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"TOOL_CALL\",\"usage\":"
+    "{\"billed_units\":{\"input_tokens\":37,\"output_tokens\":28},\"tokens\":"
+    "{\"input_tokens\":1022,\"output_tokens\":89},\"cached_tokens\":512}}}\n"
+    "\n";
+
+#define CHUNK                                                                                      \
+    "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000," \
+    "\"model\":\"command\",\"choices\":[{\"index\":0,\"delta\":"
+#define NUL_END ",\"finish_reason\":null}]}\n\n"
+
+static const char want_chunks[] =
+    CHUNK "{\"role\":\"assistant\",\"content\":\"\"}" NUL_END CHUNK
+          "{\"content\":\"Let me check \\\"SF\\\":\"}" NUL_END CHUNK
+          "{\"tool_calls\":[{\"index\":0,\"id\":\"get_weather_nsz5zm3w56q3\",\"type\":\"function\","
+          "\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}" NUL_END CHUNK
+          "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\n    "
+          "\\\"location\\\":\"}}]}" NUL_END CHUNK
+          "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\" \\\"San "
+          "Francisco\\\"\\n}\"}}]}" NUL_END CHUNK
+          "{\"tool_calls\":[{\"index\":1,\"id\":\"now_1\",\"type\":\"function\","
+          "\"function\":{\"name\":\"now\",\"arguments\":\"{}\"}}]}" NUL_END CHUNK
+          "{},\"finish_reason\":\"tool_calls\"}]}\n\n";
+
+static const char want_usage_chunk[] =
+    "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+    "\"model\":\"command\",\"choices\":[],\"usage\":{\"prompt_tokens\":1022,"
+    "\"completion_tokens\":89,\"total_tokens\":1111,\"prompt_tokens_details\":"
+    "{\"cached_tokens\":512}}}\n\n";
+
+static const char want_done[] = "data: [DONE]\n\n";
+
+struct collect {
+    char *p;
+    size_t n, cap;
+    unsigned writes;
+};
+
+static int collect_write(void *arg, const char *p, size_t n)
+{
+    struct collect *c = arg;
+    if (c->n + n > c->cap) {
+        c->cap = (c->n + n) * 2 + 64;
+        c->p = realloc(c->p, c->cap);
+        cr_assert(c->p);
+    }
+    memcpy(c->p + c->n, p, n);
+    c->n += n;
+    c->writes++;
+    return 0;
+}
+
+/* Feeds `in` cut at the offsets cuts[0..ncuts) (ascending), then ends it. */
+static int run_stream(const char *in, size_t len, const size_t *cuts, size_t ncuts,
+                      struct collect *c, struct gw_xlate_usage *u)
+{
+    struct gw_arena a;
+    struct gw_xlate x = X;
+    struct gw_cohere_stream s;
+    struct gw_xlate_sink sink = {collect_write, c};
+    gw_arena_init(&a, 4096, 0);
+    x.arena = &a;
+    gw_cohere_stream_init(&s, &x);
+    size_t off = 0;
+    int last = 0;
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t end = i < ncuts ? cuts[i] : len;
+        last = gw_cohere_stream_feed(&s, in + off, end - off, &sink, u);
+        cr_assert(last >= 0, "feed %zu..%zu gave %d", off, end, last);
+        off = end;
+        if (last == 1)
+            break;
+    }
+    /* Ended early only when all that is left is the LF of the last CRLF. */
+    cr_assert(off == len || (last == 1 && off + 1 == len && in[off] == '\n'), "ended at %zu", off);
+    int r = gw_cohere_stream_end(&s, &sink, u);
+    cr_assert_eq(r, last == 1 ? 1 : -1);
+    gw_arena_destroy(&a);
+    return r;
+}
+
+static void expect_stream(const char *in, size_t len, const char *want)
+{
+    struct collect c = {0};
+    struct gw_xlate_usage u = {0};
+    run_stream(in, len, NULL, 0, &c, &u);
+    cr_assert(c.n == strlen(want) && memcmp(c.p, want, c.n) == 0, "got:\n%.*s\nwant:\n%s", (int)c.n,
+              c.p, want);
+    free(c.p);
+}
+
+Test(cohere, stream_transcript_translates)
+{
+    struct collect c = {0};
+    struct gw_xlate_usage u = {0};
+    cr_assert_eq(run_stream(transcript, LIT_LEN(transcript), NULL, 0, &c, &u), 1);
+    size_t wl = LIT_LEN(want_chunks), dl = LIT_LEN(want_done);
+    cr_assert(c.n == wl + dl && memcmp(c.p, want_chunks, wl) == 0 &&
+                  memcmp(c.p + wl, want_done, dl) == 0,
+              "got:\n%.*s", (int)c.n, c.p);
+    cr_assert(u.have);
+    cr_assert_eq(u.prompt_tokens, 1022);
+    cr_assert_eq(u.cached_tokens, 512);
+    cr_assert_eq(u.completion_tokens, 89);
+    free(c.p);
+}
+
+Test(cohere, stream_usage_chunk_only_when_asked)
+{
+    X.want_usage = true;
+    char want[sizeof(want_chunks) + sizeof(want_usage_chunk) + sizeof(want_done)];
+    snprintf(want, sizeof(want), "%s%s%s", want_chunks, want_usage_chunk, want_done);
+    expect_stream(transcript, LIT_LEN(transcript), want);
+}
+
+/* The whole output for the transcript, fed in one piece. */
+static struct collect whole(const char *in, size_t len)
+{
+    struct collect c = {0};
+    run_stream(in, len, NULL, 0, &c, NULL);
+    return c;
+}
+
+static void check_splits(const char *in, size_t len)
+{
+    struct collect ref = whole(in, len);
+    cr_assert(ref.n > 0);
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct collect c = {0};
+        struct gw_xlate_usage u = {0};
+        run_stream(in, len, &cut, 1, &c, &u);
+        cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "split at %zu differs", cut);
+        cr_assert_eq(u.completion_tokens, 89);
+        free(c.p);
+    }
+    size_t *cuts = malloc(len * sizeof(*cuts));
+    for (size_t i = 0; i < len; i++)
+        cuts[i] = i + 1;
+    struct collect c = {0};
+    run_stream(in, len, cuts, len - 1, &c, NULL);
+    cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "byte at a time differs");
+    free(c.p);
+    free(cuts);
+    free(ref.p);
+}
+
+Test(cohere, stream_every_split_and_byte_at_a_time_give_the_same_chunks)
+{
+    X.want_usage = true;
+    check_splits(transcript, LIT_LEN(transcript));
+    X.want_usage = false;
+    check_splits(transcript, LIT_LEN(transcript));
+}
+
+/* The same transcript with CRLF, and with CR line ends (both are SSE). */
+static char *with_line_ends(const char *eol, size_t *len)
+{
+    size_t n = LIT_LEN(transcript), el = strlen(eol);
+    char *out = malloc(n * el + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (transcript[i] == '\n') {
+            memcpy(out + k, eol, el);
+            k += el;
+        } else {
+            out[k++] = transcript[i];
+        }
+    }
+    *len = k;
+    return out;
+}
+
+Test(cohere, stream_crlf_and_cr_line_ends)
+{
+    X.want_usage = true;
+    struct collect ref = whole(transcript, LIT_LEN(transcript));
+    const char *eols[] = {"\r\n", "\r"};
+    for (size_t e = 0; e < 2; e++) {
+        size_t n;
+        char *in = with_line_ends(eols[e], &n);
+        struct collect c = whole(in, n);
+        cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "eol %zu", e);
+        check_splits(in, n);
+        free(c.p);
+        free(in);
+    }
+    free(ref.p);
+}
+
+#define TEXT_START                                                                                 \
+    "event: message-start\ndata: {\"id\":\"1\",\"type\":\"message-start\",\"delta\":"              \
+    "{\"message\":{\"role\":\"assistant\"}}}\n\n"                                                  \
+    "event: content-delta\ndata: {\"type\":\"content-delta\",\"index\":0,\"delta\":"               \
+    "{\"message\":{\"content\":{\"text\":\"Hi\"}}}}\n\n"
+#define ROLE_AND_HI                                                                                \
+    CHUNK "{\"role\":\"assistant\",\"content\":\"\"}" NUL_END CHUNK "{\"content\":\"Hi\"}" NUL_END
+
+Test(cohere, stream_error_finish_becomes_an_error_chunk)
+{
+    static const char err[] = TEXT_START
+        "event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":"
+        "\"ERROR\",\"error\":\"internal: model crashed\",\"usage\":{\"tokens\":"
+        "{\"input_tokens\":5,\"output_tokens\":1}}}}\n\n"
+        "event: content-delta\ndata: {\"type\":\"content-delta\",\"delta\":{}}\n\n";
+    struct collect c = {0};
+    struct gw_xlate_usage u = {0};
+    cr_assert_eq(run_stream(err, LIT_LEN(err), NULL, 0, &c, &u), 1);
+    static const char want[] = ROLE_AND_HI
+        "data: {\"error\":{\"message\":\"internal: model crashed\",\"type\":\"server_error\","
+        "\"param\":null,\"code\":null}}\n\n";
+    cr_assert(c.n == LIT_LEN(want) && memcmp(c.p, want, c.n) == 0, "got:\n%.*s", (int)c.n, c.p);
+    cr_assert_eq(u.prompt_tokens, 5);
+    free(c.p);
+    static const char timeout[] = TEXT_START
+        "event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":"
+        "\"TIMEOUT\"}}\n\n";
+    expect_stream(timeout, LIT_LEN(timeout),
+                  ROLE_AND_HI "data: {\"error\":{\"message\":\"the provider timed out generating "
+                              "the answer\",\"type\":\"server_error\",\"param\":null,"
+                              "\"code\":\"timeout\"}}\n\n");
+}
+
+Test(cohere, stream_cut_short_or_broken_ends_with_an_error_chunk)
+{
+    static const char cut[] = TEXT_START
+        "event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":"
+        "\"COMPLETE\"}}"; /* no blank line */
+    expect_stream(cut, LIT_LEN(cut),
+                  ROLE_AND_HI "data: {\"error\":{\"message\":\"upstream stream ended before "
+                              "message-end\",\"type\":\"server_error\",\"param\":null,"
+                              "\"code\":null}}\n\n");
+    /* An OpenAI-style [DONE] is not Cohere's end. */
+    static const char done[] = TEXT_START "data: [DONE]\n\n";
+    struct collect c = {0};
+    cr_assert_eq(run_stream(done, LIT_LEN(done), NULL, 0, &c, NULL), -1);
+    cr_assert(memmem(c.p, c.n, "before message-end", 18));
+    free(c.p);
+
+    static const char bad[] = "data: {\"type\":\n\n";
+    c = (struct collect){0};
+    struct gw_cohere_stream s;
+    struct gw_xlate_sink sink = {collect_write, &c};
+    gw_cohere_stream_init(&s, &X);
+    cr_assert_eq(gw_cohere_stream_feed(&s, bad, LIT_LEN(bad), &sink, NULL), -1);
+    cr_assert_eq(gw_cohere_stream_feed(&s, "data: x\n\n", 9, &sink, NULL), -1);
+    cr_assert_eq(gw_cohere_stream_end(&s, &sink, NULL), -1);
+    cr_assert_eq(c.writes, 1);
+    cr_assert(memmem(c.p, c.n, "invalid event", 13));
+    free(c.p);
+
+    /* A tool-call-start without id or name cannot be translated. */
+    static const char badtool[] =
+        "data: {\"type\":\"tool-call-start\",\"delta\":{\"message\":{\"tool_calls\":"
+        "{\"type\":\"function\"}}}}\n\n";
+    c = (struct collect){0};
+    gw_cohere_stream_init(&s, &X);
+    cr_assert_eq(gw_cohere_stream_feed(&s, badtool, LIT_LEN(badtool), &sink, NULL), -1);
+    cr_assert(memmem(c.p, c.n, "invalid tool-call-start", 23));
+    free(c.p);
+}
+
+Test(cohere, stream_event_over_1_mib_is_refused)
+{
+    size_t n = GW_COHERE_EVENT_MAX + 16;
+    char *big = malloc(n);
+    memcpy(big, "data: ", 6);
+    memset(big + 6, 'a', n - 6);
+    struct collect c = {0};
+    struct gw_cohere_stream s;
+    struct gw_xlate_sink sink = {collect_write, &c};
+    gw_cohere_stream_init(&s, &X);
+    int r = 0;
+    for (size_t off = 0; off < n && r == 0; off += 4096)
+        r = gw_cohere_stream_feed(&s, big + off, GW_MIN(4096, n - off), &sink, NULL);
+    cr_assert_eq(r, -1);
+    cr_assert(memmem(c.p, c.n, "over 1 MiB", 10));
+    cr_assert(arena.total < 4 * GW_COHERE_EVENT_MAX);
+    free(c.p);
+    free(big);
+}
+
+Test(cohere, stream_event_name_types_data_without_one_and_comments_are_skipped)
+{
+    /* data without "type" takes the SSE event name; multi-line data joins with LF. */
+    static const char in[] =
+        ": keep-alive\n"
+        "event: content-delta\n"
+        "data: {\"index\":0,\n"
+        "data:\"delta\":{\"message\":{\"content\":{\"text\":\"a\"}}}}\n"
+        "id: 7\n\n"
+        "event: content-delta\n"
+        "data: {\"delta\":{\"message\":{\"content\":{\"thinking\":\"hm\"}}}}\n\n"
+        "event: an-event-name-longer-than-thirty-one-bytes\n"
+        "data: {\"delta\":{}}\n\n"
+        "event: message-end\n"
+        "data: {\"delta\":{\"finish_reason\":\"STOP_SEQUENCE\"}}\n\n";
+    expect_stream(in, LIT_LEN(in),
+                  CHUNK "{\"role\":\"assistant\",\"content\":\"a\"}" NUL_END CHUNK
+                        "{},\"finish_reason\":\"stop\"}]}\n\n"
+                        "data: [DONE]\n\n");
+}
+
+Test(cohere, stream_logprobs_ride_on_their_content_chunk)
+{
+    static const char in[] =
+        "event: content-delta\n"
+        "data: {\"type\":\"content-delta\",\"index\":0,\"delta\":{\"message\":{\"content\":"
+        "{\"text\":\"Hi\"}}},\"logprobs\":{\"text\":\"Hi\",\"token_ids\":[28339],"
+        "\"logprobs\":[-0.5]}}\n\n"
+        "event: message-end\n"
+        "data: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"MAX_TOKENS\"}}\n\n";
+    expect_stream(in, LIT_LEN(in),
+                  CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"},\"logprobs\":{\"content\":"
+                        "[{\"token\":\"Hi\",\"logprob\":-0.5,\"bytes\":[72,105],"
+                        "\"top_logprobs\":[]}],\"refusal\":null}" NUL_END CHUNK
+                        "{},\"finish_reason\":\"length\"}]}\n\n"
+                        "data: [DONE]\n\n");
+}
+
+static int refuse_write(void *a, const char *p, size_t n)
+{
+    (void)a;
+    (void)p;
+    (void)n;
+    return -1;
+}
+
+Test(cohere, stream_sink_refusal_stops_the_translation)
+{
+    struct gw_cohere_stream s;
+    struct gw_xlate_sink sink = {refuse_write, NULL};
+    gw_cohere_stream_init(&s, &X);
+    cr_assert_eq(gw_cohere_stream_feed(&s, TEXT_START, LIT_LEN(TEXT_START), &sink, NULL), -1);
+    cr_assert_eq(gw_cohere_stream_feed(&s, "\n", 1, &sink, NULL), -1);
+    cr_assert_eq(gw_cohere_stream_end(&s, &sink, NULL), -1);
+}
