@@ -1,0 +1,1193 @@
+/*
+ * tests/unit/providers/test_bedrock.c — the Bedrock Converse dialect.
+ *
+ * Fixtures are in the wire formats of the Amazon Bedrock Runtime API
+ * reference (Converse request and response, ConverseStream's event stream
+ * messages with their "p" padding, error bodies) and OpenAI's chat
+ * completions API; outputs are compared byte for byte, since the writer is
+ * deterministic. Streams are built with gw_es_encode and fed split at every
+ * byte boundary. The signature is checked by recomputing it with
+ * gw_sigv4_authorization over what went on the wire (test_sigv4.c pins that
+ * function to AWS's own test vectors).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "core/arena.h"
+#include "core/common.h"
+#include "core/config.h"
+#include "core/json.h"
+#include "core/span.h"
+#include "providers/bedrock.h"
+#include "providers/dialect.h"
+#include "providers/eventstream.h"
+#include "providers/sigv4.h"
+#include "providers/xlate.h"
+
+#define LIT_LEN(s) (sizeof(s) - 1)
+
+static struct gw_arena arena;
+static struct gw_provider prov;
+static struct gw_xlate X;
+
+#define KEY_ID "AKIDEXAMPLE"
+#define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+#define HOST "bedrock-runtime.us-east-1.amazonaws.com"
+#define MODEL "anthropic.claude-3-5-sonnet-20240620-v1:0"
+#define MODEL_PATH "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+
+static void setup(void)
+{
+    gw_arena_init(&arena, 1 << 16, 0);
+    memset(&prov, 0, sizeof(prov));
+    prov.name = "bedrock";
+    prov.type = GW_PT_BEDROCK;
+    prov.aws_access_key_id = KEY_ID;
+    prov.aws_secret_access_key = SECRET;
+    prov.aws_session_token = "";
+    prov.region = "us-east-1";
+    prov.host_header = HOST;
+    prov.base_path = "";
+    prov.api_key = "";
+    X = (struct gw_xlate){
+        .prov = &prov,
+        .upstream_model = MODEL,
+        .client_model = "claude",
+        .request_id = "req1",
+        .created = 1440938160, /* 2015-08-30T12:36:00Z */
+        .arena = &arena,
+    };
+}
+
+static void teardown(void)
+{
+    gw_arena_destroy(&arena);
+}
+
+TestSuite(bedrock, .init = setup, .fini = teardown);
+
+static void assert_span(struct gw_span got, const char *want)
+{
+    cr_assert(got.ptr != NULL);
+    cr_assert(gw_span_eq(got, gw_span_cstr(want)), "got:\n%.*s\nwant:\n%s", (int)got.len, got.ptr,
+              want);
+}
+
+static struct gw_xlate_req build_ok(const char *body)
+{
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    int r = gw_bedrock_build_request(&X, body, strlen(body), &req, &err);
+    cr_assert_eq(r, 0, "refused (%d): %s", err.status, err.message);
+    cr_assert(gw_json_validate(req.body.ptr, req.body.len));
+    return req;
+}
+
+static void expect_body(const char *in, const char *want)
+{
+    struct gw_xlate_req req = build_ok(in);
+    assert_span(req.body, want);
+}
+
+static void expect_400(const char *in, const char *param, const char *msg_part)
+{
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    cr_assert_eq(gw_bedrock_build_request(&X, in, strlen(in), &req, &err), -1, "accepted: %s", in);
+    cr_assert_eq(err.status, 400);
+    if (param)
+        cr_assert_str_eq(err.param, param);
+    else
+        cr_assert_null(err.param);
+    cr_assert(strstr(err.message, msg_part), "message: %s", err.message);
+}
+
+/* The value of header `name` in the request's header block, or "" (static buffer). */
+static const char *header(const struct gw_xlate_req *req, const char *name)
+{
+    static char v[1024];
+    v[0] = '\0';
+    size_t nl = strlen(name);
+    const char *p = req->headers.ptr, *end = p + req->headers.len;
+    while (p < end) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+        cr_assert(eol, "header block not CRLF-terminated");
+        if ((size_t)(eol - p) > nl + 2 && strncmp(p, name, nl) == 0 && p[nl] == ':' &&
+            p[nl + 1] == ' ') {
+            snprintf(v, sizeof(v), "%.*s", (int)(eol - p - nl - 2), p + nl + 2);
+            return v;
+        }
+        p = eol + 2;
+    }
+    return v;
+}
+
+/* ---- requests ---- */
+
+#define HI_IN "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}]"
+#define HI_MSGS "\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Weather?\"}]}]"
+
+Test(bedrock, system_messages_become_system_blocks_and_users_merge)
+{
+    struct gw_xlate_req req =
+        build_ok("{\"model\":\"claude\",\"messages\":["
+                 "{\"role\":\"system\",\"content\":\"You are terse.\"},"
+                 "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Answer in "
+                 "French.\"},{\"type\":\"text\",\"text\":\"\"}]},"
+                 "{\"role\":\"user\",\"content\":\"Hi \\u00e9\\\"\"},"
+                 "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Still there?\"}]},"
+                 "{\"role\":\"assistant\",\"content\":\"Oui.\"},"
+                 "{\"role\":\"system\",\"content\":\"\"}]}");
+    assert_span(req.body,
+                "{\"system\":[{\"text\":\"You are terse.\"},{\"text\":\"Answer in French.\"}],"
+                "\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi \\u00e9\\\"\"},"
+                "{\"text\":\"Still there?\"}]},"
+                "{\"role\":\"assistant\",\"content\":[{\"text\":\"Oui.\"}]}]}");
+    cr_assert_str_eq(req.path, MODEL_PATH);
+    cr_assert_null(req.warning);
+}
+
+Test(bedrock, inference_config_and_dropped_fields)
+{
+    expect_body(HI_IN ",\"max_tokens\":50,\"max_completion_tokens\":100,\"stop\":\"\\n\\n\","
+                      "\"temperature\":0.7,\"top_p\":0.9,\"top_k\":40,\"stream\":false,"
+                      "\"stream_options\":{\"include_usage\":true},\"user\":\"u-42\","
+                      "\"frequency_penalty\":0.5,\"presence_penalty\":0.1,\"seed\":7,"
+                      "\"parallel_tool_calls\":false,\"store\":true,\"service_tier\":\"auto\","
+                      "\"metadata\":{\"a\":\"b\"},\"reasoning_effort\":\"low\","
+                      "\"response_format\":{\"type\":\"text\"},\"logprobs\":false,"
+                      "\"top_logprobs\":0,\"logit_bias\":{},\"modalities\":[\"text\"],\"n\":1}",
+                "{" HI_MSGS ",\"inferenceConfig\":{\"maxTokens\":100,\"temperature\":0.7,"
+                "\"topP\":0.9,\"stopSequences\":[\"\\n\\n\"]}}");
+    expect_body(HI_IN ",\"max_tokens\":7,\"stop\":[\"END\",\"STOP\"],\"temperature\":null}",
+                "{" HI_MSGS ",\"inferenceConfig\":{\"maxTokens\":7,"
+                "\"stopSequences\":[\"END\",\"STOP\"]}}");
+    /* Nothing to configure: no inferenceConfig at all (Converse's defaults). */
+    expect_body(HI_IN "}", "{" HI_MSGS "}");
+}
+
+Test(bedrock, path_encodes_model_ids_arns_and_profiles_once)
+{
+    static const struct {
+        const char *model;
+        const char *path;
+    } t[] = {
+        {MODEL, MODEL_PATH},
+        {"us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+         "/model/us.anthropic.claude-3-7-sonnet-20250219-v1%3A0/converse"},
+        {"arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
+         "us.meta.llama3-2-1b-instruct-v1:0",
+         "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2F"
+         "us.meta.llama3-2-1b-instruct-v1%3A0/converse"},
+        {"amazon.nova-lite-v1:0", "/model/amazon.nova-lite-v1%3A0/converse"},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(t); i++) {
+        X.upstream_model = t[i].model;
+        cr_assert_str_eq(build_ok(HI_IN "}").path, t[i].path);
+    }
+    X.upstream_model = MODEL;
+    X.stream = true;
+    cr_assert_str_eq(build_ok(HI_IN ",\"stream\":true}").path,
+                     "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream");
+    /* No upstream model: the client's "model" (decoded) names it. */
+    X.stream = false;
+    X.upstream_model = NULL;
+    cr_assert_str_eq(build_ok("{\"model\":\"amazon.nova-pro-v1\\u003a0\",\"messages\":[{\"role\":"
+                              "\"user\",\"content\":\"x\"}]}")
+                         .path,
+                     "/model/amazon.nova-pro-v1%3A0/converse");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model", "model");
+}
+
+/* Recomputes the signature over what goes on the wire and compares. */
+static void expect_signed(const struct gw_xlate_req *req, const char *token)
+{
+    cr_assert_str_eq(header(req, "x-amz-date"), "20150830T123600Z");
+    cr_assert_str_eq(header(req, "x-amz-security-token"), token);
+    char hash[65];
+    gw_sha256_hex(req->body.ptr, req->body.len, hash);
+    char path[512];
+    snprintf(path, sizeof(path), "%s%s", prov.base_path, req->path);
+    struct gw_sigv4_creds c = {KEY_ID, SECRET, "us-east-1", "bedrock"};
+    struct gw_sigv4_req r = {"POST", path, "", prov.host_header, "20150830T123600Z", token, hash};
+    char want[GW_SIGV4_AUTH_MAX];
+    cr_assert_gt(gw_sigv4_authorization(&c, &r, want, sizeof(want)), 0);
+    cr_assert_str_eq(header(req, "authorization"), want);
+    const char *auth = header(req, "authorization");
+    cr_assert(strstr(auth, "AWS4-HMAC-SHA256 Credential=" KEY_ID
+                           "/20150830/us-east-1/bedrock/aws4_request, "),
+              "%s", auth);
+    cr_assert(strstr(auth, token[0] ? "SignedHeaders=host;x-amz-date;x-amz-security-token, "
+                                    : "SignedHeaders=host;x-amz-date, "),
+              "%s", auth);
+}
+
+Test(bedrock, requests_are_signed_with_sigv4_over_the_wire_path_host_and_body)
+{
+    struct gw_xlate_req req = build_ok(HI_IN "}");
+    expect_signed(&req, "");
+    cr_assert_eq(memmem(req.headers.ptr, req.headers.len, "x-amz-security-token", 20), NULL);
+
+    /* A session token is sent and signed; a base path is part of the signed path. */
+    prov.aws_session_token = "FQoGZXIvYXdzEXAMPLE//token=";
+    prov.base_path = "/bedrock";
+    prov.host_header = "127.0.0.1:8443";
+    req = build_ok(HI_IN "}");
+    expect_signed(&req, "FQoGZXIvYXdzEXAMPLE//token=");
+
+    /* The signature covers the body and the time: either change changes it. */
+    char a1[GW_SIGV4_AUTH_MAX], a2[GW_SIGV4_AUTH_MAX];
+    snprintf(a1, sizeof(a1), "%s", header(&req, "authorization"));
+    req = build_ok(HI_IN ",\"temperature\":1}");
+    snprintf(a2, sizeof(a2), "%s", header(&req, "authorization"));
+    cr_assert_str_neq(a1, a2);
+    X.created += 1;
+    req = build_ok(HI_IN "}");
+    cr_assert_str_neq(header(&req, "authorization"), a1);
+    cr_assert_str_eq(header(&req, "x-amz-date"), "20150830T123601Z");
+}
+
+Test(bedrock, no_access_key_sends_an_unsigned_request_and_bad_credentials_are_500)
+{
+    prov.aws_access_key_id = "";
+    struct gw_xlate_req req = build_ok(HI_IN "}");
+    assert_span(req.headers, "x-amz-date: 20150830T123600Z\r\n");
+    prov.aws_access_key_id = "AKID WITH SPACE";
+    struct gw_xlate_err err;
+    cr_assert_eq(gw_bedrock_build_request(&X, HI_IN "}", LIT_LEN(HI_IN "}"), &req, &err), -1);
+    cr_assert_eq(err.status, 500);
+    cr_assert(strstr(err.message, "signed"), "%s", err.message);
+}
+
+Test(bedrock, images_are_sent_as_bytes)
+{
+    expect_body(
+        "{\"messages\":[{\"role\":\"user\",\"content\":["
+        "{\"type\":\"text\",\"text\":\"What is in these?\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\","
+        "\"detail\":\"high\"}},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/jpeg;base64,/9j/4AAQ\"}},"
+        "{\"type\":\"image_url\",\"image_url\":\"data:image/webp;base64,UklGRg==\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:IMAGE/GIF;base64,R0lGOD\"}}"
+        "]}]}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is in these?\"},"
+        "{\"image\":{\"format\":\"png\",\"source\":{\"bytes\":\"iVBORw0KGgo=\"}}},"
+        "{\"image\":{\"format\":\"jpeg\",\"source\":{\"bytes\":\"/9j/4AAQ\"}}},"
+        "{\"image\":{\"format\":\"webp\",\"source\":{\"bytes\":\"UklGRg==\"}}},"
+        "{\"image\":{\"format\":\"gif\",\"source\":{\"bytes\":\"R0lGOD\"}}}]}]}");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+               "\"image_url\":{\"url\":\"https://upload.wikimedia.org/a.jpg\"}}]}]}",
+               "messages", "image bytes only");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+               "\"image_url\":{\"url\":\"data:image/bmp;base64,Qk0=\"}}]}]}",
+               "messages", "png, jpeg, gif or webp");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+               "\"image_url\":{\"url\":\"data:image/png,abc\"}}]}]}",
+               "messages", "base64");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+               "\"image_url\":{\"url\":\"ftp://x/a.png\"}}]}]}",
+               "messages", "data: URLs");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\","
+               "\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":"
+               "\"data:image/png;base64,AA==\"}}]}]}",
+               "messages", "only accepted in user and tool messages");
+}
+
+#define WEATHER_TOOL                                                                               \
+    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","                    \
+    "\"description\":\"Get the current weather\",\"strict\":true,\"parameters\":"                  \
+    "{\"type\":\"object\",\"properties\":{\"location\":{\"type\":\"string\"}},"                    \
+    "\"required\":[\"location\"]}}},"                                                              \
+    "{\"type\":\"function\",\"function\":{\"name\":\"now\"}}]"
+#define WEATHER_SPECS                                                                              \
+    "\"tools\":[{\"toolSpec\":{\"name\":\"get_weather\",\"description\":\"Get the current "        \
+    "weather\",\"inputSchema\":{\"json\":{\"type\":\"object\",\"properties\":{\"location\":"       \
+    "{\"type\":\"string\"}},\"required\":[\"location\"]}}}},"                                      \
+    "{\"toolSpec\":{\"name\":\"now\",\"inputSchema\":{\"json\":{\"type\":\"object\","              \
+    "\"properties\":{}}}}}]"
+#define HI_OUT "{" HI_MSGS ","
+
+Test(bedrock, tools_and_every_tool_choice)
+{
+    expect_body(HI_IN "," WEATHER_TOOL "}", HI_OUT "\"toolConfig\":{" WEATHER_SPECS "}}");
+    expect_body(HI_IN "," WEATHER_TOOL ",\"tool_choice\":\"auto\"}",
+                HI_OUT "\"toolConfig\":{" WEATHER_SPECS ",\"toolChoice\":{\"auto\":{}}}}");
+    expect_body(HI_IN "," WEATHER_TOOL ",\"tool_choice\":\"required\"}",
+                HI_OUT "\"toolConfig\":{" WEATHER_SPECS ",\"toolChoice\":{\"any\":{}}}}");
+    expect_body(HI_IN "," WEATHER_TOOL ",\"tool_choice\":{\"type\":\"function\",\"function\":"
+                      "{\"name\":\"get_weather\"}}}",
+                HI_OUT "\"toolConfig\":{" WEATHER_SPECS
+                       ",\"toolChoice\":{\"tool\":{\"name\":\"get_weather\"}}}}");
+    /* none: Converse has no such choice; the model is not offered the tools. */
+    expect_body(HI_IN "," WEATHER_TOOL ",\"tool_choice\":\"none\"}", "{" HI_MSGS "}");
+    /* An empty tools list is no tools; tool_choice without tools is ignored. */
+    expect_body(HI_IN ",\"tools\":[],\"tool_choice\":\"required\"}", "{" HI_MSGS "}");
+    expect_400(HI_IN "," WEATHER_TOOL ",\"tool_choice\":\"sometimes\"}", "tool_choice", "auto");
+    expect_400(HI_IN "," WEATHER_TOOL ",\"tool_choice\":{\"type\":\"function\"}}", "tool_choice",
+               "name a function");
+    expect_400(HI_IN ",\"tools\":[{\"type\":\"web_search\"}]}", "tools", "function");
+    expect_400(HI_IN ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+                     "\"parameters\":[]}}]}",
+               "tools", "JSON Schema object");
+    expect_400(HI_IN ",\"tools\":{}}", "tools", "array");
+}
+
+#define TOOL_HISTORY                                                                               \
+    "{\"messages\":["                                                                              \
+    "{\"role\":\"user\",\"content\":\"Weather in Paris and Rome?\"},"                              \
+    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["                                    \
+    "{\"id\":\"tooluse_01\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","         \
+    "\"arguments\":\"{\\\"location\\\": \\\"Paris\\\"}\"}},"                                       \
+    "{\"id\":\"tooluse_02\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","         \
+    "\"arguments\":\"{\\\"location\\\":\\\"Rome\\\"}\"}}]},"                                       \
+    "{\"role\":\"tool\",\"tool_call_id\":\"tooluse_01\",\"content\":\"18C\"},"                     \
+    "{\"role\":\"tool\",\"tool_call_id\":\"tooluse_02\",\"content\":\" {\\\"temp\\\": 21}\"},"     \
+    "{\"role\":\"tool\",\"tool_call_id\":\"tooluse_03\",\"content\":[{\"type\":\"text\","          \
+    "\"text\":\"windy\"},{\"type\":\"image_url\",\"image_url\":{\"url\":"                          \
+    "\"data:image/png;base64,AA==\"}}]},"                                                          \
+    "{\"role\":\"tool\",\"tool_call_id\":\"tooluse_04\",\"content\":\"\"},"                        \
+    "{\"role\":\"user\",\"content\":\"Thanks\"},"                                                  \
+    "{\"role\":\"assistant\",\"content\":\"Paris 18C, Rome 21C.\",\"tool_calls\":["                \
+    "{\"id\":\"tooluse_05\",\"type\":\"function\",\"function\":{\"name\":\"now\","                 \
+    "\"arguments\":\"\"}}]}"                                                                       \
+    "]"
+#define TOOL_HISTORY_OUT                                                                           \
+    "{\"messages\":["                                                                              \
+    "{\"role\":\"user\",\"content\":[{\"text\":\"Weather in Paris and Rome?\"}]},"                 \
+    "{\"role\":\"assistant\",\"content\":["                                                        \
+    "{\"toolUse\":{\"toolUseId\":\"tooluse_01\",\"name\":\"get_weather\","                         \
+    "\"input\":{\"location\": \"Paris\"}}},"                                                       \
+    "{\"toolUse\":{\"toolUseId\":\"tooluse_02\",\"name\":\"get_weather\","                         \
+    "\"input\":{\"location\":\"Rome\"}}}]},"                                                       \
+    "{\"role\":\"user\",\"content\":["                                                             \
+    "{\"toolResult\":{\"toolUseId\":\"tooluse_01\",\"content\":[{\"text\":\"18C\"}]}},"            \
+    "{\"toolResult\":{\"toolUseId\":\"tooluse_02\",\"content\":[{\"json\":{\"temp\": 21}}]}},"     \
+    "{\"toolResult\":{\"toolUseId\":\"tooluse_03\",\"content\":[{\"text\":\"windy\"},"             \
+    "{\"image\":{\"format\":\"png\",\"source\":{\"bytes\":\"AA==\"}}}]}},"                         \
+    "{\"toolResult\":{\"toolUseId\":\"tooluse_04\",\"content\":[]}},"                              \
+    "{\"text\":\"Thanks\"}]},"                                                                     \
+    "{\"role\":\"assistant\",\"content\":[{\"text\":\"Paris 18C, Rome 21C.\"},"                    \
+    "{\"toolUse\":{\"toolUseId\":\"tooluse_05\",\"name\":\"now\",\"input\":{}}}]}]"
+
+Test(bedrock, tool_calls_and_parallel_results_are_merged)
+{
+    expect_body(TOOL_HISTORY "," WEATHER_TOOL "}",
+                TOOL_HISTORY_OUT ",\"toolConfig\":{" WEATHER_SPECS "}}");
+}
+
+Test(bedrock, a_tool_history_always_gets_the_tool_config_converse_requires)
+{
+    /* tool_choice none: the client's tools, with no toolChoice. */
+    expect_body(TOOL_HISTORY "," WEATHER_TOOL ",\"tool_choice\":\"none\"}",
+                TOOL_HISTORY_OUT ",\"toolConfig\":{" WEATHER_SPECS "}}");
+    /* No tools at all: the ones the history calls, once each, with an open schema. */
+    expect_body(TOOL_HISTORY "}",
+                TOOL_HISTORY_OUT ",\"toolConfig\":{\"tools\":["
+                                 "{\"toolSpec\":{\"name\":\"get_weather\",\"inputSchema\":"
+                                 "{\"json\":{\"type\":\"object\"}}}},"
+                                 "{\"toolSpec\":{\"name\":\"now\",\"inputSchema\":"
+                                 "{\"json\":{\"type\":\"object\"}}}}]}}");
+}
+
+Test(bedrock, invalid_tool_calls_are_400)
+{
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
+               "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t1\",\"type\":\"function\","
+               "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":\"}}]}]}",
+               "messages", "arguments must be a JSON object");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
+               "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t1\",\"type\":\"function\","
+               "\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]}]}",
+               "messages", "arguments must be a JSON object");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
+               "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t1\",\"type\":\"custom\","
+               "\"function\":{\"name\":\"f\"}}]}]}",
+               "messages", "only function tool calls");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
+               "{\"role\":\"assistant\",\"tool_calls\":[{\"type\":\"function\","
+               "\"function\":{\"name\":\"f\"}}]}]}",
+               "messages", "need id and function.name");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"tool\","
+               "\"content\":\"x\"}]}",
+               "messages", "tool_call_id");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"tool\","
+               "\"tool_call_id\":\"t\",\"content\":7}]}",
+               "messages", "string or parts");
+}
+
+Test(bedrock, the_conversation_must_start_with_the_user)
+{
+    expect_400("{\"messages\":[{\"role\":\"system\",\"content\":\"Be nice.\"},"
+               "{\"role\":\"assistant\",\"content\":\"Hello! How can I help?\"},"
+               "{\"role\":\"user\",\"content\":\"Hi\"}]}",
+               "messages", "start with a user message");
+    expect_400("{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t1\","
+               "\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}]}",
+               "messages", "start with a user message");
+    expect_400("{\"messages\":[{\"role\":\"system\",\"content\":\"Only a system prompt\"}]}",
+               "messages", "at least one user message");
+    expect_400("{\"messages\":[]}", "messages", "at least one user message");
+    /* An empty assistant message first says nothing: it is skipped. */
+    expect_body("{\"messages\":[{\"role\":\"assistant\",\"content\":\"\"},"
+                "{\"role\":\"user\",\"content\":\"Hi\"}]}",
+                "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"}]}]}");
+}
+
+Test(bedrock, fields_converse_cannot_honour_are_400_with_their_param)
+{
+    expect_400(HI_IN ",\"n\":2}", "n", "n must be 1");
+    expect_400(HI_IN ",\"response_format\":{\"type\":\"json_object\"}}", "response_format",
+               "not supported");
+    expect_400(HI_IN ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{}}}",
+               "response_format", "not supported");
+    expect_400(HI_IN ",\"logprobs\":true}", "logprobs", "not supported");
+    expect_400(HI_IN ",\"top_logprobs\":3}", "top_logprobs", "not supported");
+    expect_400(HI_IN ",\"logit_bias\":{\"50256\":-100}}", "logit_bias", "not supported");
+    expect_400(HI_IN ",\"modalities\":[\"text\",\"audio\"]}", "modalities", "text only");
+    expect_400(HI_IN ",\"audio\":{\"voice\":\"alloy\",\"format\":\"wav\"}}", "audio",
+               "not supported");
+}
+
+Test(bedrock, other_invalid_requests_are_400)
+{
+    expect_400("{\"messages\":", NULL, "JSON object");
+    expect_400("[1]", NULL, "JSON object");
+    expect_400("{\"model\":\"m\"}", "messages", "messages");
+    expect_400("{\"messages\":{}}", "messages", "messages");
+    expect_400("{\"messages\":[{\"role\":\"function\",\"content\":\"x\"}]}", "messages", "role");
+    expect_400("{\"messages\":[1]}", "messages", "objects");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":7}]}", "messages", "string or");
+    expect_400("{\"messages\":[{\"role\":\"system\",\"content\":7}]}", "messages", "text");
+    expect_400("{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image_url\"}]}]}",
+               "messages", "system message parts must be text");
+    expect_400(HI_IN ",\"max_tokens\":1.5}", "max_tokens", "positive integer");
+    expect_400(HI_IN ",\"max_completion_tokens\":0}", "max_completion_tokens", "positive");
+    expect_400(HI_IN ",\"temperature\":\"hot\"}", "temperature", "number");
+    expect_400(HI_IN ",\"top_p\":true}", "top_p", "number");
+    expect_400(HI_IN ",\"stream\":\"yes\"}", "stream", "boolean");
+    expect_400(HI_IN ",\"stop\":5}", "stop", "string");
+    expect_400(HI_IN ",\"stop\":[\"a\",1]}", "stop", "string");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\"}]}]}",
+               "messages", "not supported");
+    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+               "\"text\":3}]}]}",
+               "messages", "string text");
+}
+
+Test(bedrock, the_mock_controls_travel_verbatim)
+{
+    expect_body(HI_IN ",\"mock\":{\"chunks\":3,\"fault\":\"malformed_chunk\"}}",
+                "{" HI_MSGS ",\"mock\":{\"chunks\":3,\"fault\":\"malformed_chunk\"}}");
+}
+
+Test(bedrock, a_tiny_arena_gives_500_never_a_crash)
+{
+    struct gw_arena small;
+    gw_arena_init(&small, 256, 512);
+    X.arena = &small;
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    const char *in = TOOL_HISTORY "," WEATHER_TOOL "}";
+    cr_assert_eq(gw_bedrock_build_request(&X, in, strlen(in), &req, &err), -1);
+    cr_assert_eq(err.status, 500);
+    gw_arena_destroy(&small);
+}
+
+/* ---- responses ---- */
+
+#define CHAT_HEAD                                                                                  \
+    "{\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion\",\"created\":1440938160,"             \
+    "\"model\":\"claude\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+
+static void expect_response(const char *in, const char *want, struct gw_xlate_usage *u)
+{
+    struct gw_span out;
+    cr_assert_eq(gw_bedrock_translate_response(&X, in, strlen(in), &out, u), 0);
+    assert_span(out, want);
+}
+
+Test(bedrock, response_text)
+{
+    struct gw_xlate_usage u = {0};
+    expect_response("{\"metrics\":{\"latencyMs\":1105},\"output\":{\"message\":{\"content\":["
+                    "{\"text\":\"Hi! My name is \\\"Claude\\\".\"},{\"text\":\" Bye.\"}],"
+                    "\"role\":\"assistant\"}},\"stopReason\":\"end_turn\","
+                    "\"usage\":{\"inputTokens\":2095,\"outputTokens\":503,\"totalTokens\":2598}}",
+                    CHAT_HEAD
+                    "\"content\":\"Hi! My name is \\\"Claude\\\". Bye.\",\"refusal\":null},"
+                    "\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+                    "\"usage\":{\"prompt_tokens\":2095,\"completion_tokens\":503,"
+                    "\"total_tokens\":2598,\"prompt_tokens_details\":{\"cached_tokens\":0}}}",
+                    &u);
+    cr_assert(u.have);
+    cr_assert_eq(u.prompt_tokens, 2095);
+    cr_assert_eq(u.completion_tokens, 503);
+    cr_assert_eq(u.cached_tokens, 0);
+}
+
+Test(bedrock, response_tool_use_reasoning_and_cache_usage)
+{
+    struct gw_xlate_usage u = {0};
+    expect_response(
+        "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["
+        "{\"reasoningContent\":{\"reasoningText\":{\"text\":\"Let me see.\","
+        "\"signature\":\"EqQBCgIY\"}}},"
+        "{\"toolUse\":{\"toolUseId\":\"tooluse_kZJMlvQmRJ6eAyJE5GIl7Q\",\"name\":\"get_weather\","
+        "\"input\":{\"location\": \"Seattle, WA\", \"unit\": \"celsius\"}}},"
+        "{\"toolUse\":{\"toolUseId\":\"tooluse_02\",\"name\":\"now\",\"input\":{}}}]}},"
+        "\"stopReason\":\"tool_use\",\"usage\":{\"inputTokens\":21,\"outputTokens\":393,"
+        "\"totalTokens\":189500,\"cacheReadInputTokens\":1000,\"cacheWriteInputTokens\":188086},"
+        "\"metrics\":{\"latencyMs\":3212}}",
+        CHAT_HEAD "\"content\":null,\"tool_calls\":["
+                  "{\"id\":\"tooluse_kZJMlvQmRJ6eAyJE5GIl7Q\",\"type\":\"function\",\"function\":"
+                  "{\"name\":\"get_weather\",\"arguments\":\"{\\\"location\\\": \\\"Seattle, "
+                  "WA\\\", \\\"unit\\\": \\\"celsius\\\"}\"}},"
+                  "{\"id\":\"tooluse_02\",\"type\":\"function\",\"function\":{\"name\":\"now\","
+                  "\"arguments\":\"{}\"}}],"
+                  "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
+                  "\"usage\":{\"prompt_tokens\":189107,\"completion_tokens\":393,"
+                  "\"total_tokens\":189500,\"prompt_tokens_details\":{\"cached_tokens\":1000}}}",
+        &u);
+    cr_assert_eq(u.prompt_tokens, 189107);
+    cr_assert_eq(u.cached_tokens, 1000);
+    cr_assert_eq(u.cache_creation_tokens, 188086);
+    cr_assert_eq(u.completion_tokens, 393);
+}
+
+Test(bedrock, response_text_and_tool_use_together)
+{
+    expect_response(
+        "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["
+        "{\"text\":\"Checking.\"},{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"f\"}}]}},"
+        "\"stopReason\":\"tool_use\",\"usage\":{\"inputTokens\":1,\"outputTokens\":2}}",
+        CHAT_HEAD "\"content\":\"Checking.\",\"tool_calls\":[{\"id\":\"t1\",\"type\":"
+                  "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}],"
+                  "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
+                  "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3,"
+                  "\"prompt_tokens_details\":{\"cached_tokens\":0}}}",
+        NULL);
+}
+
+Test(bedrock, response_every_stop_reason)
+{
+    static const char *const map[][2] = {
+        {"\"end_turn\"", "stop"},
+        {"\"stop_sequence\"", "stop"},
+        {"\"max_tokens\"", "length"},
+        {"\"tool_use\"", "tool_calls"},
+        {"\"guardrail_intervened\"", "content_filter"},
+        {"\"content_filtered\"", "content_filter"},
+        {"\"model_context_window_exceeded\"", "length"},
+        {"\"malformed_model_output\"", "stop"},
+        {"\"malformed_tool_use\"", "stop"},
+        {"\"something_new\"", "stop"},
+        {"null", "stop"},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(map); i++) {
+        char in[512], want[128];
+        snprintf(in, sizeof(in),
+                 "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"x\"}]"
+                 "}},\"stopReason\":%s,\"usage\":{\"inputTokens\":1,\"outputTokens\":1}}",
+                 map[i][0]);
+        snprintf(want, sizeof(want), "\"finish_reason\":\"%s\"", map[i][1]);
+        struct gw_span out;
+        cr_assert_eq(gw_bedrock_translate_response(&X, in, strlen(in), &out, NULL), 0);
+        cr_assert(memmem(out.ptr, out.len, want, strlen(want)), "%s: %.*s", map[i][0], (int)out.len,
+                  out.ptr);
+    }
+}
+
+Test(bedrock, response_that_is_not_converse_is_refused)
+{
+    static const char *const bad[] = {
+        "",
+        "{",
+        "[]",
+        "{\"message\":\"x\"}",
+        "{\"output\":{}}",
+        "{\"output\":{\"message\":{\"content\":\"x\"}}}",
+        "{\"output\":{\"message\":{\"content\":[1]}}}",
+        "{\"output\":{\"message\":{\"content\":[{\"toolUse\":{\"name\":\"f\"}}]}}}",
+        "{\"output\":{\"message\":{\"content\":[{\"text\":\"\\x\"}]}}}",
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(bad); i++) {
+        struct gw_span out;
+        struct gw_xlate_usage u = {0};
+        cr_assert_eq(gw_bedrock_translate_response(&X, bad[i], strlen(bad[i]), &out, &u), -1, "%s",
+                     bad[i]);
+        cr_assert_not(u.have);
+    }
+}
+
+/* ---- errors ---- */
+
+Test(bedrock, every_error_status_maps)
+{
+    static const struct {
+        int in;
+        int out;
+        const char *type;
+        const char *code; /* JSON */
+    } t[] = {
+        {400, 400, "invalid_request_error", "null"},
+        {401, 401, "invalid_request_error", "\"invalid_api_key\""},
+        {403, 403, "permission_error", "null"},
+        {404, 404, "invalid_request_error", "\"not_found\""},
+        {408, 504, "server_error", "\"timeout\""},
+        {413, 413, "invalid_request_error", "\"request_too_large\""},
+        {424, 502, "server_error", "\"model_error\""},
+        {429, 429, "rate_limit_error", "\"rate_limit_exceeded\""},
+        {500, 500, "server_error", "null"},
+        {503, 503, "server_error", "\"service_unavailable\""},
+        {409, 409, "invalid_request_error", "null"},
+        {502, 502, "server_error", "null"},
+        {302, 502, "server_error", "null"},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(t); i++) {
+        static const char in[] = "{\"message\":\"The provided model identifier is \\\"bad\\\".\"}";
+        char want[512];
+        snprintf(want, sizeof(want),
+                 "{\"error\":{\"message\":\"The provided model identifier is \\\"bad\\\".\","
+                 "\"type\":\"%s\",\"param\":null,\"code\":%s}}",
+                 t[i].type, t[i].code);
+        struct gw_span out;
+        int st = 0;
+        cr_assert_eq(gw_bedrock_translate_error(t[i].in, in, LIT_LEN(in), &arena, &out, &st), 0);
+        cr_assert_eq(st, t[i].out, "%d", t[i].in);
+        assert_span(out, want);
+    }
+}
+
+Test(bedrock, error_message_spellings_and_unparseable_bodies)
+{
+    struct gw_span out;
+    int st = 0;
+    static const char cap[] = "{\"Message\":\"User: arn:aws:iam::123:user/x is not authorized\"}";
+    cr_assert_eq(gw_bedrock_translate_error(403, cap, LIT_LEN(cap), &arena, &out, &st), 0);
+    cr_assert_eq(st, 403);
+    assert_span(out, "{\"error\":{\"message\":\"User: arn:aws:iam::123:user/x is not authorized\","
+                     "\"type\":\"permission_error\",\"param\":null,\"code\":null}}");
+    const char *html = "<html><body>502 Bad Gateway</body></html>";
+    cr_assert_eq(gw_bedrock_translate_error(502, html, strlen(html), &arena, &out, &st), 0);
+    cr_assert_eq(st, 502);
+    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
+                     "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+    cr_assert_eq(gw_bedrock_translate_error(429, "", 0, &arena, &out, &st), 0);
+    cr_assert_eq(st, 429);
+    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 429)\","
+                     "\"type\":\"rate_limit_error\",\"param\":null,\"code\":"
+                     "\"rate_limit_exceeded\"}}");
+    cr_assert_eq(gw_bedrock_translate_error(400, NULL, 0, &arena, &out, &st), 0);
+    cr_assert_eq(st, 400);
+    static const char empty[] = "{\"message\":\"\",\"__type\":\"ValidationException\"}";
+    cr_assert_eq(gw_bedrock_translate_error(400, empty, LIT_LEN(empty), &arena, &out, &st), 0);
+    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
+                     "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
+}
+
+/* ---- streams ---- */
+
+/* A growable byte string for building event streams. */
+struct bytes {
+    char *p;
+    size_t n, cap;
+};
+
+static void bytes_add(struct bytes *b, const char *p, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 256;
+        b->p = realloc(b->p, b->cap);
+        cr_assert(b->p);
+    }
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+/* Appends one message with the given headers (name, value pairs; NULL-terminated). */
+static void es_add(struct bytes *b, const char *const *hv, const char *payload)
+{
+    struct gw_es_header h[8];
+    size_t nh = 0;
+    for (; hv[2 * nh]; nh++)
+        h[nh] = (struct gw_es_header){hv[2 * nh], hv[2 * nh + 1]};
+    size_t cap = strlen(payload) + 1024;
+    char *buf = malloc(cap);
+    size_t n = gw_es_encode(buf, cap, h, nh, payload, strlen(payload));
+    cr_assert_gt(n, 0);
+    bytes_add(b, buf, n);
+    free(buf);
+}
+
+/* An event as ConverseStream sends it: :event-type, :content-type, :message-type. */
+static void ev(struct bytes *b, const char *type, const char *payload)
+{
+    const char *const hv[] = {
+        ":event-type", type, ":content-type", "application/json", ":message-type", "event", NULL};
+    es_add(b, hv, payload);
+}
+
+static void exc(struct bytes *b, const char *type, const char *payload)
+{
+    const char *const hv[] = {
+        ":exception-type", type, ":content-type", "application/json", ":message-type",
+        "exception",       NULL};
+    es_add(b, hv, payload);
+}
+
+/* Text (after a dropped reasoning delta), then two toolUse blocks, as Bedrock streams them. */
+static struct bytes transcript(bool metadata)
+{
+    struct bytes b = {0};
+    ev(&b, "messageStart",
+       "{\"p\":\"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0\","
+       "\"role\":\"assistant\"}");
+    ev(&b, "contentBlockDelta",
+       "{\"contentBlockIndex\":0,\"delta\":{\"reasoningContent\":{\"text\":\"Hmm.\"}},"
+       "\"p\":\"abcdefghijklmnopqrs\"}");
+    ev(&b, "contentBlockDelta",
+       "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Let me check \\\"Seattle\\\".\"},"
+       "\"p\":\"abcdefghijklmnopqrstu\"}");
+    ev(&b, "contentBlockDelta",
+       "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"\"},\"p\":\"abcd\"}");
+    ev(&b, "contentBlockStop",
+       "{\"contentBlockIndex\":0,\"p\":\"abcdefghijklmnopqrstuvwxyzABCDEFG\"}");
+    ev(&b, "contentBlockStart",
+       "{\"contentBlockIndex\":1,\"p\":\"abcdefghij\",\"start\":{\"toolUse\":{\"name\":"
+       "\"get_weather\",\"toolUseId\":\"tooluse_kZJMlvQmRJ6eAyJE5GIl7Q\"}}}");
+    ev(&b, "contentBlockDelta",
+       "{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":{\"input\":\"{\\\"location\\\":\"}},"
+       "\"p\":\"abcdefghijklmn\"}");
+    ev(&b, "contentBlockDelta",
+       "{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":{\"input\":\" \\\"Seattle, WA\\\"}\"}},"
+       "\"p\":\"abc\"}");
+    ev(&b, "contentBlockStop", "{\"contentBlockIndex\":1,\"p\":\"abcdefghijklmnopqrst\"}");
+    ev(&b, "contentBlockStart",
+       "{\"contentBlockIndex\":2,\"p\":\"ab\",\"start\":{\"toolUse\":{\"name\":\"now\","
+       "\"toolUseId\":\"tooluse_02\"}}}");
+    ev(&b, "contentBlockDelta",
+       "{\"contentBlockIndex\":2,\"delta\":{\"toolUse\":{\"input\":\"{}\"}},\"p\":\"abcdefg\"}");
+    ev(&b, "contentBlockStop", "{\"contentBlockIndex\":2,\"p\":\"abcdefghijklmnopqrstuvwx\"}");
+    ev(&b, "messageStop", "{\"p\":\"abcdefghijklmnop\",\"stopReason\":\"tool_use\"}");
+    if (metadata)
+        ev(&b, "metadata",
+           "{\"metrics\":{\"latencyMs\":1542},\"p\":\"abcdefghijklmnopqrst\",\"usage\":"
+           "{\"inputTokens\":375,\"outputTokens\":78,\"totalTokens\":573,"
+           "\"cacheReadInputTokens\":100,\"cacheWriteInputTokens\":20}}");
+    return b;
+}
+
+#define CHUNK                                                                                      \
+    "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1440938160," \
+    "\"model\":\"claude\",\"choices\":[{\"index\":0,\"delta\":"
+#define NUL_END ",\"finish_reason\":null}]}\n\n"
+
+static const char want_chunks[] = CHUNK
+    "{\"role\":\"assistant\",\"content\":\"\"}" NUL_END CHUNK
+    "{\"content\":\"Let me check \\\"Seattle\\\".\"}" NUL_END CHUNK
+    "{\"tool_calls\":[{\"index\":0,\"id\":\"tooluse_kZJMlvQmRJ6eAyJE5GIl7Q\","
+    "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}" NUL_END
+        CHUNK
+    "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"location\\\":\"}}]}" NUL_END
+        CHUNK "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\" \\\"Seattle, "
+    "WA\\\"}\"}}]}" NUL_END CHUNK
+    "{\"tool_calls\":[{\"index\":1,\"id\":\"tooluse_02\",\"type\":\"function\","
+    "\"function\":{\"name\":\"now\",\"arguments\":\"\"}}]}" NUL_END CHUNK
+    "{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"{}\"}}]}" NUL_END CHUNK
+    "{},\"finish_reason\":\"tool_calls\"}]}\n\n";
+
+static const char want_usage_chunk[] =
+    "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1440938160,"
+    "\"model\":\"claude\",\"choices\":[],\"usage\":{\"prompt_tokens\":495,"
+    "\"completion_tokens\":78,\"total_tokens\":573,\"prompt_tokens_details\":"
+    "{\"cached_tokens\":100}}}\n\n";
+
+static const char want_done[] = "data: [DONE]\n\n";
+
+struct collect {
+    char *p;
+    size_t n, cap;
+    unsigned writes;
+};
+
+static int collect_write(void *arg, const char *p, size_t n)
+{
+    struct collect *c = arg;
+    if (c->n + n > c->cap) {
+        c->cap = (c->n + n) * 2 + 64;
+        c->p = realloc(c->p, c->cap);
+        cr_assert(c->p);
+    }
+    memcpy(c->p + c->n, p, n);
+    c->n += n;
+    c->writes++;
+    return 0;
+}
+
+/*
+ * Feeds `in` cut at the offsets cuts[0..ncuts) (ascending), then ends it.
+ * Returns what stream_end returned; *fed gets the last feed's result.
+ */
+static int run_stream(const char *in, size_t len, const size_t *cuts, size_t ncuts,
+                      struct collect *c, struct gw_xlate_usage *u, int *fed)
+{
+    struct gw_arena a;
+    struct gw_xlate x = X;
+    struct gw_bedrock_stream s;
+    struct gw_xlate_sink sink = {collect_write, c};
+    gw_arena_init(&a, 4096, 0);
+    x.arena = &a;
+    gw_bedrock_stream_init(&s, &x);
+    size_t off = 0;
+    int last = 0;
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t end = i < ncuts ? cuts[i] : len;
+        struct gw_xlate_usage uu = {0};
+        last = gw_bedrock_stream_feed(&s, in + off, end - off, &sink, &uu);
+        if (uu.have && u)
+            *u = uu;
+        off = end;
+        if (last != 0)
+            break;
+    }
+    if (fed)
+        *fed = last;
+    int r = gw_bedrock_stream_end(&s, &sink, u);
+    if (last != 0)
+        cr_assert_eq(r, last, "end %d after feed %d", r, last);
+    /* Ended: later input and another end change nothing. */
+    unsigned writes = c->writes;
+    cr_assert_eq(gw_bedrock_stream_feed(&s, "x", 1, &sink, NULL), r);
+    cr_assert_eq(gw_bedrock_stream_end(&s, &sink, NULL), r);
+    cr_assert_eq(c->writes, writes);
+    gw_arena_destroy(&a);
+    return r;
+}
+
+static void expect_stream(const struct bytes *in, const char *want, int ret)
+{
+    struct collect c = {0};
+    cr_assert_eq(run_stream(in->p, in->n, NULL, 0, &c, NULL, NULL), ret);
+    cr_assert(c.n == strlen(want) && memcmp(c.p, want, c.n) == 0, "got:\n%.*s\nwant:\n%s", (int)c.n,
+              c.p, want);
+    free(c.p);
+}
+
+Test(bedrock, stream_transcript_translates)
+{
+    struct bytes in = transcript(true);
+    struct collect c = {0};
+    struct gw_xlate_usage u = {0};
+    int fed;
+    cr_assert_eq(run_stream(in.p, in.n, NULL, 0, &c, &u, &fed), 1);
+    cr_assert_eq(fed, 1, "metadata ends the stream in the feed");
+    size_t wl = LIT_LEN(want_chunks), dl = LIT_LEN(want_done);
+    cr_assert(c.n == wl + dl && memcmp(c.p, want_chunks, wl) == 0 &&
+                  memcmp(c.p + wl, want_done, dl) == 0,
+              "got:\n%.*s", (int)c.n, c.p);
+    cr_assert(u.have);
+    cr_assert_eq(u.prompt_tokens, 495);
+    cr_assert_eq(u.cached_tokens, 100);
+    cr_assert_eq(u.cache_creation_tokens, 20);
+    cr_assert_eq(u.completion_tokens, 78);
+    free(c.p);
+    free(in.p);
+}
+
+Test(bedrock, stream_usage_chunk_only_when_asked)
+{
+    X.want_usage = true;
+    struct bytes in = transcript(true);
+    char want[sizeof(want_chunks) + sizeof(want_usage_chunk) + sizeof(want_done)];
+    snprintf(want, sizeof(want), "%s%s%s", want_chunks, want_usage_chunk, want_done);
+    expect_stream(&in, want, 1);
+    free(in.p);
+}
+
+static void check_splits(const struct bytes *in)
+{
+    struct collect ref = {0};
+    run_stream(in->p, in->n, NULL, 0, &ref, NULL, NULL);
+    cr_assert(ref.n > 0);
+    for (size_t cut = 0; cut <= in->n; cut++) {
+        struct collect c = {0};
+        struct gw_xlate_usage u = {0};
+        cr_assert_eq(run_stream(in->p, in->n, &cut, 1, &c, &u, NULL), 1);
+        cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "split at %zu differs", cut);
+        cr_assert_eq(u.completion_tokens, 78);
+        free(c.p);
+    }
+    size_t *cuts = malloc(in->n * sizeof(*cuts));
+    for (size_t i = 0; i < in->n; i++)
+        cuts[i] = i + 1;
+    struct collect c = {0};
+    cr_assert_eq(run_stream(in->p, in->n, cuts, in->n - 1, &c, NULL, NULL), 1);
+    cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "byte at a time differs");
+    free(c.p);
+    free(cuts);
+    free(ref.p);
+}
+
+Test(bedrock, stream_every_split_and_byte_at_a_time_give_the_same_chunks)
+{
+    struct bytes in = transcript(true);
+    X.want_usage = true;
+    check_splits(&in);
+    X.want_usage = false;
+    check_splits(&in);
+    free(in.p);
+}
+
+Test(bedrock, stream_message_stop_without_metadata_still_ends_with_done)
+{
+    X.want_usage = true; /* no usage chunk: there was no usage to tell */
+    struct bytes in = transcript(false);
+    char want[sizeof(want_chunks) + sizeof(want_done)];
+    snprintf(want, sizeof(want), "%s%s", want_chunks, want_done);
+    struct collect c = {0};
+    struct gw_xlate_usage u = {0};
+    int fed;
+    cr_assert_eq(run_stream(in.p, in.n, NULL, 0, &c, &u, &fed), 1);
+    cr_assert_eq(fed, 0);
+    cr_assert(c.n == strlen(want) && memcmp(c.p, want, c.n) == 0, "got:\n%.*s", (int)c.n, c.p);
+    cr_assert_not(u.have);
+    free(c.p);
+    free(in.p);
+}
+
+Test(bedrock, stream_every_stop_reason_and_text_only)
+{
+    static const char *const map[][2] = {
+        {"end_turn", "stop"},
+        {"stop_sequence", "stop"},
+        {"max_tokens", "length"},
+        {"guardrail_intervened", "content_filter"},
+        {"content_filtered", "content_filter"},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(map); i++) {
+        struct bytes in = {0};
+        char stop[128], want[1024];
+        ev(&in, "contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hi\"}}");
+        snprintf(stop, sizeof(stop), "{\"stopReason\":\"%s\"}", map[i][0]);
+        ev(&in, "messageStop", stop);
+        ev(&in, "metadata", "{\"usage\":{\"inputTokens\":3,\"outputTokens\":1}}");
+        snprintf(want, sizeof(want),
+                 CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"}" NUL_END CHUNK
+                       "{},\"finish_reason\":\"%s\"}]}\n\ndata: [DONE]\n\n",
+                 map[i][1]);
+        expect_stream(&in, want, 1);
+        free(in.p);
+    }
+}
+
+Test(bedrock, stream_exception_becomes_one_error_chunk)
+{
+    static const struct {
+        const char *type, *oa_type, *code; /* code as JSON */
+    } t[] = {
+        {"throttlingException", "rate_limit_error", "\"rate_limit_exceeded\""},
+        {"validationException", "invalid_request_error", "null"},
+        {"modelStreamErrorException", "server_error", "\"model_error\""},
+        {"internalServerException", "server_error", "null"},
+        {"serviceUnavailableException", "server_error", "\"service_unavailable\""},
+        {"somethingNewException", "server_error", "null"},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(t); i++) {
+        struct bytes in = {0};
+        ev(&in, "messageStart", "{\"role\":\"assistant\",\"p\":\"abc\"}");
+        ev(&in, "contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hi\"}}");
+        exc(&in, t[i].type, "{\"message\":\"Too many tokens, please wait.\"}");
+        ev(&in, "contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"late\"}}");
+        char want[1024];
+        snprintf(want, sizeof(want),
+                 CHUNK "{\"role\":\"assistant\",\"content\":\"\"}" NUL_END CHUNK
+                       "{\"content\":\"Hi\"}" NUL_END
+                       "data: {\"error\":{\"message\":\"Too many tokens, please wait.\","
+                       "\"type\":\"%s\",\"param\":null,\"code\":%s}}\n\n",
+                 t[i].oa_type, t[i].code);
+        expect_stream(&in, want, 1);
+        free(in.p);
+    }
+    /* No message in the payload: the exception's name says what happened. */
+    struct bytes in = {0};
+    exc(&in, "internalServerException", "{}");
+    expect_stream(&in,
+                  "data: {\"error\":{\"message\":\"upstream internalServerException\","
+                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n",
+                  1);
+    free(in.p);
+    /* A message-type "error" (the framing's own error) ends it the same way. */
+    struct bytes er = {0};
+    const char *const hv[] = {":message-type",  "error", ":error-code", "InternalFailure",
+                              ":error-message", "boom",  NULL};
+    es_add(&er, hv, "");
+    expect_stream(&er,
+                  "data: {\"error\":{\"message\":\"upstream stream error InternalFailure: boom\","
+                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n",
+                  1);
+    free(er.p);
+    /* Header bytes are not JSON text: anything but printable ASCII shows as '?'
+     * (found by fuzz_bedrock_stream). */
+    struct bytes odd = {0};
+    exc(&odd, "model\xcfStream\n", "{}");
+    expect_stream(&odd,
+                  "data: {\"error\":{\"message\":\"upstream model?Stream?\","
+                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n",
+                  1);
+    free(odd.p);
+}
+
+Test(bedrock, stream_bad_crc_is_an_error_chunk_and_minus_one)
+{
+    struct bytes in = {0};
+    ev(&in, "contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hi\"}}");
+    size_t first = in.n;
+    ev(&in, "contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"there\"}}");
+    size_t second = in.n;
+    ev(&in, "messageStop", "{\"stopReason\":\"end_turn\"}");
+    static const char want_msg[] =
+        CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"}" NUL_END
+              "data: {\"error\":{\"message\":\"broken event stream from the upstream: %s\","
+              "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
+    char want[1024];
+
+    /* A payload byte of the second message flipped: its message CRC fails. */
+    in.p[second - 10] ^= 0x20;
+    snprintf(want, sizeof(want), want_msg, gw_es_error_str(GW_ES_MESSAGE_CRC));
+    expect_stream(&in, want, -1);
+    in.p[second - 10] ^= 0x20;
+
+    /* Its prelude's length changed: the prelude CRC fails. */
+    in.p[first + 3] ^= 0x01;
+    snprintf(want, sizeof(want), want_msg, gw_es_error_str(GW_ES_PRELUDE_CRC));
+    expect_stream(&in, want, -1);
+    in.p[first + 3] ^= 0x01;
+
+    /* Split anywhere, the same. */
+    in.p[in.n - 1] ^= 0xff;
+    snprintf(want, sizeof(want), want_msg, gw_es_error_str(GW_ES_MESSAGE_CRC));
+    for (size_t cut = 0; cut <= in.n; cut++) {
+        struct collect c = {0};
+        int fed;
+        cr_assert_eq(run_stream(in.p, in.n, &cut, 1, &c, NULL, &fed), -1);
+        cr_assert(c.n >= 100 && memmem(c.p, c.n, "CRC", 3), "cut %zu: %.*s", cut, (int)c.n, c.p);
+        free(c.p);
+    }
+    free(in.p);
+}
+
+Test(bedrock, stream_cut_short_ends_with_an_error_chunk)
+{
+    struct bytes in = {0};
+    ev(&in, "contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hi\"}}");
+    static const char want[] =
+        CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"}" NUL_END
+              "data: {\"error\":{\"message\":\"upstream stream ended before messageStop\","
+              "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
+    expect_stream(&in, want, -1);
+    /* Also inside a message. */
+    size_t whole = in.n;
+    ev(&in, "messageStop", "{\"stopReason\":\"end_turn\"}");
+    in.n = whole + 10;
+    expect_stream(&in, want, -1);
+    /* Nothing at all. */
+    in.n = 0;
+    expect_stream(&in,
+                  "data: {\"error\":{\"message\":\"upstream stream ended before messageStop\","
+                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n",
+                  -1);
+    free(in.p);
+}
+
+Test(bedrock, stream_invalid_payload_and_unknown_events)
+{
+    struct bytes in = {0};
+    ev(&in, "somethingNew", "not json at all");
+    ev(&in, "contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"citation\":{}}}");
+    ev(&in, "contentBlockStart", "{\"contentBlockIndex\":0,\"start\":{\"image\":{}}}");
+    ev(&in, "contentBlockDelta",
+       "{\"contentBlockIndex\":0,\"delta\":{\"toolUse\":{\"input\":"
+       "\"{}\"}}}"); /* no tool block started: dropped */
+    ev(&in, "contentBlockDelta", "{\"delta\":{\"text\":");
+    expect_stream(&in,
+                  "data: {\"error\":{\"message\":\"invalid event payload in the upstream stream\","
+                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n",
+                  -1);
+    free(in.p);
+
+    struct bytes bad = {0};
+    ev(&bad, "contentBlockStart",
+       "{\"contentBlockIndex\":0,\"start\":{\"toolUse\":{\"toolUseId\":7}}}");
+    expect_stream(&bad,
+                  "data: {\"error\":{\"message\":\"invalid toolUse block start upstream\","
+                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n",
+                  -1);
+    free(bad.p);
+}
+
+static int refuse_write(void *arg, const char *p, size_t n)
+{
+    (void)arg;
+    (void)p;
+    (void)n;
+    return -1;
+}
+
+Test(bedrock, stream_sink_refusal_stops_the_translation)
+{
+    struct bytes in = transcript(true);
+    struct gw_bedrock_stream s;
+    struct gw_xlate_sink sink = {refuse_write, NULL};
+    gw_bedrock_stream_init(&s, &X);
+    cr_assert_eq(gw_bedrock_stream_feed(&s, in.p, in.n, &sink, NULL), -1);
+    cr_assert_eq(gw_bedrock_stream_end(&s, &sink, NULL), -1);
+    free(in.p);
+}
+
+Test(bedrock, stream_message_over_the_cap_is_refused_with_bounded_memory)
+{
+    /* A prelude claiming a 2 MiB message: refused before anything is gathered. */
+    unsigned char prelude[12] = {0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10};
+    uint32_t crc = gw_crc32(0, prelude, 8);
+    prelude[8] = (unsigned char)(crc >> 24);
+    prelude[9] = (unsigned char)(crc >> 16);
+    prelude[10] = (unsigned char)(crc >> 8);
+    prelude[11] = (unsigned char)crc;
+    struct collect c = {0};
+    struct gw_bedrock_stream s;
+    struct gw_xlate_sink sink = {collect_write, &c};
+    gw_bedrock_stream_init(&s, &X);
+    cr_assert_eq(gw_bedrock_stream_feed(&s, (const char *)prelude, 12, &sink, NULL), -1);
+    cr_assert(memmem(c.p, c.n, gw_es_error_str(GW_ES_BAD_LENGTH),
+                     strlen(gw_es_error_str(GW_ES_BAD_LENGTH))),
+              "%.*s", (int)c.n, c.p);
+    cr_assert_lt(arena.total, 2u << 20);
+    free(c.p);
+}
+
+Test(bedrock, the_dialect_table)
+{
+    const struct gw_dialect *d = gw_dialect_for(GW_PT_BEDROCK);
+    cr_assert_eq(d, &gw_dialect_bedrock);
+    cr_assert_str_eq(d->name, "bedrock");
+    cr_assert_str_eq(d->stream_ctype, "application/vnd.amazon.eventstream");
+    cr_assert_null(d->build_embeddings);
+    cr_assert_null(d->translate_embeddings);
+    cr_assert_eq(d->stream_size, sizeof(struct gw_bedrock_stream));
+    /* The table's stream functions are the module's. */
+    struct bytes in = transcript(true);
+    struct collect c = {0};
+    struct gw_xlate_sink sink = {collect_write, &c};
+    void *st = gw_arena_alloc(&arena, d->stream_size);
+    d->stream_init(st, &X);
+    cr_assert_eq(d->stream_feed(st, in.p, in.n, &sink, NULL), 1);
+    cr_assert_eq(d->stream_end(st, &sink, NULL), 1);
+    cr_assert(c.n > LIT_LEN(want_done) &&
+              memcmp(c.p + c.n - LIT_LEN(want_done), want_done, LIT_LEN(want_done)) == 0);
+    free(c.p);
+    free(in.p);
+}
