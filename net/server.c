@@ -338,7 +338,11 @@ static void head_end(struct gw_sb *hb, const struct gw_req *r, size_t body_len)
 {
     gw_sb_lit(hb, "content-type: application/json\r\ncontent-length: ");
     gw_sb_u64(hb, body_len);
-    if (r->stream)
+    if (r->stream && r->dialect && r->dialect->stream_ctype) {
+        gw_sb_lit(hb, "\r\naccept: ");
+        gw_sb_puts(hb, r->dialect->stream_ctype);
+        gw_sb_lit(hb, "\r\nx-request-id: ");
+    } else if (r->stream)
         gw_sb_lit(hb, "\r\naccept: text/event-stream\r\nx-request-id: ");
     else
         gw_sb_lit(hb, "\r\naccept: application/json\r\nx-request-id: ");
