@@ -1744,10 +1744,9 @@ static int dispatch(struct gw_cohere_stream *s, const struct gw_xlate_sink *sink
 static int line(struct gw_cohere_stream *s, const struct gw_xlate_sink *sink,
                 struct gw_xlate_usage *u)
 {
-    char *l = s->_buf + s->_data_len;
     size_t n = s->_line_len;
     s->_line_len = 0;
-    if (n == 0) { /* blank line: the event is complete */
+    if (n == 0) { /* blank line: the event is complete (_buf may still be NULL) */
         int r = 0;
         if (s->_has_data)
             r = dispatch(s, sink, u);
@@ -1756,6 +1755,7 @@ static int line(struct gw_cohere_stream *s, const struct gw_xlate_sink *sink,
         s->_event_len = 0;
         return r;
     }
+    char *l = s->_buf + s->_data_len;
     if (l[0] == ':')
         return 0;
     size_t colon = 0;
