@@ -169,8 +169,8 @@ Test(embed, an_empty_vector_is_an_empty_value)
 Test(embed, vectors_that_are_not_arrays_of_numbers_are_refused)
 {
     static const char *const bad[] = {"", "{}", "[\"0.1\"]", "[[1]]", "[1,", "[1] x", "[true]",
-                                      "[1e999999999999999999999999999999999999999999999999999999"
-                                      "999999999]"};
+                                      ("[1e999999999999999999999999999999999999999999999999999999"
+                                       "999999999]")};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct gw_span v = gw_span_cstr(bad[i]);
         struct gw_span out;
