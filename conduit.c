@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <sched.h>
 #include <pthread.h>
 #include <signal.h>
@@ -66,6 +67,15 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /*
+     * A fixed mmap threshold: a request body or translation larger than this
+     * gets its own mapping, which free() returns to the kernel at once. With
+     * glibc's default the threshold climbs after the first large free (up to
+     * 32 MiB), and later large requests come from the heap, whose freed
+     * memory an idle process keeps: a few 8 MB requests would then pin tens
+     * of MB for as long as the process lives.
+     */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     const char *path = getenv("CONDUIT_CONFIG");
     if (!path || !*path)
         path = "conduit.yaml";

@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,13 +103,21 @@ void gw_arena_reset(struct gw_arena *a)
     a->head = a->first;
     if (a->first) {
 #ifdef GW_POOL_PASSTHROUGH
-        a->total -= a->first->size;
-        free(a->first);
-        a->head = a->first = NULL;
+        bool keep = false;
 #else
-        a->first->used = 0;
-        a->first->next = NULL;
+        /* A first chunk larger than the default was sized for one large
+         * object (a big request's rewritten body): keeping it would pin that
+         * request's memory for as long as the connection idles. */
+        bool keep = a->first->size <= a->chunk_size;
 #endif
+        if (keep) {
+            a->first->used = 0;
+            a->first->next = NULL;
+        } else {
+            a->total -= a->first->size;
+            free(a->first);
+            a->head = a->first = NULL;
+        }
     }
 }
 

@@ -36,7 +36,11 @@ void *gw_arena_zalloc(struct gw_arena *a, size_t size);
 /* Copies `len` bytes plus a NUL terminator; NULL on failure. */
 char *gw_arena_strndup(struct gw_arena *a, const char *s, size_t len);
 char *gw_arena_strdup(struct gw_arena *a, const char *s);
-/* Frees all chunks except the first, which is kept for reuse. */
+/*
+ * Frees all chunks except the first, which is kept for reuse when it is no
+ * larger than chunk_size (a larger one is freed too, so an arena that served
+ * one large request does not keep its memory while idle).
+ */
 void gw_arena_reset(struct gw_arena *a);
 /* Frees everything; the arena may be initialised again. */
 void gw_arena_destroy(struct gw_arena *a);
