@@ -543,7 +543,7 @@ int gw_json_scan_object(const char *buf, size_t len, const char *const *keys, si
     int r;
 
     for (size_t i = 0; i < n; i++)
-        out[i].found = false;
+        out[i].found = out[i].dup = false;
     gw_json_init(&j, buf, len);
     if (gw_json_next(&j, &t) != 1 || t.type != GW_JT_OBJ_BEGIN)
         return -1;
@@ -562,6 +562,7 @@ int gw_json_scan_object(const char *buf, size_t len, const char *const *keys, si
         size_t value_end;
         if (gw_json_skip(&j, &t, &value_end) != 0)
             goto fail;
+        out[i].dup = out[i].found;
         out[i].found = true;
         out[i].member_start = member_start;
         out[i].member_end = value_end;
@@ -572,7 +573,7 @@ int gw_json_scan_object(const char *buf, size_t len, const char *const *keys, si
         return 0;
 fail:
     for (size_t i = 0; i < n; i++)
-        out[i].found = false;
+        out[i].found = out[i].dup = false;
     return -1;
 }
 

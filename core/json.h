@@ -86,8 +86,9 @@ bool gw_json_validate(const char *buf, size_t len);
 /* One top-level member found by gw_json_scan_object. */
 struct gw_json_member {
     bool found;
-    size_t member_start;      /* offset of the key's opening '"' */
-    size_t member_end;        /* offset just past the value */
+    bool dup;            /* the key appears more than once (the fields below describe the last) */
+    size_t member_start; /* offset of the key's opening '"' */
+    size_t member_end;   /* offset just past the value */
     struct gw_json_tok value; /* the value's first token: a scalar, or a container's bracket */
     size_t value_end;         /* offset just past the whole value (containers included) */
 };
@@ -96,8 +97,12 @@ struct gw_json_member {
  * Validates the whole document, which must be an object, and finds its
  * top-level members named keys[0..n) (compared after unescaping, so
  * "mod\u0065l" is "model"). out[i] describes keys[i]. A key that appears
- * twice reports its last occurrence, as most JSON parsers do. Returns 0, or
- * -1 when the document is invalid or not an object (every out[i].found is
+ * twice reports its last occurrence, as most JSON parsers do, and sets
+ * out[i].dup: RFC 8259 §4 leaves duplicate names to each receiver (some take
+ * the first, some the last, some refuse), so a caller that forwards the
+ * document after deciding on a member's value must refuse a dup, or the next
+ * reader may act on a value it never checked. Returns 0, or -1 when the
+ * document is invalid or not an object (every out[i].found and out[i].dup is
  * then false).
  */
 int gw_json_scan_object(const char *buf, size_t len, const char *const *keys, size_t n,

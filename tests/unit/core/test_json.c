@@ -562,6 +562,43 @@ Test(json, scan_duplicate_keys_last_wins)
     cr_assert(m.found);
     cr_assert_eq(m.member_start, off(doc, "\"model\":\"b\""));
     cr_assert(gw_json_str_eq(m.value.span, "b"));
+    cr_assert(m.dup);
+}
+
+Test(json, scan_flags_a_key_that_appears_more_than_once)
+{
+    /* The gateway rewrites one "model" and forwards the body: the upstream may read the other. */
+    const char *doc = "{\"model\":\"a\",\"stream\":false,\"x\":{\"model\":\"nested\",\"stream\":1},"
+                      "\"mod\\u0065l\":\"b\",\"n\":1,\"n\":2}";
+    const char *keys[] = {"model", "stream", "messages"};
+    struct gw_json_member m[3];
+
+    cr_assert_eq(gw_json_scan_object(doc, strlen(doc), keys, 3, m), 0);
+    cr_assert(m[0].found);
+    cr_assert(m[0].dup, "an escaped spelling of the same name is the same key");
+    cr_assert_eq(m[0].member_start, off(doc, "\"mod\\u0065l\""), "the last one is described");
+    cr_assert(m[1].found);
+    cr_assert_not(m[1].dup, "a nested member of the same name is no duplicate");
+    cr_assert_not(m[2].found);
+    cr_assert_not(m[2].dup);
+
+    /* Three times is still dup; "n" repeats but nobody asked for it. */
+    const char *thrice = "{\"stream\":true,\"stream\":false,\"stream\":null,\"model\":\"m\"}";
+    cr_assert_eq(gw_json_scan_object(thrice, strlen(thrice), keys, 3, m), 0);
+    cr_assert(m[1].dup);
+    cr_assert_eq(m[1].value.type, GW_JT_NULL);
+    cr_assert_not(m[0].dup);
+
+    /* Stale flags from an earlier scan into the same array are cleared. */
+    const char *once = "{\"model\":\"m\",\"stream\":true}";
+    cr_assert_eq(gw_json_scan_object(once, strlen(once), keys, 3, m), 0);
+    cr_assert_not(m[0].dup);
+    cr_assert_not(m[1].dup);
+    m[0].dup = true;
+    const char *bad = "{\"model\":\"a\",\"model\":\"b\",}";
+    cr_assert_eq(gw_json_scan_object(bad, strlen(bad), keys, 1, m), -1);
+    cr_assert_not(m[0].found);
+    cr_assert_not(m[0].dup, "an invalid document reports nothing");
 }
 
 Test(json, scan_compares_keys_after_unescaping)
