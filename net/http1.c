@@ -159,6 +159,7 @@ struct head {
     int minor_version;
     unsigned flags; /* GW_H1_F_* gathered so far */
     unsigned conn;  /* CONN_* tokens seen across all Connection fields */
+    unsigned hosts; /* Host fields seen (requests) */
     uint64_t content_length;
     size_t num_headers;
     enum gw_http1_err err;
@@ -258,7 +259,7 @@ static unsigned connection_tokens(const char *v, size_t n)
 }
 
 /*
- * Applies the framing rules to one complete field line. Only four names
+ * Applies the framing rules to one complete field line. Only five names
  * matter, so the length is compared first and most fields cost one switch.
  */
 static int on_field(struct head *h, const char *name, size_t nlen, const char *v, size_t vlen)
@@ -295,6 +296,16 @@ static int on_field(struct head *h, const char *name, size_t nlen, const char *v
     case 10:
         if (lower_eq(name, nlen, "connection", 10))
             h->conn |= connection_tokens(v, vlen);
+        return 0;
+    case 4:
+        /*
+         * RFC 9112 §3.2: more than one Host line is a 400, whatever the
+         * version. Two hosts let the next hop route on the one we did not
+         * check (or the reverse); the values are not compared, a repeat of the
+         * same one is refused too, like Content-Length.
+         */
+        if (h->is_request && lower_eq(name, nlen, "host", 4) && h->hosts++ > 0)
+            return fail(h, GW_H1E_DUP_HOST);
         return 0;
     case 6:
         /* RFC 9110 §10.1.1: a server ignores 100-continue from an HTTP/1.0 client. */
@@ -459,6 +470,9 @@ int gw_http1_parse_request(const char *buf, size_t len, struct gw_http1_req *req
     p += 2;
 
     ret = parse_fields(&h, buf, p, end, headers, max_headers);
+    /* RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400; HTTP/1.0 predates it. */
+    if (ret > 0 && h.minor_version == 1 && h.hosts == 0)
+        ret = fail(&h, GW_H1E_MISSING_HOST);
     if (ret > 0 && persists(&h))
         h.flags |= GW_H1_F_KEEPALIVE;
 out:
@@ -611,6 +625,8 @@ const char *gw_http1_err_str(enum gw_http1_err e)
         [GW_H1E_DUP_CONTENT_LENGTH] = "more than one Content-Length",
         [GW_H1E_CL_AND_TE] = "both Content-Length and Transfer-Encoding",
         [GW_H1E_BAD_TRANSFER_ENCODING] = "Transfer-Encoding other than chunked",
+        [GW_H1E_MISSING_HOST] = "HTTP/1.1 request without a Host header",
+        [GW_H1E_DUP_HOST] = "more than one Host header",
     };
     if ((unsigned)e >= GW_H1E_COUNT)
         return "unknown error";

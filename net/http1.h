@@ -15,6 +15,8 @@
  *  - Transfer-Encoding with Content-Length is invalid; Transfer-Encoding other
  *    than exactly "chunked" (case-insensitive) is invalid, and so is any
  *    Transfer-Encoding in an HTTP/1.0 message (RFC 9112 §6.1);
+ *  - requests: exactly one Host field in HTTP/1.1, at most one in HTTP/1.0
+ *    (RFC 9112 §3.2: a server answers 400 to a missing or repeated Host);
  *  - HTTP/1.1 and HTTP/1.0 only.
  *
  * Verdicts are taken at the first byte that decides them, so a prefix of a
@@ -43,6 +45,8 @@ enum gw_http1_err {
     GW_H1E_DUP_CONTENT_LENGTH,
     GW_H1E_CL_AND_TE,
     GW_H1E_BAD_TRANSFER_ENCODING,
+    GW_H1E_MISSING_HOST, /* HTTP/1.1 request without a Host field */
+    GW_H1E_DUP_HOST,     /* request with more than one Host field */
     GW_H1E_COUNT
 };
 
@@ -98,6 +102,10 @@ struct gw_http1_resp {
  * Empty lines (CRLF) before the request-line are skipped and counted in the
  * head length (RFC 9112 §2.2). KEEPALIVE: HTTP/1.1 unless "Connection: close",
  * HTTP/1.0 only with "Connection: keep-alive". EXPECT_100 only for HTTP/1.1.
+ * A second Host field is GW_H1E_DUP_HOST as soon as its line ends; an
+ * HTTP/1.1 head without Host is GW_H1E_MISSING_HOST at its final CRLF (an
+ * empty Host value is allowed: RFC 9112 §3.2 has clients send one when the
+ * target has no authority). HTTP/1.0 may omit Host.
  * req is fully set on >0 and -1; on -2 its fields are unspecified.
  */
 int gw_http1_parse_request(const char *buf, size_t len, struct gw_http1_req *req,

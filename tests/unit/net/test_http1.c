@@ -226,19 +226,19 @@ Test(http1_request, http10_keepalive_only_when_asked)
 Test(http1_request, connection_close_is_a_case_insensitive_token_list)
 {
     struct gw_http1_req req;
-    const char *close1 = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+    const char *close1 = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     cr_assert_eq(parse_req(close1, &req), (int)strlen(close1));
     cr_assert_eq(req.flags & GW_H1_F_KEEPALIVE, 0);
 
-    const char *close2 = "GET / HTTP/1.1\r\nConnection: Upgrade ,\t CLOSE \r\n\r\n";
+    const char *close2 = "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade ,\t CLOSE \r\n\r\n";
     cr_assert_eq(parse_req(close2, &req), (int)strlen(close2));
     cr_assert_eq(req.flags & GW_H1_F_KEEPALIVE, 0);
 
-    const char *close3 = "GET / HTTP/1.1\r\nConnection: te\r\nconnection: Close\r\n\r\n";
+    const char *close3 = "GET / HTTP/1.1\r\nConnection: te\r\nconnection: Close\r\nHost: a\r\n\r\n";
     cr_assert_eq(parse_req(close3, &req), (int)strlen(close3));
     cr_assert_eq(req.flags & GW_H1_F_KEEPALIVE, 0);
 
-    const char *notclose = "GET / HTTP/1.1\r\nConnection: closed, xclose\r\n\r\n";
+    const char *notclose = "GET / HTTP/1.1\r\nHost: a\r\nConnection: closed, xclose\r\n\r\n";
     cr_assert_eq(parse_req(notclose, &req), (int)strlen(notclose));
     cr_assert_eq(req.flags & GW_H1_F_KEEPALIVE, GW_H1_F_KEEPALIVE);
 }
@@ -252,9 +252,10 @@ Test(http1_request, values_are_trimmed_and_may_hold_obs_text)
                     "C:    \r\n"
                     "D: caf\xc3\xa9\tok\r\n"
                     "!#$%&'*+-.^_`|~09azAZ: token\r\n"
+                    "Host: a\r\n"
                     "\r\n";
     cr_assert_eq(parse_req(s, &req), (int)strlen(s));
-    cr_assert_eq(req.num_headers, 5);
+    cr_assert_eq(req.num_headers, 6);
     cr_assert(span_is(hdrs[0].value, "x y"));
     cr_assert_eq(hdrs[1].value.len, 0);
     cr_assert_eq(hdrs[2].value.len, 0);
@@ -264,6 +265,7 @@ Test(http1_request, values_are_trimmed_and_may_hold_obs_text)
     /* Tabs stop the word-at-a-time scan; it must resume after each one. */
     const char *tabs = "GET / HTTP/1.1\r\n"
                        "X-Tabs: a\tb\t\tc\t0123456789abcdef\t\t\t\t\t\t\t\t\tz\t\r\n"
+                       "Host: a\r\n"
                        "\r\n";
     cr_assert_eq(parse_req(tabs, &req), (int)strlen(tabs));
     cr_assert(span_is(hdrs[0].value, "a\tb\t\tc\t0123456789abcdef\t\t\t\t\t\t\t\t\tz"));
@@ -272,16 +274,16 @@ Test(http1_request, values_are_trimmed_and_may_hold_obs_text)
 Test(http1_request, content_length_bounds)
 {
     struct gw_http1_req req;
-    const char *zero = "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+    const char *zero = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n";
     cr_assert_eq(parse_req(zero, &req), (int)strlen(zero));
     cr_assert_eq(req.flags & GW_H1_F_HAS_CL, GW_H1_F_HAS_CL);
     cr_assert_eq(req.content_length, 0);
 
-    const char *max = "POST / HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n";
+    const char *max = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n";
     cr_assert_eq(parse_req(max, &req), (int)strlen(max));
     cr_assert_eq(req.content_length, UINT64_MAX);
 
-    const char *lead = "POST / HTTP/1.1\r\nContent-Length: 007\r\n\r\n";
+    const char *lead = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n";
     cr_assert_eq(parse_req(lead, &req), (int)strlen(lead));
     cr_assert_eq(req.content_length, 7);
 }
@@ -297,16 +299,16 @@ Test(http1_request, leading_empty_lines_are_skipped)
 Test(http1_request, odd_but_valid_request_lines)
 {
     struct gw_http1_req req;
-    const char *star = "OPTIONS * HTTP/1.1\r\n\r\n";
+    const char *star = "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n";
     cr_assert_eq(parse_req(star, &req), (int)strlen(star));
     cr_assert(span_is(req.target, "*"));
-    cr_assert_eq(req.num_headers, 0);
+    cr_assert_eq(req.num_headers, 1);
 
-    const char *q = "GET /v1/models?limit=10&x=%20y HTTP/1.1\r\n\r\n";
+    const char *q = "GET /v1/models?limit=10&x=%20y HTTP/1.1\r\nHost: a\r\n\r\n";
     cr_assert_eq(parse_req(q, &req), (int)strlen(q));
     cr_assert(span_is(req.target, "/v1/models?limit=10&x=%20y"));
 
-    const char *ext = "M-SEARCH~ /x HTTP/1.1\r\n\r\n";
+    const char *ext = "M-SEARCH~ /x HTTP/1.1\r\nHost: a\r\n\r\n";
     cr_assert_eq(parse_req(ext, &req), (int)strlen(ext));
     cr_assert(span_is(req.method, "M-SEARCH~"));
 }
@@ -344,14 +346,14 @@ Test(http1_request, pipelined_requests_parse_one_after_another)
 Test(http1_request, header_count_limit)
 {
     struct gw_http1_req req;
-    const char *s = "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    const char *s = "GET / HTTP/1.1\r\nHost: a\r\nB: 2\r\nC: 3\r\n\r\n";
     size_t n = strlen(s);
     cr_assert_eq(parse_req_n(s, n, &req, 3), (int)n);
     cr_assert_eq(req.num_headers, 3);
     cr_assert_eq(parse_req_n(s, n, &req, 2), -1);
     cr_assert_eq(req.err, GW_H1E_TOO_MANY_HEADERS);
 
-    const char *none = "GET / HTTP/1.1\r\n\r\n";
+    const char *none = "GET / HTTP/1.0\r\n\r\n";
     cr_assert_eq(parse_req_n(none, strlen(none), &req, 0), (int)strlen(none));
     cr_assert_eq(parse_req_n(s, n, &req, 0), -1);
     cr_assert_eq(req.err, GW_H1E_TOO_MANY_HEADERS);
@@ -463,6 +465,16 @@ static const struct err_case req_errors[] = {
     {RAW("POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n"), GW_H1E_BAD_TRANSFER_ENCODING},
     {RAW("POST / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n"), GW_H1E_BAD_TRANSFER_ENCODING},
     {RAW("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), GW_H1E_BAD_TRANSFER_ENCODING},
+    /* Host (RFC 9112 §3.2) */
+    {RAW("GET / HTTP/1.1\r\n\r\n"), GW_H1E_MISSING_HOST},
+    {RAW("GET / HTTP/1.1\r\nX-Host: a\r\nHost-Name: b\r\nHosts: c\r\n\r\n"), GW_H1E_MISSING_HOST},
+    {RAW("\r\nPOST /v1/chat/completions HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"),
+     GW_H1E_MISSING_HOST},
+    {RAW("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), GW_H1E_DUP_HOST},
+    {RAW("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), GW_H1E_DUP_HOST},
+    {RAW("GET / HTTP/1.1\r\nhost: a\r\nX: 1\r\nHOST: b\r\n\r\n"), GW_H1E_DUP_HOST},
+    {RAW("GET / HTTP/1.1\r\nHost:\r\nHost: b\r\n\r\n"), GW_H1E_DUP_HOST},
+    {RAW("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), GW_H1E_DUP_HOST},
 };
 
 /* Every prefix of an invalid head is incomplete or already the same error. */
@@ -488,6 +500,83 @@ Test(http1_request, each_error_has_its_reason)
                      gw_http1_err_str(req.err), gw_http1_err_str(c->err));
         check_req_prefixes(c->raw, n, c->err);
     }
+}
+
+/* ---- Host (RFC 9112 §3.2) ---- */
+
+Test(http1_request, http11_without_host_is_refused_at_the_end_of_the_head)
+{
+    struct gw_http1_req req;
+    const char *s = "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+    size_t head = strlen(s) - 2;
+    /* Every cut before the final CRLF is still incomplete: Host could yet arrive. */
+    for (size_t k = 0; k < head; k++)
+        cr_assert_eq(parse_req_n(s, k, &req, MAXH), -2, "cut at %zu", k);
+    cr_assert_eq(parse_req_n(s, head, &req, MAXH), -1);
+    cr_assert_eq(req.err, GW_H1E_MISSING_HOST);
+    cr_assert_eq(parse_req(s, &req), -1);
+    cr_assert_eq(req.err, GW_H1E_MISSING_HOST);
+    cr_assert_eq(req.minor_version, 1);
+    cr_assert_str_eq(gw_http1_err_str(GW_H1E_MISSING_HOST),
+                     "HTTP/1.1 request without a Host header");
+}
+
+Test(http1_request, http10_without_host_is_accepted)
+{
+    struct gw_http1_req req;
+    const char *s = "GET /healthz HTTP/1.0\r\n\r\n";
+    cr_assert_eq(parse_req(s, &req), (int)strlen(s));
+    cr_assert_eq(req.minor_version, 0);
+    cr_assert_eq(req.num_headers, 0);
+
+    const char *post = "POST /v1/embeddings HTTP/1.0\r\nContent-Length: 2\r\n\r\n";
+    cr_assert_eq(parse_req(post, &req), (int)strlen(post));
+    cr_assert_eq(req.content_length, 2);
+}
+
+Test(http1_request, one_host_in_any_case_is_accepted_and_may_be_empty)
+{
+    struct gw_http1_req req;
+    const char *lower = "GET / HTTP/1.1\r\nhost: gw:8000\r\n\r\n";
+    cr_assert_eq(parse_req(lower, &req), (int)strlen(lower));
+    cr_assert_str_eq(hval(hdrs, req.num_headers, "Host"), "gw:8000");
+
+    const char *upper = "GET / HTTP/1.1\r\nX-Forwarded-Host: a\r\nHOST: [::1]:8000\r\n\r\n";
+    cr_assert_eq(parse_req(upper, &req), (int)strlen(upper));
+
+    /* A client whose target has no authority sends an empty Host (RFC 9112 §3.2). */
+    const char *empty = "OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n";
+    cr_assert_eq(parse_req(empty, &req), (int)strlen(empty));
+    cr_assert_str_eq(hval(hdrs, req.num_headers, "Host"), "");
+}
+
+Test(http1_request, a_second_host_is_refused_as_soon_as_its_line_ends)
+{
+    struct gw_http1_req req;
+    const char *s = "GET / HTTP/1.1\r\nHost: gw\r\nHost: internal.example\r\nX-More: 1\r\n";
+    size_t second_end = (size_t)(strstr(s, "X-More") - s);
+    for (size_t k = 0; k < second_end; k++)
+        cr_assert_eq(parse_req_n(s, k, &req, MAXH), -2, "cut at %zu", k);
+    /* The verdict needs no more bytes: the head is not complete yet. */
+    cr_assert_eq(parse_req_n(s, second_end, &req, MAXH), -1);
+    cr_assert_eq(req.err, GW_H1E_DUP_HOST);
+    cr_assert_eq(parse_req_n(s, strlen(s), &req, MAXH), -1);
+    cr_assert_eq(req.err, GW_H1E_DUP_HOST);
+    cr_assert_str_eq(gw_http1_err_str(GW_H1E_DUP_HOST), "more than one Host header");
+
+    /* HTTP/1.0 may omit Host but not repeat it. */
+    const char *v10 = "GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n";
+    cr_assert_eq(parse_req(v10, &req), -1);
+    cr_assert_eq(req.err, GW_H1E_DUP_HOST);
+}
+
+Test(http1_response, host_fields_are_no_concern_of_responses)
+{
+    struct gw_http1_resp resp;
+    const char *s = "HTTP/1.1 200 OK\r\nHost: a\r\nHost: b\r\nContent-Length: 0\r\n\r\n";
+    cr_assert_eq(parse_resp(s, &resp), (int)strlen(s));
+    const char *none = "HTTP/1.1 204 No Content\r\n\r\n";
+    cr_assert_eq(parse_resp(none, &resp), (int)strlen(none));
 }
 
 /* ---- truncation ---- */
