@@ -25,6 +25,7 @@
 
 #include "core/common.h"
 #include "core/json.h"
+#include "core/prom.h"
 #include "net/worker.h"
 
 /* ---- log buffers ---- */
@@ -382,10 +383,16 @@ char *gw__metrics_render(struct gw_worker *w, struct gw_arena *a, size_t *len)
             sums[j] += ld(&e->count);
         }
     }
-    for (size_t j = 0; j < nseen; j++)
-        tprintf(&t, "conduit_requests_total{model=\"%s\",provider=\"%s\",status=\"%u\"} %" PRIu64
-                    "\n",
-                seen[j]->model, seen[j]->provider, seen[j]->status, sums[j]);
+    for (size_t j = 0; j < nseen; j++) {
+        /* Names come from the config: a quote or newline in one must not break the format. */
+        char model[2 * sizeof(seen[j]->model) + 1];
+        char prov[2 * sizeof(seen[j]->provider) + 1];
+        gw_prom_escape(model, sizeof(model), seen[j]->model, strlen(seen[j]->model));
+        gw_prom_escape(prov, sizeof(prov), seen[j]->provider, strlen(seen[j]->provider));
+        tprintf(&t,
+                "conduit_requests_total{model=\"%s\",provider=\"%s\",status=\"%u\"} %" PRIu64 "\n",
+                model, prov, seen[j]->status, sums[j]);
+    }
     tprintf(&t, "# HELP conduit_requests_unlabelled_total Requests past the label table's size.\n"
                 "# TYPE conduit_requests_unlabelled_total counter\n"
                 "conduit_requests_unlabelled_total %" PRIu64 "\n",
