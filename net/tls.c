@@ -8,6 +8,11 @@
  * read-only. The *_start functions allocate nothing: they only initialise
  * contexts that live in the caller's connection object.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 
 #include <bearssl.h>
 
@@ -599,6 +602,290 @@ void gw_tls_creds_free(struct gw_tls_creds *c)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * IP-literal server names.
+ *
+ * BearSSL's minimal X.509 engine matches a server name against dNSName
+ * subjectAltNames (and the CN) only, so "10.0.0.5" fails against a leaf
+ * that lists IP:10.0.0.5, and its name elements cannot extract an iPAddress
+ * (an OCTET STRING, not a string type). So for an IP literal the client gets
+ * a wrapping engine (struct gw__tls_ipcheck): the minimal engine still does
+ * all of the path validation, started without a name, and the wrapper reads
+ * the leaf's subjectAltName itself. It walks the DER as append() hands it
+ * over, one TLV header at a time, entering only the elements on the path
+ *
+ *   Certificate > tbsCertificate > [3] > Extensions > Extension
+ *     > extnValue (when extnID is subjectAltName, 2.5.29.17) > GeneralNames
+ *     > [7] iPAddress
+ *
+ * and skipping everything else by its length, so its state is a few offsets
+ * whatever the certificate's size. The walk is a check on top of BearSSL's
+ * own parse, not a replacement: a leaf the minimal engine refuses fails
+ * anyway, and any DER the walker does not understand (indefinite or
+ * oversized lengths, high tag numbers where it looks, an element running
+ * past its parent) just ends the walk without a match.
+ */
+enum {
+    IPW_TAG = 0,  /* the next byte is a tag */
+    IPW_LEN,      /* the first length byte */
+    IPW_LEN_LONG, /* long-form length bytes (len_bytes more) */
+    IPW_SKIP,     /* content skipped up to elem_end */
+    IPW_CAPTURE,  /* content kept in cap up to elem_end */
+    IPW_DONE,     /* past the tbsCertificate, or the DER was not understood */
+    IPW_COUNT
+};
+
+/* Depths (elements entered) at which the path's elements sit. */
+enum {
+    IPD_CERT = 0,
+    IPD_TBS,
+    IPD_TBS_FIELD,
+    IPD_EXTS,
+    IPD_EXT,
+    IPD_EXT_FIELD,
+    IPD_SAN,
+    IPD_GENERAL_NAME
+};
+
+#define DER_SEQUENCE 0x30
+#define DER_OID 0x06
+#define DER_OCTET_STRING 0x04
+#define DER_EXTENSIONS 0xa3 /* [3] EXPLICIT, constructed: tbsCertificate's extensions */
+#define DER_SAN_IP 0x87     /* [7] IMPLICIT OCTET STRING: GeneralName iPAddress */
+
+static const unsigned char oid_san[] = {0x55, 0x1d, 0x11}; /* 2.5.29.17 */
+
+static struct gw__tls_ipcheck *ipcheck_of(const br_x509_class *const *ctx)
+{
+    return (struct gw__tls_ipcheck *)(void *)(uintptr_t)ctx;
+}
+
+/* Leaves entered elements that end here (several may end on one byte). */
+static void ipw_close(struct gw__tls_ipcheck *w)
+{
+    while (w->depth > 0 && w->end[w->depth - 1] == w->pos)
+        w->depth--;
+    w->state = w->depth > 0 ? IPW_TAG : IPW_DONE;
+}
+
+/* The captured content of a whole element at the current depth. */
+static void ipw_captured(struct gw__tls_ipcheck *w)
+{
+    bool whole = w->cap_len <= sizeof w->cap;
+    if (w->depth == IPD_EXT_FIELD)
+        w->in_san =
+            whole && w->cap_len == sizeof oid_san && memcmp(w->cap, oid_san, sizeof oid_san) == 0;
+    else if (whole && w->cap_len == w->want_len && memcmp(w->cap, w->want, w->want_len) == 0)
+        w->matched = true;
+}
+
+/* A header is complete: decides, by depth and tag, whether to enter, skip or keep the element. */
+static void ipw_header(struct gw__tls_ipcheck *w)
+{
+    uint32_t room = w->depth > 0 ? w->end[w->depth - 1] - w->pos : UINT32_MAX - w->pos;
+    if (w->len > room) {
+        w->state = IPW_DONE; /* runs past its parent */
+        return;
+    }
+    w->elem_end = w->pos + w->len;
+    enum { SKIP = 0, ENTER, CAPTURE, STOP } act = SKIP;
+    switch (w->depth) {
+    case IPD_CERT:
+    case IPD_EXTS:
+    case IPD_EXT:
+    case IPD_SAN:
+        act = w->tag == DER_SEQUENCE ? ENTER : STOP;
+        if (act == ENTER && w->depth == IPD_EXT)
+            w->in_san = false;
+        break;
+    case IPD_TBS:
+        /* The first child is tbsCertificate; once out of it there is nothing left to read. */
+        act = !w->tbs_seen && w->tag == DER_SEQUENCE ? ENTER : STOP;
+        w->tbs_seen = true;
+        break;
+    case IPD_TBS_FIELD:
+        act = w->tag == DER_EXTENSIONS ? ENTER : SKIP;
+        break;
+    case IPD_EXT_FIELD:
+        if (w->tag == DER_OID)
+            act = CAPTURE;
+        else if (w->tag == DER_OCTET_STRING && w->in_san)
+            act = ENTER; /* extnValue holds the GeneralNames' DER */
+        break;
+    case IPD_GENERAL_NAME:
+        act = w->tag == DER_SAN_IP ? CAPTURE : SKIP;
+        break;
+    default:
+        break;
+    }
+    switch (act) {
+    case STOP:
+        w->state = IPW_DONE;
+        return;
+    case ENTER:
+        if (w->depth == GW__TLS_DER_DEPTH) {
+            w->state = IPW_DONE;
+            return;
+        }
+        w->end[w->depth++] = w->elem_end;
+        break;
+    case CAPTURE:
+        w->cap_len = 0;
+        w->state = IPW_CAPTURE;
+        if (w->len == 0)
+            ipw_captured(w);
+        break;
+    case SKIP:
+        w->state = IPW_SKIP;
+        break;
+    }
+    if (w->len == 0 || act == ENTER)
+        w->state = IPW_TAG;
+    if (w->len == 0)
+        ipw_close(w);
+}
+
+/* Walks len more bytes of the leaf. */
+static void ipw_feed(struct gw__tls_ipcheck *w, const unsigned char *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len && w->state != IPW_DONE) {
+        if (w->pos == UINT32_MAX) {
+            w->state = IPW_DONE;
+            return;
+        }
+        if (w->state == IPW_SKIP) {
+            /* Bulk: most of a certificate is skipped. */
+            size_t n = GW_MIN(len - i, (size_t)(w->elem_end - w->pos));
+            i += n;
+            w->pos += (uint32_t)n;
+            if (w->pos == w->elem_end)
+                ipw_close(w);
+            continue;
+        }
+        unsigned char b = p[i++];
+        w->pos++;
+        switch (w->state) {
+        case IPW_TAG:
+            w->tag = b;
+            w->state = (b & 0x1f) == 0x1f ? IPW_DONE : IPW_LEN; /* no high tag numbers */
+            break;
+        case IPW_LEN:
+            if (b < 0x80) {
+                w->len = b;
+                ipw_header(w);
+            } else if (b == 0x80 || b > 0x84) {
+                w->state = IPW_DONE; /* indefinite (not DER) or beyond 32 bits */
+            } else {
+                w->len = 0;
+                w->len_bytes = b & 0x7fu;
+                w->state = IPW_LEN_LONG;
+            }
+            break;
+        case IPW_LEN_LONG:
+            w->len = (w->len << 8) | b;
+            if (--w->len_bytes == 0)
+                ipw_header(w);
+            break;
+        case IPW_CAPTURE:
+            if (w->cap_len < sizeof w->cap)
+                w->cap[w->cap_len] = b;
+            w->cap_len++;
+            if (w->pos == w->elem_end) {
+                ipw_captured(w);
+                ipw_close(w);
+            }
+            break;
+        default:
+            w->state = IPW_DONE;
+            break;
+        }
+    }
+}
+
+static void ipc_start_chain(const br_x509_class **ctx, const char *server_name)
+{
+    struct gw__tls_ipcheck *w = ipcheck_of(ctx);
+    (void)server_name; /* "": the engine was reset without a name, so no SNI went out */
+    w->matched = false;
+    w->certs = 0;
+    w->state = IPW_TAG;
+    w->pos = 0;
+    w->depth = 0;
+    w->tbs_seen = false;
+    w->in_san = false;
+    w->inner->vtable->start_chain(&w->inner->vtable, NULL);
+}
+
+static void ipc_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+    struct gw__tls_ipcheck *w = ipcheck_of(ctx);
+    w->inner->vtable->start_cert(&w->inner->vtable, length);
+}
+
+static void ipc_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
+{
+    struct gw__tls_ipcheck *w = ipcheck_of(ctx);
+    if (w->certs == 0)
+        ipw_feed(w, buf, len);
+    w->inner->vtable->append(&w->inner->vtable, buf, len);
+}
+
+static void ipc_end_cert(const br_x509_class **ctx)
+{
+    struct gw__tls_ipcheck *w = ipcheck_of(ctx);
+    w->certs++;
+    w->inner->vtable->end_cert(&w->inner->vtable);
+}
+
+/* The chain's verdict: the minimal engine's error first, then the address. */
+static unsigned ipc_end_chain(const br_x509_class **ctx)
+{
+    struct gw__tls_ipcheck *w = ipcheck_of(ctx);
+    unsigned err = w->inner->vtable->end_chain(&w->inner->vtable);
+    if (err != 0)
+        return err;
+    return w->matched ? 0 : BR_ERR_X509_BAD_SERVER_NAME;
+}
+
+static const br_x509_pkey *ipc_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+    const struct gw__tls_ipcheck *w = ipcheck_of(ctx);
+    return w->inner->vtable->get_pkey(&w->inner->vtable, usages);
+}
+
+static const br_x509_class ipcheck_vtable = {
+    .context_size = sizeof(struct gw__tls_ipcheck),
+    .start_chain = ipc_start_chain,
+    .start_cert = ipc_start_cert,
+    .append = ipc_append,
+    .end_cert = ipc_end_cert,
+    .end_chain = ipc_end_chain,
+    .get_pkey = ipc_get_pkey,
+};
+
+/*
+ * The address in an IP-literal server name ("10.0.0.5", "::1", "[::1]"),
+ * into out (16 bytes). Returns its length, 4 or 16, or 0 for a DNS name.
+ */
+static unsigned ip_literal(const char *name, unsigned char *out)
+{
+    if (name == NULL)
+        return 0;
+    char buf[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(name);
+    if (n >= 2 && name[0] == '[' && name[n - 1] == ']' && n - 2 < sizeof buf) {
+        memcpy(buf, name + 1, n - 2);
+        buf[n - 2] = '\0';
+        name = buf;
+    }
+    if (inet_pton(AF_INET, name, out) == 1)
+        return 4;
+    if (inet_pton(AF_INET6, name, out) == 1)
+        return 16;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Engines.
  */
 int gw_tls_client_start(struct gw_tls_client *c, const struct gw_tls_anchors *anchors,
@@ -609,6 +896,14 @@ int gw_tls_client_start(struct gw_tls_client *c, const struct gw_tls_anchors *an
     /* A pooled connection outlives the snapshot whose trust anchors checked
      * it, so a later handshake on it (renegotiation) must never happen. */
     br_ssl_engine_add_flags(&c->cc.eng, BR_OPT_NO_RENEGOTIATION);
+    c->_ip.want_len = ip_literal(server_name, c->_ip.want);
+    if (c->_ip.want_len) {
+        /* No SNI, and the wrapper checks the address (see "IP-literal server names"). */
+        c->_ip.vtable = &ipcheck_vtable;
+        c->_ip.inner = &c->xc;
+        br_ssl_engine_set_x509(&c->cc.eng, &c->_ip.vtable);
+        server_name = NULL;
+    }
     bool offer = resume != NULL && resume->session_id_len > 0;
     if (offer)
         br_ssl_engine_set_session_parameters(&c->cc.eng, resume);

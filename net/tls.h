@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <bearssl.h>
 
@@ -40,17 +41,59 @@ struct gw_tls_anchors {
 struct gw_tls_anchors *gw_tls_anchors_load(const char *path, char *err, size_t errlen);
 void gw_tls_anchors_free(struct gw_tls_anchors *a);
 
+/* Nesting the iPAddress check walks into: Certificate > ... > GeneralName (7 levels). */
+#define GW__TLS_DER_DEPTH 8
+
+/*
+ * Private to net/tls.c: the X.509 engine of a client whose server name is an
+ * IP literal. It forwards every call to the minimal engine (chain, trust,
+ * dates, key usage; started with no name, so it checks none) and walks the
+ * end-entity certificate's DER as it streams past, looking for an iPAddress
+ * subjectAltName equal to the address; end_chain fails with
+ * BR_ERR_X509_BAD_SERVER_NAME when there is none. No allocation, no copy of
+ * the certificate.
+ */
+struct gw__tls_ipcheck {
+    const br_x509_class *vtable;    /* first: BearSSL calls through &vtable */
+    br_x509_minimal_context *inner; /* borrows: the client's minimal engine */
+    unsigned char want[16];         /* the address, network byte order */
+    unsigned want_len;              /* 4 or 16; 0: not an IP literal, engine unused */
+    bool matched;                   /* an iPAddress SAN of the leaf equals want */
+    uint32_t certs;                 /* certificates ended in this chain: 0 while on the leaf */
+    /* DER walk of the leaf: every offset counts bytes from the certificate's start. */
+    unsigned state;                  /* where in a TLV the next byte falls */
+    uint32_t pos;                    /* bytes walked */
+    unsigned depth;                  /* elements entered, [0, GW__TLS_DER_DEPTH] */
+    uint32_t end[GW__TLS_DER_DEPTH]; /* end offset of each entered element */
+    unsigned char tag;               /* of the element whose header is being read */
+    unsigned len_bytes;              /* long-form length bytes still to come */
+    uint32_t len;                    /* content length of that element */
+    uint32_t elem_end;               /* end offset of the element skipped or captured */
+    unsigned char cap[16];           /* captured content (an OID, an address) */
+    unsigned cap_len;                /* bytes of it, counted past 16 too */
+    bool tbs_seen;                   /* tbsCertificate entered (the walk stops after it) */
+    bool in_san;                     /* the Extension being walked is subjectAltName */
+};
+
 /* Client side: embed in the upstream connection object. */
 struct gw_tls_client {
     br_ssl_client_context cc;
     br_x509_minimal_context xc;
+    struct gw__tls_ipcheck _ip; /* private: the X.509 engine for IP-literal names */
     unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
 /*
  * Prepares a client engine for a new connection: full cipher suite set,
- * certificate chain validated against `anchors`, SNI and host name check
- * against server_name. When `resume` is non-NULL and holds a session from an
+ * certificate chain validated against `anchors`, and the server's identity
+ * checked against server_name, which is either
+ *  - a DNS name: sent as SNI and matched against the leaf's dNSName
+ *    subjectAltNames (the subject CN when it has none), by BearSSL; or
+ *  - an IP literal (IPv4 dotted quad, or IPv6 with or without brackets): no
+ *    SNI (RFC 6066 §3 allows only host names in it), and the leaf must list
+ *    that address as an iPAddress subjectAltName (RFC 5280 §4.2.1.6; RFC 9525
+ *    §6.3: an IP never matches a dNSName or the CN, whatever they spell).
+ * When `resume` is non-NULL and holds a session from an
  * earlier handshake with the same origin, it is offered for resumption (the
  * server may still decline and run a full handshake). Returns 0, or -1 when
  * the engine refused to start (no OS entropy).

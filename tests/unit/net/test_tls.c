@@ -88,6 +88,7 @@ struct server_run {
     long echo_rc;    /* gw_tls_blocking_write result */
     long last_read;  /* result of the read that saw the close */
     int err;         /* engine error at the end */
+    char sni[256];   /* the server name the client sent (SNI), "" when none */
     br_ssl_session_parameters session;
     unsigned char *buf; /* owns, `want` bytes */
 };
@@ -118,6 +119,7 @@ static void *server_main(void *arg)
     r->last_read = gw_tls_blocking_read(eng, r->fd, extra, sizeof extra);
 out:
     r->err = br_ssl_engine_last_error(eng);
+    snprintf(r->sni, sizeof r->sni, "%s", br_ssl_engine_get_server_name(eng));
     br_ssl_engine_get_session_parameters(eng, &r->session);
     free(s);
     return NULL;
@@ -468,6 +470,7 @@ Test(tls, handshake_and_echo_over_ec_certificate, .timeout = 30)
     cr_assert_eq(cr.version, BR_TLS12);
     cr_assert(cr.have_session);
     cr_assert_eq(cr.session.session_id_len, 32);
+    cr_assert_str_eq(sr.sni, "localhost", "a DNS name goes out as SNI");
     gw_tls_creds_free(creds);
     gw_tls_anchors_free(a);
 }
@@ -544,6 +547,137 @@ Test(tls, client_accepts_the_right_name_on_the_same_certificate, .timeout = 30)
     cr_assert_eq(cr.write_rc, 4, "client error: %s", gw_tls_strerror(cr.err));
     cr_assert(cr.echo_ok);
     gw_tls_creds_free(creds);
+    gw_tls_anchors_free(a);
+}
+
+/*
+ * IP-literal upstreams (https://10.0.0.5:8443, https://[::1]:8443): the name
+ * is checked against the leaf's iPAddress subjectAltNames, which BearSSL's
+ * minimal engine does not read, and no SNI goes out (RFC 6066 §3).
+ */
+
+/* One connection to a server with the leaf `stem`, the client naming `name`; returns cr.err. */
+static int ip_connection(const char *stem, const char *anchors, const char *name, char *sni,
+                         size_t sni_cap)
+{
+    struct gw_tls_anchors *a = load_anchors(anchors);
+    struct gw_tls_creds *creds = load_creds(stem);
+    struct client_run cr = {.anchors = a, .server_name = name, .len = 6};
+    struct server_run sr;
+    run_connection(&cr, &sr, creds, NULL);
+    cr_assert_eq(cr.start_rc, 0);
+    if (cr.err == BR_ERR_OK) {
+        cr_assert(cr.echo_ok, "%s to %s: handshake passed, echo did not", stem, name);
+        cr_assert_eq(sr.err, BR_ERR_OK);
+    } else {
+        cr_assert_eq(cr.write_rc, -1);
+        cr_assert_eq(sr.got, 0, "%s to %s: no application byte crosses a refused handshake", stem,
+                     name);
+    }
+    if (sni)
+        snprintf(sni, sni_cap, "%s", sr.sni);
+    gw_tls_creds_free(creds);
+    gw_tls_anchors_free(a);
+    return cr.err;
+}
+
+Test(tls, ip_literal_matches_an_ip_san_and_sends_no_sni, .timeout = 60)
+{
+    char sni[256];
+    int e = ip_connection("ip-only", TLS_DATA "ca.pem", "127.0.0.1", sni, sizeof sni);
+    cr_assert_eq(e, BR_ERR_OK, "127.0.0.1 vs IP:127.0.0.1: %s", gw_tls_strerror(e));
+    cr_assert_str_eq(sni, "", "RFC 6066 §3: no IP address in SNI");
+
+    e = ip_connection("ip-only", TLS_DATA "ca.pem", "::1", sni, sizeof sni);
+    cr_assert_eq(e, BR_ERR_OK, "::1 vs IP:::1: %s", gw_tls_strerror(e));
+    cr_assert_str_eq(sni, "");
+    e = ip_connection("ip-only", TLS_DATA "ca.pem", "0:0:0:0:0:0:0:1", NULL, 0);
+    cr_assert_eq(e, BR_ERR_OK, "any spelling of the address: %s", gw_tls_strerror(e));
+    e = ip_connection("ip-only", TLS_DATA "ca.pem", "[::1]", NULL, 0);
+    cr_assert_eq(e, BR_ERR_OK, "bracketed as in a URL: %s", gw_tls_strerror(e));
+
+    /* The usual test leaf: DNS:localhost plus IP:127.0.0.1, with RSA as well as EC. */
+    e = ip_connection("server", TLS_DATA "ca.pem", "127.0.0.1", sni, sizeof sni);
+    cr_assert_eq(e, BR_ERR_OK, "%s", gw_tls_strerror(e));
+    cr_assert_str_eq(sni, "");
+    e = ip_connection("server-rsa", TLS_DATA "ca.pem", "127.0.0.1", NULL, 0);
+    cr_assert_eq(e, BR_ERR_OK, "%s", gw_tls_strerror(e));
+}
+
+Test(tls, ip_literal_not_in_the_san_is_refused, .timeout = 60)
+{
+    static const char *const others[] = {"10.0.0.5", "127.0.0.2", "::2", "::ffff:127.0.0.1"};
+    for (size_t i = 0; i < GW_ARRAY_SIZE(others); i++) {
+        int e = ip_connection("ip-only", TLS_DATA "ca.pem", others[i], NULL, 0);
+        cr_assert_eq(e, BR_ERR_X509_BAD_SERVER_NAME, "%s: got %d (%s)", others[i], e,
+                     gw_tls_strerror(e));
+    }
+    int e = ip_connection("server", TLS_DATA "ca.pem", "::1", NULL, 0);
+    cr_assert_eq(e, BR_ERR_X509_BAD_SERVER_NAME, "server.pem has no IP:::1: %d (%s)", e,
+                 gw_tls_strerror(e));
+}
+
+Test(tls, ip_literal_never_matches_dns_names_or_the_common_name, .timeout = 60)
+{
+    /* dNSName "127.0.0.1" and CN=127.0.0.1: a name that only looks like the address. */
+    int e = ip_connection("dns-lookalike", TLS_DATA "ca.pem", "127.0.0.1", NULL, 0);
+    cr_assert_eq(e, BR_ERR_X509_BAD_SERVER_NAME, "got %d (%s)", e, gw_tls_strerror(e));
+    e = ip_connection("wrong-host", TLS_DATA "ca.pem", "127.0.0.1", NULL, 0);
+    cr_assert_eq(e, BR_ERR_X509_BAD_SERVER_NAME, "got %d (%s)", e, gw_tls_strerror(e));
+    /* And the reverse: an IP SAN is no DNS name, so "localhost" finds nothing in ip-only. */
+    e = ip_connection("ip-only", TLS_DATA "ca.pem", "localhost", NULL, 0);
+    cr_assert_eq(e, BR_ERR_X509_BAD_SERVER_NAME, "got %d (%s)", e, gw_tls_strerror(e));
+}
+
+Test(tls, ip_literal_still_needs_a_trusted_chain, .timeout = 30)
+{
+    int e = ip_connection("ip-only", TLS_DATA "other-ca.pem", "127.0.0.1", NULL, 0);
+    cr_assert_eq(e, BR_ERR_X509_NOT_TRUSTED, "got %d (%s)", e, gw_tls_strerror(e));
+}
+
+/*
+ * Runs the client's X.509 engine by hand over the chain of `stem`, the leaf
+ * handed over in two pieces cut at `cut` (as records may cut it), and returns
+ * its verdict for `name`: 0 or a BR_ERR_X509_* code.
+ */
+static unsigned verify_split(const struct gw_tls_anchors *a, const struct gw_tls_creds *creds,
+                             const char *name, size_t cut)
+{
+    struct gw_tls_client *c = malloc(sizeof *c);
+    cr_assert_not_null(c);
+    cr_assert_eq(gw_tls_client_start(c, a, name, NULL), 0);
+    const br_x509_class **x = c->cc.eng.x509ctx;
+    (*x)->start_chain(x, "");
+    for (size_t i = 0; i < creds->chain_len; i++) {
+        const unsigned char *der = creds->chain[i].data;
+        size_t len = creds->chain[i].data_len;
+        size_t k = i == 0 ? GW_MIN(cut, len) : len;
+        (*x)->start_cert(x, (uint32_t)len);
+        (*x)->append(x, der, k);
+        if (k < len)
+            (*x)->append(x, der + k, len - k);
+        (*x)->end_cert(x);
+    }
+    unsigned err = (*x)->end_chain(x);
+    free(c);
+    return err;
+}
+
+Test(tls, ip_check_survives_any_split_of_the_certificate, .timeout = 60)
+{
+    struct gw_tls_anchors *a = load_anchors(TLS_DATA "ca.pem");
+    static const char *const stems[] = {"ip-only", "server", "server-rsa"};
+    for (size_t s = 0; s < GW_ARRAY_SIZE(stems); s++) {
+        struct gw_tls_creds *creds = load_creds(stems[s]);
+        size_t len = creds->chain[0].data_len;
+        for (size_t cut = 0; cut <= len; cut++) {
+            cr_assert_eq(verify_split(a, creds, "127.0.0.1", cut), 0, "%s cut at %zu", stems[s],
+                         cut);
+            cr_assert_eq(verify_split(a, creds, "127.0.0.3", cut), BR_ERR_X509_BAD_SERVER_NAME,
+                         "%s cut at %zu", stems[s], cut);
+        }
+        gw_tls_creds_free(creds);
+    }
     gw_tls_anchors_free(a);
 }
 
