@@ -8,6 +8,8 @@
  * shape, and the SSE events of a streamed message. JSON is read with the
  * core/json.h tokenizer (strings are copied as their raw, already escaped
  * text whenever they pass through unchanged) and written with gw_jw_*.
+ * The request body is bounded by providers/xbound.h (400 past its limit) and
+ * function names follow its rule (1 to 64 of [a-zA-Z0-9_-], Anthropic's too).
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -22,6 +24,7 @@
 #include "core/json.h"
 #include "core/span.h"
 #include "providers/anthropic.h"
+#include "providers/xbound.h"
 #include "providers/xlate.h"
 
 /* The provider's anthropic_version; the default when unset (config fills it in). */
@@ -133,6 +136,7 @@ struct bctx {
     struct gw_arena *a;
     struct gw_xlate_err *err;
     enum role open; /* the message whose content array is open */
+    size_t msg;     /* index in messages of the message being written */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct gw_xlate_err *e, const char *param,
@@ -318,10 +322,11 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
     static const char *const fk[] = {"name", "arguments"};
     struct arr_it it;
     struct jv call, cv[3], fv[2];
+    size_t k = 0;
     int r;
     if (arr_begin(&it, calls) != 0)
         return fail(c->err, "messages", "tool_calls must be an array");
-    while ((r = arr_next(&it, &call)) == 1) {
+    for (; (r = arr_next(&it, &call)) == 1; k++) {
         if (!jv_is(&call, GW_JT_OBJ_BEGIN) || scan(call.raw, ck, 3, cv) != 0)
             return fail(c->err, "messages", "tool_calls entries must be objects");
         if (cv[1].found && !jv_streq(&cv[1], "function"))
@@ -329,6 +334,9 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
         if (!jv_is(&cv[0], GW_JT_STRING) || !jv_is(&cv[2], GW_JT_OBJ_BEGIN) ||
             scan(cv[2].raw, fk, 2, fv) != 0 || !jv_is(&fv[0], GW_JT_STRING))
             return fail(c->err, "messages", "tool_calls entries need id and function.name");
+        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err,
+                           "messages[%zu].tool_calls[%zu].function.name", c->msg, k) != 0)
+            return -1;
         const char *args = "{}";
         size_t alen = 2;
         if (fv[1].found) {
@@ -477,7 +485,7 @@ static int write_messages(struct bctx *c, const struct jv *msgs)
         return fail(c->err, "messages", "messages must be an array");
     gw_jw_key(&c->w, "messages");
     gw_jw_arr_begin(&c->w);
-    while ((r = arr_next(&it, &m)) == 1) {
+    for (c->msg = 0; (r = arr_next(&it, &m)) == 1; c->msg++) {
         if (!jv_is(&m, GW_JT_OBJ_BEGIN) || scan(m.raw, msg_keys, MK_COUNT, mv) != 0)
             return fail(c->err, "messages", "messages must be objects");
         const struct jv *role = &mv[MK_ROLE];
@@ -517,7 +525,7 @@ static int write_tools(struct bctx *c, const struct jv *tools)
         return fail(c->err, "tools", "tools must be an array");
     gw_jw_key(&c->w, "tools");
     gw_jw_arr_begin(&c->w);
-    while ((r = arr_next(&it, &t)) == 1) {
+    for (size_t i = 0; (r = arr_next(&it, &t)) == 1; i++) {
         if (!jv_is(&t, GW_JT_OBJ_BEGIN) || scan(t.raw, tk, 2, tv) != 0)
             return fail(c->err, "tools", "tools entries must be objects");
         if (!jv_streq(&tv[0], "function"))
@@ -527,6 +535,8 @@ static int write_tools(struct bctx *c, const struct jv *tools)
             return fail(c->err, "tools", "function tools need function.name");
         if (fv[2].found && !jv_is(&fv[2], GW_JT_OBJ_BEGIN))
             return fail(c->err, "tools", "function.parameters must be a JSON Schema object");
+        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "tools[%zu].function.name", i) != 0)
+            return -1;
         gw_jw_obj_begin(&c->w);
         gw_jw_key(&c->w, "name");
         gw_jw_raw(&c->w, fv[0].raw.ptr, fv[0].raw.len);
@@ -575,6 +585,8 @@ static int write_tool_choice(struct bctx *c, const struct jv *tc, bool no_parall
             return fail(c->err, "tool_choice",
                         "tool_choice must name a function: "
                         "{\"type\":\"function\",\"function\":{\"name\":...}}");
+        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "%s", "tool_choice.function.name") != 0)
+            return -1;
         type = "tool";
         name = fv[0];
     } else {
@@ -681,14 +693,17 @@ int gw_anthropic_build_request(const struct gw_xlate *x, const char *body, size_
     bool no_parallel = jv_is(&v[RK_PARALLEL], GW_JT_FALSE);
 
     /* Strings are copied raw or get shorter when decoded; tool arguments get
-     * shorter too. The fixed part covers keys, headers and the model name. */
+     * shorter too. The fixed part covers keys, headers and the model name.
+     * The buffer is never larger than xbound's limit; overflowing it there
+     * is the client's 400, below it this estimate's bug (500). */
     const char *model = x->upstream_model;
     size_t model_len = model ? strlen(model) : 0;
-    size_t cap = 2 * len + model_len * 2 + 1024;
-    char *obuf = gw_arena_alloc(x->arena, cap);
+    struct gw_xbound b;
+    gw_xbound_init(&b, x, len, model_len * 2);
+    char *obuf = gw_xbound_buf(&b, x->arena, 2 * len + model_len * 2 + 1024, err);
     if (!obuf)
-        return fail_mem(err);
-    gw_jw_init(&c.w, obuf, cap);
+        return -1;
+    gw_jw_init(&c.w, obuf, b.cap);
 
     char *sys = NULL;
     size_t sys_len = 0;
@@ -748,7 +763,7 @@ int gw_anthropic_build_request(const struct gw_xlate *x, const char *body, size_
     }
     gw_jw_obj_end(&c.w);
     if (c.w.overflow)
-        return fail_mem(err);
+        return gw_xbound_overflow(&b, err);
 
     /* The version rule (issue 4): 2026-10-21 refuses every sampling parameter. */
     const char *ver = prov_version(x->prov);

@@ -33,8 +33,9 @@
  * request: out->path "/v1/messages", out->headers (anthropic-version and the
  * key), out->body, out->warning (NULL, or a note when the version was
  * changed). Returns 0, or -1 with *err filled (status 400, message, param)
- * for a request Anthropic cannot take or that is invalid, or status 500 when
- * the arena is exhausted.
+ * for a request Anthropic cannot take or that is invalid (a function name
+ * outside providers/xbound.h's rule, a body that would pass its size limit
+ * included), or status 500 when the arena is exhausted.
  */
 int gw_anthropic_build_request(const struct gw_xlate *x, const char *body, size_t len,
                                struct gw_xlate_req *out, struct gw_xlate_err *err);

@@ -16,7 +16,9 @@
  * operation. Requests are signed with SigV4, service "bedrock"
  * (providers/sigv4.h); the stream is framed by providers/eventstream.h.
  * JSON is read with the core/json.h tokenizer (strings pass through as their
- * raw, already escaped text) and written with gw_jw_*.
+ * raw, already escaped text) and written with gw_jw_*. The request body is
+ * bounded by providers/xbound.h (400 past its limit) and function names
+ * follow its rule, which is ToolSpecification.name's: 1 to 64 of [a-zA-Z0-9_-].
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -35,6 +37,7 @@
 #include "providers/dialect.h"
 #include "providers/eventstream.h"
 #include "providers/sigv4.h"
+#include "providers/xbound.h"
 #include "providers/xlate.h"
 
 /* ---- JSON reading helpers ---- */
@@ -165,6 +168,7 @@ struct bctx {
     bool tool_blocks;      /* a toolUse or toolResult block has been written */
     struct gw_span *names; /* arena: raw JSON string tokens of the tools the history calls */
     size_t nnames, names_cap;
+    size_t msg; /* index in messages of the message being written */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct gw_xlate_err *e, const char *param,
@@ -396,10 +400,11 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
     static const char *const fk[] = {"name", "arguments"};
     struct arr_it it;
     struct jv call, cv[3], fv[2];
+    size_t k = 0;
     int r;
     if (arr_begin(&it, calls) != 0)
         return fail(c->err, "messages", "tool_calls must be an array");
-    while ((r = arr_next(&it, &call)) == 1) {
+    for (; (r = arr_next(&it, &call)) == 1; k++) {
         if (!jv_is(&call, GW_JT_OBJ_BEGIN) || scan(call.raw, ck, 3, cv) != 0)
             return fail(c->err, "messages", "tool_calls entries must be objects");
         if (cv[1].found && !jv_streq(&cv[1], "function"))
@@ -407,6 +412,10 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
         if (!jv_is(&cv[0], GW_JT_STRING) || !jv_is(&cv[2], GW_JT_OBJ_BEGIN) ||
             scan(cv[2].raw, fk, 2, fv) != 0 || !jv_is(&fv[0], GW_JT_STRING))
             return fail(c->err, "messages", "tool_calls entries need id and function.name");
+        /* The name is also repeated in the history's toolConfig (write_history_specs). */
+        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err,
+                           "messages[%zu].tool_calls[%zu].function.name", c->msg, k) != 0)
+            return -1;
         const char *args = "{}";
         size_t alen = 2;
         if (fv[1].found) {
@@ -579,7 +588,7 @@ static int write_messages(struct bctx *c, const struct jv *msgs)
         return fail(c->err, "messages", "messages must be an array");
     gw_jw_key(&c->w, "messages");
     gw_jw_arr_begin(&c->w);
-    while ((r = arr_next(&it, &m)) == 1) {
+    for (c->msg = 0; (r = arr_next(&it, &m)) == 1; c->msg++) {
         if (!jv_is(&m, GW_JT_OBJ_BEGIN) || scan(m.raw, msg_keys, MK_COUNT, mv) != 0)
             return fail(c->err, "messages", "messages must be objects");
         const struct jv *role = &mv[MK_ROLE];
@@ -622,7 +631,7 @@ static int check_tools(struct bctx *c, const struct jv *tools, size_t *count)
     *count = 0;
     if (arr_begin(&it, tools) != 0)
         return fail(c->err, "tools", "tools must be an array");
-    while ((r = arr_next(&it, &t)) == 1) {
+    for (size_t i = 0; (r = arr_next(&it, &t)) == 1; i++) {
         if (!jv_is(&t, GW_JT_OBJ_BEGIN) || scan(t.raw, tk, 2, tv) != 0)
             return fail(c->err, "tools", "tools entries must be objects");
         if (!jv_streq(&tv[0], "function"))
@@ -634,6 +643,8 @@ static int check_tools(struct bctx *c, const struct jv *tools, size_t *count)
             return fail(c->err, "tools", "function.description must be a string");
         if (fv[2].found && !jv_is(&fv[2], GW_JT_OBJ_BEGIN))
             return fail(c->err, "tools", "function.parameters must be a JSON Schema object");
+        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "tools[%zu].function.name", i) != 0)
+            return -1;
         (*count)++;
     }
     return r == 0 ? 0 : fail(c->err, "tools", "invalid tools");
@@ -729,6 +740,8 @@ static int read_tool_choice(struct bctx *c, const struct jv *tc, enum choice *ou
         return fail(c->err, "tool_choice",
                     "tool_choice must name a function: "
                     "{\"type\":\"function\",\"function\":{\"name\":...}}");
+    if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "%s", "tool_choice.function.name") != 0)
+        return -1;
     *out = TC_NAMED;
     *name = fv[0];
     return 0;
@@ -996,11 +1009,16 @@ int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t 
 
     /* Strings are copied raw or get shorter when decoded; the new wrappers
      * (toolSpec, toolResult, inferenceConfig) are shorter than the OpenAI
-     * text they replace, at worst twice it. */
-    size_t cap = 2 * len + 1024;
-    char *obuf = gw_arena_alloc(x->arena, cap);
+     * text they replace, at worst twice it. The buffer is never larger than
+     * xbound's limit; overflowing it there is the client's 400. */
+    struct gw_xbound b;
+    gw_xbound_init(&b, x, len, 0);
+    char *obuf = gw_xbound_buf(&b, x->arena, 2 * len + 1024, err);
+    if (!obuf)
+        return -1;
+    size_t cap = b.cap;
     char *sbuf = gw_arena_alloc(x->arena, len + 64);
-    if (!obuf || !sbuf)
+    if (!sbuf)
         return fail_mem(err);
     struct gw_jw sw;
     bool any_system;
@@ -1047,7 +1065,7 @@ int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t 
     }
     gw_jw_obj_end(&c.w);
     if (c.w.overflow)
-        return fail_mem(err);
+        return gw_xbound_overflow(&b, err);
 
     out->path = path;
     out->body = gw_span_make(obuf, c.w.len);

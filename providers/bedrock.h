@@ -64,8 +64,9 @@
  * authorization (SigV4 over prov->host_header, prov->base_path + path and
  * the body, at x->created; left out when the provider has no access key);
  * out->body. Returns 0, or -1 with *err filled (status 400, message, param)
- * for a request Converse cannot take, or status 500 when the arena is
- * exhausted or the signature cannot be made.
+ * for a request Converse cannot take (a function name outside
+ * providers/xbound.h's rule, a body that would pass its size limit included),
+ * or status 500 when the arena is exhausted or the signature cannot be made.
  */
 int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t len,
                              struct gw_xlate_req *out, struct gw_xlate_err *err);

@@ -21,7 +21,8 @@
  * meta.billed_units). JSON is read with the core/json.h tokenizer (strings are
  * copied as their raw, already escaped text whenever they pass through
  * unchanged) and written with gw_jw_*. What is refused, dropped or adjusted is
- * listed in providers/cohere.h.
+ * listed in providers/cohere.h. Request bodies (chat and embed) are bounded by
+ * providers/xbound.h (400 past its limit) and function names follow its rule.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -39,6 +40,7 @@
 #include "providers/cohere.h"
 #include "providers/dialect.h"
 #include "providers/embed.h"
+#include "providers/xbound.h"
 #include "providers/xlate.h"
 
 /* ---- JSON reading helpers ---- */
@@ -198,6 +200,7 @@ struct bctx {
     struct gw_jw w;
     struct gw_arena *a;
     struct gw_xlate_err *err;
+    size_t msg; /* index in messages of the message being written */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct gw_xlate_err *e, const char *param,
@@ -324,12 +327,13 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
     static const char *const fk[] = {"name", "arguments"};
     struct arr_it it;
     struct jv call, cv[3], fv[2];
+    size_t k = 0;
     int r;
     if (arr_begin(&it, calls) != 0)
         return fail(c->err, "messages", "tool_calls must be an array");
     gw_jw_key(&c->w, "tool_calls");
     gw_jw_arr_begin(&c->w);
-    while ((r = arr_next(&it, &call)) == 1) {
+    for (; (r = arr_next(&it, &call)) == 1; k++) {
         if (!jv_is(&call, GW_JT_OBJ_BEGIN) || scan(call.raw, ck, 3, cv) != 0)
             return fail(c->err, "messages", "tool_calls entries must be objects");
         if (cv[1].found && !jv_streq(&cv[1], "function"))
@@ -337,6 +341,9 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
         if (!jv_is(&cv[0], GW_JT_STRING) || scan_obj(&cv[2], fk, 2, fv) != 0 ||
             !jv_is(&fv[0], GW_JT_STRING))
             return fail(c->err, "messages", "tool_calls entries need id and function.name");
+        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err,
+                           "messages[%zu].tool_calls[%zu].function.name", c->msg, k) != 0)
+            return -1;
         if (fv[1].found && !jv_is(&fv[1], GW_JT_STRING))
             return fail(c->err, "messages", "tool call arguments must be a JSON string");
         gw_jw_obj_begin(&c->w);
@@ -425,7 +432,7 @@ static int write_messages(struct bctx *c, const struct jv *msgs)
         return fail(c->err, "messages", "messages must be an array");
     gw_jw_key(&c->w, "messages");
     gw_jw_arr_begin(&c->w);
-    while ((r = arr_next(&it, &m)) == 1)
+    for (c->msg = 0; (r = arr_next(&it, &m)) == 1; c->msg++)
         if (write_message(c, &m) != 0)
             return -1;
     if (r != 0)
@@ -465,6 +472,8 @@ static int read_tool_choice(struct bctx *c, const struct jv *tc, bool have_tools
         if (!have_tools)
             return fail(c->err, "tool_choice",
                         "tool_choice names a function but there are no tools");
+        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "%s", "tool_choice.function.name") != 0)
+            return -1;
         out->mode = "REQUIRED";
         out->name = fv[0];
         return 0;
@@ -501,13 +510,15 @@ static int write_tools(struct bctx *c, const struct jv *tools, const struct tcho
         return fail(c->err, "tools", "tools must be an array");
     gw_jw_key(&c->w, "tools");
     gw_jw_arr_begin(&c->w);
-    while ((r = arr_next(&it, &t)) == 1) {
+    for (size_t i = 0; (r = arr_next(&it, &t)) == 1; i++) {
         if (!jv_is(&t, GW_JT_OBJ_BEGIN) || scan(t.raw, tk, 2, tv) != 0)
             return fail(c->err, "tools", "tools entries must be objects");
         if (!jv_streq(&tv[0], "function"))
             return fail(c->err, "tools", "only function tools are supported by this provider");
         if (scan_obj(&tv[1], fk, 4, fv) != 0 || !jv_is(&fv[0], GW_JT_STRING))
             return fail(c->err, "tools", "function tools need function.name");
+        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "tools[%zu].function.name", i) != 0)
+            return -1;
         if (fv[2].found && !jv_is(&fv[2], GW_JT_OBJ_BEGIN))
             return fail(c->err, "tools", "function.parameters must be a JSON Schema object");
         if (fv[3].found && !jv_is(&fv[3], GW_JT_TRUE) && !jv_is(&fv[3], GW_JT_FALSE))
@@ -778,11 +789,12 @@ int gw_cohere_build_request(const struct gw_xlate *x, const char *body, size_t l
      * doubled length covers. The fixed part covers keys, headers and the model. */
     const char *model = x->upstream_model;
     size_t model_len = strlen0(model);
-    size_t cap = 2 * len + model_len * 2 + 1024;
-    char *obuf = gw_arena_alloc(x->arena, cap);
+    struct gw_xbound b;
+    gw_xbound_init(&b, x, len, model_len * 2);
+    char *obuf = gw_xbound_buf(&b, x->arena, 2 * len + model_len * 2 + 1024, err);
     if (!obuf)
-        return fail_mem(err);
-    gw_jw_init(&c.w, obuf, cap);
+        return -1;
+    gw_jw_init(&c.w, obuf, b.cap);
 
     gw_jw_obj_begin(&c.w);
     gw_jw_key(&c.w, "model");
@@ -851,7 +863,7 @@ int gw_cohere_build_request(const struct gw_xlate *x, const char *body, size_t l
     }
     gw_jw_obj_end(&c.w);
     if (c.w.overflow)
-        return fail_mem(err);
+        return gw_xbound_overflow(&b, err);
 
     const char *key = x->prov && x->prov->api_key ? x->prov->api_key : "";
     if (key[0]) {
@@ -1298,11 +1310,13 @@ int gw_cohere_build_embeddings(const struct gw_xlate *x, const char *body, size_
     size_t cap = len + 2 * model_len + 256 + (v[0].found ? v[0].raw.len : 0);
     for (size_t i = 0; i < er.n; i++)
         cap += er.inputs[i].len + 1;
-    char *obuf = gw_arena_alloc(x->arena, cap);
+    struct gw_xbound b;
+    gw_xbound_init(&b, x, len, 2 * model_len);
+    char *obuf = gw_xbound_buf(&b, x->arena, cap, err);
     if (!obuf)
-        return fail_mem(err);
+        return -1;
     struct gw_jw w;
-    gw_jw_init(&w, obuf, cap);
+    gw_jw_init(&w, obuf, b.cap);
     gw_jw_obj_begin(&w);
     gw_jw_key(&w, "model");
     if (model)
@@ -1332,7 +1346,7 @@ int gw_cohere_build_embeddings(const struct gw_xlate *x, const char *body, size_
     }
     gw_jw_obj_end(&w);
     if (w.overflow)
-        return fail_mem(err);
+        return gw_xbound_overflow(&b, err);
     const char *key = x->prov && x->prov->api_key ? x->prov->api_key : "";
     if (key[0]) {
         size_t hcap = strlen(key) + 32;

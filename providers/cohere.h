@@ -60,8 +60,9 @@
  * request: out->path "/v2/chat", out->headers (authorization: Bearer when the
  * provider has a key), out->body, out->warning (NULL, or a note when top_p
  * was clamped). Returns 0, or -1 with *err filled (status 400, message,
- * param) for a request Cohere cannot take or that is invalid, or status 500
- * when the arena is exhausted.
+ * param) for a request Cohere cannot take or that is invalid (a function name
+ * outside providers/xbound.h's rule, a body that would pass its size limit
+ * included), or status 500 when the arena is exhausted.
  */
 int gw_cohere_build_request(const struct gw_xlate *x, const char *body, size_t len,
                             struct gw_xlate_req *out, struct gw_xlate_err *err);
@@ -90,7 +91,8 @@ int gw_cohere_translate_error(int status, const char *body, size_t len, struct g
  * "input_type" (the request's own "input_type" when it names one of Cohere's,
  * else GW_COHERE_EMBED_INPUT_TYPE), "embedding_types":["float"] and
  * "output_dimension" from "dimensions". Returns 0, or -1 with *err filled
- * (400 with param; more than GW_COHERE_EMBED_MAX_TEXTS inputs is a 400).
+ * (400 with param; more than GW_COHERE_EMBED_MAX_TEXTS inputs is a 400, and
+ * so is a body that would pass providers/xbound.h's size limit).
  */
 int gw_cohere_build_embeddings(const struct gw_xlate *x, const char *body, size_t len,
                                struct gw_xlate_req *out, struct gw_xlate_err *err);

@@ -64,9 +64,13 @@
  *
  * JSON is read with the core/json.h tokenizer (strings are copied as their
  * raw, already escaped text whenever they pass through unchanged) and written
- * with gw_jw_*. Outputs whose size cannot be bounded up front (a long tool
- * name repeated by many tool results, generated ids) are rendered again into
- * a buffer twice as large when the writer overflows.
+ * with gw_jw_*. Outputs whose size cannot be bounded up front (a tool name
+ * repeated by every tool result, generated ids) are rendered again into a
+ * buffer twice as large when the writer overflows, up to the limit of
+ * providers/xbound.h: a request whose translation would pass it is refused
+ * with 400, so the arena holds at most about twice the limit. Function names
+ * are held to xbound's rule, with '.' and ':' also allowed (Gemini's
+ * FunctionDeclaration.name takes them).
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -84,10 +88,11 @@
 #include "providers/dialect.h"
 #include "providers/embed.h"
 #include "providers/gemini.h"
+#include "providers/xbound.h"
 #include "providers/xlate.h"
 
-/* Rendering retries stop once the buffer would pass this (then: out of memory). */
-#define RENDER_MAX ((size_t)256 << 20)
+/* The characters Gemini's function names take beyond OpenAI's [a-zA-Z0-9_-]. */
+#define NAME_EXTRA ".:"
 
 /* ---- JSON reading helpers ---- */
 
@@ -232,6 +237,7 @@ struct bctx {
     bool any;               /* a content has been written */
     struct call_ref *calls; /* arena; kept across render attempts */
     size_t ncalls, calls_cap;
+    size_t msg; /* index in messages of the message being written */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct gw_xlate_err *e, const char *param,
@@ -503,10 +509,11 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
     static const char *const fk[] = {"name", "arguments"};
     struct arr_it it;
     struct jv call, cv[3], fv[2];
+    size_t k = 0;
     int r;
     if (arr_begin(&it, calls) != 0)
         return fail(c->err, "messages", "tool_calls must be an array");
-    while ((r = arr_next(&it, &call)) == 1) {
+    for (; (r = arr_next(&it, &call)) == 1; k++) {
         if (!jv_is(&call, GW_JT_OBJ_BEGIN) || scan(call.raw, ck, 3, cv) != 0)
             return fail(c->err, "messages", "tool_calls entries must be objects");
         if (cv[1].found && !jv_streq(&cv[1], "function"))
@@ -514,6 +521,10 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
         if (!jv_is(&cv[0], GW_JT_STRING) || scan_obj(&cv[2], fk, 2, fv) != 0 ||
             !jv_is(&fv[0], GW_JT_STRING))
             return fail(c->err, "messages", "tool_calls entries need id and function.name");
+        /* Every tool result repeats this name: bounded here, before it is copied. */
+        if (gw_xbound_name(fv[0].str, NAME_EXTRA, c->a, c->err,
+                           "messages[%zu].tool_calls[%zu].function.name", c->msg, k) != 0)
+            return -1;
         const char *args = "{}";
         size_t alen = 2;
         if (fv[1].found) {
@@ -653,7 +664,7 @@ static int write_contents(struct bctx *c, const struct jv *msgs)
         return fail(c->err, "messages", "messages must be an array");
     gw_jw_key(&c->w, "contents");
     gw_jw_arr_begin(&c->w);
-    while ((r = arr_next(&it, &m)) == 1) {
+    for (c->msg = 0; (r = arr_next(&it, &m)) == 1; c->msg++) {
         if (!jv_is(&m, GW_JT_OBJ_BEGIN) || scan(m.raw, msg_keys, MK_COUNT, mv) != 0)
             return fail(c->err, "messages", "messages must be objects");
         const struct jv *role = &mv[MK_ROLE];
@@ -756,7 +767,7 @@ static int write_tools(struct bctx *c, const struct jv *tools, size_t *count)
     *count = 0;
     if (arr_begin(&it, tools) != 0)
         return fail(c->err, "tools", "tools must be an array");
-    while ((r = arr_next(&it, &t)) == 1) {
+    for (size_t i = 0; (r = arr_next(&it, &t)) == 1; i++) {
         if (!jv_is(&t, GW_JT_OBJ_BEGIN) || scan(t.raw, tk, 2, tv) != 0)
             return fail(c->err, "tools", "tools entries must be objects");
         if (!jv_streq(&tv[0], "function"))
@@ -765,6 +776,8 @@ static int write_tools(struct bctx *c, const struct jv *tools, size_t *count)
             return fail(c->err, "tools", "function tools need function.name");
         if (fv[2].found && !jv_is(&fv[2], GW_JT_OBJ_BEGIN))
             return fail(c->err, "tools", "function.parameters must be a JSON Schema object");
+        if (gw_xbound_name(fv[0].str, NAME_EXTRA, c->a, c->err, "tools[%zu].function.name", i) != 0)
+            return -1;
         if (*count == 0) {
             gw_jw_key(&c->w, "tools");
             gw_jw_arr_begin(&c->w);
@@ -826,6 +839,9 @@ static int write_tool_choice(struct bctx *c, const struct jv *tc, bool have_tool
             return fail(c->err, "tool_choice",
                         "tool_choice must name a function: "
                         "{\"type\":\"function\",\"function\":{\"name\":...}}");
+        if (gw_xbound_name(fv[0].str, NAME_EXTRA, c->a, c->err, "%s",
+                           "tool_choice.function.name") != 0)
+            return -1;
         mode = "ANY";
         name = fv[0];
     } else {
@@ -1247,16 +1263,19 @@ int gw_gemini_build_request(const struct gw_xlate *x, const char *body, size_t l
         return mem ? fail_mem(err) : fail(err, "model", "model is required");
 
     /* Strings are copied raw or get shorter when decoded; what can grow (a
-     * tool's name repeated per tool result) is handled by rendering again. */
+     * tool's name repeated per tool result) is handled by rendering again,
+     * into a buffer twice as large, until the limit: past it, 400. Each
+     * attempt also takes its own scratch (decoded tool results), under the
+     * request's length; there are at most 2 + log2(limit / first) attempts. */
     struct bctx c = {.a = x->arena, .err = err};
+    struct gw_xbound b;
     bool tools = false;
-    for (size_t cap = 2 * len + 1024;; cap *= 2) {
-        if (cap > RENDER_MAX)
-            return fail_mem(err);
-        char *obuf = gw_arena_alloc(x->arena, cap);
+    gw_xbound_init(&b, x, len, 0);
+    for (;;) {
+        char *obuf = gw_xbound_buf(&b, x->arena, 2 * len + 1024, err);
         if (!obuf)
-            return fail_mem(err);
-        gw_jw_init(&c.w, obuf, cap);
+            return -1;
+        gw_jw_init(&c.w, obuf, b.cap);
         if (render_request(&c, &p, &tools) != 0)
             return -1;
         if (!c.w.overflow) {
@@ -1645,16 +1664,21 @@ int gw_gemini_translate_response(const struct gw_xlate *x, const char *body, siz
     char *text = gw_arena_alloc(x->arena, len + 1);
     if (!text)
         return -1;
+    /* The upstream's answer, not the client's request: only the absolute
+     * limit applies (what grows, a generated id per function call, is at
+     * most a few times the part it comes from). Doubling up to it keeps the
+     * arena under twice the last buffer. */
     size_t fixed = 2 * (strlen0(x->client_model) + strlen0(x->request_id)) + 1024;
-    for (size_t cap = 2 * len + fixed;; cap *= 2) {
-        if (cap > RENDER_MAX)
-            return -1;
-        char *obuf = gw_arena_alloc(x->arena, cap);
+    struct gw_xbound b;
+    struct gw_xlate_err unused;
+    gw_xbound_init(&b, x, len, SIZE_MAX);
+    for (;;) {
+        char *obuf = gw_xbound_buf(&b, x->arena, 2 * len + fixed, &unused);
         if (!obuf)
             return -1;
         struct gw_jw w;
         struct gusage g;
-        gw_jw_init(&w, obuf, cap);
+        gw_jw_init(&w, obuf, b.cap);
         int r = render_response(&w, x, v, text, len + 1, &g);
         if (r < 0)
             return -1;
@@ -1797,11 +1821,18 @@ int gw_gemini_build_embeddings(const struct gw_xlate *x, const char *body, size_
     if (!model)
         return mem ? fail_mem(err) : fail(err, "model", "model is required");
 
-    /* Each request repeats the model ("models/{m}", escaped: at most 6x). */
-    size_t cap = len + er.n * (6 * mlen + 128) + (v[1].found ? v[1].raw.len : 0) + 1024;
-    char *obuf = gw_arena_alloc(x->arena, cap);
+    /* Each request repeats the model ("models/{m}", escaped: at most 6x) in a
+     * wrapper of its own: the configured name and the wrappers (at most
+     * GW_EMBED_MAX_INPUTS) are the dialect's, not the client's, bytes. A name
+     * from the body is the client's: its repetitions count against the limit. */
+    size_t per = 6 * mlen + 128;
+    struct gw_xbound b;
+    gw_xbound_init(&b, x, len, er.n * (x->upstream_model && x->upstream_model[0] ? per : 128));
+    size_t cap = len + er.n * per + (v[1].found ? v[1].raw.len : 0) + 1024;
+    char *obuf = gw_xbound_buf(&b, x->arena, cap, err);
     if (!obuf)
-        return fail_mem(err);
+        return -1;
+    cap = b.cap;
     char *res = gw_arena_alloc(x->arena, mlen + 8);
     if (!res)
         return fail_mem(err);
@@ -1839,7 +1870,7 @@ int gw_gemini_build_embeddings(const struct gw_xlate *x, const char *body, size_
     }
     gw_jw_obj_end(&w);
     if (w.overflow)
-        return fail_mem(err);
+        return gw_xbound_overflow(&b, err);
     out->body = gw_span_make(obuf, w.len);
     return path_and_headers(x, model, mlen, ":batchEmbedContents", out, err);
 }

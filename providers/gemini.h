@@ -40,7 +40,10 @@
  * provider has a key), out->body (GenerateContentRequest), out->warning (NULL,
  * or a note for a request field Gemini cannot enforce). Returns 0, or -1 with
  * *err filled: status 400 with message and param for a request Gemini cannot
- * take or that is invalid, status 500 when the arena is exhausted.
+ * take or that is invalid (a function name outside providers/xbound.h's rule,
+ * '.' and ':' allowed; a body that would pass its size limit, which the tool
+ * name each tool result repeats counts against), status 500 when the arena is
+ * exhausted.
  */
 int gw_gemini_build_request(const struct gw_xlate *x, const char *body, size_t len,
                             struct gw_xlate_req *out, struct gw_xlate_err *err);
@@ -49,7 +52,7 @@ int gw_gemini_build_request(const struct gw_xlate *x, const char *body, size_t l
  * A complete 2xx GenerateContentResponse body[0..len) -> OpenAI's
  * chat.completion JSON in *out (arena memory), and the usage in *u (u may be
  * NULL). Returns 0, or -1 when the body is not a GenerateContentResponse (or
- * the arena is exhausted).
+ * the arena is exhausted, or it would pass providers/xbound.h's ceiling).
  */
 int gw_gemini_translate_response(const struct gw_xlate *x, const char *body, size_t len,
                                  struct gw_span *out, struct gw_xlate_usage *u);

@@ -40,6 +40,7 @@ struct gw_xlate {
     const char *request_id;         /* for ids: "chatcmpl-<request_id>" */
     uint64_t created;               /* unix seconds, for "created" (and request signing) */
     struct gw_arena *arena;         /* every output lives here, freed with the request */
+    size_t out_max;                 /* most bytes a translation may take; 0: GW_XBOUND_MAX */
 };
 
 /* A request the translator refuses: the client gets `status` (400) with this message. */

@@ -493,3 +493,67 @@ Test(gemini, a_stream_cut_by_the_provider_is_not_reported_as_complete)
     h_stream_free(&s);
     h_finish();
 }
+
+/*
+ * The chat body of the "translation amplification" finding: an assistant tool
+ * call whose name is name_len characters and `results` tool results for it,
+ * each of which Gemini's functionResponse repeats the name in (malloc'd).
+ */
+static char *amplifying_body(size_t name_len, size_t results)
+{
+    size_t cap = name_len + results * 64 + 512, k = 0;
+    char *b = malloc(cap);
+    cr_assert(b);
+    k += (size_t)snprintf(b, cap,
+                          "{\"model\":\"" CHAT "\",\"messages\":[{\"role\":\"user\",\"content\":"
+                          "\"Hi\"},{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\",\"type\":"
+                          "\"function\",\"function\":{\"name\":\"");
+    memset(b + k, 'n', name_len);
+    k += name_len;
+    k += (size_t)snprintf(b + k, cap - k, "\",\"arguments\":\"{}\"}}]}");
+    for (size_t i = 0; i < results; i++)
+        k += (size_t)snprintf(b + k, cap - k,
+                              ",{\"role\":\"tool\",\"tool_call_id\":\"c\",\"content\":\"ok\"}");
+    snprintf(b + k, cap - k, "]}");
+    cr_assert_lt(k + 3, cap);
+    return b;
+}
+
+/*
+ * The finding's request (197 KB: a 50,000-character name, 3,000 results) once
+ * took conduit from 19 MiB to 355 MiB and would have sent about 150 MB
+ * upstream. It is now a 400 naming the field, nothing reaches the provider,
+ * and memory stays where it was; the same conversation with a name OpenAI
+ * allows (64 characters) still goes through.
+ */
+Test(gemini, an_amplifying_request_is_refused_and_memory_stays_bounded)
+{
+    struct h_resp r;
+    char *ok = amplifying_body(64, 3000);
+    post(ok, &r); /* also the warm-up: buffers a large request touches are in the baseline */
+    cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
+    h_resp_free(&r);
+    char *body = last_body();
+    cr_assert(strstr(body, "\"functionResponse\""), "%.200s", body);
+    free(body);
+    free(ok);
+
+    long rss0 = h_gw_rss_kb();
+    cr_assert_gt(rss0, 0);
+    long long before = mock_requests();
+    char *bad = amplifying_body(50000, 3000);
+    for (int i = 0; i < 3; i++) {
+        post(bad, &r);
+        h_assert_error(&r, 400, NULL);
+        char v[128];
+        h_json_get(r.body, r.body_len, "error.param", v, sizeof(v));
+        cr_assert_str_eq(v, "messages[1].tool_calls[0].function.name");
+        h_resp_free(&r);
+    }
+    free(bad);
+    long rss1 = h_gw_rss_kb();
+    cr_assert_eq(mock_requests(), before, "a refused request reached the provider");
+    cr_assert_lt(rss1 - rss0, 16 * 1024, "conduit grew by %ld KiB on three refused requests",
+                 rss1 - rss0);
+    h_finish();
+}

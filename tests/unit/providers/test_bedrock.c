@@ -26,7 +26,10 @@
 #include "providers/dialect.h"
 #include "providers/eventstream.h"
 #include "providers/sigv4.h"
+#include "providers/xbound.h"
 #include "providers/xlate.h"
+
+#include "amplify.h"
 
 #define LIT_LEN(s) (sizeof(s) - 1)
 
@@ -495,6 +498,64 @@ Test(bedrock, a_tiny_arena_gives_500_never_a_crash)
     cr_assert_eq(gw_bedrock_build_request(&X, in, strlen(in), &req, &err), -1);
     cr_assert_eq(err.status, 500);
     gw_arena_destroy(&small);
+}
+
+/* ---- bounds (providers/xbound.h) ---- */
+
+/* The request of the security finding (Gemini's): refused on its name, nothing rendered. */
+Test(bedrock, the_amplification_request_is_refused_and_the_arena_stays_small)
+{
+    char *in = amp_body(AMP_NAME_LEN, 1, AMP_RESULTS, 0);
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    cr_assert_eq(gw_bedrock_build_request(&X, in, strlen(in), &req, &err), -1);
+    cr_assert_eq(err.status, 400);
+    cr_assert_str_eq(err.param, AMP_PARAM);
+    cr_assert(strstr(err.message, "too long"), "%s", err.message);
+    cr_assert_lt(arena.total, (size_t)1 << 20, "arena %zu bytes", arena.total);
+    free(in);
+}
+
+Test(bedrock, function_names_over_64_characters_are_refused_where_they_are_copied)
+{
+    char n65[66], in[512];
+    memset(n65, 'n', 65);
+    n65[65] = '\0';
+    snprintf(in, sizeof(in),
+             HI_IN ",\"tools\":["
+                   "{\"type\":\"function\",\"function\":{\"name\":\"%s\"}}]}",
+             n65);
+    expect_400(in, "tools[0].function.name", "too long (65 bytes)");
+    snprintf(in, sizeof(in),
+             HI_IN ",\"tools\":["
+                   "{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],"
+                   "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"%s\"}}}",
+             n65);
+    expect_400(in, "tool_choice.function.name", "too long");
+    expect_400(HI_IN ",\"tools\":["
+                     "{\"type\":\"function\",\"function\":{\"name\":\"mcp.f\"}}]}",
+               "tools[0].function.name", "not valid");
+    char *hist = amp_body(GW_XBOUND_NAME_MAX + 1, 1, 1, 0);
+    expect_400(hist, AMP_PARAM, "too long");
+    free(hist);
+}
+
+Test(bedrock, a_large_request_under_the_limits_still_translates)
+{
+    char *in = amp_body(GW_XBOUND_NAME_MAX, 64, 512, 8 << 20);
+    struct gw_xlate_req req = build_ok(in);
+    cr_assert_gt(req.body.len, (size_t)8 << 20);
+    cr_assert_lt(req.body.len, 2 * strlen(in));
+    free(in);
+}
+
+Test(bedrock, a_request_over_the_ceiling_is_refused_with_400)
+{
+    char *in = amp_user_body(20000);
+    X.out_max = 8192;
+    expect_400(in, NULL, "larger than 8192 bytes");
+    cr_assert_lt(arena.total, (size_t)256 << 10);
+    free(in);
 }
 
 /* ---- responses ---- */

@@ -22,7 +22,10 @@
 #include "core/span.h"
 #include "providers/dialect.h"
 #include "providers/gemini.h"
+#include "providers/xbound.h"
 #include "providers/xlate.h"
+
+#include "amplify.h"
 
 #define LIT_LEN(s) (sizeof(s) - 1)
 
@@ -383,25 +386,169 @@ Test(gemini, other_invalid_requests_are_400)
     cr_assert_str_eq(req.path, "/v1beta/models/gemini-pro:generateContent");
 }
 
-Test(gemini, a_long_name_repeated_by_many_tool_results_still_fits)
+/* ---- bounds (providers/xbound.h) ---- */
+
+/* The request of the security finding: refused on its name, before any render. */
+Test(gemini, the_amplification_request_is_refused_and_the_arena_stays_small)
 {
-    /* Each tool result repeats the call's name: the output outgrows 2x the input. */
-    char name[2001];
-    memset(name, 'n', 2000);
-    name[2000] = '\0';
-    size_t cap = 64 * 1024;
-    char *in = malloc(cap);
-    int k = snprintf(in, cap,
-                     "{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\","
-                     "\"type\":\"function\",\"function\":{\"name\":\"%s\"}}]}",
-                     name);
-    for (int i = 0; i < 40; i++)
-        k += snprintf(in + k, cap - (size_t)k,
-                      ",{\"role\":\"tool\",\"tool_call_id\":\"c\",\"content\":\"%d\"}", i);
-    snprintf(in + k, cap - (size_t)k, "]}");
+    char *in = amp_body(AMP_NAME_LEN, 1, AMP_RESULTS, 0);
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    cr_assert_eq(gw_gemini_build_request(&X, in, strlen(in), &req, &err), -1);
+    cr_assert_eq(err.status, 400);
+    cr_assert_str_eq(err.param, AMP_PARAM);
+    cr_assert(strstr(err.message, "too long"), "%s", err.message);
+    cr_assert_lt(arena.total, (size_t)1 << 20, "arena %zu bytes", arena.total);
+    free(in);
+}
+
+Test(gemini, function_names_over_64_characters_are_refused_where_they_are_copied)
+{
+    char n65[66], in[512];
+    memset(n65, 'n', 65);
+    n65[65] = '\0';
+    snprintf(in, sizeof(in),
+             HI_IN "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"%s\"}}]}", n65);
+    expect_400(in, "tools[0].function.name", "too long (65 bytes)");
+    snprintf(in, sizeof(in),
+             HI_IN "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],"
+                   "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"%s\"}}}",
+             n65);
+    expect_400(in, "tool_choice.function.name", "too long");
+    expect_400(HI_IN "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a b\"}}]}",
+               "tools[0].function.name", "not valid");
+    /* Gemini's declarations also take '.' and ':'. */
+    build_ok(HI_IN "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"mcp.srv:f\"}}]}");
+}
+
+/*
+ * A 64-character name repeated by 3,000 tool results: the output outgrows the
+ * first buffer (2x the input), is rendered again, and fits under 4x.
+ */
+Test(gemini, a_name_repeated_by_many_tool_results_renders_again_within_the_limit)
+{
+    amp_exact_arena(&arena);
+    char *in = amp_body(GW_XBOUND_NAME_MAX, 1, AMP_RESULTS, 0);
+    size_t len = strlen(in);
     struct gw_xlate_req req = build_ok(in);
-    cr_assert_gt(req.body.len, 2 * strlen(in));
-    cr_assert(memmem(req.body.ptr, req.body.len, "{\"result\":\"39\"}", 15));
+    cr_assert_gt(req.body.len, 2 * len + 1024, "the first buffer was enough (%zu for %zu)",
+                 req.body.len, len);
+    cr_assert(memmem(req.body.ptr, req.body.len, "{\"result\":\"ok\"}", 15));
+    /* Two buffers (2x, then the 4x limit) and the decoded results' scratch. */
+    cr_assert_lt(arena.total, 2 * gw_xbound_limit(len, 0, 0) + 2 * len, "arena %zu bytes for %zu",
+                 arena.total, len);
+    free(in);
+}
+
+/* The same conversation against a lower ceiling: the loop stops at it, with 400. */
+Test(gemini, the_render_loop_stops_at_the_limit_with_400)
+{
+    amp_exact_arena(&arena);
+    char *in = amp_body(GW_XBOUND_NAME_MAX, 1, AMP_RESULTS, 0);
+    size_t len = strlen(in);
+    X.out_max = 2 * len + 1024 + 4096; /* over the first buffer, under the output */
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    cr_assert_eq(gw_gemini_build_request(&X, in, len, &req, &err), -1);
+    cr_assert_eq(err.status, 400);
+    char want[64];
+    snprintf(want, sizeof(want), "larger than %zu bytes", X.out_max);
+    cr_assert(strstr(err.message, want), "%s", err.message);
+    cr_assert_lt(arena.total, 2 * X.out_max + 2 * len, "arena %zu bytes", arena.total);
+    free(in);
+}
+
+Test(gemini, a_large_request_under_the_limits_still_translates)
+{
+    char *in = amp_body(GW_XBOUND_NAME_MAX, 64, 512, 8 << 20);
+    struct gw_xlate_req req = build_ok(in);
+    cr_assert_gt(req.body.len, (size_t)8 << 20);
+    cr_assert_lt(req.body.len, 2 * strlen(in));
+    free(in);
+}
+
+Test(gemini, a_request_over_the_ceiling_is_refused_with_400)
+{
+    char *in = amp_user_body(20000);
+    X.out_max = 8192;
+    expect_400(in, NULL, "larger than 8192 bytes");
+    cr_assert_lt(arena.total, (size_t)256 << 10);
+    free(in);
+}
+
+/* Short inputs repeat the model per input: the dialect's bytes, allowed for. */
+Test(gemini, embeddings_of_2048_short_inputs_fit_the_limit)
+{
+    X.upstream_model = "text-embedding-004";
+    X.ep = GW_EP_EMBEDDINGS;
+    size_t cap = 2048 * 6 + 64, k = 0;
+    char *in = malloc(cap);
+    k += (size_t)snprintf(in, cap, "{\"input\":[");
+    for (int i = 0; i < 2048; i++)
+        k += (size_t)snprintf(in + k, cap - k, "%s\"w\"", i ? "," : "");
+    snprintf(in + k, cap - k, "]}");
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    cr_assert_eq(gw_gemini_build_embeddings(&X, in, strlen(in), &req, &err), 0, "%s", err.message);
+    cr_assert_gt(req.body.len, 4 * strlen(in)); /* past the relative limit alone */
+    free(in);
+}
+
+Test(gemini, embeddings_over_the_ceiling_are_refused_with_400)
+{
+    X.upstream_model = "text-embedding-004";
+    X.ep = GW_EP_EMBEDDINGS;
+    X.out_max = 4096;
+    char *in = malloc(12000);
+    memcpy(in, "{\"input\":\"", 10);
+    memset(in + 10, 'w', 10000);
+    memcpy(in + 10010, "\"}", 3);
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    cr_assert_eq(gw_gemini_build_embeddings(&X, in, strlen(in), &req, &err), -1);
+    cr_assert_eq(err.status, 400);
+    cr_assert(strstr(err.message, "larger than 4096 bytes"), "%s", err.message);
+    free(in);
+}
+
+/* A response body of n functionCall parts without ids (malloc'd). */
+static char *calls_response(size_t n)
+{
+    size_t cap = n * 48 + 128, k = 0;
+    char *in = malloc(cap);
+    k += (size_t)snprintf(in, cap, "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(in + k, cap - k, "%s{\"functionCall\":{\"name\":\"f\",\"args\":{}}}",
+                              i ? "," : "");
+    snprintf(in + k, cap - k, "]},\"finishReason\":\"STOP\"}]}");
+    return in;
+}
+
+#define RID63 "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"
+
+/* Generated ids ("call_<request id>_<n>") outgrow 2x the body: the response is rendered again. */
+Test(gemini, a_response_with_many_generated_ids_renders_again_within_bounds)
+{
+    X.request_id = RID63;
+    char *in = calls_response(3000);
+    size_t len = strlen(in);
+    struct gw_span out;
+    cr_assert_eq(gw_gemini_translate_response(&X, in, len, &out, NULL), 0);
+    cr_assert_gt(out.len, 2 * len + 1024);
+    cr_assert(memmem(out.ptr, out.len, "\"call_" RID63 "_2999\"", 71));
+    cr_assert_lt(arena.total, 2 * out.len + 3 * len, "arena %zu bytes", arena.total);
+    free(in);
+}
+
+Test(gemini, a_response_over_the_ceiling_is_refused_and_the_arena_stays_bounded)
+{
+    X.request_id = RID63;
+    char *in = calls_response(3000);
+    size_t len = strlen(in);
+    X.out_max = 3 * len; /* over the first buffer, under the output */
+    struct gw_span out;
+    cr_assert_eq(gw_gemini_translate_response(&X, in, len, &out, NULL), -1);
+    cr_assert_lt(arena.total, 2 * X.out_max + 2 * len, "arena %zu bytes", arena.total);
     free(in);
 }
 
