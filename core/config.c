@@ -478,6 +478,8 @@ static const struct field provider_fields[] = {
                            0, 0),
     [PF_REGION] = FIELD("region", FK_STR, struct gw_provider, region, 0, 0),
     FIELD("connect_timeout", FK_MS, struct gw_provider, connect_timeout_ms, 1, UINT32_MAX),
+    FIELD("tls_handshake_timeout", FK_MS, struct gw_provider, handshake_timeout_ms, 1, UINT32_MAX),
+    FIELD("send_timeout", FK_MS, struct gw_provider, send_timeout_ms, 1, UINT32_MAX),
     FIELD("first_byte_timeout", FK_MS, struct gw_provider, first_byte_timeout_ms, 1, UINT32_MAX),
     FIELD("read_timeout", FK_MS, struct gw_provider, read_timeout_ms, 1, UINT32_MAX),
     {"pool", FK_MAP, 0, 0, 0, pool_fields, GW_ARRAY_SIZE(pool_fields)},
@@ -802,6 +804,10 @@ static const char *split_hostport(const char *s, size_t n, struct hostport *hp)
         hp->host = s + 1;
         hp->host_len = (size_t)(close - s) - 1;
         hp->bracketed = true;
+        /* The resolver refuses most junk, but a zone ID ("%eth0") is free text. */
+        for (size_t i = 0; i < hp->host_len; i++)
+            if ((unsigned char)hp->host[i] <= 0x20 || (unsigned char)hp->host[i] >= 0x7f)
+                return "bad character in host";
         rest = close + 1;
         if (rest < s + n && *rest != ':')
             return "unexpected text after ']'";
@@ -856,6 +862,46 @@ static const char *addr_str(const struct sockaddr_storage *ss, char *buf, size_t
     if (!inet_ntop(ss->ss_family, a, buf, (socklen_t)cap))
         snprintf(buf, cap, "?");
     return buf;
+}
+
+/* ---- values that go into the upstream request head ---- */
+
+/*
+ * Where a configured value lands in the upstream request head. It is copied
+ * there as it is, so a CR or LF in it (a trailing newline from ${VAR} is the
+ * usual way one gets in) would end the line and start a header, or a whole
+ * request, of the file's or the environment's choosing; the load refuses it.
+ */
+enum head_part {
+    HP_FIELD = 0, /* a header value: RFC 9110 §5.5, no control characters (HTAB refused too) */
+    HP_TARGET,    /* a piece of the request-target: visible ASCII only (RFC 9112 §3.2) */
+    HP_COUNT
+};
+
+/*
+ * Checks s for `part`; node gives the line (NULL: the line of `parent`, for
+ * a value from the environment or a default). 0, or -1 with the error. The
+ * message shows where the bad byte is, never the value: it may be a secret.
+ */
+static int check_head_value(struct loader *ld, const yaml_node_t *node, const yaml_node_t *parent,
+                            const char *key, const char *s, enum head_part part)
+{
+    for (size_t i = 0; s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool ctl = c < 0x20 || c == 0x7f;
+        if (!ctl && (part == HP_FIELD || (c > 0x20 && c < 0x7f)))
+            continue;
+        unsigned long line = node_line(node ? node : parent);
+        if (!ctl)
+            return fail(ld, line, key,
+                        "must be visible ASCII without spaces: it goes into the request line "
+                        "(byte %zu is 0x%02x)",
+                        i + 1, c);
+        bool trailing_nl = (c == '\n' || c == '\r') && strspn(s + i, "\r\n") == strlen(s + i);
+        return fail(ld, line, key, "must not contain control characters (byte %zu is 0x%02x%s)",
+                    i + 1, c, trailing_nl ? ", a trailing newline" : "");
+    }
+    return 0;
 }
 
 /* ---- sections ---- */
@@ -1033,6 +1079,8 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
     p->aws_session_token = "";
     p->region = "";
     p->connect_timeout_ms = 5000;
+    p->handshake_timeout_ms = 10000;
+    p->send_timeout_ms = 30000;
     p->first_byte_timeout_ms = 120000;
     p->read_timeout_ms = 120000;
     p->pool_max_idle = 64;
@@ -1105,6 +1153,22 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
             return fail(ld, node_line(seen[scoped[k].field]), key, "only applies to type %s",
                         gw_provider_type_str(scoped[k].only));
         }
+    }
+    /* Every value the request head carries as it is (base_url's parts are checked above). */
+    static const struct {
+        int field;
+        enum head_part part;
+    } head_values[] = {{PF_API_KEY, HP_FIELD},     {PF_ORG, HP_FIELD},
+                       {PF_PROJECT, HP_FIELD},     {PF_API_VERSION, HP_TARGET},
+                       {PF_DEPLOYMENT, HP_TARGET}, {PF_ANTHROPIC_VERSION, HP_FIELD},
+                       {PF_AWS_KEY_ID, HP_FIELD},  {PF_AWS_SECRET, HP_FIELD},
+                       {PF_AWS_TOKEN, HP_FIELD},   {PF_REGION, HP_TARGET}};
+    for (size_t k = 0; k < GW_ARRAY_SIZE(head_values); k++) {
+        const struct field *f = &provider_fields[head_values[k].field];
+        snprintf(key, sizeof(key), "%s.%s", path, f->key);
+        if (check_head_value(ld, seen[head_values[k].field], node, key,
+                             *(const char **)((char *)p + f->off), head_values[k].part) < 0)
+            return -1;
     }
     if (p->type == GW_PT_AZURE && !p->api_version[0])
         p->api_version = "v1";
@@ -1227,6 +1291,18 @@ static int load_models(struct loader *ld, const yaml_node_t *list)
             snprintf(key, sizeof(key), "%s.model", path);
             return fail(ld, node_line(seen[MF_MODEL]), key, "must not be empty");
         }
+        /*
+         * The upstream name goes into bodies (JSON-escaped) and paths
+         * (percent-encoded), except Azure's dated API, which puts it in the
+         * path as the deployment when none is configured. No control
+         * characters anywhere, and visible ASCII where it is the deployment.
+         */
+        snprintf(key, sizeof(key), "%s.%s", path, raw.model ? "model" : "name");
+        bool in_path = prov->type == GW_PT_AZURE && strcmp(prov->api_version, "v1") != 0 &&
+                       !prov->deployment[0];
+        if (check_head_value(ld, seen[raw.model ? MF_MODEL : MF_NAME], node, key,
+                             raw.model ? raw.model : raw.name, in_path ? HP_TARGET : HP_FIELD) < 0)
+            return -1;
 
         size_t len = strlen(raw.name);
         size_t slot = (size_t)hash_name(raw.name, len) & (size - 1);

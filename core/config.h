@@ -73,7 +73,9 @@ struct gw_provider {
     const char *api_key;     /* sent as Authorization: Bearer; "" = none */
     /* PEM bundle (https); default /etc/ssl/certs/ca-certificates.crt; "" for http */
     const char *tls_ca_file;
-    uint32_t connect_timeout_ms;    /* default 5000 */
+    uint32_t connect_timeout_ms;    /* TCP connect alone; default 5000 */
+    uint32_t handshake_timeout_ms;  /* TLS handshake, after connect; default 10000 */
+    uint32_t send_timeout_ms;       /* longest wait for any progress sending the request; 30000 */
     uint32_t first_byte_timeout_ms; /* request sent -> first response byte; default 120000 */
     uint32_t read_timeout_ms;       /* gap between response bytes; default 120000 */
     uint32_t pool_max_idle;         /* idle keep-alive connections kept per worker; default 64 */

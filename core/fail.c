@@ -11,6 +11,8 @@ static const struct {
     [GW_FAIL_CONNECT] = {"upstream connect failed", 502, "upstream_connect_failed"},
     [GW_FAIL_TLS] = {"upstream TLS handshake failed", 502, "upstream_tls_failed"},
     [GW_FAIL_TIMEOUT_CONNECT] = {"upstream connect timed out", 504, "upstream_timeout"},
+    [GW_FAIL_TIMEOUT_HANDSHAKE] = {"upstream TLS handshake timed out", 504, "upstream_timeout"},
+    [GW_FAIL_TIMEOUT_SEND] = {"upstream stopped taking the request", 504, "upstream_timeout"},
     [GW_FAIL_TIMEOUT_FIRST_BYTE] = {"upstream did not answer in time", 504, "upstream_timeout"},
     [GW_FAIL_TIMEOUT_READ] = {"upstream went silent mid-response", 504, "upstream_timeout"},
     [GW_FAIL_PROTO] = {"upstream sent an invalid HTTP response", 502, "upstream_protocol_error"},
@@ -40,13 +42,16 @@ const char *gw_fail_code(enum gw_fail f)
 const char *gw_fail_name(enum gw_fail f)
 {
     static const char *const names[GW_FAIL_COUNT] = {
-        "none",    "connect",   "tls",    "timeout_connect", "timeout_first_byte",
+        "none",    "connect",   "tls",    "timeout_connect", "timeout_handshake", "timeout_send",
+        "timeout_first_byte",
         "timeout_read", "protocol", "reset", "no_memory", "pool_limit",
         "socket",  "draining",  "client_gone"};
     return (unsigned)f < GW_FAIL_COUNT ? names[f] : "unknown";
 }
 
-bool gw_fail_retryable(enum gw_fail f, bool reused_conn, bool got_bytes, unsigned attempts)
+bool gw_fail_retryable(enum gw_fail f, bool reused_conn, bool request_written, bool got_bytes,
+                       unsigned attempts)
 {
-    return reused_conn && !got_bytes && attempts < 2 && ((GW_FAIL_RETRY_MASK >> f) & 1u);
+    return reused_conn && !request_written && !got_bytes && attempts < 2 &&
+           ((GW_FAIL_RETRY_MASK >> f) & 1u);
 }

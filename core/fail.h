@@ -13,7 +13,9 @@ enum gw_fail {
     GW_FAIL_NONE = 0,
     GW_FAIL_CONNECT,            /* TCP connect refused or unreachable */
     GW_FAIL_TLS,                /* handshake or certificate failure */
-    GW_FAIL_TIMEOUT_CONNECT,    /* connect (and TLS handshake) took too long */
+    GW_FAIL_TIMEOUT_CONNECT,    /* the TCP connect took too long */
+    GW_FAIL_TIMEOUT_HANDSHAKE,  /* the TLS handshake took too long */
+    GW_FAIL_TIMEOUT_SEND,       /* sending the request made no progress for send_timeout */
     GW_FAIL_TIMEOUT_FIRST_BYTE, /* request sent, no response head in time */
     GW_FAIL_TIMEOUT_READ,       /* response started, then went silent */
     GW_FAIL_PROTO,              /* upstream spoke broken HTTP or framing */
@@ -26,7 +28,7 @@ enum gw_fail {
     GW_FAIL_COUNT
 };
 
-/* Retry on a fresh connection is allowed for these when nothing came back yet. */
+/* Retry on a fresh connection is allowed for these, under gw_fail_retryable's conditions. */
 #define GW_FAIL_RETRY_MASK ((1u << GW_FAIL_RESET) | (1u << GW_FAIL_CONNECT))
 
 const char *gw_fail_str(enum gw_fail f);
@@ -39,8 +41,11 @@ const char *gw_fail_code(enum gw_fail f);
 /*
  * Whether a request that failed with f may go out again on a fresh
  * connection: only when the connection was reused from the pool (a keep-alive
- * race), no response byte arrived, and this is the first retry.
+ * race), the request had not been fully written to it (an upstream that
+ * received all of a POST may have processed it, and billed it: RFC 9110
+ * §9.2.2), no response byte arrived, and this is the first retry.
  */
-bool gw_fail_retryable(enum gw_fail f, bool reused_conn, bool got_bytes, unsigned attempts);
+bool gw_fail_retryable(enum gw_fail f, bool reused_conn, bool request_written, bool got_bytes,
+                       unsigned attempts);
 
 #endif

@@ -191,14 +191,23 @@ void gw__server_error(struct gw_worker *w, struct gw_client *c, int status, cons
     respond(w, c, status, "application/json", body, jw.len, NULL);
 }
 
+/*
+ * The request will not be read to its end: the connection closes after the
+ * answer, and until then (and for a bounded linger after it, see
+ * gw__client_linger) whatever else the client sends is dropped unread.
+ */
+static void refuse_rest(struct gw_client *c)
+{
+    c->req.keepalive = false;
+    c->flags |= GW_CF_CLOSE_AFTER | GW_CF_DISCARD;
+}
+
 /* Errors found before the body was read: answer and close, never read the body. */
 static void early_error(struct gw_worker *w, struct gw_client *c, bool body_pending, int status,
                         const char *type, const char *code, const char *param, const char *msg)
 {
-    if (body_pending) {
-        c->req.keepalive = false;
-        c->flags |= GW_CF_CLOSE_AFTER;
-    }
+    if (body_pending)
+        refuse_rest(c);
     gw__server_error(w, c, status, type, code, param, "%s", msg);
 }
 
@@ -281,8 +290,10 @@ static const char *json_quote(struct gw_arena *a, const char *s, size_t *len)
  * Decides what to do with stream_options for a streamed chat request: the
  * relay needs the final usage chunk for metering, so it asks for it
  * (include_usage: true) whatever the client said, and remembers whether the
- * client wanted to see it. Returns the number of edits added, or -1 when the
- * client's stream_options is not an object or null (400).
+ * client wanted to see it. Returns the number of edits added, -1 when the
+ * client's stream_options is not an object or null, or -3 when it holds
+ * include_usage twice (an upstream reading the other copy would not send the
+ * usage the gateway meters with); both are a 400 (usage_option_refused).
  */
 static int plan_usage_edit(const char *body, const struct gw_json_member *so, struct edit *e,
                            bool *want_usage)
@@ -304,6 +315,8 @@ static int plan_usage_edit(const char *body, const struct gw_json_member *so, st
     size_t off = so->value.start;
     if (gw_json_scan_object(body + off, so->value_end - off, inner_keys, 1, &iu) < 0)
         return -1;
+    if (iu.dup)
+        return -3;
     if (iu.found) {
         if (iu.value.type == GW_JT_TRUE) {
             *want_usage = true;
@@ -328,6 +341,18 @@ static int plan_usage_edit(const char *body, const struct gw_json_member *so, st
     e->rep = empty ? "\"include_usage\":true" : "\"include_usage\":true,";
     e->replen = strlen(e->rep);
     return 1;
+}
+
+/* The 400 for plan_usage_edit's -1 and -3. */
+static void usage_option_refused(struct gw_worker *w, struct gw_client *c, int k)
+{
+    if (k == -3)
+        gw__server_error(w, c, 400, "invalid_request_error", "duplicate_member",
+                         "stream_options.include_usage",
+                         "`stream_options` has more than one `include_usage` member.");
+    else
+        gw__server_error(w, c, 400, "invalid_request_error", NULL, "stream_options",
+                         "`stream_options` must be an object.");
 }
 
 /*
@@ -459,8 +484,10 @@ static void prepare_translated(struct gw_worker *w, struct gw_client *c, const c
     r->up_iovcnt = 2;
     r->up_total = hb.len + xr.body.len;
     r->up_sent = 0;
-    if (r->stream)
+    if (r->stream) {
         gw__stat_add(&w->shared.streams_active, 1);
+        r->stream_counted = true;
+    }
     c->action = "sending request upstream";
     gw__up_start(w, c, false);
 }
@@ -468,7 +495,7 @@ static void prepare_translated(struct gw_worker *w, struct gw_client *c, const c
 static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route route)
 {
     struct gw_req *r = &c->req;
-    const char *body = c->ibuf + r->head_len;
+    const char *body = r->in_buf + r->head_len;
     size_t blen = r->body_have;
     static const char *const keys[] = {"model", "stream", "stream_options", "encoding_format"};
     struct gw_json_member m[4];
@@ -477,6 +504,16 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
                          "We could not parse the JSON body of your request. The body must be "
                          "a JSON object.");
         return;
+    }
+    /* A member the gateway reads or rewrites must be there once: an upstream
+     * that reads the other copy would act on a value the gateway never
+     * checked (a model it did not approve, a stream it does not relay). */
+    for (size_t i = 0; i < GW_ARRAY_SIZE(keys); i++) {
+        if (m[i].dup) {
+            gw__server_error(w, c, 400, "invalid_request_error", "duplicate_member", keys[i],
+                             "The request body has more than one `%s` member.", keys[i]);
+            return;
+        }
     }
     if (!m[0].found || m[0].value.type != GW_JT_STRING) {
         gw__server_error(w, c, 400, "invalid_request_error", NULL, "model",
@@ -518,9 +555,9 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
     if (r->dialect) {
         if (r->stream) {
             struct edit unused;
-            if (plan_usage_edit(body, &m[2], &unused, &r->want_usage) == -1) {
-                gw__server_error(w, c, 400, "invalid_request_error", NULL, "stream_options",
-                                 "`stream_options` must be an object.");
+            int k = plan_usage_edit(body, &m[2], &unused, &r->want_usage);
+            if (k == -1 || k == -3) {
+                usage_option_refused(w, c, k);
                 return;
             }
         }
@@ -544,9 +581,8 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
     bool have_usage_edit = false;
     if (r->stream && r->model->provider->stream_usage_option) {
         int k = plan_usage_edit(body, &m[2], &usage_edit, &r->want_usage);
-        if (k == -1) {
-            gw__server_error(w, c, 400, "invalid_request_error", NULL, "stream_options",
-                             "`stream_options` must be an object.");
+        if (k == -1 || k == -3) {
+            usage_option_refused(w, c, k);
             return;
         }
         if (k == -2) {
@@ -607,8 +643,10 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
     r->up_iovcnt = n;
     r->up_total = hb.len + total_body;
     r->up_sent = 0;
-    if (r->stream)
+    if (r->stream) {
         gw__stat_add(&w->shared.streams_active, 1);
+        r->stream_counted = true;
+    }
     c->action = "sending request upstream";
     gw__up_start(w, c, false);
     return;
@@ -685,8 +723,7 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
     int n = gw_http1_parse_request(c->ibuf, c->ilen, &h, hdrs, maxh);
     if (n == -2) {
         if (c->ilen >= sc->max_header_bytes) {
-            r->keepalive = false;
-            c->flags |= GW_CF_CLOSE_AFTER;
+            refuse_rest(c);
             gw__server_error(w, c, 431, "invalid_request_error",
                              "request_header_fields_too_large", NULL,
                              "The request head is larger than %u bytes.", sc->max_header_bytes);
@@ -696,8 +733,7 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
     }
     r->t_start_ns = gw__now_ns();
     if (n < 0) {
-        r->keepalive = false;
-        c->flags |= GW_CF_CLOSE_AFTER;
+        refuse_rest(c);
         if (h.err == GW_H1E_TOO_MANY_HEADERS)
             gw__server_error(w, c, 431, "invalid_request_error",
                              "request_header_fields_too_large", NULL,
@@ -708,8 +744,7 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
         return -1;
     }
     if ((size_t)n > sc->max_header_bytes) {
-        r->keepalive = false;
-        c->flags |= GW_CF_CLOSE_AFTER;
+        refuse_rest(c);
         gw__server_error(w, c, 431, "invalid_request_error", "request_header_fields_too_large",
                          NULL, "The request head is larger than %u bytes.", sc->max_header_bytes);
         return -1;
@@ -809,8 +844,7 @@ void gw__server_process(struct gw_worker *w, struct gw_client *c)
         size_t n = c->ilen - start;
         ssize_t left = gw_chunked_decode(&r->in_dec, c->ibuf + start, &n);
         if (left == -1) {
-            r->keepalive = false;
-            c->flags |= GW_CF_CLOSE_AFTER;
+            refuse_rest(c);
             gw__server_error(w, c, 400, "invalid_request_error", "bad_request", NULL,
                              "Malformed chunked request body.");
             return;
@@ -845,6 +879,15 @@ void gw__server_process(struct gw_worker *w, struct gw_client *c)
                              "The gateway is shutting down.");
             return;
         }
+        /* The upstream request is built from these bytes and may be sent
+         * again: from here they are the request's, not the client's buffer's. */
+        if (!gw__client_input_to_request(w, c)) {
+            gw__stat_add(&w->shared.buffer_refusals, 1);
+            r->keepalive = false;
+            gw__server_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
+                             "The gateway is out of memory for this request.");
+            return;
+        }
         prepare_proxy(w, c, (enum route)r->route);
         return;
     case ROUTE_MODELS:
@@ -875,8 +918,12 @@ static void request_end(struct gw_worker *w, struct gw_client *c)
     if (w->snap->server.access_log)
         gw__log_access(w, c);
     gw__metrics_request(w, c, r->status);
-    if (r->stream && r->up_iov)
+    if (r->stream_counted)
         gw__stat_sub(&w->shared.streams_active, 1);
+    r->stream_counted = false;
+    /* Whatever the upstream side still does with this request's connection,
+     * it sends from memory of its own: the request's bytes can go. */
+    gw__req_input_release(w, r);
     if (r->bound)
         gw_gentrack_put(&w->gentrack, r->gen);
     r->bound = false;
@@ -912,7 +959,10 @@ void gw__server_request_done(struct gw_worker *w, struct gw_client *c)
     gw_arena_reset(&r->arena);
     reset_request(r);
     if (!keep) {
-        gw__client_close(w, c, "connection: close");
+        if (c->flags & GW_CF_DISCARD)
+            gw__client_linger(w, c);
+        else
+            gw__client_close(w, c, "connection: close");
         return;
     }
     /* Drop this request's bytes; pipelined ones move to the front. */

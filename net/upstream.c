@@ -149,9 +149,19 @@ static void stage_drop(struct gw_worker *w, struct gw_upconn *up)
     }
 }
 
+static void sblock_drop(struct gw_worker *w, struct gw_upconn *up)
+{
+    GW_BUG_ON(up->send_busy && up->sblock); /* the kernel may still read it */
+    if (up->sblock) {
+        gw_iopool_put(&w->iopool, up->sblock);
+        up->sblock = NULL;
+    }
+}
+
 static void up_free(struct gw_worker *w, struct gw_upconn *up)
 {
     stage_drop(w, up);
+    sblock_drop(w, up);
     if (up->tls) {
         tls_put(w, up->tls);
         up->tls = NULL;
@@ -177,7 +187,7 @@ static void up_release(struct gw_worker *w, struct gw_upconn *up, bool reusable)
     up->prov = NULL;
     up->nrequests++;
     if (!reusable || w->draining || up->nrequests >= pl->max_requests || pl->max_idle == 0 ||
-        up->send_busy) {
+        up->send_busy || up->sending) {
         up_close(w, up);
         return;
     }
@@ -226,48 +236,17 @@ static void post_send(struct gw_worker *w, struct gw_upconn *up, const void *buf
     up->send_busy = true;
 }
 
-/* Plain: sends the rest of the request with one sendmsg over its iovecs. */
-static void send_plain(struct gw_worker *w, struct gw_upconn *up)
+/*
+ * Copies up to `avail` bytes of the request, from up_sent on, to dst. The
+ * request's pieces are read here and nowhere else on the upstream side: what
+ * goes to the kernel is always a copy the connection owns (its send block, or
+ * the TLS engine's buffer), so no SQE ever points into request or client
+ * memory, and a request that ends, or a client that sends more, while a send
+ * is in flight cannot change what that send carries.
+ */
+static size_t copy_out(struct gw_req *r, char *dst, size_t avail)
 {
-    struct gw_req *r = &up->owner->req;
-    size_t skip = r->up_sent;
-    int n = 0;
-    for (int i = 0; i < r->up_iovcnt && n < (int)GW_ARRAY_SIZE(up->siov); i++) {
-        size_t l = r->up_iov[i].iov_len;
-        if (skip >= l) {
-            skip -= l;
-            continue;
-        }
-        up->siov[n].iov_base = (char *)r->up_iov[i].iov_base + skip;
-        up->siov[n].iov_len = l - skip;
-        skip = 0;
-        n++;
-    }
-    memset(&up->smsg, 0, sizeof(up->smsg));
-    up->smsg.msg_iov = up->siov;
-    up->smsg.msg_iovlen = (size_t)n;
-    struct io_uring_sqe *sqe = gw__sqe(w);
-    io_uring_prep_sendmsg(sqe, up_fidx(w, up), &up->smsg, MSG_NOSIGNAL);
-    sqe->flags |= IOSQE_FIXED_FILE;
-    sqe->user_data = gw__ud(GW_OP_USEND, up->idx, up->gen);
-    up->inflight++;
-    up->send_busy = true;
-}
-
-static void request_sent(struct gw_worker *w, struct gw_upconn *up)
-{
-    struct gw_req *r = &up->owner->req;
-    r->t_sent_ns = gw__now_ns();
-    up->action = "waiting for the response head";
-    if (!r->resp_head_done)
-        arm_timer(w, up, up->prov->first_byte_timeout_ms);
-}
-
-/* Copies request bytes into the engine's application buffer. */
-static void tls_fill_app(struct gw_upconn *up, br_ssl_engine_context *eng, size_t avail,
-                         unsigned char *dst)
-{
-    struct gw_req *r = &up->owner->req;
+    GW_BUG_ON(!r->up_iov || r->up_sent >= r->up_total); /* released, or nothing left */
     size_t skip = r->up_sent, done = 0;
     for (int i = 0; i < r->up_iovcnt && done < avail; i++) {
         size_t l = r->up_iov[i].iov_len;
@@ -280,6 +259,69 @@ static void tls_fill_app(struct gw_upconn *up, br_ssl_engine_context *eng, size_
         done += n;
         skip = 0;
     }
+    return done;
+}
+
+/*
+ * Plain: sends the next piece of the request (up to a block) from the
+ * connection's own send block. A short send resends the rest of the piece,
+ * copied again from the request (which owns its bytes until it is written).
+ */
+static void send_plain(struct gw_worker *w, struct gw_upconn *up)
+{
+    struct gw_req *r = &up->owner->req;
+    if (!up->sblock) {
+        up->sblock = gw_iopool_get(&w->iopool);
+        if (!up->sblock) {
+            up_fail(w, up, GW_FAIL_NOMEM, "no send buffer");
+            return;
+        }
+    }
+    size_t n = copy_out(r, up->sblock->data, GW_IOBLOCK_SIZE);
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_send(sqe, up_fidx(w, up), up->sblock->data, n, MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    sqe->user_data = gw__ud(GW_OP_USEND, up->idx, up->gen);
+    up->inflight++;
+    up->send_busy = true;
+}
+
+/*
+ * Every byte of the request reached the kernel (plain) or left the TLS
+ * engine: from now on a failure must not send it again (gw_fail_retryable),
+ * the send timer gives way to the first-byte timer, and once the response
+ * has begun too, the request's own bytes are no longer needed.
+ */
+static void request_written(struct gw_worker *w, struct gw_upconn *up)
+{
+    struct gw_client *c = up->owner;
+    struct gw_req *r = &c->req;
+    up->sending = false;
+    r->up_written = true;
+    r->t_sent_ns = gw__now_ns();
+    if (!up->send_busy)
+        sblock_drop(w, up);
+    if (up->got_bytes) {
+        gw__req_input_release(w, r);
+        return; /* the response's own timers run */
+    }
+    up->action = "waiting for the response head";
+    arm_timer(w, up, up->prov->first_byte_timeout_ms);
+}
+
+/* Some of the request went out: the send timer measures progress, not the total. */
+static void send_progress(struct gw_worker *w, struct gw_upconn *up)
+{
+    if (up->sending && !up->got_bytes)
+        arm_timer(w, up, up->prov->send_timeout_ms);
+}
+
+/* Copies request bytes into the engine's application buffer. */
+static void tls_fill_app(struct gw_upconn *up, br_ssl_engine_context *eng, size_t avail,
+                         unsigned char *dst)
+{
+    struct gw_req *r = &up->owner->req;
+    size_t done = copy_out(r, (char *)dst, avail);
     br_ssl_engine_sendapp_ack(eng, done);
     r->up_sent += done;
     if (r->up_sent == r->up_total)
@@ -307,7 +349,9 @@ static void response_complete(struct gw_worker *w, struct gw_upconn *up, bool re
     r->up = NULL;
     r->committed = true;
     c->flags |= GW_CF_RESP_DONE;
-    up_release(w, up, reusable);
+    /* A response that ended before its request was fully written leaves the
+     * connection mid-request: never reuse it. */
+    up_release(w, up, reusable && r->up_written);
     finish_when_sent(w, c);
 }
 
@@ -319,9 +363,14 @@ static bool deliver(struct gw_worker *w, struct gw_upconn *up, char *data, size_
 {
     struct gw_client *c = up->owner;
     struct gw_req *r = &c->req;
-    if (!up->got_bytes && c->ilen == r->raw_end && !(c->flags & GW_CF_RECV_PAUSED))
-        gw__client_release_input(w, c);
+    bool first = !up->got_bytes;
     up->got_bytes = true;
+    /* The response has begun: the request will not go out again, and once all
+     * of it has been copied out its bytes can go (a long stream then holds no
+     * input memory). An upstream that answers early, before reading the whole
+     * request, still gets the rest: the bytes stay until they are copied out. */
+    if (first && r->up_sent == r->up_total)
+        gw__req_input_release(w, r);
     int k = gw__relay_feed(w, c, data, len);
     if (k < 0) {
         up_fail(w, up, (enum gw_fail)-k, "");
@@ -423,6 +472,8 @@ static void up_pump(struct gw_worker *w, struct gw_upconn *up)
             }
             up->state = GW_US_BUSY;
             up->action = "sending request upstream";
+            up->sending = true;
+            arm_timer(w, up, up->prov->send_timeout_ms);
         }
         if (up->handshake_done && (st & BR_SSL_SENDAPP) && up->owner && up->state == GW_US_BUSY) {
             struct gw_req *r = &up->owner->req;
@@ -430,10 +481,14 @@ static void up_pump(struct gw_worker *w, struct gw_upconn *up)
                 size_t avail;
                 unsigned char *dst = br_ssl_engine_sendapp_buf(eng, &avail);
                 tls_fill_app(up, eng, avail, dst);
-                if (r->up_sent == r->up_total)
-                    request_sent(w, up);
                 continue;
             }
+        }
+        /* Written once the engine holds none of it and no record is in flight. */
+        if (up->sending && up->owner && up->state == GW_US_BUSY && !up->send_busy &&
+            !(st & BR_SSL_SENDREC) && up->owner->req.up_sent == up->owner->req.up_total) {
+            request_written(w, up);
+            continue;
         }
         if ((st & BR_SSL_RECVREC) && up->staged) {
             size_t len;
@@ -458,6 +513,8 @@ static void begin_request(struct gw_worker *w, struct gw_upconn *up)
 {
     up->state = GW_US_BUSY;
     up->action = "sending request upstream";
+    up->sending = true;
+    arm_timer(w, up, up->prov->send_timeout_ms);
     if (up->tls) {
         up_pump(w, up);
         return;
@@ -587,10 +644,12 @@ static void up_fail(struct gw_worker *w, struct gw_upconn *up, enum gw_fail f, c
     struct gw_req *r = &c->req;
     r->up = NULL;
     gw__stat_add(&w->shared.fails[f], 1);
-    if (!r->head_sent && !r->resp_head_done && gw_fail_retryable(f, reused, got, r->attempts)) {
+    if (!r->head_sent && !r->resp_head_done &&
+        gw_fail_retryable(f, reused, r->up_written, got, r->attempts)) {
         gw__stat_add(&w->shared.upstream_retries, 1);
         r->up_sent = 0;
         r->rhead_len = 0;
+        r->interim = 0;
         gw__up_start(w, c, true);
         return;
     }
@@ -622,11 +681,15 @@ static void up_timeout(struct gw_timer *t)
     struct gw_worker *w = gw__self;
     switch (up->state) {
     case GW_US_CONNECTING:
-    case GW_US_HANDSHAKE:
         up_fail(w, up, GW_FAIL_TIMEOUT_CONNECT, "");
         return;
+    case GW_US_HANDSHAKE:
+        up_fail(w, up, GW_FAIL_TIMEOUT_HANDSHAKE, "");
+        return;
     case GW_US_BUSY:
-        if (up->owner && !up->owner->req.resp_head_done)
+        if (up->sending && !up->got_bytes)
+            up_fail(w, up, GW_FAIL_TIMEOUT_SEND, "");
+        else if (up->owner && !up->owner->req.resp_head_done)
             up_fail(w, up, GW_FAIL_TIMEOUT_FIRST_BYTE, "");
         else
             up_fail(w, up, GW_FAIL_TIMEOUT_READ, "");
@@ -696,6 +759,7 @@ void gw__up_on_cqe(struct gw_worker *w, enum gw_op op, struct gw_upconn *up,
             }
             up->state = GW_US_HANDSHAKE;
             up->action = "TLS handshake with upstream";
+            arm_timer(w, up, up->prov->handshake_timeout_ms);
             up_pump(w, up);
             return;
         }
@@ -708,16 +772,20 @@ void gw__up_on_cqe(struct gw_worker *w, enum gw_op op, struct gw_upconn *up,
         }
         if (up->tls) {
             br_ssl_engine_sendrec_ack(gw_tls_client_engine(up->tls), (size_t)res);
+            if (res > 0)
+                send_progress(w, up);
             up_pump(w, up);
             return;
         }
         if (up->state != GW_US_BUSY || !up->owner)
             return;
         up->owner->req.up_sent += (size_t)res;
-        if (up->owner->req.up_sent < up->owner->req.up_total)
+        if (up->owner->req.up_sent < up->owner->req.up_total) {
+            send_progress(w, up);
             send_plain(w, up);
-        else
-            request_sent(w, up);
+        } else {
+            request_written(w, up);
+        }
         return;
     case GW_OP_URECV:
         if (up->tls) {
@@ -745,7 +813,12 @@ void gw__up_on_cqe(struct gw_worker *w, enum gw_op op, struct gw_upconn *up,
                     up_fail(w, up, GW_FAIL_TLS, res == 0 ? "connection closed during handshake"
                                                          : strerror(-res));
                 else if (res == 0)
-                    on_eof(w, up);
+                    /* A TCP close without close_notify: the response may have
+                     * been cut by an attacker (RFC 8446 §6.1), so it is never
+                     * a clean end, even for a close-delimited body. */
+                    up_fail(w, up, GW_FAIL_RESET,
+                            up->got_bytes ? "closed without TLS close_notify"
+                                          : "closed before answering");
                 else
                     up_fail(w, up, GW_FAIL_RESET, strerror(-res));
                 return;

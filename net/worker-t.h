@@ -34,6 +34,7 @@ enum gw_op {
     GW_OP_CRECV,      /* client multishot recv, provided buffers */
     GW_OP_CSEND,      /* client sendmsg from its output queue */
     GW_OP_CCLOSE,     /* client close_direct */
+    GW_OP_CSHUTDOWN,  /* client shutdown(SHUT_WR) before a lingering close */
     GW_OP_UCONNECT,   /* upstream connect */
     GW_OP_URECV,      /* upstream recv: provided buffer (plain) or the TLS engine's buffer */
     GW_OP_USEND,      /* upstream sendmsg (plain) or send of the TLS engine's record */
@@ -49,6 +50,9 @@ enum gw_client_state {
     GW_CS_FREE = 0, /* slot unused; fixed-file index not ours */
     GW_CS_READING,  /* no request dispatched; ibuf holds a partial head/body (or nothing) */
     GW_CS_ACTIVE,   /* req is bound to a snapshot; its response is not fully queued yet */
+    GW_CS_LINGER,   /* an error was answered before the request was read, and sent; our
+                     * side is shut for writing; input is discarded until the client closes,
+                     * GW_LINGER_MAX_BYTES arrive or GW_LINGER_MS pass, then we close */
     GW_CS_CLOSING,  /* no new ops; cancel sent; close_direct once inflight == 0 */
     GW_CS_COUNT
 };
@@ -61,6 +65,12 @@ enum gw_client_state {
 #define GW_CF_NEED_REARM (1u << 5)  /* recv ended (ENOBUFS or no F_MORE): re-arm at end of batch */
 #define GW_CF_PEER_EOF (1u << 6)    /* client half-closed or reset */
 #define GW_CF_IN_REARM_LIST (1u << 7)
+#define GW_CF_DISCARD (1u << 8)     /* answered before its body was read: input is dropped and
+                                     * the close lingers (GW_CS_LINGER) so the answer survives */
+
+/* A lingering close: how long, and how much input, before the connection is closed anyway. */
+#define GW_LINGER_MS 2000
+#define GW_LINGER_MAX_BYTES (1u << 20)
 
 /* Upstream connection states: */
 enum gw_up_state {
@@ -97,6 +107,7 @@ struct gw_upconn {
     bool reused;        /* served a request before the current one */
     bool got_bytes;     /* some response byte arrived for the current request */
     bool handshake_done;
+    bool sending;       /* the request is not fully written: the send timer runs */
     struct gw_pool *pool;               /* borrowed: the worker's pool for its origin */
     struct gw_upconn *pool_next, *pool_prev; /* idle list links */
     struct gw_client *owner;            /* borrowed: client whose request runs here */
@@ -117,8 +128,10 @@ struct gw_upconn {
     bool staged;                        /* stage_bid is held */
     struct sockaddr_storage addr;       /* copy of the provider's resolved address */
     socklen_t addrlen;
-    struct iovec siov[12];              /* plain send: iovecs of the rest of the request */
-    struct msghdr smsg;
+    /* Plain sends go out of a block this connection owns, never out of request
+     * memory: the kernel may read a send's buffer until its CQE, and only this
+     * slot is certain to outlive that (it is freed after its close's CQE). */
+    struct gw_ioblock *sblock;          /* owns (worker iopool) while a plain request is sent */
     struct gw_upconn *free_next;        /* worker free list */
 };
 
@@ -144,10 +157,21 @@ struct gw_req {
     uint64_t body_expect;            /* Content-Length */
     char rid[64];                    /* x-request-id, NUL-terminated */
     uint64_t t_start_ns, t_sent_ns, t_ttfb_ns;
+    /* The request's own bytes (head and body as the client sent them), moved
+     * out of the client's input buffer at dispatch so that more input from the
+     * client never moves or frees them; released at the end of the request, or
+     * once the upstream request can no longer be sent again (docs/architecture). */
+    char *in_buf;                    /* owns, from the place in_kind says; NULL once released */
+    struct gw_ioblock *in_block;     /* owns: the block behind in_buf when GW_IN_BLOCK */
+    unsigned char in_kind;           /* enum gw_in_kind */
     /* upstream request */
-    struct iovec *up_iov;            /* arena: head + body pieces */
+    struct iovec *up_iov;            /* pieces in the arena and in in_buf: head + body */
     int up_iovcnt;
-    size_t up_total, up_sent;
+    size_t up_total;
+    size_t up_sent;                  /* bytes copied out to the socket (plain) or TLS engine */
+    bool up_written;                 /* every byte reached the kernel: a retry may double it */
+    bool stream_counted;             /* counted in streams_active */
+    uint8_t interim;                 /* 1xx heads skipped so far */
     unsigned attempts;
     struct gw_upconn *up;            /* borrowed while attached */
     /* upstream response */
@@ -210,7 +234,8 @@ struct gw_client {
     size_t out_inflight;    /* bytes in the current sendmsg */
     struct iovec siov[16];
     struct msghdr smsg;
-    struct gw_timer timer;  /* header, body and keep-alive idle timeouts */
+    struct gw_timer timer;  /* header, body, keep-alive idle and linger timeouts */
+    uint32_t discarded;     /* input bytes dropped under GW_CF_DISCARD */
     struct gw_req req;
     const char *action;
     struct gw_client *rearm_next;

@@ -163,7 +163,8 @@ static int worker_setup(struct gw_worker *w)
     struct io_uring_probe *probe = io_uring_get_probe_ring(&w->ring);
     static const int needed[] = {IORING_OP_ACCEPT,    IORING_OP_RECV,  IORING_OP_SENDMSG,
                                  IORING_OP_CONNECT,   IORING_OP_CLOSE, IORING_OP_ASYNC_CANCEL,
-                                 IORING_OP_WRITE,     IORING_OP_READ,  IORING_OP_SEND};
+                                 IORING_OP_WRITE,     IORING_OP_READ,  IORING_OP_SEND,
+                                 IORING_OP_SHUTDOWN};
     for (size_t i = 0; probe && i < GW_ARRAY_SIZE(needed); i++) {
         if (!io_uring_opcode_supported(probe, needed[i])) {
             fprintf(stderr, "worker %u: io_uring opcode %d unsupported\n", w->id, needed[i]);
@@ -263,6 +264,10 @@ static void client_timeout(struct gw_timer *t)
     struct gw_worker *w = gw__self;
     if (c->state == GW_CS_CLOSING)
         return;
+    if (c->state == GW_CS_LINGER) {
+        gw__client_close(w, c, "linger over");
+        return;
+    }
     if (c->state == GW_CS_READING) {
         if (c->ilen == 0 && c->req.head_len == 0) {
             c->action = "waiting for a request (keep-alive idle)";
@@ -270,7 +275,7 @@ static void client_timeout(struct gw_timer *t)
             return;
         }
         c->action = c->req.head_len ? "reading request body" : "reading request head";
-        c->flags |= GW_CF_CLOSE_AFTER;
+        c->flags |= GW_CF_CLOSE_AFTER | GW_CF_DISCARD;
         c->req.keepalive = false;
         gw__server_error(w, c, 408, "invalid_request_error", "request_timeout", NULL,
                          "The request was not received in time.");
@@ -365,6 +370,7 @@ static void client_free(struct gw_worker *w, struct gw_client *c)
 {
     gw_obuf_clear(&c->out, &w->iopool);
     gw__client_input_free(w, c);
+    gw__req_input_release(w, &c->req);
     free(c->req.sse);
     c->req.sse = NULL;
     free(c->req.xbuf);
@@ -404,32 +410,42 @@ void gw__client_flush(struct gw_worker *w, struct gw_client *c)
         gw__client_arm_timer(w, c, w->snap->server.idle_timeout_ms);
 }
 
-void gw__client_input_free(struct gw_worker *w, struct gw_client *c)
+/* Gives an input buffer back to where its kind says it came from. */
+static void inbuf_put(struct gw_worker *w, char *buf, struct gw_ioblock *blk, unsigned kind)
 {
-    switch ((enum gw_in_kind)c->ikind) {
+    switch ((enum gw_in_kind)kind) {
     case GW_IN_SMALL:
-        gw_bufpool_put(&w->inpool, c->ibuf);
+        gw_bufpool_put(&w->inpool, buf);
         break;
     case GW_IN_BLOCK:
-        gw_iopool_put(&w->iopool, c->iblock);
+        gw_iopool_put(&w->iopool, blk);
         break;
     case GW_IN_MALLOC:
-        free(c->ibuf);
+        free(buf);
         break;
     default:
         break;
     }
+}
+
+void gw__client_input_free(struct gw_worker *w, struct gw_client *c)
+{
+    inbuf_put(w, c->ibuf, c->iblock, c->ikind);
     c->ibuf = NULL;
     c->iblock = NULL;
     c->ikind = GW_IN_NONE;
     c->ilen = c->icap = 0;
 }
 
-void gw__client_release_input(struct gw_worker *w, struct gw_client *c)
+void gw__req_input_release(struct gw_worker *w, struct gw_req *r)
 {
-    GW_BUG_ON(c->ilen != c->req.raw_end);
-    gw__client_input_free(w, c);
-    c->req.raw_end = 0;
+    inbuf_put(w, r->in_buf, r->in_block, r->in_kind);
+    r->in_buf = NULL;
+    r->in_block = NULL;
+    r->in_kind = GW_IN_NONE;
+    /* The pieces may point into those bytes: no send may read them now. */
+    r->up_iov = NULL;
+    r->up_iovcnt = 0;
 }
 
 /*
@@ -489,6 +505,50 @@ static bool client_take_input(struct gw_worker *w, struct gw_client *c, const ch
     return true;
 }
 
+bool gw__client_input_to_request(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_req *r = &c->req;
+    GW_BUG_ON(r->in_buf || r->raw_end > c->ilen);
+    size_t end = r->raw_end, extra = c->ilen - end;
+    r->in_buf = c->ibuf;
+    r->in_block = c->iblock;
+    r->in_kind = c->ikind;
+    c->ibuf = NULL;
+    c->iblock = NULL;
+    c->ikind = GW_IN_NONE;
+    c->ilen = c->icap = 0;
+    /* The request's bytes are no longer in ibuf: nothing to drop when it ends. */
+    r->raw_end = 0;
+    return extra == 0 || client_take_input(w, c, r->in_buf + end, extra);
+}
+
+/* Input that arrives for a request answered before it was read: counted and dropped. */
+static void discard_input(struct gw_worker *w, struct gw_client *c, size_t n)
+{
+    c->discarded = (uint32_t)GW_MIN((size_t)c->discarded + n, (size_t)UINT32_MAX);
+    if (c->discarded > GW_LINGER_MAX_BYTES)
+        gw__client_close(w, c, "discarded input over its cap");
+}
+
+void gw__client_linger(struct gw_worker *w, struct gw_client *c)
+{
+    GW_BUG_ON(c->state != GW_CS_READING && c->state != GW_CS_ACTIVE);
+    if (c->flags & GW_CF_PEER_EOF) {
+        gw__client_close(w, c, "error answered, client gone");
+        return;
+    }
+    c->state = GW_CS_LINGER;
+    c->action = "lingering after an early error (dropping input)";
+    gw__client_input_free(w, c);
+    struct io_uring_sqe *sqe = gw__sqe(w);
+    io_uring_prep_shutdown(sqe, (int)c->idx, SHUT_WR);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    sqe->user_data = gw__ud(GW_OP_CSHUTDOWN, c->idx, c->gen);
+    c->inflight++;
+    gw__client_arm_timer(w, c, GW_LINGER_MS);
+    gw__client_want_recv(w, c);
+}
+
 static void on_client_recv(struct gw_worker *w, struct gw_client *c,
                            const struct io_uring_cqe *cqe)
 {
@@ -501,20 +561,27 @@ static void on_client_recv(struct gw_worker *w, struct gw_client *c,
     }
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (res > 0 && c->state != GW_CS_CLOSING &&
+            (c->state == GW_CS_LINGER || (c->flags & GW_CF_DISCARD))) {
+            gw__stat_add(&w->shared.bytes_in, (uint64_t)res);
+            buf_return(w->cbr, w->cbufs, GW_CBUF_COUNT, bid);
+            discard_input(w, c, (size_t)res);
+            goto done;
+        }
         if (res > 0 && c->state != GW_CS_CLOSING) {
             gw__stat_add(&w->shared.bytes_in, (uint64_t)res);
             c->req.bytes_in += (uint64_t)res;
             if (!client_take_input(w, c, w->cbufs + (size_t)bid * GW_RBUF_SIZE, (size_t)res)) {
                 buf_return(w->cbr, w->cbufs, GW_CBUF_COUNT, bid);
                 if (c->state == GW_CS_READING && c->req.head_len == 0) {
-                    c->flags |= GW_CF_CLOSE_AFTER;
+                    c->flags |= GW_CF_CLOSE_AFTER | GW_CF_DISCARD;
                     c->req.keepalive = false;
                     gw__server_error(w, c, 431, "invalid_request_error",
                                      "request_header_fields_too_large", NULL,
                                      "The request head is larger than %u bytes.",
                                      w->snap->server.max_header_bytes);
                 } else if (c->state == GW_CS_READING) {
-                    c->flags |= GW_CF_CLOSE_AFTER;
+                    c->flags |= GW_CF_CLOSE_AFTER | GW_CF_DISCARD;
                     c->req.keepalive = false;
                     gw__server_error(w, c, 413, "invalid_request_error", "request_too_large",
                                      NULL, "The request body is larger than %llu bytes.",
@@ -531,7 +598,9 @@ static void on_client_recv(struct gw_worker *w, struct gw_client *c,
         goto done;
     if (res == -ENOBUFS)
         gw__stat_add(&w->shared.client_enobufs, 1);
-    if (res > 0) {
+    if (res > 0 && c->state == GW_CS_LINGER) {
+        /* nothing: a receive without a buffer cannot carry bytes */
+    } else if (res > 0) {
         if (c->state == GW_CS_READING) {
             gw__server_process(w, c);
         } else if (c->ilen > (size_t)w->snap->server.max_header_bytes + c->req.raw_end) {
@@ -633,6 +702,7 @@ static void dispatch(struct gw_worker *w, const struct io_uring_cqe *cqe)
         return;
     case GW_OP_CRECV:
     case GW_OP_CSEND:
+    case GW_OP_CSHUTDOWN:
     case GW_OP_CCLOSE: {
         struct gw_client *c = idx < w->nclients ? &w->clients[idx] : NULL;
         if (!c || c->gen != gen || c->state == GW_CS_FREE) {
@@ -648,7 +718,10 @@ static void dispatch(struct gw_worker *w, const struct io_uring_cqe *cqe)
             on_client_recv(w, c, cqe);
         else if (op == GW_OP_CSEND)
             on_client_send(w, c, cqe->res);
-        else
+        else if (op == GW_OP_CSHUTDOWN) {
+            c->inflight--;
+            client_maybe_close(w, c);
+        } else
             client_free(w, c);
         return;
     }

@@ -63,13 +63,32 @@ void gw__client_flush(struct gw_worker *w, struct gw_client *c);
 void gw__client_want_recv(struct gw_worker *w, struct gw_client *c);
 void gw__client_arm_timer(struct gw_worker *w, struct gw_client *c, uint32_t ms);
 /*
- * Gives the input buffer back once the running request no longer needs it
- * (its response has started, so it will not be retried) and no pipelined
- * bytes follow it: a long stream then holds no input memory.
+ * Moves the dispatched request's bytes (ibuf[0, raw_end)) out of the client's
+ * input buffer into the request (req.in_buf), and gives the client a buffer of
+ * its own holding whatever pipelined bytes followed. From then on nothing the
+ * client sends can move or free the bytes the upstream request is built from.
+ * No copy of the request itself. False when no memory is left for the
+ * pipelined bytes (the request still owns its bytes; the caller answers 503).
  */
-void gw__client_release_input(struct gw_worker *w, struct gw_client *c);
+bool gw__client_input_to_request(struct gw_worker *w, struct gw_client *c);
+/*
+ * Frees the request's own bytes (req.in_buf). Called at the end of every
+ * request, and as soon as the upstream request can no longer go out again
+ * (all of it copied out and the response begun), so a long stream holds no
+ * input memory. Nothing may point into them afterwards: the upstream side
+ * copies what it sends (plain: its own send block; TLS: the engine).
+ */
+void gw__req_input_release(struct gw_worker *w, struct gw_req *r);
 /* Frees the input buffer, whatever it holds (connection idle or closing). */
 void gw__client_input_free(struct gw_worker *w, struct gw_client *c);
+/*
+ * The response to a request that was answered before it was read (an early
+ * error with GW_CF_DISCARD) is sent: shut our side for writing and drop
+ * input until the client closes, GW_LINGER_MAX_BYTES arrived or GW_LINGER_MS
+ * passed, then close. Closing at once would let the kernel answer the
+ * unread bytes with a reset that can destroy the response in flight.
+ */
+void gw__client_linger(struct gw_worker *w, struct gw_client *c);
 
 /* Request handling (net/server.c). */
 /* Parses and dispatches whatever complete request ibuf holds. */

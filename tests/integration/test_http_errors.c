@@ -272,6 +272,45 @@ Test(http_errors, missing_model_is_400)
     h_finish();
 }
 
+Test(http_errors, duplicate_members_the_gateway_reads_are_400_and_never_forwarded)
+{
+    struct h_mock_stats before, after;
+    h_mock_stats(&before);
+    /* An upstream that reads the first "model" would use one the gateway never approved. */
+    static const char *const bodies[] = {
+        "{\"model\":\"not-approved\",\"model\":\"gpt-4o-mini\",\"messages\":[]}",
+        "{\"model\":\"gpt-4o-mini\",\"m\\u006fdel\":\"not-approved\",\"messages\":[]}",
+        "{\"model\":\"gpt-4o-mini\",\"stream\":false,\"stream\":true,\"messages\":[]}",
+        "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"stream_options\":null,"
+        "\"stream_options\":{\"include_usage\":false},\"messages\":[]}",
+        "{\"model\":\"gpt-4o-mini\",\"stream\":true,"
+        "\"stream_options\":{\"include_usage\":false,\"include_usage\":true},\"messages\":[]}",
+    };
+    static const char *const params[] = {"model", "model", "stream", "stream_options",
+                                         "stream_options.include_usage"};
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        struct h_resp r;
+        cr_assert_eq(h_chat(bodies[i], NULL, &r), 0);
+        h_assert_error(&r, 400, "duplicate_member");
+        char param[32];
+        cr_assert_gt(h_json_get(r.body, r.body_len, "error.param", param, sizeof(param)), 0);
+        cr_assert_str_eq(param, params[i], "body %zu", i);
+        h_resp_free(&r);
+    }
+    h_mock_stats(&after);
+    cr_assert_eq(after.requests, before.requests, "a refused request reached the upstream");
+    /* Other duplicate members are the upstream's business and pass. */
+    struct h_resp r;
+    cr_assert_eq(h_chat("{\"model\":\"gpt-4o-mini\",\"user\":\"a\",\"user\":\"b\","
+                        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                        NULL, &r),
+                 0);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    h_resp_free(&r);
+    assert_still_serving();
+    h_finish();
+}
+
 Test(http_errors, unknown_model_full_of_control_characters_gets_a_valid_404)
 {
     /* The error message quotes the model name; escaped, each control byte

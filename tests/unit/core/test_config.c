@@ -1155,3 +1155,114 @@ Test(config, bedrock_falls_back_to_the_standard_aws_environment)
     cr_assert_str_eq(cfg->providers[0].aws_session_token, "");
     gw_config_free(cfg);
 }
+
+/* ---- values that go into the upstream request head ---- */
+
+Test(config, control_characters_in_header_values_are_refused)
+{
+    /* The usual way in: a secret file or variable with a trailing newline. */
+    setenv("GW_T_NL_KEY", "sk-123\n", 1);
+    cr_assert_str_eq(load_err(P0 "    api_key: \"${GW_T_NL_KEY}\"\n"),
+                     "t.yaml:5: providers[0].api_key: must not contain control characters "
+                     "(byte 7 is 0x0a, a trailing newline)");
+    setenv("GW_T_CRLF_KEY", "sk-123\r\n", 1);
+    cr_assert_str_eq(load_err(P0 "    api_key: ${GW_T_CRLF_KEY}\n"),
+                     "t.yaml:5: providers[0].api_key: must not contain control characters "
+                     "(byte 7 is 0x0d, a trailing newline)");
+    /* Injection proper: a header of the file's choosing. The value itself is never shown. */
+    cr_assert_str_eq(load_err(P0 "    api_key: \"sk\\r\\nX-Evil: 1\"\n"),
+                     "t.yaml:5: providers[0].api_key: must not contain control characters "
+                     "(byte 3 is 0x0d)");
+    cr_assert_str_eq(load_err(P0 "    organization: \"org\\t1\"\n"),
+                     "t.yaml:5: providers[0].organization: must not contain control characters "
+                     "(byte 4 is 0x09)");
+    setenv("GW_T_DEL", "proj\x7f", 1);
+    cr_assert_str_eq(load_err(P0 "    project: \"${GW_T_DEL}\"\n"),
+                     "t.yaml:5: providers[0].project: must not contain control characters "
+                     "(byte 5 is 0x7f)");
+    setenv("GW_T_NL_VER", "2023-06-01\n", 1);
+    cr_assert_str_eq(load_err("providers:\n  - name: a\n    type: anthropic\n"
+                              "    base_url: http://127.0.0.1\n"
+                              "    anthropic_version: ${GW_T_NL_VER}\n"),
+                     "t.yaml:5: providers[0].anthropic_version: must not contain control "
+                     "characters (byte 11 is 0x0a, a trailing newline)");
+    /* Gemini, Cohere and Anthropic send api_key in their own headers. */
+    cr_assert_str_eq(load_err("providers:\n  - {name: g, type: gemini, api_key: \"k\\n\"}\n"),
+                     "t.yaml:2: providers[0].api_key: must not contain control characters "
+                     "(byte 2 is 0x0a, a trailing newline)");
+}
+
+Test(config, request_line_values_must_be_visible_ascii)
+{
+    static const char azure[] = "providers:\n  - name: a\n    type: azure\n"
+                                "    base_url: https://example.test\n";
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml), "%s    api_version: \"2024-10-21\"\n    deployment: \"my dep\"\n",
+             azure);
+    cr_assert_str_eq(load_err(yaml),
+                     "t.yaml:6: providers[0].deployment: must be visible ASCII without spaces: it "
+                     "goes into the request line (byte 3 is 0x20)");
+    setenv("GW_T_NL_AV", "2024-10-21\n", 1);
+    snprintf(yaml, sizeof(yaml), "%s    api_version: ${GW_T_NL_AV}\n", azure);
+    cr_assert_str_eq(load_err(yaml), "t.yaml:5: providers[0].api_version: must not contain "
+                                     "control characters (byte 11 is 0x0a, a trailing newline)");
+    snprintf(yaml, sizeof(yaml), "%s    api_version: \"2024-10-21 HTTP/1.0\"\n", azure);
+    cr_assert_str_eq(load_err(yaml),
+                     "t.yaml:5: providers[0].api_version: must be visible ASCII without spaces: "
+                     "it goes into the request line (byte 11 is 0x20)");
+
+    /* Azure's dated API puts the model's upstream name in the path when no deployment is set. */
+    snprintf(yaml, sizeof(yaml),
+             "%s    api_version: \"2024-10-21\"\nmodels:\n  - name: m\n    provider: a\n"
+             "    model: \"gpt 4o\"\n",
+             azure);
+    cr_assert_str_eq(load_err(yaml),
+                     "t.yaml:9: models[0].model: must be visible ASCII without spaces: it goes "
+                     "into the request line (byte 4 is 0x20)");
+    snprintf(yaml, sizeof(yaml),
+             "%s    api_version: \"2024-10-21\"\nmodels:\n  - name: \"gpt\\u00e9\"\n"
+             "    provider: a\n",
+             azure);
+    cr_assert_str_eq(load_err(yaml),
+                     "t.yaml:7: models[0].name: must be visible ASCII without spaces: it goes "
+                     "into the request line (byte 4 is 0xc3)");
+    /* Elsewhere it is escaped or percent-encoded, but control characters stay out. */
+    setenv("GW_T_NL_MODEL", "gpt-4o\n", 1);
+    cr_assert_str_eq(load_err(P0 "models:\n  - name: m\n    provider: a\n"
+                                 "    model: ${GW_T_NL_MODEL}\n"),
+                     "t.yaml:8: models[0].model: must not contain control characters (byte 7 is "
+                     "0x0a, a trailing newline)");
+
+    /* Bedrock's credentials from the environment are held to the same rule. */
+    setenv("AWS_ACCESS_KEY_ID", "AKID", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+    setenv("AWS_SESSION_TOKEN", "tok\n", 1);
+    cr_assert_str_eq(load_err("providers:\n  - {name: b, type: bedrock, region: us-east-1}\n"),
+                     "t.yaml:2: providers[0].aws_session_token: must be printable ASCII without "
+                     "spaces");
+
+    /* An IPv6 zone ID is free text: no spaces or control characters in it either. */
+    cr_assert_str_eq(load_err(PURL("\"http://[fe80::1%lo x]/\"")),
+                     "t.yaml:4: providers[0].base_url: bad character in host");
+}
+
+Test(config, ordinary_header_and_path_values_still_load)
+{
+    setenv("GW_T_GOOD_KEY", "sk-proj-AbC_123.xyz", 1);
+    struct gw_config *cfg =
+        load_ok("providers:\n"
+                "  - name: o\n    type: openai\n    base_url: http://127.0.0.1\n"
+                "    api_key: ${GW_T_GOOD_KEY}\n    organization: \"org caf\\u00e9\"\n"
+                "    project: proj_1\n"
+                "  - name: z\n    type: azure\n    base_url: https://example.test\n"
+                "    api_version: \"2024-10-21\"\n    api_key: \"k with spaces\"\n"
+                "models:\n"
+                "  - {name: \"meta-llama/Llama 3\", provider: o, model: \"meta-llama/Llama-3\"}\n"
+                "  - {name: \"caf\\u00e9\", provider: o}\n"
+                "  - {name: dep, provider: z, model: \"gpt-4o_2024-08-06\"}\n");
+    cr_assert_str_eq(cfg->providers[0].api_key, "sk-proj-AbC_123.xyz");
+    cr_assert_str_eq(cfg->providers[0].organization, "org caf\xc3\xa9");
+    cr_assert_str_eq(cfg->providers[1].api_key, "k with spaces");
+    cr_assert_str_eq(cfg->models[2].upstream_model, "gpt-4o_2024-08-06");
+    gw_config_free(cfg);
+}
