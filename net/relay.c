@@ -33,8 +33,13 @@
 
 #define RESP_HEAD_MAX 65536
 #define RESP_MAX_HEADERS 100
-#define TAIL_SIZE 4096
+/* The last bytes of a non-streamed body, where usage is read from: OpenAI's
+ * usage object with its details is about 300 bytes, followed by at most a few
+ * short members. 2 KiB leaves room for both and, with the upstream head and
+ * iovecs, fits the request arena's first 4 KiB chunk: no malloc per request. */
+#define TAIL_SIZE 2048
 #define PIECES_MAX 32
+#define RESP_INTERIM_MAX 8 /* 1xx heads before a final one; more is a protocol error */
 
 /* ---- usage ---- */
 
@@ -236,27 +241,35 @@ static int sse_feed(struct gw_worker *w, struct gw_client *c, const char *data, 
         if (!len)
             return 0;
     }
-    if (r->sse_len + len > cap)
-        return -GW_FAIL_PROTO;
-    if (r->sse_len + len > r->sse_cap) {
-        size_t ncap = r->sse_cap ? r->sse_cap : 4096;
-        while (ncap < r->sse_len + len)
-            ncap *= 2;
-        if (ncap > cap)
-            ncap = cap;
-        char *nb = realloc(r->sse, ncap);
-        if (!nb)
-            return -GW_FAIL_NOMEM;
-        r->sse = nb;
-        r->sse_cap = ncap;
+    /* The cap bounds one event, not what one receive brought: take the bytes
+     * in pieces that fit beside the partial event, forwarding each complete
+     * event on the way; only a partial event that fills the cap is refused. */
+    while (len) {
+        size_t n = GW_MIN(len, cap - r->sse_len);
+        if (r->sse_len + n > r->sse_cap) {
+            size_t ncap = r->sse_cap ? r->sse_cap : 4096;
+            while (ncap < r->sse_len + n)
+                ncap *= 2;
+            if (ncap > cap)
+                ncap = cap;
+            char *nb = realloc(r->sse, ncap);
+            if (!nb)
+                return -GW_FAIL_NOMEM;
+            r->sse = nb;
+            r->sse_cap = ncap;
+        }
+        memcpy(r->sse + r->sse_len, data, n);
+        r->sse_len += n;
+        data += n;
+        len -= n;
+        long used = sse_process(w, c, r->sse, r->sse_len);
+        if (used < 0)
+            return (int)used;
+        memmove(r->sse, r->sse + used, r->sse_len - (size_t)used);
+        r->sse_len -= (size_t)used;
+        if (r->sse_len >= cap)
+            return -GW_FAIL_PROTO; /* one event larger than max_sse_event_bytes */
     }
-    memcpy(r->sse + r->sse_len, data, len);
-    r->sse_len += len;
-    long used = sse_process(w, c, r->sse, r->sse_len);
-    if (used < 0)
-        return (int)used;
-    memmove(r->sse, r->sse + used, r->sse_len - (size_t)used);
-    r->sse_len -= (size_t)used;
     return 0;
 }
 
@@ -347,11 +360,13 @@ static int on_resp_head(struct gw_worker *w, struct gw_client *c, const struct g
     struct gw_req *r = &c->req;
     r->resp_head_done = true;
     r->t_ttfb_ns = gw__now_ns();
-    r->resp_chunked = h->flags & GW_H1_F_CHUNKED;
-    r->resp_has_cl = h->flags & GW_H1_F_HAS_CL;
+    /* 204 and 304 never have a body, whatever their headers say (RFC 9112 §6.3). */
+    bool no_body = h->status == 204 || h->status == 304;
+    r->resp_chunked = !no_body && (h->flags & GW_H1_F_CHUNKED);
+    r->resp_has_cl = no_body || (h->flags & GW_H1_F_HAS_CL);
     r->resp_to_eof = !r->resp_chunked && !r->resp_has_cl;
     r->resp_keepalive = (h->flags & GW_H1_F_KEEPALIVE) && !r->resp_to_eof;
-    r->resp_remaining = h->content_length;
+    r->resp_remaining = no_body ? 0 : h->content_length;
     if (r->resp_chunked)
         gw_chunked_init(&r->resp_dec);
 
@@ -425,7 +440,9 @@ static int on_resp_head(struct gw_worker *w, struct gw_client *c, const struct g
         r->dialect->stream_init(r->xstream, &r->xl);
     }
     long long body_len = -1;
-    if (r->resp_has_cl && !r->relay_sse && !xstream) {
+    if (no_body) {
+        r->relay_chunked_out = false; /* no framing header at all (RFC 9110 §8.6) */
+    } else if (r->resp_has_cl && !r->relay_sse && !xstream) {
         body_len = (long long)r->resp_remaining;
         r->relay_chunked_out = false;
     } else {
@@ -473,6 +490,14 @@ static int feed_body(struct gw_worker *w, struct gw_client *c, char *data, size_
     return e < 0 ? e : 0;
 }
 
+/*
+ * Interim (1xx) heads are skipped, at most RESP_INTERIM_MAX of them: an
+ * upstream repeating `100 Continue` would otherwise keep the request alive
+ * until its first-byte timeout, parsing heads forever. Head bytes that arrive
+ * in pieces are gathered in one RESP_HEAD_MAX buffer per request, which the
+ * heads that follow an interim one reuse (moved to its front), so a flood
+ * costs no more memory than one head.
+ */
 int gw__relay_feed(struct gw_worker *w, struct gw_client *c, char *data, size_t len)
 {
     struct gw_req *r = &c->req;
@@ -485,10 +510,13 @@ int gw__relay_feed(struct gw_worker *w, struct gw_client *c, char *data, size_t 
         char *buf = data;
         size_t blen = len;
         if (r->rhead_len) {
-            if (r->rhead_len + len > RESP_HEAD_MAX)
-                return -GW_FAIL_PROTO;
-            memcpy(r->rhead + r->rhead_len, data, len);
-            r->rhead_len += len;
+            if (len) {
+                if (r->rhead_len + len > RESP_HEAD_MAX)
+                    return -GW_FAIL_PROTO;
+                memcpy(r->rhead + r->rhead_len, data, len);
+                r->rhead_len += len;
+                len = 0;
+            }
             buf = r->rhead;
             blen = r->rhead_len;
         }
@@ -496,32 +524,29 @@ int gw__relay_feed(struct gw_worker *w, struct gw_client *c, char *data, size_t 
         if (n == -1)
             return -GW_FAIL_PROTO;
         if (n == -2) {
-            if (r->rhead_len == 0) {
-                if (len > RESP_HEAD_MAX)
+            if (buf != r->rhead) {
+                if (blen > RESP_HEAD_MAX)
                     return -GW_FAIL_PROTO;
-                r->rhead = gw_arena_alloc(&r->arena, RESP_HEAD_MAX);
-                if (!r->rhead)
+                if (!r->rhead && !(r->rhead = gw_arena_alloc(&r->arena, RESP_HEAD_MAX)))
                     return -GW_FAIL_NOMEM;
-                memcpy(r->rhead, data, len);
-                r->rhead_len = len;
+                memcpy(r->rhead, buf, blen);
+                r->rhead_len = blen;
             }
             return 0;
         }
         char *rest = buf + n;
         size_t rest_len = blen - (size_t)n;
         if (h.status >= 100 && h.status < 200) {
-            /* Interim response: drop it and parse what follows. */
-            if (rest_len && buf == r->rhead) {
-                char *tmp = gw_arena_alloc(&r->arena, rest_len);
-                if (!tmp)
-                    return -GW_FAIL_NOMEM;
-                memcpy(tmp, rest, rest_len);
-                rest = tmp;
+            if (++r->interim > RESP_INTERIM_MAX)
+                return -GW_FAIL_PROTO;
+            if (buf == r->rhead) {
+                memmove(r->rhead, rest, rest_len);
+                r->rhead_len = rest_len;
+            } else {
+                data = rest;
+                len = rest_len;
             }
-            r->rhead_len = 0;
-            data = rest;
-            len = rest_len;
-            if (!len)
+            if (!rest_len)
                 return 0;
             continue;
         }
