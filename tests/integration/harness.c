@@ -357,11 +357,19 @@ void h_teardown(void)
     }
 }
 
-void h_mock_start(const struct h_mock_opts *o)
+bool h_upstream_tls(void)
+{
+    const char *v = getenv(H_UPSTREAM_TLS_ENV);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+void h_mock_start(const struct h_mock_opts *opts)
 {
     static const struct h_mock_opts defaults = {0};
-    if (!o)
-        o = &defaults;
+    struct h_mock_opts eff = opts ? *opts : defaults;
+    if (h_upstream_tls())
+        eff.tls = true;
+    const struct h_mock_opts *o = &eff;
     char out_path[PATH_MAX], err_path[PATH_MAX];
     path_join(out_path, H.dir, "mock.out");
     path_join(err_path, H.dir, "mock.err");
@@ -422,9 +430,10 @@ void h_mock_start(const struct h_mock_opts *o)
 }
 
 /*
- * The default config: one provider "mock" at the mock's http port, two
- * client keys, a chat and an embedding model. Tests add lines where the
- * options say; block style so inserted lines only need the right indent.
+ * The default config: one provider "mock" at the mock's http port (its TLS
+ * port, with the test CA, when h_upstream_tls()), two client keys, a chat and
+ * an embedding model. Tests add lines where the options say; block style so
+ * inserted lines only need the right indent.
  */
 void h_gw_config(const struct h_gw_opts *o)
 {
@@ -432,10 +441,19 @@ void h_gw_config(const struct h_gw_opts *o)
     if (!o)
         o = &defaults;
     char base_url[256];
-    if (o->mock_base_url)
+    char ca_line[PATH_MAX + 64] = "";
+    if (o->mock_base_url) {
         snprintf(base_url, sizeof(base_url), "%s", o->mock_base_url);
-    else
+    } else if (h_upstream_tls() && H.mock_pid > 0) {
+        cr_assert(H.mock_tls_port > 0, "%s is set but the mock has no TLS port",
+                  H_UPSTREAM_TLS_ENV);
+        /* As test_tls.c does; the test certificate names localhost and 127.0.0.1. */
+        snprintf(base_url, sizeof(base_url), "https://localhost:%d/v1", H.mock_tls_port);
+        snprintf(ca_line, sizeof(ca_line), "    tls_ca_file: \"%s/tests/data/tls/ca.pem\"\n",
+                 GW_SOURCE_DIR);
+    } else {
         snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%d/v1", H.mock_port);
+    }
     const char *default_models = "  - name: " H_MODEL "\n"
                                  "    provider: mock\n"
                                  "    model: " H_UPSTREAM_MODEL "\n"
@@ -465,10 +483,11 @@ void h_gw_config(const struct h_gw_opts *o)
                      "    connect_timeout: 2s\n"
                      "%s"
                      "%s"
+                     "%s"
                      "models:\n"
                      "%s"
                      "%s",
-                     H.gw_port, o->server_lines ? o->server_lines : "", base_url,
+                     H.gw_port, o->server_lines ? o->server_lines : "", base_url, ca_line,
                      o->mock_lines ? o->mock_lines : "", o->provider_items ? o->provider_items : "",
                      o->model_items ? o->model_items : default_models,
                      o->extra_model_items ? o->extra_model_items : "");

@@ -71,6 +71,18 @@ void h_teardown(void);
 /* Returns a loopback TCP port nobody listens on right now (bind to :0, read, close). */
 int h_free_port(void);
 
+/*
+ * Set (to anything but "" or "0") in the environment, the suites run against
+ * a TLS upstream: h_mock_start also listens for TLS (as if opts.tls), and
+ * h_gw_config points the default provider "mock" at the mock's TLS port with
+ * the test CA (tests/data/tls/ca.pem) unless the test sets mock_base_url
+ * itself. CMakeLists.txt registers some suites a second time with it set
+ * (ctest: integration/tls_upstream/<name>); a test about plain HTTP itself
+ * skips (cr_skip) when h_upstream_tls() is true.
+ */
+#define H_UPSTREAM_TLS_ENV "GW_TEST_UPSTREAM_TLS"
+bool h_upstream_tls(void);
+
 struct h_mock_opts {
     bool tls;            /* also listen for TLS with tests/data/tls/server.{pem,key} */
     const char *api_key; /* passed as --api-key when not NULL */
@@ -91,7 +103,8 @@ void h_mock_start(const struct h_mock_opts *o);
  */
 struct h_gw_opts {
     const char *server_lines;      /* extra keys under server: ("  max_body_bytes: 1KiB\n") */
-    const char *mock_base_url;     /* base_url of provider "mock"; default the mock's http port */
+    const char *mock_base_url;     /* base_url of provider "mock"; default the mock's http port
+                                    * (its TLS port when h_upstream_tls()) */
     const char *mock_lines;        /* extra keys of provider "mock" ("    read_timeout: 1s\n") */
     const char *provider_items;    /* more entries under providers: ("  - name: x\n    ...") */
     const char *model_items;       /* replaces the default models: entries when not NULL */
