@@ -168,6 +168,7 @@ struct bctx {
     bool tool_blocks;      /* a toolUse or toolResult block has been written */
     struct gw_span *names; /* arena: raw JSON string tokens of the tools the history calls */
     size_t nnames, names_cap;
+    size_t ncalls;         /* tool calls in the history (GW_XBOUND_TOOL_CALLS_MAX) */
     size_t msg; /* index in messages of the message being written */
 };
 
@@ -376,6 +377,9 @@ static int write_content(struct bctx *c, enum role role, const struct jv *conten
 /* Remembers a tool name the history uses (raw JSON string token), once. */
 static int note_tool_name(struct bctx *c, struct gw_span name)
 {
+    if (++c->ncalls > GW_XBOUND_TOOL_CALLS_MAX)
+        return fail(c->err, "messages", "A request may carry at most %u tool calls.",
+                    (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
     for (size_t i = 0; i < c->nnames; i++)
         if (gw_span_eq(c->names[i], name))
             return 0;

@@ -237,6 +237,7 @@ struct bctx {
     bool any;               /* a content has been written */
     struct call_ref *calls; /* arena; kept across render attempts */
     size_t ncalls, calls_cap;
+    size_t nresults;        /* tool results written (GW_XBOUND_TOOL_CALLS_MAX) */
     size_t msg; /* index in messages of the message being written */
 };
 
@@ -488,6 +489,9 @@ static int write_content(struct bctx *c, enum grp g, const struct jv *content)
 
 static int remember_call(struct bctx *c, struct gw_span id, struct gw_span name)
 {
+    if (c->ncalls >= GW_XBOUND_TOOL_CALLS_MAX)
+        return fail(c->err, "messages", "A request may carry at most %u tool calls.",
+                    (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
     if (c->ncalls == c->calls_cap) {
         size_t cap = c->calls_cap ? c->calls_cap * 2 : 16;
         struct call_ref *p = gw_arena_alloc(c->a, cap * sizeof(*p));
@@ -591,6 +595,9 @@ static int write_tool_result(struct bctx *c, const struct jv *id, const struct j
 {
     if (!jv_is(id, GW_JT_STRING))
         return fail(c->err, "messages", "tool messages need tool_call_id");
+    if (++c->nresults > GW_XBOUND_TOOL_CALLS_MAX)
+        return fail(c->err, "messages", "A request may carry at most %u tool results.",
+                    (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
     const struct call_ref *ref = NULL;
     for (size_t i = c->ncalls; i-- > 0;) {
         if (gw_span_eq(c->calls[i].id, id->str)) {
@@ -1143,6 +1150,7 @@ static int render_request(struct bctx *c, const struct req_plan *p, bool *tools_
     c->open = G_NONE;
     c->any = false;
     c->ncalls = 0;
+    c->nresults = 0;
     gw_jw_obj_begin(&c->w);
     if (write_contents(c, &v[RK_MESSAGES]) != 0 || write_system(c, &v[RK_MESSAGES]) != 0)
         return -1;

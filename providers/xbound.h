@@ -54,6 +54,15 @@
 #define GW_XBOUND_MAX ((size_t)64 << 20)
 /* OpenAI's function name limit (characters); Bedrock's and Gemini's too. */
 #define GW_XBOUND_NAME_MAX 64
+/*
+ * Tool calls, and tool results, one request may carry. Matching results to
+ * calls (Gemini) and collecting the names the history calls (Bedrock) look
+ * back over the calls seen, so the work grows with calls x results: without
+ * a cap a 32 MiB body of tiny results all naming the first call would spin a
+ * worker for minutes. 4,096 each is far beyond a real agent's history and
+ * keeps the worst case to about 16 M short comparisons.
+ */
+#define GW_XBOUND_TOOL_CALLS_MAX 4096
 
 /*
  * One translation's output budget. Fields are read-only to callers:

@@ -503,6 +503,21 @@ Test(bedrock, a_tiny_arena_gives_500_never_a_crash)
 /* ---- bounds (providers/xbound.h) ---- */
 
 /* The request of the security finding (Gemini's): refused on its name, nothing rendered. */
+/* Collecting the names the history calls looks back over them: calls are capped. */
+Test(bedrock, tool_calls_are_capped_at_4096)
+{
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    char *in = amp_body(8, GW_XBOUND_TOOL_CALLS_MAX, 1, 0);
+    cr_assert_eq(gw_bedrock_build_request(&X, in, strlen(in), &req, &err), 0, "%s", err.message);
+    free(in);
+    in = amp_body(8, GW_XBOUND_TOOL_CALLS_MAX + 1, 1, 0);
+    cr_assert_eq(gw_bedrock_build_request(&X, in, strlen(in), &req, &err), -1);
+    cr_assert_eq(err.status, 400);
+    cr_assert(strstr(err.message, "at most 4096 tool calls"), "%s", err.message);
+    free(in);
+}
+
 Test(bedrock, the_amplification_request_is_refused_and_the_arena_stays_small)
 {
     char *in = amp_body(AMP_NAME_LEN, 1, AMP_RESULTS, 0);

@@ -388,6 +388,27 @@ Test(gemini, other_invalid_requests_are_400)
 
 /* ---- bounds (providers/xbound.h) ---- */
 
+/* Matching results to calls looks back over the calls: both counts are capped. */
+Test(gemini, tool_calls_and_tool_results_are_capped_at_4096_each)
+{
+    struct gw_xlate_req req;
+    struct gw_xlate_err err;
+    char *in = amp_body(8, GW_XBOUND_TOOL_CALLS_MAX, GW_XBOUND_TOOL_CALLS_MAX, 0);
+    cr_assert_eq(gw_gemini_build_request(&X, in, strlen(in), &req, &err), 0, "%s", err.message);
+    free(in);
+    in = amp_body(8, GW_XBOUND_TOOL_CALLS_MAX + 1, 1, 0);
+    cr_assert_eq(gw_gemini_build_request(&X, in, strlen(in), &req, &err), -1);
+    cr_assert_eq(err.status, 400);
+    cr_assert(strstr(err.message, "at most 4096 tool calls"), "%s", err.message);
+    free(in);
+    /* Every result naming the first call: the worst case for the look-back. */
+    in = amp_body(8, 1, GW_XBOUND_TOOL_CALLS_MAX + 1, 0);
+    cr_assert_eq(gw_gemini_build_request(&X, in, strlen(in), &req, &err), -1);
+    cr_assert_eq(err.status, 400);
+    cr_assert(strstr(err.message, "at most 4096 tool results"), "%s", err.message);
+    free(in);
+}
+
 /* The request of the security finding: refused on its name, before any render. */
 Test(gemini, the_amplification_request_is_refused_and_the_arena_stays_small)
 {
