@@ -16,6 +16,7 @@
 
 #define BAD_CA_MODEL "bad-ca-model"
 #define FRESH_MODEL "fresh-conn-model"
+#define IP_MODEL "ip-literal-model"
 #define WORKERS 2
 
 static void setup(void)
@@ -39,8 +40,14 @@ static void setup(void)
              "    base_url: \"https://localhost:%d/v1\"\n"
              "    api_key: \"" H_PROVIDER_KEY "\"\n"
              "    tls_ca_file: \"%s/tests/data/tls/ca.pem\"\n"
-             "    pool: {max_idle: 0}\n",
-             H.mock_tls_port, GW_SOURCE_DIR, H.mock_tls_port, GW_SOURCE_DIR);
+             "    pool: {max_idle: 0}\n"
+             "  - name: by-ip\n"
+             "    type: openai\n"
+             "    base_url: \"https://127.0.0.1:%d/v1\"\n"
+             "    api_key: \"" H_PROVIDER_KEY "\"\n"
+             "    tls_ca_file: \"%s/tests/data/tls/ca.pem\"\n",
+             H.mock_tls_port, GW_SOURCE_DIR, H.mock_tls_port, GW_SOURCE_DIR, H.mock_tls_port,
+             GW_SOURCE_DIR);
     struct h_gw_opts o = {.mock_base_url = base_url,
                           .mock_lines = mock_lines,
                           .provider_items = providers,
@@ -49,7 +56,10 @@ static void setup(void)
                                                "    model: never-reached\n"
                                                "  - name: " FRESH_MODEL "\n"
                                                "    provider: fresh\n"
-                                               "    model: fresh-upstream\n"};
+                                               "    model: fresh-upstream\n"
+                                               "  - name: " IP_MODEL "\n"
+                                               "    provider: by-ip\n"
+                                               "    model: ip-upstream\n"};
     h_gw_start_with(&o);
 }
 
@@ -205,5 +215,20 @@ Test(tls, new_connections_resume_the_pooled_tls_session)
     long long resumed = metric("conduit_upstream_tls_resumed_total") - resumed0;
     cr_assert_eq(connects, 4, "%lld new upstream connections for 4 requests", connects);
     cr_assert_eq(resumed, 3, "%lld of the 3 later handshakes resumed", resumed);
+    h_finish();
+}
+
+/* An internal host reached by address: the mock's certificate lists IP:127.0.0.1. */
+Test(tls, an_ip_literal_base_url_is_verified_against_the_certificates_ip_san)
+{
+    char *body = h_chat_body(IP_MODEL, false, NULL);
+    struct h_resp r;
+    cr_assert_eq(h_chat(body, NULL, &r), 0);
+    free(body);
+    cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
+    char v[64];
+    cr_assert(h_json_get(r.body, r.body_len, "model", v, sizeof(v)) > 0, "%s", r.body);
+    cr_assert_str_eq(v, "ip-upstream");
+    h_resp_free(&r);
     h_finish();
 }
