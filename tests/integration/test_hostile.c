@@ -572,6 +572,33 @@ Test(hostile, connect_timeout_covers_the_connect_not_a_slow_upload_after_it)
     finish();
 }
 
+/* An upstream that takes the TCP connection and never answers the ClientHello. */
+static void silent_upstream(struct hs_conn *c, void *arg)
+{
+    (void)arg;
+    hs_wait_peer_close(c, 15000);
+}
+
+Test(hostile, a_stalled_tls_handshake_is_a_504_after_tls_handshake_timeout)
+{
+    struct hs_opts ho = {.handler = silent_upstream}; /* plain: no ServerHello ever comes */
+    start(&ho, &(struct gw_cfg){.tls = true,
+                                .prov_lines = "    connect_timeout: 5s\n"
+                                              "    tls_handshake_timeout: 1s\n"});
+    char *body = h_chat_body(HMODEL, false, NULL);
+    struct h_resp r;
+    double t0 = h_now_ms();
+    cr_assert_eq(h_chat(body, NULL, &r), 0);
+    double ms = h_now_ms() - t0;
+    free(body);
+    h_assert_error(&r, 504, "upstream_timeout");
+    cr_assert(strstr(r.body, "handshake"), "%s", r.body);
+    /* Its own timer, not the connect timeout's 5 s. */
+    cr_assert(ms > 900 && ms < 4000, "answered after %.0f ms", ms);
+    h_resp_free(&r);
+    finish();
+}
+
 /* ---- 5: an endless run of 100 Continue ---- */
 
 #define T5_FLOOD_MAX (128ull * MiB) /* bounded, so the old gateway's growth is too */
