@@ -209,11 +209,17 @@ static long sse_process(struct gw_worker *w, struct gw_client *c, const char *bu
     struct piece pc[PIECES_MAX];
     int npc = 0;
     size_t used = 0;
+    size_t cap = w->snap->server.max_sse_event_bytes;
     while (used < len) {
         struct gw_sse_event ev;
         int n = gw_sse_next(buf + used, len - used, &ev);
         if (n <= 0)
             break;
+        if ((size_t)n > cap) {
+            /* Over the cap whether it came in one receive or several (sse_feed). */
+            int e = emit(w, c, pc, npc);
+            return e < 0 ? e : -GW_FAIL_PROTO;
+        }
         used += (size_t)n;
         if (npc > PIECES_MAX - 2) {
             int e = emit(w, c, pc, npc);
