@@ -249,15 +249,19 @@ static int sse_feed(struct gw_worker *w, struct gw_client *c, const char *data, 
     }
     /* The cap bounds one event, not what one receive brought: take the bytes
      * in pieces that fit beside the partial event, forwarding each complete
-     * event on the way; only a partial event that fills the cap is refused. */
+     * event on the way; only a partial event longer than the cap is refused.
+     * One byte past the cap is taken so that an event of exactly the cap that
+     * ends in CR can be told from one whose CR LF goes on (a CR alone ends a
+     * line too). */
+    size_t hold = cap + 1;
     while (len) {
-        size_t n = GW_MIN(len, cap - r->sse_len);
+        size_t n = GW_MIN(len, hold - r->sse_len);
         if (r->sse_len + n > r->sse_cap) {
             size_t ncap = r->sse_cap ? r->sse_cap : 4096;
             while (ncap < r->sse_len + n)
                 ncap *= 2;
-            if (ncap > cap)
-                ncap = cap;
+            if (ncap > hold)
+                ncap = hold;
             char *nb = realloc(r->sse, ncap);
             if (!nb)
                 return -GW_FAIL_NOMEM;
@@ -273,7 +277,7 @@ static int sse_feed(struct gw_worker *w, struct gw_client *c, const char *data, 
             return (int)used;
         memmove(r->sse, r->sse + used, r->sse_len - (size_t)used);
         r->sse_len -= (size_t)used;
-        if (r->sse_len >= cap)
+        if (r->sse_len > cap)
             return -GW_FAIL_PROTO; /* one event larger than max_sse_event_bytes */
     }
     return 0;
