@@ -191,23 +191,12 @@ void gw__server_error(struct gw_worker *w, struct gw_client *c, int status, cons
     respond(w, c, status, "application/json", body, jw.len, NULL);
 }
 
-/*
- * The request will not be read to its end: the connection closes after the
- * answer, and until then (and for a bounded linger after it, see
- * gw__client_linger) whatever else the client sends is dropped unread.
- */
-static void refuse_rest(struct gw_client *c)
-{
-    c->req.keepalive = false;
-    c->flags |= GW_CF_CLOSE_AFTER | GW_CF_DISCARD;
-}
-
 /* Errors found before the body was read: answer and close, never read the body. */
 static void early_error(struct gw_worker *w, struct gw_client *c, bool body_pending, int status,
                         const char *type, const char *code, const char *param, const char *msg)
 {
     if (body_pending)
-        refuse_rest(c);
+        gw__client_refuse_rest(c);
     gw__server_error(w, c, status, type, code, param, "%s", msg);
 }
 
@@ -424,6 +413,23 @@ static void upstream_head(struct gw_sb *hb, const struct gw_req *r, const struct
     head_end(hb, r, body_len);
 }
 
+/* The upstream request is prepared (pieces in the arena and in_buf): send it. */
+static void send_upstream(struct gw_worker *w, struct gw_client *c, struct iovec *iov, int n,
+                          size_t total)
+{
+    struct gw_req *r = &c->req;
+    r->up_iov = iov;
+    r->up_iovcnt = n;
+    r->up_total = total;
+    r->up_sent = 0;
+    if (r->stream) {
+        gw__stat_add(&w->shared.streams_active, 1);
+        r->stream_counted = true;
+    }
+    c->action = "sending request upstream";
+    gw__up_start(w, c, false);
+}
+
 /*
  * A dialect that translates (Anthropic, ...): the translator builds the
  * upstream path, headers and body from the client's OpenAI request; the relay
@@ -480,16 +486,7 @@ static void prepare_translated(struct gw_worker *w, struct gw_client *c, const c
     GW_BUG_ON(hb.overflow); /* hcap covers every piece */
     iov[0] = (struct iovec){head, hb.len};
     iov[1] = (struct iovec){(void *)xr.body.ptr, xr.body.len};
-    r->up_iov = iov;
-    r->up_iovcnt = 2;
-    r->up_total = hb.len + xr.body.len;
-    r->up_sent = 0;
-    if (r->stream) {
-        gw__stat_add(&w->shared.streams_active, 1);
-        r->stream_counted = true;
-    }
-    c->action = "sending request upstream";
-    gw__up_start(w, c, false);
+    send_upstream(w, c, iov, 2, hb.len + xr.body.len);
 }
 
 static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route route)
@@ -639,16 +636,7 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
     if (hb.overflow)
         goto nomem;
     iov[0] = (struct iovec){head, hb.len};
-    r->up_iov = iov;
-    r->up_iovcnt = n;
-    r->up_total = hb.len + total_body;
-    r->up_sent = 0;
-    if (r->stream) {
-        gw__stat_add(&w->shared.streams_active, 1);
-        r->stream_counted = true;
-    }
-    c->action = "sending request upstream";
-    gw__up_start(w, c, false);
+    send_upstream(w, c, iov, n, hb.len + total_body);
     return;
 nomem:
     gw__stat_add(&w->shared.buffer_refusals, 1);
@@ -723,7 +711,7 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
     int n = gw_http1_parse_request(c->ibuf, c->ilen, &h, hdrs, maxh);
     if (n == -2) {
         if (c->ilen >= sc->max_header_bytes) {
-            refuse_rest(c);
+            gw__client_refuse_rest(c);
             gw__server_error(w, c, 431, "invalid_request_error",
                              "request_header_fields_too_large", NULL,
                              "The request head is larger than %u bytes.", sc->max_header_bytes);
@@ -733,7 +721,7 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
     }
     r->t_start_ns = gw__now_ns();
     if (n < 0) {
-        refuse_rest(c);
+        gw__client_refuse_rest(c);
         if (h.err == GW_H1E_TOO_MANY_HEADERS)
             gw__server_error(w, c, 431, "invalid_request_error",
                              "request_header_fields_too_large", NULL,
@@ -744,7 +732,7 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
         return -1;
     }
     if ((size_t)n > sc->max_header_bytes) {
-        refuse_rest(c);
+        gw__client_refuse_rest(c);
         gw__server_error(w, c, 431, "invalid_request_error", "request_header_fields_too_large",
                          NULL, "The request head is larger than %u bytes.", sc->max_header_bytes);
         return -1;
@@ -844,7 +832,7 @@ void gw__server_process(struct gw_worker *w, struct gw_client *c)
         size_t n = c->ilen - start;
         ssize_t left = gw_chunked_decode(&r->in_dec, c->ibuf + start, &n);
         if (left == -1) {
-            refuse_rest(c);
+            gw__client_refuse_rest(c);
             gw__server_error(w, c, 400, "invalid_request_error", "bad_request", NULL,
                              "Malformed chunked request body.");
             return;

@@ -149,6 +149,12 @@ static void stage_drop(struct gw_worker *w, struct gw_upconn *up)
     }
 }
 
+/* Its request is not fully written yet: the send timer runs, and no reuse. */
+static inline bool up_sending(const struct gw_upconn *up)
+{
+    return up->state == GW_US_BUSY && up->owner && !up->owner->req.up_written;
+}
+
 static void sblock_drop(struct gw_worker *w, struct gw_upconn *up)
 {
     GW_BUG_ON(up->send_busy && up->sblock); /* the kernel may still read it */
@@ -187,7 +193,7 @@ static void up_release(struct gw_worker *w, struct gw_upconn *up, bool reusable)
     up->prov = NULL;
     up->nrequests++;
     if (!reusable || w->draining || up->nrequests >= pl->max_requests || pl->max_idle == 0 ||
-        up->send_busy || up->sending) {
+        up->send_busy) {
         up_close(w, up);
         return;
     }
@@ -296,11 +302,9 @@ static void request_written(struct gw_worker *w, struct gw_upconn *up)
 {
     struct gw_client *c = up->owner;
     struct gw_req *r = &c->req;
-    up->sending = false;
     r->up_written = true;
     r->t_sent_ns = gw__now_ns();
-    if (!up->send_busy)
-        sblock_drop(w, up);
+    sblock_drop(w, up);
     if (up->got_bytes) {
         gw__req_input_release(w, r);
         return; /* the response's own timers run */
@@ -312,7 +316,7 @@ static void request_written(struct gw_worker *w, struct gw_upconn *up)
 /* Some of the request went out: the send timer measures progress, not the total. */
 static void send_progress(struct gw_worker *w, struct gw_upconn *up)
 {
-    if (up->sending && !up->got_bytes)
+    if (up_sending(up) && !up->got_bytes)
         arm_timer(w, up, up->prov->send_timeout_ms);
 }
 
@@ -472,7 +476,6 @@ static void up_pump(struct gw_worker *w, struct gw_upconn *up)
             }
             up->state = GW_US_BUSY;
             up->action = "sending request upstream";
-            up->sending = true;
             arm_timer(w, up, up->prov->send_timeout_ms);
         }
         if (up->handshake_done && (st & BR_SSL_SENDAPP) && up->owner && up->state == GW_US_BUSY) {
@@ -485,8 +488,8 @@ static void up_pump(struct gw_worker *w, struct gw_upconn *up)
             }
         }
         /* Written once the engine holds none of it and no record is in flight. */
-        if (up->sending && up->owner && up->state == GW_US_BUSY && !up->send_busy &&
-            !(st & BR_SSL_SENDREC) && up->owner->req.up_sent == up->owner->req.up_total) {
+        if (up_sending(up) && !up->send_busy && !(st & BR_SSL_SENDREC) &&
+            up->owner->req.up_sent == up->owner->req.up_total) {
             request_written(w, up);
             continue;
         }
@@ -513,7 +516,6 @@ static void begin_request(struct gw_worker *w, struct gw_upconn *up)
 {
     up->state = GW_US_BUSY;
     up->action = "sending request upstream";
-    up->sending = true;
     arm_timer(w, up, up->prov->send_timeout_ms);
     if (up->tls) {
         up_pump(w, up);
@@ -687,7 +689,7 @@ static void up_timeout(struct gw_timer *t)
         up_fail(w, up, GW_FAIL_TIMEOUT_HANDSHAKE, "");
         return;
     case GW_US_BUSY:
-        if (up->sending && !up->got_bytes)
+        if (up_sending(up) && !up->got_bytes)
             up_fail(w, up, GW_FAIL_TIMEOUT_SEND, "");
         else if (up->owner && !up->owner->req.resp_head_done)
             up_fail(w, up, GW_FAIL_TIMEOUT_FIRST_BYTE, "");

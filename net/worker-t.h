@@ -107,7 +107,6 @@ struct gw_upconn {
     bool reused;        /* served a request before the current one */
     bool got_bytes;     /* some response byte arrived for the current request */
     bool handshake_done;
-    bool sending;       /* the request is not fully written: the send timer runs */
     struct gw_pool *pool;               /* borrowed: the worker's pool for its origin */
     struct gw_upconn *pool_next, *pool_prev; /* idle list links */
     struct gw_client *owner;            /* borrowed: client whose request runs here */

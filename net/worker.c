@@ -275,8 +275,7 @@ static void client_timeout(struct gw_timer *t)
             return;
         }
         c->action = c->req.head_len ? "reading request body" : "reading request head";
-        c->flags |= GW_CF_CLOSE_AFTER | GW_CF_DISCARD;
-        c->req.keepalive = false;
+        gw__client_refuse_rest(c);
         gw__server_error(w, c, 408, "invalid_request_error", "request_timeout", NULL,
                          "The request was not received in time.");
         return;
@@ -522,6 +521,12 @@ bool gw__client_input_to_request(struct gw_worker *w, struct gw_client *c)
     return extra == 0 || client_take_input(w, c, r->in_buf + end, extra);
 }
 
+void gw__client_refuse_rest(struct gw_client *c)
+{
+    c->req.keepalive = false;
+    c->flags |= GW_CF_CLOSE_AFTER | GW_CF_DISCARD;
+}
+
 /* Input that arrives for a request answered before it was read: counted and dropped. */
 static void discard_input(struct gw_worker *w, struct gw_client *c, size_t n)
 {
@@ -574,15 +579,13 @@ static void on_client_recv(struct gw_worker *w, struct gw_client *c,
             if (!client_take_input(w, c, w->cbufs + (size_t)bid * GW_RBUF_SIZE, (size_t)res)) {
                 buf_return(w->cbr, w->cbufs, GW_CBUF_COUNT, bid);
                 if (c->state == GW_CS_READING && c->req.head_len == 0) {
-                    c->flags |= GW_CF_CLOSE_AFTER | GW_CF_DISCARD;
-                    c->req.keepalive = false;
+                    gw__client_refuse_rest(c);
                     gw__server_error(w, c, 431, "invalid_request_error",
                                      "request_header_fields_too_large", NULL,
                                      "The request head is larger than %u bytes.",
                                      w->snap->server.max_header_bytes);
                 } else if (c->state == GW_CS_READING) {
-                    c->flags |= GW_CF_CLOSE_AFTER | GW_CF_DISCARD;
-                    c->req.keepalive = false;
+                    gw__client_refuse_rest(c);
                     gw__server_error(w, c, 413, "invalid_request_error", "request_too_large",
                                      NULL, "The request body is larger than %llu bytes.",
                                      (unsigned long long)w->snap->server.max_body_bytes);
@@ -598,9 +601,7 @@ static void on_client_recv(struct gw_worker *w, struct gw_client *c,
         goto done;
     if (res == -ENOBUFS)
         gw__stat_add(&w->shared.client_enobufs, 1);
-    if (res > 0 && c->state == GW_CS_LINGER) {
-        /* nothing: a receive without a buffer cannot carry bytes */
-    } else if (res > 0) {
+    if (res > 0) {
         if (c->state == GW_CS_READING) {
             gw__server_process(w, c);
         } else if (c->ilen > (size_t)w->snap->server.max_header_bytes + c->req.raw_end) {

@@ -82,6 +82,12 @@ void gw__req_input_release(struct gw_worker *w, struct gw_req *r);
 /* Frees the input buffer, whatever it holds (connection idle or closing). */
 void gw__client_input_free(struct gw_worker *w, struct gw_client *c);
 /*
+ * The request will not be read to its end: the connection closes after the
+ * answer, and until then (and for a bounded linger after it, see
+ * gw__client_linger) whatever else the client sends is dropped unread.
+ */
+void gw__client_refuse_rest(struct gw_client *c);
+/*
  * The response to a request that was answered before it was read (an early
  * error with GW_CF_DISCARD) is sent: shut our side for writing and drop
  * input until the client closes, GW_LINGER_MAX_BYTES arrived or GW_LINGER_MS
