@@ -28,7 +28,7 @@
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "net/http1.h"
-#include "net/sse.h"
+#include "core/sse.h"
 #include "net/worker.h"
 
 #define RESP_HEAD_MAX 65536
@@ -437,6 +437,17 @@ static int on_resp_head(struct gw_worker *w, struct gw_client *c, const struct g
     if (r->xbuffer) {
         /* The head goes out with the translated body (gw__relay_finish). */
         r->status = h->status;
+        r->xerr_type = GW_SPAN_NULL;
+        const struct gw_http1_header *et =
+            r->dialect->error_type_header
+                ? gw_http1_find(h->headers, h->num_headers, r->dialect->error_type_header)
+                : NULL;
+        if (et && et->value.len <= 256) {
+            char *v = gw_arena_strndup(&r->arena, et->value.ptr, et->value.len);
+            if (!v)
+                return -GW_FAIL_NOMEM;
+            r->xerr_type = gw_span_make(v, et->value.len);
+        }
         r->xextra = gw_arena_strndup(&r->arena, extra, el);
         if (!r->xextra)
             return -GW_FAIL_NOMEM;
@@ -607,7 +618,7 @@ static void xfinish_buffered(struct gw_worker *w, struct gw_client *c)
         xusage(r, &u);
         ctype = "application/json";
     } else {
-        if (r->dialect->translate_error(status, body, r->xlen, &r->arena, &out, &status) == 0)
+        if (r->dialect->translate_error(status, r->xerr_type, body, r->xlen, &r->arena, &out, &status) == 0)
             ctype = "application/json";
     }
     r->relay_chunked_out = false;

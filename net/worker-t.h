@@ -202,6 +202,7 @@ struct gw_req {
     char *xbuf;                      /* owns (malloc'd, capped): the gathered body */
     size_t xlen, xcap;
     const char *xextra;              /* arena: passed-through header lines for the final head */
+    struct gw_span xerr_type;        /* arena: the dialect's error type header of a non-2xx answer */
     char xctype[128];                /* the upstream content type, for a body that stays as is */
     const char *warning;             /* static: sent to the client as x-conduit-warning */
     uint64_t bytes_in, bytes_out;

@@ -24,6 +24,7 @@
 #include "core/json.h"
 #include "core/span.h"
 #include "providers/anthropic.h"
+#include "providers/dialect.h"
 #include "providers/xbound.h"
 #include "providers/xlate.h"
 
@@ -1077,9 +1078,11 @@ static void write_error(struct gw_jw *w, const struct jv *err_obj, int status, i
         *out_status = st;
 }
 
-int gw_anthropic_translate_error(int status, const char *body, size_t len, struct gw_arena *a,
-                                 struct gw_span *out, int *out_status)
+int gw_anthropic_translate_error(int status, struct gw_span error_type, const char *body,
+                                 size_t len, struct gw_arena *a, struct gw_span *out,
+                                 int *out_status)
 {
+    (void)error_type; /* one status, one error: the body says which */
     static const char *const k[] = {"type", "error"};
     struct jv v[2] = {{0}, {0}};
     *out = GW_SPAN_NULL;
@@ -1478,3 +1481,18 @@ int gw_anthropic_stream_end(struct gw_anthropic_stream *s, const struct gw_xlate
     s->_done = s->_failed = true;
     return r < 0 ? -1 : r;
 }
+
+/* ---- the dialect table (providers/dialect.h) ---- */
+
+GW_DIALECT_STREAM_FNS(anthropic)
+
+const struct gw_dialect gw_dialect_anthropic = {
+    .name = "anthropic",
+    .build_request = gw_anthropic_build_request,
+    .translate_response = gw_anthropic_translate_response,
+    .translate_error = gw_anthropic_translate_error,
+    .stream_size = sizeof(struct gw_anthropic_stream),
+    .stream_init = anthropic_stream_init_v,
+    .stream_feed = anthropic_stream_feed_v,
+    .stream_end = anthropic_stream_end_v,
+};

@@ -56,8 +56,9 @@ int gw_anthropic_translate_response(const struct gw_xlate *x, const char *body, 
  * error shape gives a generic message naming the status. Returns 0, or -1
  * when the arena is exhausted.
  */
-int gw_anthropic_translate_error(int status, const char *body, size_t len, struct gw_arena *a,
-                                 struct gw_span *out, int *out_status);
+int gw_anthropic_translate_error(int status, struct gw_span error_type, const char *body,
+                                 size_t len, struct gw_arena *a, struct gw_span *out,
+                                 int *out_status);
 
 /*
  * Stream translator state: fixed size; the partial event buffer and an output

@@ -168,8 +168,8 @@ struct bctx {
     bool tool_blocks;      /* a toolUse or toolResult block has been written */
     struct gw_span *names; /* arena: raw JSON string tokens of the tools the history calls */
     size_t nnames, names_cap;
-    size_t ncalls;         /* tool calls in the history (GW_XBOUND_TOOL_CALLS_MAX) */
-    size_t msg; /* index in messages of the message being written */
+    size_t ncalls; /* tool calls in the history (GW_XBOUND_TOOL_CALLS_MAX) */
+    size_t msg;    /* index in messages of the message being written */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct gw_xlate_err *e, const char *param,
@@ -1355,9 +1355,10 @@ static struct jv error_message(struct gw_span body)
     return jv_is(&v[0], GW_JT_STRING) ? v[0] : v[1];
 }
 
-int gw_bedrock_translate_error(int status, const char *body, size_t len, struct gw_arena *a,
-                               struct gw_span *out, int *out_status)
+int gw_bedrock_translate_error(int status, struct gw_span error_type, const char *body, size_t len,
+                               struct gw_arena *a, struct gw_span *out, int *out_status)
 {
+    (void)error_type; /* TODO(issue 9): read x-amzn-ErrorType */
     *out = GW_SPAN_NULL;
     struct jv msg = error_message(gw_span_make(body, len));
     const struct err_map *m = err_lookup(status);
@@ -1788,6 +1789,7 @@ const struct gw_dialect gw_dialect_bedrock = {
     .build_request = gw_bedrock_build_request,
     .translate_response = gw_bedrock_translate_response,
     .translate_error = gw_bedrock_translate_error,
+    .error_type_header = "x-amzn-errortype",
     .stream_ctype = GW_BEDROCK_STREAM_CTYPE,
     .build_embeddings = NULL,
     .translate_embeddings = NULL,

@@ -89,8 +89,8 @@ int gw_bedrock_translate_response(const struct gw_xlate *x, const char *body, si
  * Throttling/ServiceQuota/ModelNotReady, 500 InternalServer, 503
  * ServiceUnavailable). Returns 0, or -1 when the arena is exhausted.
  */
-int gw_bedrock_translate_error(int status, const char *body, size_t len, struct gw_arena *a,
-                               struct gw_span *out, int *out_status);
+int gw_bedrock_translate_error(int status, struct gw_span error_type, const char *body, size_t len,
+                               struct gw_arena *a, struct gw_span *out, int *out_status);
 
 /*
  * Stream translator state: fixed size. The event stream decoder holds at

@@ -1234,9 +1234,10 @@ static void write_error_obj(struct gw_jw *w, const struct gw_span *msg_raw, cons
     gw_jw_obj_end(w);
 }
 
-int gw_cohere_translate_error(int status, const char *body, size_t len, struct gw_arena *a,
-                              struct gw_span *out, int *out_status)
+int gw_cohere_translate_error(int status, struct gw_span error_type, const char *body, size_t len,
+                              struct gw_arena *a, struct gw_span *out, int *out_status)
 {
+    (void)error_type; /* one status, one error: the body says which */
     static const char *const k[] = {"message", "data"};
     struct jv v[2] = {{0}, {0}};
     *out = GW_SPAN_NULL;

@@ -237,8 +237,8 @@ struct bctx {
     bool any;               /* a content has been written */
     struct call_ref *calls; /* arena; kept across render attempts */
     size_t ncalls, calls_cap;
-    size_t nresults;        /* tool results written (GW_XBOUND_TOOL_CALLS_MAX) */
-    size_t msg; /* index in messages of the message being written */
+    size_t nresults; /* tool results written (GW_XBOUND_TOOL_CALLS_MAX) */
+    size_t msg;      /* index in messages of the message being written */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct gw_xlate_err *e, const char *param,
@@ -1788,9 +1788,10 @@ static void write_error(struct gw_jw *w, const struct jv *err_obj, int status, i
         *out_status = st;
 }
 
-int gw_gemini_translate_error(int status, const char *body, size_t len, struct gw_arena *a,
-                              struct gw_span *out, int *out_status)
+int gw_gemini_translate_error(int status, struct gw_span error_type, const char *body, size_t len,
+                              struct gw_arena *a, struct gw_span *out, int *out_status)
 {
+    (void)error_type; /* one status, one error: the body says which */
     static const char *const k[] = {"error"};
     struct jv v = {0};
     *out = GW_SPAN_NULL;

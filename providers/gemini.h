@@ -66,8 +66,8 @@ int gw_gemini_translate_response(const struct gw_xlate *x, const char *body, siz
  * a generic message naming the status. Returns 0, or -1 when the arena is
  * exhausted.
  */
-int gw_gemini_translate_error(int status, const char *body, size_t len, struct gw_arena *a,
-                              struct gw_span *out, int *out_status);
+int gw_gemini_translate_error(int status, struct gw_span error_type, const char *body, size_t len,
+                              struct gw_arena *a, struct gw_span *out, int *out_status);
 
 /*
  * OpenAI embeddings request body[0..len) (read by gw_embed_parse) -> POST

@@ -60,8 +60,9 @@ struct gw_xlate_req {
 
 struct gw_xlate_usage {
     uint64_t prompt_tokens;     /* OpenAI's meaning: all input tokens, cached ones included */
-    uint64_t completion_tokens;
+    uint64_t completion_tokens; /* reasoning tokens included */
     uint64_t cached_tokens;     /* input tokens read from a cache */
+    uint64_t reasoning_tokens;  /* output tokens the model spent thinking */
     uint64_t cache_creation_tokens;
     bool have;
 };

@@ -49,7 +49,7 @@
 #include "bench/loadgen/loadgen.h"
 #include "core/common.h"
 #include "net/http1.h"
-#include "net/sse.h"
+#include "core/sse.h"
 
 #define EVENT_BATCH 512
 #define HEAP_NONE UINT32_MAX

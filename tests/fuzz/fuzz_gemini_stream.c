@@ -94,7 +94,7 @@ static void whole_body(const char *s, size_t len)
     if (gw_gemini_translate_response(&x, s, len, &out, &u) == 0)
         GW_BUG_ON(!gw_json_validate(out.ptr, out.len) || !u.have);
     int st = 0;
-    GW_BUG_ON(gw_gemini_translate_error(429, s, len, &a, &out, &st) != 0);
+    GW_BUG_ON(gw_gemini_translate_error(429, GW_SPAN_NULL, s, len, &a, &out, &st) != 0);
     GW_BUG_ON(!gw_json_validate(out.ptr, out.len) || st < 400 || st > 599);
     gw_arena_destroy(&a);
 }

@@ -1,5 +1,5 @@
 /*
- * Fuzzes net/sse.c. The input is an event stream (after an optional BOM). It
+ * Fuzzes core/sse.c. The input is an event stream (after an optional BOM). It
  * is parsed three ways and each must agree:
  *  - gw_sse_next (and gw_sse_next_final) over the whole buffer;
  *  - a byte-at-a-time reference written straight from WHATWG HTML §9.2.6, with
@@ -15,7 +15,7 @@
 
 #include "core/common.h"
 #include "core/span.h"
-#include "net/sse.h"
+#include "core/sse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -26,7 +26,7 @@
 #include "core/json.h"
 #include "core/span.h"
 #include "net/http1.h"
-#include "net/sse.h"
+#include "core/sse.h"
 
 #include "harness.h"
 

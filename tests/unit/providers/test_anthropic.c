@@ -486,7 +486,7 @@ Test(anthropic, every_error_type_maps)
                  t[i].oa_type, t[i].code);
         struct gw_span out;
         int st = 0;
-        cr_assert_eq(gw_anthropic_translate_error(t[i].in, in, strlen(in), &arena, &out, &st), 0);
+        cr_assert_eq(gw_anthropic_translate_error(t[i].in, GW_SPAN_NULL, in, strlen(in), &arena, &out, &st), 0);
         cr_assert_eq(st, t[i].out, "%s", t[i].type);
         assert_span(out, want);
     }
@@ -497,13 +497,13 @@ Test(anthropic, unparseable_error_bodies_get_a_generic_message)
     struct gw_span out;
     int st = 0;
     const char *html = "<html><body>502 Bad Gateway</body></html>";
-    cr_assert_eq(gw_anthropic_translate_error(502, html, strlen(html), &arena, &out, &st), 0);
+    cr_assert_eq(gw_anthropic_translate_error(502, GW_SPAN_NULL, html, strlen(html), &arena, &out, &st), 0);
     cr_assert_eq(st, 502);
     assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
                      "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
-    cr_assert_eq(gw_anthropic_translate_error(529, "", 0, &arena, &out, &st), 0);
+    cr_assert_eq(gw_anthropic_translate_error(529, GW_SPAN_NULL, "", 0, &arena, &out, &st), 0);
     cr_assert_eq(st, 503);
-    cr_assert_eq(gw_anthropic_translate_error(400, NULL, 0, &arena, &out, &st), 0);
+    cr_assert_eq(gw_anthropic_translate_error(400, GW_SPAN_NULL, NULL, 0, &arena, &out, &st), 0);
     cr_assert_eq(st, 400);
     assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
                      "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");

@@ -732,7 +732,7 @@ Test(bedrock, every_error_status_maps)
                  t[i].type, t[i].code);
         struct gw_span out;
         int st = 0;
-        cr_assert_eq(gw_bedrock_translate_error(t[i].in, in, LIT_LEN(in), &arena, &out, &st), 0);
+        cr_assert_eq(gw_bedrock_translate_error(t[i].in, GW_SPAN_NULL, in, LIT_LEN(in), &arena, &out, &st), 0);
         cr_assert_eq(st, t[i].out, "%d", t[i].in);
         assert_span(out, want);
     }
@@ -743,24 +743,24 @@ Test(bedrock, error_message_spellings_and_unparseable_bodies)
     struct gw_span out;
     int st = 0;
     static const char cap[] = "{\"Message\":\"User: arn:aws:iam::123:user/x is not authorized\"}";
-    cr_assert_eq(gw_bedrock_translate_error(403, cap, LIT_LEN(cap), &arena, &out, &st), 0);
+    cr_assert_eq(gw_bedrock_translate_error(403, GW_SPAN_NULL, cap, LIT_LEN(cap), &arena, &out, &st), 0);
     cr_assert_eq(st, 403);
     assert_span(out, "{\"error\":{\"message\":\"User: arn:aws:iam::123:user/x is not authorized\","
                      "\"type\":\"permission_error\",\"param\":null,\"code\":null}}");
     const char *html = "<html><body>502 Bad Gateway</body></html>";
-    cr_assert_eq(gw_bedrock_translate_error(502, html, strlen(html), &arena, &out, &st), 0);
+    cr_assert_eq(gw_bedrock_translate_error(502, GW_SPAN_NULL, html, strlen(html), &arena, &out, &st), 0);
     cr_assert_eq(st, 502);
     assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
                      "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
-    cr_assert_eq(gw_bedrock_translate_error(429, "", 0, &arena, &out, &st), 0);
+    cr_assert_eq(gw_bedrock_translate_error(429, GW_SPAN_NULL, "", 0, &arena, &out, &st), 0);
     cr_assert_eq(st, 429);
     assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 429)\","
                      "\"type\":\"rate_limit_error\",\"param\":null,\"code\":"
                      "\"rate_limit_exceeded\"}}");
-    cr_assert_eq(gw_bedrock_translate_error(400, NULL, 0, &arena, &out, &st), 0);
+    cr_assert_eq(gw_bedrock_translate_error(400, GW_SPAN_NULL, NULL, 0, &arena, &out, &st), 0);
     cr_assert_eq(st, 400);
     static const char empty[] = "{\"message\":\"\",\"__type\":\"ValidationException\"}";
-    cr_assert_eq(gw_bedrock_translate_error(400, empty, LIT_LEN(empty), &arena, &out, &st), 0);
+    cr_assert_eq(gw_bedrock_translate_error(400, GW_SPAN_NULL, empty, LIT_LEN(empty), &arena, &out, &st), 0);
     assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
                      "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
 }

@@ -601,7 +601,7 @@ Test(cohere, every_status_maps)
                  t[i].type, t[i].code);
         struct gw_span out;
         int st = 0;
-        cr_assert_eq(gw_cohere_translate_error(t[i].in, in, LIT_LEN(in), &arena, &out, &st), 0);
+        cr_assert_eq(gw_cohere_translate_error(t[i].in, GW_SPAN_NULL, in, LIT_LEN(in), &arena, &out, &st), 0);
         cr_assert_eq(st, t[i].out, "status %d gave %d", t[i].in, st);
         assert_span(out, want);
     }
@@ -612,22 +612,22 @@ Test(cohere, error_bodies_without_a_message_get_a_generic_one)
     struct gw_span out;
     int st = 0;
     const char *html = "<html><body>502 Bad Gateway</body></html>";
-    cr_assert_eq(gw_cohere_translate_error(502, html, strlen(html), &arena, &out, &st), 0);
+    cr_assert_eq(gw_cohere_translate_error(502, GW_SPAN_NULL, html, strlen(html), &arena, &out, &st), 0);
     cr_assert_eq(st, 502);
     assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
                      "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
-    cr_assert_eq(gw_cohere_translate_error(400, NULL, 0, &arena, &out, &st), 0);
+    cr_assert_eq(gw_cohere_translate_error(400, GW_SPAN_NULL, NULL, 0, &arena, &out, &st), 0);
     cr_assert_eq(st, 400);
     assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
                      "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
     /* The SDK's TooManyRequests body: {"data": "..."}. */
     const char *data = "{\"data\":\"slow down\"}";
-    cr_assert_eq(gw_cohere_translate_error(429, data, strlen(data), &arena, &out, &st), 0);
+    cr_assert_eq(gw_cohere_translate_error(429, GW_SPAN_NULL, data, strlen(data), &arena, &out, &st), 0);
     cr_assert_eq(st, 429);
     assert_span(out, "{\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\","
                      "\"param\":null,\"code\":\"rate_limit_exceeded\"}}");
     const char *num = "{\"message\":42}";
-    cr_assert_eq(gw_cohere_translate_error(500, num, strlen(num), &arena, &out, &st), 0);
+    cr_assert_eq(gw_cohere_translate_error(500, GW_SPAN_NULL, num, strlen(num), &arena, &out, &st), 0);
     assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 500)\","
                      "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
 }

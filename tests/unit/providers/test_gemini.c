@@ -835,7 +835,7 @@ Test(gemini, every_error_status_maps)
                  t[i].oa_type, t[i].code);
         struct gw_span out;
         int st = 0;
-        cr_assert_eq(gw_gemini_translate_error(t[i].in, in, strlen(in), &arena, &out, &st), 0);
+        cr_assert_eq(gw_gemini_translate_error(t[i].in, GW_SPAN_NULL, in, strlen(in), &arena, &out, &st), 0);
         cr_assert_eq(st, t[i].out, "%s", t[i].status);
         assert_span(out, want);
     }
@@ -852,7 +852,7 @@ Test(gemini, an_invalid_api_key_is_401)
         "\"API key not valid. Please pass a valid API key.\"}]}}";
     struct gw_span out;
     int st = 0;
-    cr_assert_eq(gw_gemini_translate_error(400, in, LIT_LEN(in), &arena, &out, &st), 0);
+    cr_assert_eq(gw_gemini_translate_error(400, GW_SPAN_NULL, in, LIT_LEN(in), &arena, &out, &st), 0);
     cr_assert_eq(st, 401);
     assert_span(out, "{\"error\":{\"message\":\"API key not valid. Please pass a valid API key.\","
                      "\"type\":\"invalid_request_error\",\"param\":null,"
@@ -864,16 +864,16 @@ Test(gemini, unparseable_error_bodies_get_a_generic_message)
     struct gw_span out;
     int st = 0;
     const char *html = "<html><body>502 Bad Gateway</body></html>";
-    cr_assert_eq(gw_gemini_translate_error(502, html, strlen(html), &arena, &out, &st), 0);
+    cr_assert_eq(gw_gemini_translate_error(502, GW_SPAN_NULL, html, strlen(html), &arena, &out, &st), 0);
     cr_assert_eq(st, 502);
     assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
                      "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
-    cr_assert_eq(gw_gemini_translate_error(400, NULL, 0, &arena, &out, &st), 0);
+    cr_assert_eq(gw_gemini_translate_error(400, GW_SPAN_NULL, NULL, 0, &arena, &out, &st), 0);
     cr_assert_eq(st, 400);
     assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
                      "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
     /* A status outside 4xx/5xx from a broken upstream is a 502 to the client. */
-    cr_assert_eq(gw_gemini_translate_error(302, "{}", 2, &arena, &out, &st), 0);
+    cr_assert_eq(gw_gemini_translate_error(302, GW_SPAN_NULL, "{}", 2, &arena, &out, &st), 0);
     cr_assert_eq(st, 502);
 }
 

@@ -6,7 +6,7 @@
 
 #include "core/common.h"
 #include "core/span.h"
-#include "net/sse.h"
+#include "core/sse.h"
 
 /*
  * Finding line ends fast. A line ends at the first CR or LF, and memchr can
@@ -279,4 +279,116 @@ size_t gw_sse_write_data(char *out, size_t cap, const char *payload, size_t len)
     out[pre_len + len] = '\n';
     out[pre_len + len + 1] = '\n';
     return pre_len + len + 2;
+}
+
+/* ---- the incremental reader ---- */
+
+void gw_sse_reader_init(struct gw_sse_reader *r, struct gw_arena *a, size_t max)
+{
+    memset(r, 0, sizeof(*r));
+    r->_arena = a;
+    r->_max = max;
+}
+
+/* Makes _buf hold at least `need` (<= _max) bytes, keeping what it holds. */
+static int reader_reserve(struct gw_sse_reader *r, size_t need)
+{
+    if (need <= r->_cap)
+        return 0;
+    size_t cap = r->_cap ? r->_cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    cap = GW_MIN(cap, r->_max);
+    char *p = gw_arena_alloc(r->_arena, cap);
+    if (!p)
+        return GW_SSE_NOMEM;
+    if (r->_data_len + r->_line_len)
+        memcpy(p, r->_buf, r->_data_len + r->_line_len);
+    r->_buf = p;
+    r->_cap = cap;
+    return 0;
+}
+
+/* One complete line at _buf[_data_len.._data_len+_line_len). */
+static int reader_line(struct gw_sse_reader *r, gw_sse_event_fn fn, void *arg)
+{
+    size_t n = r->_line_len;
+    r->_line_len = 0;
+    if (n == 0) { /* blank line: the event is complete (_buf may still be NULL) */
+        int ret = 0;
+        if (r->_has_data && r->_data_len) {
+            size_t el = r->_event_len == UCHAR_MAX ? 0 : r->_event_len;
+            struct gw_span ev = gw_span_make(r->_event, el);
+            if (r->_event_len == UCHAR_MAX)
+                ev = gw_span_make("\n", 1); /* a type no caller names */
+            ret = fn(arg, ev, gw_span_make(r->_buf, r->_data_len));
+        }
+        r->_data_len = 0;
+        r->_has_data = false;
+        r->_event_len = 0;
+        return ret;
+    }
+    char *l = r->_buf + r->_data_len;
+    struct gw_span name, val;
+    if (!split_field(l, n, &name, &val))
+        return 0;
+    if (name_is(name, "event", 5)) {
+        if (val.len < sizeof(r->_event)) {
+            memcpy(r->_event, val.ptr, val.len);
+            r->_event_len = (unsigned char)val.len;
+        } else {
+            r->_event_len = UCHAR_MAX;
+        }
+        return 0;
+    }
+    if (!name_is(name, "data", 4))
+        return 0; /* id:, retry: say nothing the data does not */
+    if (r->_has_data)
+        r->_buf[r->_data_len++] = '\n'; /* at most the 'd' of "data" it overwrites */
+    memmove(r->_buf + r->_data_len, val.ptr, val.len);
+    r->_data_len += val.len;
+    r->_has_data = true;
+    return 0;
+}
+
+int gw_sse_reader_feed(struct gw_sse_reader *r, const char *data, size_t len, gw_sse_event_fn fn,
+                       void *arg)
+{
+    size_t i = 0;
+    if (r->_cr && len) {
+        r->_cr = false;
+        if (data[0] == '\n')
+            i = 1;
+    }
+    while (i < len) {
+        /* A byte loop, not memchr for each of CR and LF: that would rescan the
+         * rest of the input for every line of a CR-only stream. */
+        size_t k = i;
+        while (k < len && data[k] != '\n' && data[k] != '\r')
+            k++;
+        size_t add = k - i;
+        if (add) {
+            size_t need = r->_data_len + r->_line_len + add;
+            if (need > r->_max)
+                return GW_SSE_OVERSIZE;
+            int e = reader_reserve(r, need);
+            if (e != 0)
+                return e;
+            memcpy(r->_buf + r->_data_len + r->_line_len, data + i, add);
+            r->_line_len += add;
+        }
+        if (k == len)
+            break;
+        i = k + 1;
+        if (data[k] == '\r') {
+            if (i < len && data[i] == '\n')
+                i++;
+            else if (i == len)
+                r->_cr = true;
+        }
+        int ret = reader_line(r, fn, arg);
+        if (ret != 0)
+            return ret;
+    }
+    return 0;
 }

@@ -6,7 +6,7 @@
 
 #include "core/common.h"
 #include "core/span.h"
-#include "net/sse.h"
+#include "core/sse.h"
 
 /*
  * A parsed event, copied out of the parse buffer so sequences from different

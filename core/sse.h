@@ -1,7 +1,20 @@
 /*
- * net/sse.h — Server-Sent Events framing (WHATWG HTML §9.2.6, "event stream
- * interpretation"), for relaying and inspecting upstream streams.
+ * core/sse.h — Server-Sent Events framing (WHATWG HTML §9.2.6, "event stream
+ * interpretation"): one line and field grammar for the two jobs that read
+ * upstream event streams.
  *
+ *   - The relay (net/relay.c) forwards an OpenAI-compatible stream as it came
+ *     and only looks inside: gw_sse_next finds one whole event in bytes the
+ *     caller keeps, without copying.
+ *   - A translator (providers/) needs each event's data joined and nothing
+ *     else: struct gw_sse_reader takes the stream in any split, keeps one
+ *     partial event (bounded) and hands each complete event's type and data
+ *     to a callback, in time linear in the bytes fed.
+ *
+ * It lives in core/ because both net/ and providers/ read event streams, and
+ * DESIGN's dependency direction lets both use core/ but not each other.
+ *
+
  * gw_sse_next() finds one complete event in a buffer without copying: an event
  * ends at a blank line; lines end in CRLF, LF or CR. A buffer that ends in a
  * lone CR is incomplete (the LF may follow). Comment lines (":" first) and
@@ -22,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/arena.h"
 #include "core/span.h"
 
 /*
@@ -74,5 +88,44 @@ size_t gw_sse_skip_bom(const char *buf, size_t len);
  * written, or 0 if it does not fit.
  */
 size_t gw_sse_write_data(char *out, size_t cap, const char *payload, size_t len);
+
+/*
+ * The incremental reader: the stream's bytes in any split in, each complete
+ * event's type ("event:", or empty) and joined data out. Lines end in CRLF,
+ * LF or CR; comments and "id:"/"retry:" are skipped; an event whose data is
+ * empty (no data line, or only empty ones) is not dispatched, as the spec
+ * says; an unterminated last event is never dispatched. The partial event
+ * lives in an arena buffer that doubles up to `max` bytes. All fields are
+ * private.
+ */
+struct gw_sse_reader {
+    struct gw_arena *_arena;
+    size_t _max;
+    char *_buf; /* owns (arena): joined data of the event, then the partial line */
+    size_t _cap;
+    size_t _data_len; /* event data bytes at _buf[0..) */
+    size_t _line_len; /* partial line bytes at _buf[_data_len..) */
+    char _event[32];  /* the event's type */
+    unsigned char _event_len; /* UCHAR_MAX: longer than _event (matches no name) */
+    bool _has_data;   /* the event has a data line (maybe empty) */
+    bool _cr;         /* the last byte fed was a CR: skip a following LF */
+};
+
+/* One complete event: 0 to go on; anything else stops the feed and is returned by it. */
+typedef int (*gw_sse_event_fn)(void *arg, struct gw_span event, struct gw_span data);
+
+/* gw_sse_reader_feed's own failures (an event callback must not return these). */
+#define GW_SSE_OVERSIZE (-1000) /* one event's data and line passed `max` bytes */
+#define GW_SSE_NOMEM (-1001)    /* the arena is exhausted */
+
+void gw_sse_reader_init(struct gw_sse_reader *r, struct gw_arena *a, size_t max);
+
+/*
+ * Feeds data[0..len): calls fn for each event it completes. Returns 0 when
+ * all of it was taken, fn's non-zero result (the rest of data is not read),
+ * GW_SSE_OVERSIZE or GW_SSE_NOMEM.
+ */
+int gw_sse_reader_feed(struct gw_sse_reader *r, const char *data, size_t len, gw_sse_event_fn fn,
+                       void *arg);
 
 #endif
