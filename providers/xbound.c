@@ -48,7 +48,18 @@ int gw_xbound_refuse(const struct gw_xbound *b, struct gw_xlate_err *err)
     return -1;
 }
 
-static int fail_mem(struct gw_xlate_err *err)
+int gw_xlate_fail(struct gw_xlate_err *err, const char *param, const char *fmt, ...)
+{
+    va_list ap;
+    err->status = 400;
+    err->param = param;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int gw_xlate_fail_mem(struct gw_xlate_err *err)
 {
     err->status = 500;
     err->param = NULL;
@@ -71,7 +82,7 @@ char *gw_xbound_buf(struct gw_xbound *b, struct gw_arena *a, size_t want, struct
     }
     char *p = gw_arena_alloc(a, cap);
     if (!p) {
-        fail_mem(err);
+        gw_xlate_fail_mem(err);
         return NULL;
     }
     b->cap = cap;
@@ -82,7 +93,7 @@ int gw_xbound_overflow(const struct gw_xbound *b, struct gw_xlate_err *err)
 {
     if (b->cap >= b->limit)
         return gw_xbound_refuse(b, err);
-    return fail_mem(err);
+    return gw_xlate_fail_mem(err);
 }
 
 static bool name_char(unsigned char ch, const char *extra)

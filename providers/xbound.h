@@ -119,4 +119,14 @@ __attribute__((format(printf, 5, 6))) int gw_xbound_name(struct gw_span raw, con
                                                          struct gw_xlate_err *err,
                                                          const char *param_fmt, ...);
 
+/*
+ * A request the translator refuses: fills *err with status 400, the offending
+ * field (param, may be NULL) and the message; returns -1 so a caller can
+ * `return gw_xlate_fail(...)`. gw_xlate_fail_mem: status 500, the arena is
+ * exhausted.
+ */
+__attribute__((format(printf, 3, 4))) int gw_xlate_fail(struct gw_xlate_err *err, const char *param,
+                                                        const char *fmt, ...);
+int gw_xlate_fail_mem(struct gw_xlate_err *err);
+
 #endif
