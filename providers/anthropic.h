@@ -21,6 +21,8 @@
 
 #include "core/arena.h"
 #include "core/span.h"
+#include "core/sse.h"
+#include "providers/oai.h"
 #include "providers/xlate.h"
 
 #define GW_ANTHROPIC_VERSION_DEFAULT "2023-06-01"
@@ -61,27 +63,18 @@ int gw_anthropic_translate_error(int status, struct gw_span error_type, const ch
                                  int *out_status);
 
 /*
- * Stream translator state: fixed size; the partial event buffer and an output
- * scratch buffer come from x->arena, each growing by doubling up to about
- * GW_ANTHROPIC_EVENT_MAX (twice that for the output), so memory is bounded
- * whatever the stream. All fields are private.
+ * Stream translator state: fixed size. The SSE reader's partial event and
+ * the writer's chunk buffer come from x->arena, each growing by doubling (the
+ * event up to GW_ANTHROPIC_EVENT_MAX, the chunk to about twice the largest
+ * event), so memory is bounded whatever the stream. All fields are private.
  */
 struct gw_anthropic_stream {
-    const struct gw_xlate *_x;
-    char *_buf; /* owns (arena): joined data of the event, then the partial line */
-    size_t _cap;
-    size_t _data_len; /* event data bytes at _buf[0..) */
-    size_t _line_len; /* partial line bytes at _buf[_data_len..) */
-    char *_out;       /* owns (arena): one translated chunk at a time */
-    size_t _out_cap;
-    uint64_t _input_tokens, _cache_read, _cache_creation, _output_tokens;
-    uint32_t _tool_count; /* tool_use blocks seen: the next OpenAI tool_calls index */
-    bool _has_data;       /* the event has a data line (maybe empty) */
-    bool _cr;             /* the last byte fed was a CR: skip a following LF */
-    bool _role_sent;
-    bool _finish_sent;
-    bool _done;   /* [DONE] or an error chunk written: further input is ignored */
-    bool _failed; /* the translation stopped on an error */
+    struct gw_oai_stream _o;   /* the OpenAI side; its done/failed say the stream has ended */
+    struct gw_sse_reader _sse; /* the upstream's events, joined data at a time */
+    uint64_t _usage[4];        /* input, output, cache read, cache creation tokens so far */
+    uint32_t _tool_count;      /* tool_use blocks seen: the next OpenAI tool_calls index */
+    bool _started;             /* message_start's opening chunk written */
+    bool _finish_sent;         /* a chunk with finish_reason written */
 };
 
 /* Sets up *s for one response of the request x (x and its arena outlive s). */
@@ -91,21 +84,22 @@ void gw_anthropic_stream_init(struct gw_anthropic_stream *s, const struct gw_xla
  * de-chunking, split anywhere) and writes the OpenAI chunks it completes to
  * the sink: "data: {chat.completion.chunk}\n\n", a usage chunk before the end
  * when x->want_usage, then "data: [DONE]\n\n". Usage seen so far goes to *u
- * (may be NULL). An upstream error event becomes one OpenAI-shaped error
- * chunk, data: {"error":{...}}, and ends the stream.
- * Returns 0 to go on, 1 once the stream has ended ([DONE] or the error chunk
- * written; later input is ignored), -1 when the translation stopped: the
- * upstream stream is broken (invalid event JSON, an event over
- * GW_ANTHROPIC_EVENT_MAX; an error chunk is written) or the sink refused or
- * the arena is exhausted.
+ * (may be NULL). An event whose data is empty is skipped, as the SSE rules
+ * say. An upstream error event becomes one OpenAI-shaped error chunk,
+ * data: {"error":{...}}, followed by "data: [DONE]", and ends the stream.
+ * Returns 0 to go on, 1 once the stream has ended ([DONE] written after the
+ * last chunk or after the error chunk; later input is ignored), -1 when the
+ * translation stopped: the upstream stream is broken (invalid event JSON, an
+ * event over GW_ANTHROPIC_EVENT_MAX: an error chunk and [DONE] are written)
+ * or the sink refused or the arena is exhausted (nothing more is written).
  */
 int gw_anthropic_stream_feed(struct gw_anthropic_stream *s, const char *data, size_t len,
                              const struct gw_xlate_sink *sink, struct gw_xlate_usage *u);
 /*
  * The upstream stream ended. Returns 1 when it had ended properly (feed
  * returned 1), -1 when it had failed, or else (cut short before message_stop)
- * writes an error chunk and returns -1. An unterminated last event is
- * discarded, as the SSE rules say.
+ * writes an error chunk and "data: [DONE]" and returns -1. An unterminated
+ * last event is discarded, as the SSE rules say.
  */
 int gw_anthropic_stream_end(struct gw_anthropic_stream *s, const struct gw_xlate_sink *sink,
                             struct gw_xlate_usage *u);

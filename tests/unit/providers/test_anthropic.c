@@ -4,7 +4,8 @@
  * Fixtures are in the wire formats of Anthropic's Messages API reference
  * (request fields, the message object, error shapes, the SSE events of a
  * streamed message) and OpenAI's chat completions API; outputs are compared
- * byte for byte, since the writer is deterministic.
+ * byte for byte, since the writer is deterministic. The fixture and the
+ * stream driver are the dialect suites' shared ones (xtest.h).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,47 +20,22 @@
 #include "core/json.h"
 #include "core/span.h"
 #include "providers/anthropic.h"
+#include "providers/dialect.h"
 #include "providers/xbound.h"
 #include "providers/xlate.h"
 
 #include "amplify.h"
-
-#define LIT_LEN(s) (sizeof(s) - 1)
-
-static struct gw_arena arena;
-static struct gw_provider prov;
-static struct gw_xlate X;
+#include "xtest.h"
 
 static void setup(void)
 {
-    gw_arena_init(&arena, 1 << 16, 0);
-    memset(&prov, 0, sizeof(prov));
-    prov.name = "claude";
-    prov.api_key = "sk-ant-test";
+    xt_setup("claude", "sk-ant-test", "claude-sonnet-4-5", "claude");
     prov.anthropic_version = "2023-06-01";
-    X = (struct gw_xlate){
-        .prov = &prov,
-        .upstream_model = "claude-sonnet-4-5",
-        .client_model = "claude",
-        .request_id = "req1",
-        .created = 1700000000,
-        .arena = &arena,
-    };
 }
 
-static void teardown(void)
-{
-    gw_arena_destroy(&arena);
-}
+TestSuite(anthropic, .init = setup, .fini = xt_teardown);
 
-TestSuite(anthropic, .init = setup, .fini = teardown);
-
-static void assert_span(struct gw_span got, const char *want)
-{
-    cr_assert(got.ptr != NULL);
-    cr_assert(gw_span_eq(got, gw_span_cstr(want)), "got:\n%.*s\nwant:\n%s", (int)got.len, got.ptr,
-              want);
-}
+static const struct gw_dialect *const D = &gw_dialect_anthropic;
 
 static struct gw_xlate_req build_ok(const char *body)
 {
@@ -75,7 +51,7 @@ static struct gw_xlate_req build_ok(const char *body)
 static void expect_body(const char *in, const char *want)
 {
     struct gw_xlate_req req = build_ok(in);
-    assert_span(req.body, want);
+    xt_assert_span(req.body, want);
 }
 
 static void expect_400(const char *in, const char *param, const char *msg_part)
@@ -109,7 +85,7 @@ Test(anthropic, headers_for_2023_06_01_use_x_api_key)
 {
     struct gw_xlate_req req = build_ok("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
                                        "\"content\":\"Hi\"}],\"temperature\":0.2}");
-    assert_span(req.headers, "anthropic-version: 2023-06-01\r\nx-api-key: sk-ant-test\r\n");
+    xt_assert_span(req.headers, "anthropic-version: 2023-06-01\r\nx-api-key: sk-ant-test\r\n");
     cr_assert_null(req.warning);
 }
 
@@ -262,8 +238,8 @@ Test(anthropic, version_2026_uses_bearer_without_sampling_parameters)
     prov.anthropic_version = "2026-10-21";
     struct gw_xlate_req req =
         build_ok("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":10}");
-    assert_span(req.headers,
-                "anthropic-version: 2026-10-21\r\nauthorization: Bearer sk-ant-test\r\n");
+    xt_assert_span(req.headers,
+                   "anthropic-version: 2026-10-21\r\nauthorization: Bearer sk-ant-test\r\n");
     cr_assert_null(req.warning);
 }
 
@@ -277,7 +253,7 @@ Test(anthropic, version_2026_falls_back_to_2023_for_sampling_parameters)
     prov.anthropic_version = "2026-10-21";
     for (size_t i = 0; i < 3; i++) {
         struct gw_xlate_req req = build_ok(bodies[i]);
-        assert_span(req.headers, "anthropic-version: 2023-06-01\r\nx-api-key: sk-ant-test\r\n");
+        xt_assert_span(req.headers, "anthropic-version: 2023-06-01\r\nx-api-key: sk-ant-test\r\n");
         cr_assert_str_eq(req.warning, "sent with anthropic-version 2023-06-01: 2026-10-21 "
                                       "refuses temperature, top_p and top_k");
     }
@@ -291,8 +267,8 @@ Test(anthropic, version_2026_falls_back_to_2023_for_sampling_parameters)
     /* No key configured: no auth header. */
     prov.api_key = "";
     prov.anthropic_version = "2026-10-21";
-    assert_span(build_ok("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}").headers,
-                "anthropic-version: 2026-10-21\r\n");
+    xt_assert_span(build_ok("{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}").headers,
+                   "anthropic-version: 2026-10-21\r\n");
 }
 
 /* ---- bounds (providers/xbound.h) ---- */
@@ -363,7 +339,7 @@ static void expect_response(const char *in, const char *want, struct gw_xlate_us
 {
     struct gw_span out;
     cr_assert_eq(gw_anthropic_translate_response(&X, in, strlen(in), &out, u), 0);
-    assert_span(out, want);
+    xt_assert_span(out, want);
 }
 
 Test(anthropic, response_text)
@@ -378,7 +354,8 @@ Test(anthropic, response_text)
         CHAT_HEAD "\"content\":\"Hi! My name is \\\"Claude\\\". Bye.\",\"refusal\":null},"
                   "\"logprobs\":null,\"finish_reason\":\"stop\"}],"
                   "\"usage\":{\"prompt_tokens\":2095,\"completion_tokens\":503,"
-                  "\"total_tokens\":2598,\"prompt_tokens_details\":{\"cached_tokens\":0}}}",
+                  "\"total_tokens\":2598,\"prompt_tokens_details\":{\"cached_tokens\":0},"
+                  "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}",
         &u);
     cr_assert(u.have);
     cr_assert_eq(u.prompt_tokens, 2095);
@@ -406,12 +383,15 @@ Test(anthropic, response_tool_use_and_cache_usage)
                   "\"arguments\":\"{}\"}}],"
                   "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
                   "\"usage\":{\"prompt_tokens\":189107,\"completion_tokens\":393,"
-                  "\"total_tokens\":189500,\"prompt_tokens_details\":{\"cached_tokens\":1000}}}",
+                  "\"total_tokens\":189500,\"prompt_tokens_details\":{\"cached_tokens\":1000},"
+                  "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}",
         &u);
     cr_assert_eq(u.prompt_tokens, 189107);
     cr_assert_eq(u.cached_tokens, 1000);
     cr_assert_eq(u.cache_creation_tokens, 188086);
     cr_assert_eq(u.completion_tokens, 393);
+    /* Anthropic counts thinking in output_tokens and reports no share of its own. */
+    cr_assert_eq(u.reasoning_tokens, 0);
 }
 
 Test(anthropic, response_every_stop_reason)
@@ -486,9 +466,11 @@ Test(anthropic, every_error_type_maps)
                  t[i].oa_type, t[i].code);
         struct gw_span out;
         int st = 0;
-        cr_assert_eq(gw_anthropic_translate_error(t[i].in, GW_SPAN_NULL, in, strlen(in), &arena, &out, &st), 0);
+        cr_assert_eq(
+            gw_anthropic_translate_error(t[i].in, GW_SPAN_NULL, in, strlen(in), &arena, &out, &st),
+            0);
         cr_assert_eq(st, t[i].out, "%s", t[i].type);
-        assert_span(out, want);
+        xt_assert_span(out, want);
     }
 }
 
@@ -497,16 +479,17 @@ Test(anthropic, unparseable_error_bodies_get_a_generic_message)
     struct gw_span out;
     int st = 0;
     const char *html = "<html><body>502 Bad Gateway</body></html>";
-    cr_assert_eq(gw_anthropic_translate_error(502, GW_SPAN_NULL, html, strlen(html), &arena, &out, &st), 0);
+    cr_assert_eq(
+        gw_anthropic_translate_error(502, GW_SPAN_NULL, html, strlen(html), &arena, &out, &st), 0);
     cr_assert_eq(st, 502);
-    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
-                     "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+    xt_assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
+                        "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
     cr_assert_eq(gw_anthropic_translate_error(529, GW_SPAN_NULL, "", 0, &arena, &out, &st), 0);
     cr_assert_eq(st, 503);
     cr_assert_eq(gw_anthropic_translate_error(400, GW_SPAN_NULL, NULL, 0, &arena, &out, &st), 0);
     cr_assert_eq(st, 400);
-    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
-                     "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
+    xt_assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
+                        "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
 }
 
 /* ---- streams ---- */
@@ -579,229 +562,134 @@ static const char transcript[] =
     "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000," \
     "\"model\":\"claude\",\"choices\":[{\"index\":0,\"delta\":"
 #define NUL_END ",\"finish_reason\":null}]}\n\n"
+#define DONE "data: [DONE]\n\n"
+/* OpenAI's error chunk for a gateway message, and the [DONE] after it. */
+#define ERROR_END(msg)                                                                             \
+    "data: {\"error\":{\"message\":\"" msg "\",\"type\":\"server_error\",\"param\":null,"          \
+    "\"code\":null}}\n\n" DONE
 
-static const char want_chunks[] = CHUNK
-    "{\"role\":\"assistant\",\"content\":\"\"}" NUL_END CHUNK
-    "{\"content\":\"Okay, let's check \\\"SF\\\":\"}" NUL_END CHUNK
-    "{\"tool_calls\":[{\"index\":0,\"id\":\"toolu_01T1x1fJ34qAmk2tNTrN7Up6\","
-    "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}" NUL_END
-        CHUNK
-    "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"location\\\":\"}}]}" NUL_END
-        CHUNK "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\" \\\"San Francisco, "
-    "CA\\\"\"}}]}" NUL_END CHUNK
-    "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\", \\\"unit\\\": "
-    "\\\"fahrenheit\\\"}\"}}]}" NUL_END CHUNK
-    "{\"tool_calls\":[{\"index\":1,\"id\":\"toolu_02\",\"type\":\"function\","
-    "\"function\":{\"name\":\"now\",\"arguments\":\"\"}}]}" NUL_END CHUNK
-    "{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"{}\"}}]}" NUL_END CHUNK
-    "{},\"finish_reason\":\"tool_calls\"}]}\n\n";
+/* One chunk a line: the opening one, text, two tool calls with their argument deltas, the end. */
+/* clang-format off */
+#define WANT_CHUNKS                                                                                \
+    CHUNK "{\"role\":\"assistant\",\"content\":\"\"}" NUL_END                                      \
+    CHUNK "{\"content\":\"Okay, let's check \\\"SF\\\":\"}" NUL_END                                \
+    CHUNK "{\"tool_calls\":[{\"index\":0,\"id\":\"toolu_01T1x1fJ34qAmk2tNTrN7Up6\","               \
+          "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}"    \
+          NUL_END                                                                                  \
+    CHUNK "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"location\\\":\"}}]}"   \
+          NUL_END                                                                                  \
+    CHUNK "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"                             \
+          "\" \\\"San Francisco, CA\\\"\"}}]}" NUL_END                                             \
+    CHUNK "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"                             \
+          "\", \\\"unit\\\": \\\"fahrenheit\\\"}\"}}]}" NUL_END                                    \
+    CHUNK "{\"tool_calls\":[{\"index\":1,\"id\":\"toolu_02\",\"type\":\"function\","               \
+          "\"function\":{\"name\":\"now\",\"arguments\":\"\"}}]}" NUL_END                          \
+    CHUNK "{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"{}\"}}]}" NUL_END           \
+    CHUNK "{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+/* clang-format on */
 
-static const char want_usage_chunk[] =
-    "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
-    "\"model\":\"claude\",\"choices\":[],\"usage\":{\"prompt_tokens\":592,"
-    "\"completion_tokens\":89,\"total_tokens\":681,\"prompt_tokens_details\":"
-    "{\"cached_tokens\":100}}}\n\n";
-
-static const char want_done[] = "data: [DONE]\n\n";
-
-struct collect {
-    char *p;
-    size_t n, cap;
-    unsigned writes;
-};
-
-static int collect_write(void *arg, const char *p, size_t n)
-{
-    struct collect *c = arg;
-    if (c->n + n > c->cap) {
-        c->cap = (c->n + n) * 2 + 64;
-        c->p = realloc(c->p, c->cap);
-        cr_assert(c->p);
-    }
-    memcpy(c->p + c->n, p, n);
-    c->n += n;
-    c->writes++;
-    return 0;
-}
-
-/* Feeds `in` cut at the offsets cuts[0..ncuts) (ascending), then ends it. */
-static int run_stream(const char *in, size_t len, const size_t *cuts, size_t ncuts,
-                      struct collect *c, struct gw_xlate_usage *u)
-{
-    struct gw_arena a;
-    struct gw_xlate x = X;
-    struct gw_anthropic_stream s;
-    struct gw_xlate_sink sink = {collect_write, c};
-    gw_arena_init(&a, 4096, 0);
-    x.arena = &a;
-    gw_anthropic_stream_init(&s, &x);
-    size_t off = 0;
-    int last = 0;
-    for (size_t i = 0; i <= ncuts; i++) {
-        size_t end = i < ncuts ? cuts[i] : len;
-        last = gw_anthropic_stream_feed(&s, in + off, end - off, &sink, u);
-        cr_assert(last >= 0, "feed %zu..%zu gave %d", off, end, last);
-        off = end;
-        if (last == 1)
-            break;
-    }
-    /* Ended early only when all that is left is the LF of the last CRLF. */
-    cr_assert(off == len || (last == 1 && off + 1 == len && in[off] == '\n'), "ended at %zu", off);
-    int r = gw_anthropic_stream_end(&s, &sink, u);
-    cr_assert_eq(r, last == 1 ? 1 : -1);
-    gw_arena_destroy(&a);
-    return r;
-}
-
-static void expect_stream(const char *in, size_t len, const char *want)
-{
-    struct collect c = {0};
-    struct gw_xlate_usage u = {0};
-    run_stream(in, len, NULL, 0, &c, &u);
-    cr_assert(c.n == strlen(want) && memcmp(c.p, want, c.n) == 0, "got:\n%.*s\nwant:\n%s", (int)c.n,
-              c.p, want);
-    free(c.p);
-}
+/* prompt_tokens: 472 uncached + 100 read from the cache + 20 written to it. */
+#define WANT_USAGE_CHUNK                                                                           \
+    "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000," \
+    "\"model\":\"claude\",\"choices\":[],\"usage\":{\"prompt_tokens\":592,"                        \
+    "\"completion_tokens\":89,\"total_tokens\":681,\"prompt_tokens_details\":"                     \
+    "{\"cached_tokens\":100},\"completion_tokens_details\":{\"reasoning_tokens\":0}}}\n\n"
 
 Test(anthropic, stream_transcript_translates)
 {
-    struct collect c = {0};
+    struct xt_out c = {0};
     struct gw_xlate_usage u = {0};
-    cr_assert_eq(run_stream(transcript, LIT_LEN(transcript), NULL, 0, &c, &u), 1);
-    size_t wl = LIT_LEN(want_chunks), dl = LIT_LEN(want_done);
-    cr_assert(c.n == wl + dl && memcmp(c.p, want_chunks, wl) == 0 &&
-                  memcmp(c.p + wl, want_done, dl) == 0,
-              "got:\n%.*s", (int)c.n, c.p);
+    int fed = 0;
+    cr_assert_eq(xt_run_stream(D, transcript, LIT_LEN(transcript), NULL, 0, &c, &u, &fed), 1);
+    cr_assert_eq(fed, 1, "message_stop ends the stream as it is fed");
+    xt_assert_out(&c, WANT_CHUNKS DONE);
     cr_assert(u.have);
     cr_assert_eq(u.prompt_tokens, 592);
     cr_assert_eq(u.cached_tokens, 100);
     cr_assert_eq(u.cache_creation_tokens, 20);
     cr_assert_eq(u.completion_tokens, 89);
+    cr_assert_eq(u.reasoning_tokens, 0);
     free(c.p);
 }
 
 Test(anthropic, stream_usage_chunk_only_when_asked)
 {
     X.want_usage = true;
-    char want[sizeof(want_chunks) + sizeof(want_usage_chunk) + sizeof(want_done)];
-    snprintf(want, sizeof(want), "%s%s%s", want_chunks, want_usage_chunk, want_done);
-    expect_stream(transcript, LIT_LEN(transcript), want);
-}
-
-/* The whole output for the transcript, fed in one piece. */
-static struct collect whole(const char *in, size_t len)
-{
-    struct collect c = {0};
-    run_stream(in, len, NULL, 0, &c, NULL);
-    return c;
-}
-
-static void check_splits(const char *in, size_t len)
-{
-    struct collect ref = whole(in, len);
-    cr_assert(ref.n > 0);
-    for (size_t cut = 0; cut <= len; cut++) {
-        struct collect c = {0};
-        struct gw_xlate_usage u = {0};
-        run_stream(in, len, &cut, 1, &c, &u);
-        cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "split at %zu differs", cut);
-        cr_assert_eq(u.completion_tokens, 89);
-        free(c.p);
-    }
-    size_t *cuts = malloc(len * sizeof(*cuts));
-    for (size_t i = 0; i < len; i++)
-        cuts[i] = i + 1;
-    struct collect c = {0};
-    run_stream(in, len, cuts, len - 1, &c, NULL);
-    cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "byte at a time differs");
-    free(c.p);
-    free(cuts);
-    free(ref.p);
+    xt_expect_stream(D, transcript, LIT_LEN(transcript), WANT_CHUNKS WANT_USAGE_CHUNK DONE, 1);
 }
 
 Test(anthropic, stream_every_split_and_byte_at_a_time_give_the_same_chunks)
 {
     X.want_usage = true;
-    check_splits(transcript, LIT_LEN(transcript));
+    xt_check_splits(D, transcript, LIT_LEN(transcript));
     X.want_usage = false;
-    check_splits(transcript, LIT_LEN(transcript));
+    xt_check_splits(D, transcript, LIT_LEN(transcript));
 }
 
 /* The same transcript with CRLF, and with CR line ends (both are SSE). */
-static char *with_line_ends(const char *eol, size_t *len)
-{
-    size_t n = LIT_LEN(transcript), el = strlen(eol);
-    char *out = malloc(n * el + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (transcript[i] == '\n') {
-            memcpy(out + k, eol, el);
-            k += el;
-        } else {
-            out[k++] = transcript[i];
-        }
-    }
-    *len = k;
-    return out;
-}
-
 Test(anthropic, stream_crlf_and_cr_line_ends)
 {
     X.want_usage = true;
-    struct collect ref = whole(transcript, LIT_LEN(transcript));
     const char *eols[] = {"\r\n", "\r"};
     for (size_t e = 0; e < 2; e++) {
         size_t n;
-        char *in = with_line_ends(eols[e], &n);
-        struct collect c = whole(in, n);
-        cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "eol %zu", e);
-        check_splits(in, n);
-        free(c.p);
+        char *in = xt_line_ends(transcript, LIT_LEN(transcript), eols[e], &n);
+        xt_expect_stream(D, in, n, WANT_CHUNKS WANT_USAGE_CHUNK DONE, 1);
+        xt_check_splits(D, in, n);
         free(in);
     }
-    free(ref.p);
 }
 
-Test(anthropic, stream_error_event_becomes_an_error_chunk)
+#define MESSAGE_START                                                                              \
+    "event: message_start\n"                                                                       \
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\","        \
+    "\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"stop_reason\":null,"                  \
+    "\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n"
+
+/* Anthropic's mid-stream error ends the stream as the upstream meant it to (1), with [DONE]. */
+Test(anthropic, stream_error_event_becomes_an_error_chunk_and_done)
 {
     static const char in[] =
-        "event: message_start\n"
-        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\","
-        "\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"stop_reason\":null,"
-        "\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n"
-        "event: error\n"
-        "data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": "
-        "\"Overloaded\"}}\n\n"
-        "event: ping\ndata: {\"type\":\"ping\"}\n\n";
-    expect_stream(in, LIT_LEN(in),
-                  CHUNK "{\"role\":\"assistant\",\"content\":\"\"}" NUL_END
-                        "data: {\"error\":{\"message\":\"Overloaded\",\"type\":\"server_error\","
-                        "\"param\":null,\"code\":\"overloaded\"}}\n\n");
+        MESSAGE_START "event: error\n"
+                      "data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", "
+                      "\"message\": \"Overloaded\"}}\n\n"
+                      "event: ping\ndata: {\"type\":\"ping\"}\n\n";
+    xt_expect_stream(D, in, LIT_LEN(in),
+                     CHUNK "{\"role\":\"assistant\",\"content\":\"\"}" NUL_END
+                           "data: {\"error\":{\"message\":\"Overloaded\",\"type\":\"server_error\","
+                           "\"param\":null,\"code\":\"overloaded\"}}\n\n" DONE,
+                     1);
+    xt_check_splits(D, in, LIT_LEN(in));
+
+    /* A type the table does not know passes as it came; no message: the generic one. */
+    static const char odd[] = MESSAGE_START
+        "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"new_error\"}}\n\n";
+    xt_expect_stream(D, odd, LIT_LEN(odd),
+                     CHUNK "{\"role\":\"assistant\",\"content\":\"\"}" NUL_END
+                           "data: {\"error\":{\"message\":\"upstream provider error (HTTP 500)\","
+                           "\"type\":\"new_error\",\"param\":null,\"code\":null}}\n\n" DONE,
+                     1);
 }
 
-Test(anthropic, stream_cut_short_or_broken_ends_with_an_error_chunk)
+Test(anthropic, stream_cut_short_or_broken_ends_with_an_error_chunk_and_done)
 {
     static const char cut[] =
         "event: content_block_delta\n"
         "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
         "\"text\":\"Hi\"}}\n\n"
         "event: message_stop\ndata: {\"type\":\"message_stop\"}"; /* no blank line */
-    expect_stream(cut, LIT_LEN(cut),
-                  CHUNK
-                  "{\"role\":\"assistant\",\"content\":\"Hi\"}" NUL_END
-                  "data: {\"error\":{\"message\":\"upstream stream ended before message_stop\","
-                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n");
+    xt_expect_stream(D, cut, LIT_LEN(cut),
+                     CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"}" NUL_END ERROR_END(
+                         "upstream stream ended before message_stop"),
+                     -1);
 
-    static const char bad[] = "data: {\"type\":\n\n";
-    struct collect c = {0};
-    struct gw_anthropic_stream s;
-    struct gw_xlate_sink sink = {collect_write, &c};
-    gw_anthropic_stream_init(&s, &X);
-    cr_assert_eq(gw_anthropic_stream_feed(&s, bad, LIT_LEN(bad), &sink, NULL), -1);
-    cr_assert_eq(gw_anthropic_stream_feed(&s, "data: x\n\n", 9, &sink, NULL), -1);
-    cr_assert_eq(gw_anthropic_stream_end(&s, &sink, NULL), -1);
-    cr_assert_eq(c.writes, 1);
-    cr_assert(memmem(c.p, c.n, "invalid event", 13));
+    /* Invalid event JSON: the error at once (feed -1), and nothing after it. */
+    static const char bad[] = "data: {\"type\":\n\ndata: {\"type\":\"message_stop\"}\n\n";
+    struct xt_out c = {0};
+    int fed = 0;
+    cr_assert_eq(xt_run_stream(D, bad, LIT_LEN(bad), NULL, 0, &c, NULL, &fed), -1);
+    cr_assert_eq(fed, -1);
+    xt_assert_out(&c, ERROR_END("invalid event in the upstream stream"));
     free(c.p);
 }
 
@@ -809,17 +697,19 @@ Test(anthropic, stream_event_over_1_mib_is_refused)
 {
     size_t n = GW_ANTHROPIC_EVENT_MAX + 16;
     char *big = malloc(n);
+    cr_assert(big);
     memcpy(big, "data: ", 6);
     memset(big + 6, 'a', n - 6);
-    struct collect c = {0};
+    struct xt_out c = {0};
     struct gw_anthropic_stream s;
-    struct gw_xlate_sink sink = {collect_write, &c};
+    struct gw_xlate_sink sink = {xt_out_write, &c};
     gw_anthropic_stream_init(&s, &X);
     int r = 0;
     for (size_t off = 0; off < n && r == 0; off += 4096)
         r = gw_anthropic_stream_feed(&s, big + off, GW_MIN(4096, n - off), &sink, NULL);
     cr_assert_eq(r, -1);
-    cr_assert(memmem(c.p, c.n, "over 1 MiB", 10));
+    cr_assert_eq(gw_anthropic_stream_end(&s, &sink, NULL), -1);
+    xt_assert_out(&c, ERROR_END("upstream stream event over 1 MiB"));
     cr_assert(arena.total < 4 * GW_ANTHROPIC_EVENT_MAX);
     free(c.p);
     free(big);
@@ -834,8 +724,72 @@ Test(anthropic, stream_multiline_data_and_comments)
                              "id: 7\n\n"
                              "data: {\"type\":\"message_stop\"}\n"
                              "data\n\n"; /* a field name alone: an empty data line */
-    expect_stream(in, LIT_LEN(in),
-                  CHUNK "{\"role\":\"assistant\",\"content\":\"a\"}" NUL_END CHUNK
-                        "{},\"finish_reason\":\"stop\"}]}\n\n"
-                        "data: [DONE]\n\n");
+    xt_expect_stream(D, in, LIT_LEN(in),
+                     CHUNK "{\"role\":\"assistant\",\"content\":\"a\"}" NUL_END CHUNK
+                           "{},\"finish_reason\":\"stop\"}]}\n\n" DONE,
+                     1);
+}
+
+/* WHATWG: an event whose data is empty is not dispatched, so it is neither invalid JSON nor an end.
+ */
+Test(anthropic, stream_events_with_empty_data_are_skipped)
+{
+    static const char in[] = "event: ping\ndata:\n\n"
+                             "data\n\n"
+                             "data: \n\n"
+                             "event: content_block_delta\nid: 3\n\n"
+                             "data: {\"type\":\"content_block_delta\",\"index\":0,"
+                             "\"delta\":{\"type\":\"text_delta\",\"text\":\"a\"}}\n\n"
+                             "data:\n\n"
+                             "data: {\"type\":\"message_stop\"}\n\n";
+    xt_expect_stream(D, in, LIT_LEN(in),
+                     CHUNK "{\"role\":\"assistant\",\"content\":\"a\"}" NUL_END CHUNK
+                           "{},\"finish_reason\":\"stop\"}]}\n\n" DONE,
+                     1);
+    xt_check_splits(D, in, LIT_LEN(in));
+}
+
+static int refuse_write(void *arg, const char *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    ++*(unsigned *)arg;
+    return -1;
+}
+
+/* The client's queue refused a chunk: the stream stops (-1) and writes nothing more. */
+Test(anthropic, stream_stops_when_the_sink_refuses)
+{
+    unsigned calls = 0;
+    struct gw_xlate_sink sink = {refuse_write, &calls};
+    struct gw_anthropic_stream s;
+    gw_anthropic_stream_init(&s, &X);
+    cr_assert_eq(gw_anthropic_stream_feed(&s, transcript, LIT_LEN(transcript), &sink, NULL), -1);
+    cr_assert_eq(calls, 1);
+    cr_assert_eq(gw_anthropic_stream_feed(&s, transcript, LIT_LEN(transcript), &sink, NULL), -1);
+    cr_assert_eq(gw_anthropic_stream_end(&s, &sink, NULL), -1);
+    cr_assert_eq(calls, 1, "a stopped stream wrote again");
+}
+
+/* The request's arena ran out while an event was read: the stream fails, with nothing to write. */
+Test(anthropic, stream_fails_when_the_arena_is_exhausted)
+{
+    struct gw_arena small;
+    gw_arena_init(&small, 4096, 64 << 10);
+    struct gw_xlate x = X;
+    x.arena = &small;
+    size_t n = 256 << 10; /* under GW_ANTHROPIC_EVENT_MAX, over the arena */
+    char *big = malloc(n);
+    cr_assert(big);
+    memcpy(big, "data: ", 6);
+    memset(big + 6, 'a', n - 6);
+    struct xt_out c = {0};
+    struct gw_xlate_sink sink = {xt_out_write, &c};
+    struct gw_anthropic_stream s;
+    gw_anthropic_stream_init(&s, &x);
+    cr_assert_eq(gw_anthropic_stream_feed(&s, big, n, &sink, NULL), -1);
+    cr_assert_eq(gw_anthropic_stream_end(&s, &sink, NULL), -1);
+    cr_assert_eq(c.writes, 0);
+    free(big);
+    gw_arena_destroy(&small);
 }
