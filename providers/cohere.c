@@ -18,18 +18,20 @@
  * message-end with delta.finish_reason, delta.usage and delta.error), the
  * error shape {"id":..,"message":..}, and the embed request/response
  * (texts, input_type, embedding_types, output_dimension; embeddings by type,
- * meta.billed_units). JSON is read with the core/json.h tokenizer (strings are
- * copied as their raw, already escaped text whenever they pass through
- * unchanged) and written with gw_jw_*. What is refused, dropped or adjusted is
- * listed in providers/cohere.h. Request bodies (chat and embed) are bounded by
- * providers/xbound.h (400 past its limit) and function names follow its rule.
+ * meta.billed_units).
+ *
+ * This file holds the mapping only: JSON is read through providers/jv.h
+ * (strings are copied as their raw, already escaped text whenever they pass
+ * through unchanged), the OpenAI side is written by providers/oai.h, the
+ * stream's SSE framing is core/sse.h's reader, and request bodies (chat and
+ * embed) are bounded by providers/xbound.h (400 past its limit), whose rule
+ * function names follow. What is refused, dropped or adjusted is listed in
+ * providers/cohere.h.
  */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -37,146 +39,24 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/span.h"
+#include "core/sse.h"
 #include "providers/cohere.h"
 #include "providers/dialect.h"
 #include "providers/embed.h"
+#include "providers/jv.h"
+#include "providers/oai.h"
 #include "providers/xbound.h"
 #include "providers/xlate.h"
-
-/* ---- JSON reading helpers ---- */
-
-/* One value: its type, its whole text, and for strings the raw text inside the quotes. */
-struct jv {
-    bool found; /* false when absent or null */
-    enum gw_json_tok_type type;
-    struct gw_span raw; /* the value's text (strings with their quotes) */
-    struct gw_span str; /* strings: raw (escaped) text inside the quotes */
-};
-
-static bool jv_is(const struct jv *v, enum gw_json_tok_type t)
-{
-    return v->found && v->type == t;
-}
-
-static bool jv_streq(const struct jv *v, const char *s)
-{
-    return jv_is(v, GW_JT_STRING) && gw_json_str_eq(v->str, s);
-}
-
-/* Top-level members keys[0..n) of the object text obj; -1 if obj is not a valid object. */
-static int scan(struct gw_span obj, const char *const *keys, size_t n, struct jv *out)
-{
-    struct gw_json_member m[32];
-    GW_BUG_ON(n > GW_ARRAY_SIZE(m));
-    memset(out, 0, n * sizeof(*out));
-    if (!obj.ptr || gw_json_scan_object(obj.ptr, obj.len, keys, n, m) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!m[i].found || m[i].value.type == GW_JT_NULL)
-            continue;
-        out[i].found = true;
-        out[i].type = m[i].value.type;
-        out[i].raw = gw_span_make(obj.ptr + m[i].value.start, m[i].value_end - m[i].value.start);
-        out[i].str = m[i].value.span;
-    }
-    return 0;
-}
-
-/* scan() of an object value: -1 unless v is an object. */
-static int scan_obj(const struct jv *v, const char *const *keys, size_t n, struct jv *out)
-{
-    if (!jv_is(v, GW_JT_OBJ_BEGIN)) {
-        memset(out, 0, n * sizeof(*out));
-        return -1;
-    }
-    return scan(v->raw, keys, n, out);
-}
-
-struct arr_it {
-    struct gw_json j;
-};
-
-/* Starts iterating the array text arr; -1 if it is not an array. */
-static int arr_begin(struct arr_it *it, const struct jv *arr)
-{
-    struct gw_json_tok t;
-    if (!jv_is(arr, GW_JT_ARR_BEGIN))
-        return -1;
-    gw_json_init(&it->j, arr->raw.ptr, arr->raw.len);
-    return gw_json_next(&it->j, &t) == 1 && t.type == GW_JT_ARR_BEGIN ? 0 : -1;
-}
-
-/* The next element: 1, 0 at the end, -1 on invalid JSON. */
-static int arr_next(struct arr_it *it, struct jv *el)
-{
-    struct gw_json_tok t;
-    size_t end;
-    if (gw_json_next(&it->j, &t) != 1)
-        return -1;
-    if (t.type == GW_JT_ARR_END)
-        return 0;
-    if (gw_json_skip(&it->j, &t, &end) != 0)
-        return -1;
-    el->found = t.type != GW_JT_NULL;
-    el->type = t.type;
-    el->raw = gw_span_make(it->j.buf + t.start, end - t.start);
-    el->str = t.span;
-    return 1;
-}
-
-/* Elements of an array value; -1 when it is not a valid array. */
-static long arr_count(const struct jv *arr)
-{
-    struct arr_it it;
-    struct jv el;
-    long n = 0;
-    int r;
-    if (arr_begin(&it, arr) != 0)
-        return -1;
-    while ((r = arr_next(&it, &el)) == 1)
-        n++;
-    return r == 0 ? n : -1;
-}
-
-static bool num_u64(const struct jv *v, uint64_t *out)
-{
-    *out = 0;
-    return jv_is(v, GW_JT_NUMBER) && gw_json_to_u64(v->str, out);
-}
-
-/* A JSON number as a double (the tokenizer validated its syntax); false if not a number. */
-static bool num_double(const struct jv *v, double *out)
-{
-    char buf[64];
-    *out = 0;
-    if (!jv_is(v, GW_JT_NUMBER) || v->str.len >= sizeof(buf))
-        return false;
-    memcpy(buf, v->str.ptr, v->str.len);
-    buf[v->str.len] = '\0';
-    *out = strtod(buf, NULL);
-    return true;
-}
-
-/* A JSON integer (optionally negative, no fraction or exponent). */
-static bool num_is_int(const struct jv *v)
-{
-    if (!jv_is(v, GW_JT_NUMBER))
-        return false;
-    for (size_t i = 0; i < v->str.len; i++)
-        if (v->str.ptr[i] == '.' || v->str.ptr[i] == 'e' || v->str.ptr[i] == 'E')
-            return false;
-    return true;
-}
 
 /*
  * A token count. Cohere's schema types the counters as numbers ("5" or, from
  * some deployments, "5.0"): the integer part of a non-negative number is
  * taken; negative numbers and exponents count as absent.
  */
-static bool num_tokens(const struct jv *v, uint64_t *out)
+static bool num_tokens(const struct gw_jv *v, uint64_t *out)
 {
     *out = 0;
-    if (!jv_is(v, GW_JT_NUMBER))
+    if (!gw_jv_is(v, GW_JT_NUMBER))
         return false;
     size_t i = 0;
     while (i < v->str.len && v->str.ptr[i] >= '0' && v->str.ptr[i] <= '9')
@@ -203,27 +83,7 @@ struct bctx {
     size_t msg; /* index in messages of the message being written */
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(struct gw_xlate_err *e, const char *param,
-                                                      const char *fmt, ...)
-{
-    va_list ap;
-    e->status = 400;
-    e->param = param;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof(e->message), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int fail_mem(struct gw_xlate_err *e)
-{
-    e->status = 500;
-    e->param = NULL;
-    snprintf(e->message, sizeof(e->message), "out of memory translating the request");
-    return -1;
-}
-
-static void text_item(struct bctx *c, const struct jv *text)
+static void text_item(struct bctx *c, const struct gw_jv *text)
 {
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "type");
@@ -237,22 +97,22 @@ static void text_item(struct bctx *c, const struct jv *text)
  * An image_url part -> Cohere's image content, which has OpenAI's shape
  * {"type":"image_url","image_url":{"url","detail"}} (a data: URI or a web URL).
  */
-static int image_item(struct bctx *c, const struct jv *part)
+static int image_item(struct bctx *c, const struct gw_jv *part)
 {
     static const char *const pk[] = {"image_url"};
     static const char *const uk[] = {"url", "detail"};
-    struct jv iu, uv[2] = {{0}, {0}};
-    if (scan(part->raw, pk, 1, &iu) != 0)
-        return fail(c->err, "messages", "invalid content part");
-    if (jv_is(&iu, GW_JT_STRING))
+    struct gw_jv iu, uv[2] = {{0}, {0}};
+    if (gw_jv_scan(part->raw, pk, 1, &iu) != 0)
+        return gw_xlate_fail(c->err, "messages", "invalid content part");
+    if (gw_jv_is(&iu, GW_JT_STRING))
         uv[0] = iu;
-    else if (scan_obj(&iu, uk, 2, uv) != 0)
-        return fail(c->err, "messages", "image_url part needs image_url.url");
-    if (!jv_is(&uv[0], GW_JT_STRING) || uv[0].str.len == 0)
-        return fail(c->err, "messages", "image_url part needs image_url.url");
-    if (uv[1].found && !jv_streq(&uv[1], "auto") && !jv_streq(&uv[1], "low") &&
-        !jv_streq(&uv[1], "high"))
-        return fail(c->err, "messages", "image_url.detail must be auto, low or high");
+    else if (gw_jv_scan_obj(&iu, uk, 2, uv) != 0)
+        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
+    if (!gw_jv_is(&uv[0], GW_JT_STRING) || uv[0].str.len == 0)
+        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
+    if (uv[1].found && !gw_jv_streq(&uv[1], "auto") && !gw_jv_streq(&uv[1], "low") &&
+        !gw_jv_streq(&uv[1], "high"))
+        return gw_xlate_fail(c->err, "messages", "image_url.detail must be auto, low or high");
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "type");
     gw_jw_cstr(&c->w, "image_url");
@@ -277,94 +137,102 @@ enum ckind { CK_SYSTEM = 0, CK_USER, CK_ASSISTANT, CK_TOOL };
  * messages only; earlier refusal parts are dropped from assistant turns).
  * Returns 0 or -1 with the 400 filled. A missing content is the caller's.
  */
-static int write_content(struct bctx *c, enum ckind kind, const struct jv *content)
+static int write_content(struct bctx *c, enum ckind kind, const struct gw_jv *content)
 {
-    if (jv_is(content, GW_JT_STRING)) {
+    if (gw_jv_is(content, GW_JT_STRING)) {
         gw_jw_key(&c->w, "content");
         gw_jw_raw(&c->w, content->raw.ptr, content->raw.len);
         return 0;
     }
-    if (!jv_is(content, GW_JT_ARR_BEGIN))
-        return fail(c->err, "messages", "message content must be a string or an array of parts");
+    if (!gw_jv_is(content, GW_JT_ARR_BEGIN))
+        return gw_xlate_fail(c->err, "messages",
+                             "message content must be a string or an array of parts");
     static const char *const k[] = {"type", "text"};
-    struct arr_it it;
-    struct jv part, v[2];
+    struct gw_jv_it it;
+    struct gw_jv part, v[2];
     int r;
     gw_jw_key(&c->w, "content");
     gw_jw_arr_begin(&c->w);
-    if (arr_begin(&it, content) != 0)
-        return fail(c->err, "messages", "invalid content");
-    while ((r = arr_next(&it, &part)) == 1) {
-        if (!jv_is(&part, GW_JT_OBJ_BEGIN) || scan(part.raw, k, 2, v) != 0)
-            return fail(c->err, "messages", "content parts must be objects");
-        if (jv_streq(&v[0], "text")) {
-            if (!jv_is(&v[1], GW_JT_STRING))
-                return fail(c->err, "messages", "text part needs a string text");
+    if (gw_jv_arr_begin(&it, content) != 0)
+        return gw_xlate_fail(c->err, "messages", "invalid content");
+    while ((r = gw_jv_arr_next(&it, &part)) == 1) {
+        if (!gw_jv_is(&part, GW_JT_OBJ_BEGIN) || gw_jv_scan(part.raw, k, 2, v) != 0)
+            return gw_xlate_fail(c->err, "messages", "content parts must be objects");
+        if (gw_jv_streq(&v[0], "text")) {
+            if (!gw_jv_is(&v[1], GW_JT_STRING))
+                return gw_xlate_fail(c->err, "messages", "text part needs a string text");
             text_item(c, &v[1]);
-        } else if (jv_streq(&v[0], "image_url")) {
+        } else if (gw_jv_streq(&v[0], "image_url")) {
             if (kind != CK_USER)
-                return fail(c->err, "messages", "image parts are only accepted in user messages");
+                return gw_xlate_fail(c->err, "messages",
+                                     "image parts are only accepted in user messages");
             if (image_item(c, &part) != 0)
                 return -1;
-        } else if (jv_streq(&v[0], "refusal") && kind == CK_ASSISTANT) {
+        } else if (gw_jv_streq(&v[0], "refusal") && kind == CK_ASSISTANT) {
             continue; /* an earlier refusal carries nothing the model needs */
         } else {
-            return fail(c->err, "messages",
-                        "content part type not supported by this provider (text and "
-                        "image_url are)");
+            return gw_xlate_fail(c->err, "messages",
+                                 "content part type not supported by this provider (text and "
+                                 "image_url are)");
         }
     }
     if (r != 0)
-        return fail(c->err, "messages", "invalid content");
+        return gw_xlate_fail(c->err, "messages", "invalid content");
     gw_jw_arr_end(&c->w);
     return 0;
 }
 
-/* Assistant tool_calls -> Cohere's tool_calls, the same shape (arguments a JSON string). */
-static int write_tool_calls(struct bctx *c, const struct jv *calls)
+/*
+ * A call's "arguments" as the other side sent them: a non-empty JSON string as
+ * it is, an object as its text (a string, as OpenAI's schema says), else "{}".
+ */
+static void call_args(struct gw_oai_call *c, const struct gw_jv *args)
+{
+    if (gw_jv_is(args, GW_JT_STRING) && args->str.len) {
+        c->args = args->raw;
+    } else {
+        c->args_text = true;
+        if (gw_jv_is(args, GW_JT_OBJ_BEGIN))
+            c->args = args->raw;
+    }
+}
+
+/*
+ * Assistant tool_calls -> Cohere's tool_calls, which have OpenAI's shape
+ * (arguments a JSON string), so the OpenAI writer writes them.
+ */
+static int write_tool_calls(struct bctx *c, const struct gw_jv *calls)
 {
     static const char *const ck[] = {"id", "type", "function"};
     static const char *const fk[] = {"name", "arguments"};
-    struct arr_it it;
-    struct jv call, cv[3], fv[2];
+    struct gw_jv_it it;
+    struct gw_jv call, cv[3], fv[2];
     size_t k = 0;
     int r;
-    if (arr_begin(&it, calls) != 0)
-        return fail(c->err, "messages", "tool_calls must be an array");
+    if (gw_jv_arr_begin(&it, calls) != 0)
+        return gw_xlate_fail(c->err, "messages", "tool_calls must be an array");
     gw_jw_key(&c->w, "tool_calls");
     gw_jw_arr_begin(&c->w);
-    for (; (r = arr_next(&it, &call)) == 1; k++) {
-        if (!jv_is(&call, GW_JT_OBJ_BEGIN) || scan(call.raw, ck, 3, cv) != 0)
-            return fail(c->err, "messages", "tool_calls entries must be objects");
-        if (cv[1].found && !jv_streq(&cv[1], "function"))
-            return fail(c->err, "messages", "only function tool calls are supported");
-        if (!jv_is(&cv[0], GW_JT_STRING) || scan_obj(&cv[2], fk, 2, fv) != 0 ||
-            !jv_is(&fv[0], GW_JT_STRING))
-            return fail(c->err, "messages", "tool_calls entries need id and function.name");
+    for (; (r = gw_jv_arr_next(&it, &call)) == 1; k++) {
+        if (!gw_jv_is(&call, GW_JT_OBJ_BEGIN) || gw_jv_scan(call.raw, ck, 3, cv) != 0)
+            return gw_xlate_fail(c->err, "messages", "tool_calls entries must be objects");
+        if (cv[1].found && !gw_jv_streq(&cv[1], "function"))
+            return gw_xlate_fail(c->err, "messages", "only function tool calls are supported");
+        if (!gw_jv_is(&cv[0], GW_JT_STRING) || gw_jv_scan_obj(&cv[2], fk, 2, fv) != 0 ||
+            !gw_jv_is(&fv[0], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "messages",
+                                 "tool_calls entries need id and function.name");
         if (gw_xbound_name(fv[0].str, NULL, c->a, c->err,
                            "messages[%zu].tool_calls[%zu].function.name", c->msg, k) != 0)
             return -1;
-        if (fv[1].found && !jv_is(&fv[1], GW_JT_STRING))
-            return fail(c->err, "messages", "tool call arguments must be a JSON string");
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "id");
-        gw_jw_raw(&c->w, cv[0].raw.ptr, cv[0].raw.len);
-        gw_jw_key(&c->w, "type");
-        gw_jw_cstr(&c->w, "function");
-        gw_jw_key(&c->w, "function");
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "name");
-        gw_jw_raw(&c->w, fv[0].raw.ptr, fv[0].raw.len);
-        gw_jw_key(&c->w, "arguments");
-        if (fv[1].found && fv[1].str.len)
-            gw_jw_raw(&c->w, fv[1].raw.ptr, fv[1].raw.len);
-        else
-            gw_jw_cstr(&c->w, "{}");
-        gw_jw_obj_end(&c->w);
-        gw_jw_obj_end(&c->w);
+        if (fv[1].found && !gw_jv_is(&fv[1], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "messages", "tool call arguments must be a JSON string");
+        struct gw_oai_call oc = {.index = -1, .id = cv[0].raw, .name = fv[0].raw};
+        call_args(&oc, &fv[1]);
+        gw_oai_tool_call(&c->w, &oc);
     }
     if (r != 0)
-        return fail(c->err, "messages", "invalid tool_calls");
+        return gw_xlate_fail(c->err, "messages", "invalid tool_calls");
     gw_jw_arr_end(&c->w);
     return 0;
 }
@@ -373,114 +241,115 @@ static const char *const msg_keys[] = {"role", "content", "tool_calls", "tool_ca
 enum { MK_ROLE, MK_CONTENT, MK_TOOL_CALLS, MK_TOOL_CALL_ID, MK_COUNT };
 
 /* One OpenAI message -> one Cohere message (roles map one to one; developer is system). */
-static int write_message(struct bctx *c, const struct jv *m)
+static int write_message(struct bctx *c, const struct gw_jv *m)
 {
-    struct jv mv[MK_COUNT];
-    if (!jv_is(m, GW_JT_OBJ_BEGIN) || scan(m->raw, msg_keys, MK_COUNT, mv) != 0)
-        return fail(c->err, "messages", "messages must be objects");
-    const struct jv *role = &mv[MK_ROLE], *content = &mv[MK_CONTENT];
+    struct gw_jv mv[MK_COUNT];
+    if (!gw_jv_is(m, GW_JT_OBJ_BEGIN) || gw_jv_scan(m->raw, msg_keys, MK_COUNT, mv) != 0)
+        return gw_xlate_fail(c->err, "messages", "messages must be objects");
+    const struct gw_jv *role = &mv[MK_ROLE], *content = &mv[MK_CONTENT];
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "role");
-    if (jv_streq(role, "system") || jv_streq(role, "developer")) {
+    if (gw_jv_streq(role, "system") || gw_jv_streq(role, "developer")) {
         gw_jw_cstr(&c->w, "system");
         if (!content->found)
-            return fail(c->err, "messages", "system messages need content");
+            return gw_xlate_fail(c->err, "messages", "system messages need content");
         if (write_content(c, CK_SYSTEM, content) != 0)
             return -1;
-    } else if (jv_streq(role, "user")) {
+    } else if (gw_jv_streq(role, "user")) {
         gw_jw_cstr(&c->w, "user");
         if (!content->found)
-            return fail(c->err, "messages", "user messages need content");
+            return gw_xlate_fail(c->err, "messages", "user messages need content");
         if (write_content(c, CK_USER, content) != 0)
             return -1;
-    } else if (jv_streq(role, "assistant")) {
+    } else if (gw_jv_streq(role, "assistant")) {
         gw_jw_cstr(&c->w, "assistant");
-        bool calls =
-            jv_is(&mv[MK_TOOL_CALLS], GW_JT_ARR_BEGIN) && arr_count(&mv[MK_TOOL_CALLS]) > 0;
+        bool calls = gw_jv_is(&mv[MK_TOOL_CALLS], GW_JT_ARR_BEGIN) &&
+                     gw_jv_arr_count(&mv[MK_TOOL_CALLS]) > 0;
         if (!content->found && !calls)
-            return fail(c->err, "messages", "assistant messages need content or tool_calls");
+            return gw_xlate_fail(c->err, "messages",
+                                 "assistant messages need content or tool_calls");
         /* With tool calls, an empty text says nothing Cohere needs. */
-        bool empty = jv_is(content, GW_JT_STRING) && content->str.len == 0;
+        bool empty = gw_jv_is(content, GW_JT_STRING) && content->str.len == 0;
         if (content->found && !(calls && empty) && write_content(c, CK_ASSISTANT, content) != 0)
             return -1;
         if (mv[MK_TOOL_CALLS].found && write_tool_calls(c, &mv[MK_TOOL_CALLS]) != 0)
             return -1;
-    } else if (jv_streq(role, "tool")) {
+    } else if (gw_jv_streq(role, "tool")) {
         gw_jw_cstr(&c->w, "tool");
-        if (!jv_is(&mv[MK_TOOL_CALL_ID], GW_JT_STRING))
-            return fail(c->err, "messages", "tool messages need tool_call_id");
+        if (!gw_jv_is(&mv[MK_TOOL_CALL_ID], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "messages", "tool messages need tool_call_id");
         gw_jw_key(&c->w, "tool_call_id");
         gw_jw_raw(&c->w, mv[MK_TOOL_CALL_ID].raw.ptr, mv[MK_TOOL_CALL_ID].raw.len);
         if (!content->found)
-            return fail(c->err, "messages", "tool messages need content");
+            return gw_xlate_fail(c->err, "messages", "tool messages need content");
         if (write_content(c, CK_TOOL, content) != 0)
             return -1;
     } else {
-        return fail(c->err, "messages",
-                    "message role must be system, developer, user, assistant or tool");
+        return gw_xlate_fail(c->err, "messages",
+                             "message role must be system, developer, user, assistant or tool");
     }
     gw_jw_obj_end(&c->w);
     return 0;
 }
 
-static int write_messages(struct bctx *c, const struct jv *msgs)
+static int write_messages(struct bctx *c, const struct gw_jv *msgs)
 {
-    struct arr_it it;
-    struct jv m;
+    struct gw_jv_it it;
+    struct gw_jv m;
     int r;
-    if (arr_begin(&it, msgs) != 0)
-        return fail(c->err, "messages", "messages must be an array");
+    if (gw_jv_arr_begin(&it, msgs) != 0)
+        return gw_xlate_fail(c->err, "messages", "messages must be an array");
     gw_jw_key(&c->w, "messages");
     gw_jw_arr_begin(&c->w);
-    for (c->msg = 0; (r = arr_next(&it, &m)) == 1; c->msg++)
+    for (c->msg = 0; (r = gw_jv_arr_next(&it, &m)) == 1; c->msg++)
         if (write_message(c, &m) != 0)
             return -1;
     if (r != 0)
-        return fail(c->err, "messages", "invalid messages");
+        return gw_xlate_fail(c->err, "messages", "invalid messages");
     gw_jw_arr_end(&c->w);
     return 0;
 }
 
 /* What tool_choice asks for. */
 struct tchoice {
-    const char *mode; /* "REQUIRED", "NONE", or NULL (auto: omitted) */
-    struct jv name;   /* a named function: only it goes to Cohere, with REQUIRED */
+    const char *mode;  /* "REQUIRED", "NONE", or NULL (auto: omitted) */
+    struct gw_jv name; /* a named function: only it goes to Cohere, with REQUIRED */
 };
 
-static int read_tool_choice(struct bctx *c, const struct jv *tc, bool have_tools,
+static int read_tool_choice(struct bctx *c, const struct gw_jv *tc, bool have_tools,
                             struct tchoice *out)
 {
     static const char *const ok[] = {"type", "function"};
     static const char *const fk[] = {"name"};
     memset(out, 0, sizeof(*out));
-    if (!tc->found || jv_streq(tc, "auto"))
+    if (!tc->found || gw_jv_streq(tc, "auto"))
         return 0;
-    if (jv_streq(tc, "none")) {
+    if (gw_jv_streq(tc, "none")) {
         out->mode = have_tools ? "NONE" : NULL;
         return 0;
     }
-    if (jv_streq(tc, "required")) {
+    if (gw_jv_streq(tc, "required")) {
         if (!have_tools)
-            return fail(c->err, "tool_choice", "tool_choice \"required\" needs tools");
+            return gw_xlate_fail(c->err, "tool_choice", "tool_choice \"required\" needs tools");
         out->mode = "REQUIRED";
         return 0;
     }
-    struct jv ov[2], fv[1];
-    if (jv_is(tc, GW_JT_OBJ_BEGIN) && scan(tc->raw, ok, 2, ov) == 0 &&
-        jv_streq(&ov[0], "function") && scan_obj(&ov[1], fk, 1, fv) == 0 &&
-        jv_is(&fv[0], GW_JT_STRING)) {
+    struct gw_jv ov[2], fv[1];
+    if (gw_jv_is(tc, GW_JT_OBJ_BEGIN) && gw_jv_scan(tc->raw, ok, 2, ov) == 0 &&
+        gw_jv_streq(&ov[0], "function") && gw_jv_scan_obj(&ov[1], fk, 1, fv) == 0 &&
+        gw_jv_is(&fv[0], GW_JT_STRING)) {
         if (!have_tools)
-            return fail(c->err, "tool_choice",
-                        "tool_choice names a function but there are no tools");
+            return gw_xlate_fail(c->err, "tool_choice",
+                                 "tool_choice names a function but there are no tools");
         if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "%s", "tool_choice.function.name") != 0)
             return -1;
         out->mode = "REQUIRED";
         out->name = fv[0];
         return 0;
     }
-    return fail(c->err, "tool_choice",
-                "tool_choice must be auto, required, none or "
-                "{\"type\":\"function\",\"function\":{\"name\":...}}");
+    return gw_xlate_fail(c->err, "tool_choice",
+                         "tool_choice must be auto, required, none or "
+                         "{\"type\":\"function\",\"function\":{\"name\":...}}");
 }
 
 /*
@@ -488,43 +357,39 @@ static int read_tool_choice(struct bctx *c, const struct jv *tc, bool have_tools
  * description, parameters}}), only the named one when tool_choice names one.
  * Per-function "strict" becomes the request-wide strict_tools: all or none.
  */
-static int write_tools(struct bctx *c, const struct jv *tools, const struct tchoice *tc)
+static int write_tools(struct bctx *c, const struct gw_jv *tools, const struct tchoice *tc)
 {
     static const char *const tk[] = {"type", "function"};
     static const char *const fk[] = {"name", "description", "parameters", "strict"};
-    struct arr_it it;
-    struct jv t, tv[2], fv[4];
+    struct gw_jv_it it;
+    struct gw_jv t, tv[2], fv[4];
     unsigned strict = 0, total = 0, written = 0;
     char *want = NULL; /* the named function, decoded */
     int r;
-    if (tc->name.found) {
-        want = gw_arena_alloc(c->a, tc->name.str.len + 1);
-        if (!want)
-            return fail_mem(c->err);
-        long k = gw_json_unescape(tc->name.str, want, tc->name.str.len + 1);
-        if (k < 0 || memchr(want, '\0', (size_t)k))
-            return fail(c->err, "tool_choice", "invalid function name");
-        want[k] = '\0';
-    }
-    if (arr_begin(&it, tools) != 0)
-        return fail(c->err, "tools", "tools must be an array");
+    /* read_tool_choice checked the name (gw_xbound_name): only memory can fail here. */
+    if (tc->name.found && !(want = gw_jv_unesc(c->a, tc->name.str, NULL)))
+        return gw_xlate_fail_mem(c->err);
+    if (gw_jv_arr_begin(&it, tools) != 0)
+        return gw_xlate_fail(c->err, "tools", "tools must be an array");
     gw_jw_key(&c->w, "tools");
     gw_jw_arr_begin(&c->w);
-    for (size_t i = 0; (r = arr_next(&it, &t)) == 1; i++) {
-        if (!jv_is(&t, GW_JT_OBJ_BEGIN) || scan(t.raw, tk, 2, tv) != 0)
-            return fail(c->err, "tools", "tools entries must be objects");
-        if (!jv_streq(&tv[0], "function"))
-            return fail(c->err, "tools", "only function tools are supported by this provider");
-        if (scan_obj(&tv[1], fk, 4, fv) != 0 || !jv_is(&fv[0], GW_JT_STRING))
-            return fail(c->err, "tools", "function tools need function.name");
+    for (size_t i = 0; (r = gw_jv_arr_next(&it, &t)) == 1; i++) {
+        if (!gw_jv_is(&t, GW_JT_OBJ_BEGIN) || gw_jv_scan(t.raw, tk, 2, tv) != 0)
+            return gw_xlate_fail(c->err, "tools", "tools entries must be objects");
+        if (!gw_jv_streq(&tv[0], "function"))
+            return gw_xlate_fail(c->err, "tools",
+                                 "only function tools are supported by this provider");
+        if (gw_jv_scan_obj(&tv[1], fk, 4, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "tools", "function tools need function.name");
         if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "tools[%zu].function.name", i) != 0)
             return -1;
-        if (fv[2].found && !jv_is(&fv[2], GW_JT_OBJ_BEGIN))
-            return fail(c->err, "tools", "function.parameters must be a JSON Schema object");
-        if (fv[3].found && !jv_is(&fv[3], GW_JT_TRUE) && !jv_is(&fv[3], GW_JT_FALSE))
-            return fail(c->err, "tools", "function.strict must be a boolean");
+        if (fv[2].found && !gw_jv_is(&fv[2], GW_JT_OBJ_BEGIN))
+            return gw_xlate_fail(c->err, "tools",
+                                 "function.parameters must be a JSON Schema object");
+        if (fv[3].found && !gw_jv_is(&fv[3], GW_JT_TRUE) && !gw_jv_is(&fv[3], GW_JT_FALSE))
+            return gw_xlate_fail(c->err, "tools", "function.strict must be a boolean");
         total++;
-        strict += jv_is(&fv[3], GW_JT_TRUE);
+        strict += gw_jv_is(&fv[3], GW_JT_TRUE);
         if (want && !gw_json_str_eq(fv[0].str, want))
             continue;
         written++;
@@ -535,7 +400,7 @@ static int write_tools(struct bctx *c, const struct jv *tools, const struct tcho
         gw_jw_obj_begin(&c->w);
         gw_jw_key(&c->w, "name");
         gw_jw_raw(&c->w, fv[0].raw.ptr, fv[0].raw.len);
-        if (jv_is(&fv[1], GW_JT_STRING)) {
+        if (gw_jv_is(&fv[1], GW_JT_STRING)) {
             gw_jw_key(&c->w, "description");
             gw_jw_raw(&c->w, fv[1].raw.ptr, fv[1].raw.len);
         }
@@ -550,14 +415,16 @@ static int write_tools(struct bctx *c, const struct jv *tools, const struct tcho
         gw_jw_obj_end(&c->w);
     }
     if (r != 0)
-        return fail(c->err, "tools", "invalid tools");
+        return gw_xlate_fail(c->err, "tools", "invalid tools");
     gw_jw_arr_end(&c->w);
     if (tc->name.found && written == 0)
-        return fail(c->err, "tool_choice", "tool_choice names a function that is not in tools");
+        return gw_xlate_fail(c->err, "tool_choice",
+                             "tool_choice names a function that is not in tools");
     if (strict && strict != total)
-        return fail(c->err, "tools",
-                    "this provider applies strict to all tools or to none: set function.strict "
-                    "on every tool or on none");
+        return gw_xlate_fail(
+            c->err, "tools",
+            "this provider applies strict to all tools or to none: set function.strict "
+            "on every tool or on none");
     if (strict) {
         gw_jw_key(&c->w, "strict_tools");
         gw_jw_bool(&c->w, true);
@@ -565,44 +432,45 @@ static int write_tools(struct bctx *c, const struct jv *tools, const struct tcho
     return 0;
 }
 
-static int write_stop(struct bctx *c, const struct jv *stop)
+static int write_stop(struct bctx *c, const struct gw_jv *stop)
 {
     gw_jw_key(&c->w, "stop_sequences");
-    if (jv_is(stop, GW_JT_STRING)) {
+    if (gw_jv_is(stop, GW_JT_STRING)) {
         gw_jw_arr_begin(&c->w);
         gw_jw_raw(&c->w, stop->raw.ptr, stop->raw.len);
         gw_jw_arr_end(&c->w);
         return 0;
     }
-    struct arr_it it;
-    struct jv s;
+    struct gw_jv_it it;
+    struct gw_jv s;
     int r;
-    if (arr_begin(&it, stop) != 0)
-        return fail(c->err, "stop", "stop must be a string or an array of strings");
+    if (gw_jv_arr_begin(&it, stop) != 0)
+        return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
     gw_jw_arr_begin(&c->w);
-    while ((r = arr_next(&it, &s)) == 1) {
-        if (!jv_is(&s, GW_JT_STRING))
-            return fail(c->err, "stop", "stop must be a string or an array of strings");
+    while ((r = gw_jv_arr_next(&it, &s)) == 1) {
+        if (!gw_jv_is(&s, GW_JT_STRING))
+            return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
         gw_jw_raw(&c->w, s.raw.ptr, s.raw.len);
     }
     gw_jw_arr_end(&c->w);
-    return r == 0 ? 0 : fail(c->err, "stop", "invalid stop");
+    return r == 0 ? 0 : gw_xlate_fail(c->err, "stop", "invalid stop");
 }
 
 /*
  * response_format: text -> nothing (Cohere's default); json_object -> the
  * same; json_schema -> {"type":"json_object","json_schema":<schema>}.
  */
-static int write_response_format(struct bctx *c, const struct jv *rf)
+static int write_response_format(struct bctx *c, const struct gw_jv *rf)
 {
     static const char *const rk[] = {"type", "json_schema"};
     static const char *const sk[] = {"schema"};
-    struct jv rv[2], sv[1];
-    if (scan_obj(rf, rk, 2, rv) != 0 || !jv_is(&rv[0], GW_JT_STRING))
-        return fail(c->err, "response_format", "response_format must be an object with a type");
-    if (jv_streq(&rv[0], "text"))
+    struct gw_jv rv[2], sv[1];
+    if (gw_jv_scan_obj(rf, rk, 2, rv) != 0 || !gw_jv_is(&rv[0], GW_JT_STRING))
+        return gw_xlate_fail(c->err, "response_format",
+                             "response_format must be an object with a type");
+    if (gw_jv_streq(&rv[0], "text"))
         return 0;
-    if (jv_streq(&rv[0], "json_object")) {
+    if (gw_jv_streq(&rv[0], "json_object")) {
         gw_jw_key(&c->w, "response_format");
         gw_jw_obj_begin(&c->w);
         gw_jw_key(&c->w, "type");
@@ -610,10 +478,11 @@ static int write_response_format(struct bctx *c, const struct jv *rf)
         gw_jw_obj_end(&c->w);
         return 0;
     }
-    if (jv_streq(&rv[0], "json_schema")) {
-        if (scan_obj(&rv[1], sk, 1, sv) != 0 || !jv_is(&sv[0], GW_JT_OBJ_BEGIN))
-            return fail(c->err, "response_format",
-                        "response_format json_schema needs json_schema.schema (an object)");
+    if (gw_jv_streq(&rv[0], "json_schema")) {
+        if (gw_jv_scan_obj(&rv[1], sk, 1, sv) != 0 || !gw_jv_is(&sv[0], GW_JT_OBJ_BEGIN))
+            return gw_xlate_fail(
+                c->err, "response_format",
+                "response_format json_schema needs json_schema.schema (an object)");
         gw_jw_key(&c->w, "response_format");
         gw_jw_obj_begin(&c->w);
         gw_jw_key(&c->w, "type");
@@ -623,8 +492,8 @@ static int write_response_format(struct bctx *c, const struct jv *rf)
         gw_jw_obj_end(&c->w);
         return 0;
     }
-    return fail(c->err, "response_format",
-                "response_format type must be text, json_object or json_schema");
+    return gw_xlate_fail(c->err, "response_format",
+                         "response_format type must be text, json_object or json_schema");
 }
 
 static const char *const req_keys[] = {
@@ -690,96 +559,115 @@ enum {
 static const char warn_top_p[] = "top_p clamped to 0.01..0.99, the range of Cohere's p";
 
 /* The fields no Cohere request can express: a 400 naming the field, or 0. */
-static int refuse_unexpressible(struct gw_xlate_err *err, const struct jv *v)
+static int refuse_unexpressible(struct gw_xlate_err *err, const struct gw_jv *v)
 {
     uint64_t n;
-    if (v[RK_N].found && (!num_u64(&v[RK_N], &n) || n != 1))
-        return fail(err, "n", "this provider returns one choice: n must be 1");
-    if (v[RK_LOGIT_BIAS].found &&
-        !(jv_is(&v[RK_LOGIT_BIAS], GW_JT_OBJ_BEGIN) && v[RK_LOGIT_BIAS].raw.len == 2))
-        return fail(err, "logit_bias", "logit_bias is not supported by this provider");
+    if (v[RK_N].found && (!gw_jv_u64(&v[RK_N], &n) || n != 1))
+        return gw_xlate_fail(err, "n", "this provider returns one choice: n must be 1");
+    if (v[RK_LOGIT_BIAS].found && !gw_jv_obj_empty(&v[RK_LOGIT_BIAS]))
+        return gw_xlate_fail(err, "logit_bias", "logit_bias is not supported by this provider");
     if (v[RK_TOP_LOGPROBS].found) {
-        if (!num_u64(&v[RK_TOP_LOGPROBS], &n))
-            return fail(err, "top_logprobs", "must be a non-negative integer");
+        if (!gw_jv_u64(&v[RK_TOP_LOGPROBS], &n))
+            return gw_xlate_fail(err, "top_logprobs", "must be a non-negative integer");
         if (n > 0)
-            return fail(err, "top_logprobs",
-                        "this provider reports only the chosen token's log probability: "
-                        "top_logprobs must be 0");
+            return gw_xlate_fail(err, "top_logprobs",
+                                 "this provider reports only the chosen token's log probability: "
+                                 "top_logprobs must be 0");
     }
     if (v[RK_AUDIO].found)
-        return fail(err, "audio", "audio output is not supported by this provider");
+        return gw_xlate_fail(err, "audio", "audio output is not supported by this provider");
     if (v[RK_MODALITIES].found) {
-        struct arr_it it;
-        struct jv el;
+        struct gw_jv_it it;
+        struct gw_jv el;
         int r;
-        if (arr_begin(&it, &v[RK_MODALITIES]) != 0)
-            return fail(err, "modalities", "modalities must be an array");
-        while ((r = arr_next(&it, &el)) == 1)
-            if (!jv_streq(&el, "text"))
-                return fail(err, "modalities", "this provider only outputs text");
+        if (gw_jv_arr_begin(&it, &v[RK_MODALITIES]) != 0)
+            return gw_xlate_fail(err, "modalities", "modalities must be an array");
+        while ((r = gw_jv_arr_next(&it, &el)) == 1)
+            if (!gw_jv_streq(&el, "text"))
+                return gw_xlate_fail(err, "modalities", "this provider only outputs text");
         if (r != 0)
-            return fail(err, "modalities", "invalid modalities");
+            return gw_xlate_fail(err, "modalities", "invalid modalities");
     }
     if (v[RK_FUNCTIONS].found || v[RK_FUNCTION_CALL].found)
-        return fail(err, v[RK_FUNCTIONS].found ? "functions" : "function_call",
-                    "functions and function_call are not supported by this provider: use "
-                    "tools and tool_choice");
+        return gw_xlate_fail(err, v[RK_FUNCTIONS].found ? "functions" : "function_call",
+                             "functions and function_call are not supported by this provider: use "
+                             "tools and tool_choice");
     if (v[RK_REASONING_EFFORT].found)
-        return fail(err, "reasoning_effort", "reasoning_effort is not supported by this provider");
+        return gw_xlate_fail(err, "reasoning_effort",
+                             "reasoning_effort is not supported by this provider");
     if (v[RK_WEB_SEARCH].found)
-        return fail(err, "web_search_options", "web search is not supported by this provider");
-    if (jv_is(&v[RK_PARALLEL], GW_JT_FALSE) && v[RK_TOOLS].found)
-        return fail(err, "parallel_tool_calls",
-                    "this provider cannot turn parallel tool calls off: parallel_tool_calls "
-                    "false is not supported");
+        return gw_xlate_fail(err, "web_search_options",
+                             "web search is not supported by this provider");
+    if (gw_jv_is(&v[RK_PARALLEL], GW_JT_FALSE) && v[RK_TOOLS].found)
+        return gw_xlate_fail(
+            err, "parallel_tool_calls",
+            "this provider cannot turn parallel tool calls off: parallel_tool_calls "
+            "false is not supported");
+    return 0;
+}
+
+/* out->headers: "authorization: Bearer <key>" when the provider has a key. 0, or -1 (500). */
+static int bearer(const struct gw_xlate *x, struct gw_xlate_req *out, struct gw_xlate_err *err)
+{
+    const char *key = x->prov && x->prov->api_key ? x->prov->api_key : "";
+    out->headers = gw_span_make("", 0);
+    if (!key[0])
+        return 0;
+    size_t hcap = strlen(key) + 32;
+    char *h = gw_arena_alloc(x->arena, hcap);
+    if (!h)
+        return gw_xlate_fail_mem(err);
+    int hn = snprintf(h, hcap, "authorization: Bearer %s\r\n", key);
+    GW_BUG_ON(hn < 0 || (size_t)hn >= hcap);
+    out->headers = gw_span_make(h, (size_t)hn);
     return 0;
 }
 
 int gw_cohere_build_request(const struct gw_xlate *x, const char *body, size_t len,
                             struct gw_xlate_req *out, struct gw_xlate_err *err)
 {
-    struct jv v[RK_COUNT];
+    struct gw_jv v[RK_COUNT];
     struct bctx c = {.a = x->arena, .err = err};
     memset(out, 0, sizeof(*out));
     memset(err, 0, sizeof(*err));
-    if (scan(gw_span_make(body, len), req_keys, RK_COUNT, v) != 0)
-        return fail(err, NULL, "the request body must be a JSON object");
-    if (!jv_is(&v[RK_MESSAGES], GW_JT_ARR_BEGIN) || arr_count(&v[RK_MESSAGES]) <= 0)
-        return fail(err, "messages", "messages must be a non-empty array");
+    if (gw_jv_scan(gw_span_make(body, len), req_keys, RK_COUNT, v) != 0)
+        return gw_xlate_fail(err, NULL, "the request body must be a JSON object");
+    if (!gw_jv_is(&v[RK_MESSAGES], GW_JT_ARR_BEGIN) || gw_jv_arr_count(&v[RK_MESSAGES]) <= 0)
+        return gw_xlate_fail(err, "messages", "messages must be a non-empty array");
     if (refuse_unexpressible(err, v) != 0)
         return -1;
     uint64_t n;
-    const struct jv *max =
+    const struct gw_jv *max =
         v[RK_MAX_COMPLETION_TOKENS].found ? &v[RK_MAX_COMPLETION_TOKENS] : &v[RK_MAX_TOKENS];
-    if (max->found && (!num_u64(max, &n) || n == 0))
-        return fail(err, max == &v[RK_MAX_TOKENS] ? "max_tokens" : "max_completion_tokens",
-                    "must be a positive integer");
-    if (v[RK_TEMPERATURE].found && !jv_is(&v[RK_TEMPERATURE], GW_JT_NUMBER))
-        return fail(err, "temperature", "must be a number");
+    if (max->found && (!gw_jv_u64(max, &n) || n == 0))
+        return gw_xlate_fail(err, max == &v[RK_MAX_TOKENS] ? "max_tokens" : "max_completion_tokens",
+                             "must be a positive integer");
+    if (v[RK_TEMPERATURE].found && !gw_jv_is(&v[RK_TEMPERATURE], GW_JT_NUMBER))
+        return gw_xlate_fail(err, "temperature", "must be a number");
     double top_p = 0;
-    if (v[RK_TOP_P].found && !num_double(&v[RK_TOP_P], &top_p))
-        return fail(err, "top_p", "must be a number");
-    if (v[RK_TOP_K].found && (!num_u64(&v[RK_TOP_K], &n) || n > 500))
-        return fail(err, "top_k", "must be an integer from 0 to 500");
-    if (v[RK_SEED].found && !num_is_int(&v[RK_SEED]))
-        return fail(err, "seed", "must be an integer");
+    if (v[RK_TOP_P].found && !gw_jv_double(&v[RK_TOP_P], &top_p))
+        return gw_xlate_fail(err, "top_p", "must be a number");
+    if (v[RK_TOP_K].found && (!gw_jv_u64(&v[RK_TOP_K], &n) || n > 500))
+        return gw_xlate_fail(err, "top_k", "must be an integer from 0 to 500");
+    if (v[RK_SEED].found && !gw_jv_is_int(&v[RK_SEED]))
+        return gw_xlate_fail(err, "seed", "must be an integer");
     static const int penalties[] = {RK_FREQUENCY_PENALTY, RK_PRESENCE_PENALTY};
     for (size_t i = 0; i < GW_ARRAY_SIZE(penalties); i++) {
-        const struct jv *p = &v[penalties[i]];
+        const struct gw_jv *p = &v[penalties[i]];
         double d;
-        if (p->found && (!num_double(p, &d) || d < 0 || d > 1))
-            return fail(err, req_keys[penalties[i]], "this provider takes %s from 0 to 1",
-                        req_keys[penalties[i]]);
+        if (p->found && (!gw_jv_double(p, &d) || d < 0 || d > 1))
+            return gw_xlate_fail(err, req_keys[penalties[i]], "this provider takes %s from 0 to 1",
+                                 req_keys[penalties[i]]);
     }
     static const int bools[] = {RK_STREAM, RK_LOGPROBS, RK_PARALLEL};
     for (size_t i = 0; i < GW_ARRAY_SIZE(bools); i++) {
-        const struct jv *b = &v[bools[i]];
-        if (b->found && !jv_is(b, GW_JT_TRUE) && !jv_is(b, GW_JT_FALSE))
-            return fail(err, req_keys[bools[i]], "must be a boolean");
+        const struct gw_jv *b = &v[bools[i]];
+        if (b->found && !gw_jv_is(b, GW_JT_TRUE) && !gw_jv_is(b, GW_JT_FALSE))
+            return gw_xlate_fail(err, req_keys[bools[i]], "must be a boolean");
     }
-    if (v[RK_TOOLS].found && !jv_is(&v[RK_TOOLS], GW_JT_ARR_BEGIN))
-        return fail(err, "tools", "tools must be an array");
-    bool have_tools = v[RK_TOOLS].found && arr_count(&v[RK_TOOLS]) > 0;
+    if (v[RK_TOOLS].found && !gw_jv_is(&v[RK_TOOLS], GW_JT_ARR_BEGIN))
+        return gw_xlate_fail(err, "tools", "tools must be an array");
+    bool have_tools = v[RK_TOOLS].found && gw_jv_arr_count(&v[RK_TOOLS]) > 0;
     struct tchoice tc;
     if (read_tool_choice(&c, &v[RK_TOOL_CHOICE], have_tools, &tc) != 0)
         return -1;
@@ -800,14 +688,14 @@ int gw_cohere_build_request(const struct gw_xlate *x, const char *body, size_t l
     gw_jw_key(&c.w, "model");
     if (model)
         gw_jw_str(&c.w, model, model_len);
-    else if (jv_is(&v[RK_MODEL], GW_JT_STRING))
+    else if (gw_jv_is(&v[RK_MODEL], GW_JT_STRING))
         gw_jw_raw(&c.w, v[RK_MODEL].raw.ptr, v[RK_MODEL].raw.len);
     else
-        return fail(err, "model", "model is required");
+        return gw_xlate_fail(err, "model", "model is required");
     if (write_messages(&c, &v[RK_MESSAGES]) != 0)
         return -1;
     gw_jw_key(&c.w, "stream");
-    gw_jw_bool(&c.w, jv_is(&v[RK_STREAM], GW_JT_TRUE));
+    gw_jw_bool(&c.w, gw_jv_is(&v[RK_STREAM], GW_JT_TRUE));
     if (max->found) {
         gw_jw_key(&c.w, "max_tokens");
         gw_jw_raw(&c.w, max->raw.ptr, max->raw.len);
@@ -835,13 +723,13 @@ int gw_cohere_build_request(const struct gw_xlate *x, const char *body, size_t l
     }
     static const int copied[] = {RK_SEED, RK_FREQUENCY_PENALTY, RK_PRESENCE_PENALTY};
     for (size_t i = 0; i < GW_ARRAY_SIZE(copied); i++) {
-        const struct jv *f = &v[copied[i]];
+        const struct gw_jv *f = &v[copied[i]];
         if (!f->found)
             continue;
         gw_jw_key(&c.w, req_keys[copied[i]]);
         gw_jw_raw(&c.w, f->raw.ptr, f->raw.len);
     }
-    if (jv_is(&v[RK_LOGPROBS], GW_JT_TRUE)) {
+    if (gw_jv_is(&v[RK_LOGPROBS], GW_JT_TRUE)) {
         gw_jw_key(&c.w, "logprobs");
         gw_jw_bool(&c.w, true);
     }
@@ -857,7 +745,7 @@ int gw_cohere_build_request(const struct gw_xlate *x, const char *body, size_t l
     }
     /* The bundled mock provider's per-request controls (tools/mock) travel as
      * they are; every other field this dialect does not know is dropped. */
-    if (jv_is(&v[RK_MOCK], GW_JT_OBJ_BEGIN)) {
+    if (gw_jv_is(&v[RK_MOCK], GW_JT_OBJ_BEGIN)) {
         gw_jw_key(&c.w, "mock");
         gw_jw_raw(&c.w, v[RK_MOCK].raw.ptr, v[RK_MOCK].raw.len);
     }
@@ -865,18 +753,8 @@ int gw_cohere_build_request(const struct gw_xlate *x, const char *body, size_t l
     if (c.w.overflow)
         return gw_xbound_overflow(&b, err);
 
-    const char *key = x->prov && x->prov->api_key ? x->prov->api_key : "";
-    if (key[0]) {
-        size_t hcap = strlen(key) + 32;
-        char *h = gw_arena_alloc(x->arena, hcap);
-        if (!h)
-            return fail_mem(err);
-        int hn = snprintf(h, hcap, "authorization: Bearer %s\r\n", key);
-        GW_BUG_ON(hn < 0 || (size_t)hn >= hcap);
-        out->headers = gw_span_make(h, (size_t)hn);
-    } else {
-        out->headers = gw_span_make("", 0);
-    }
+    if (bearer(x, out, err) != 0)
+        return -1;
     out->path = "/v2/chat";
     out->body = gw_span_make(obuf, c.w.len);
     return 0;
@@ -885,95 +763,43 @@ int gw_cohere_build_request(const struct gw_xlate *x, const char *body, size_t l
 /* ---- response: Cohere -> OpenAI ---- */
 
 /* Cohere's finish_reason -> OpenAI's; NULL for ERROR and TIMEOUT (no OpenAI equivalent). */
-static const char *finish_reason(const struct jv *fr, bool tools)
+static const char *finish_reason(const struct gw_jv *fr, bool tools)
 {
-    if (jv_streq(fr, "COMPLETE") || jv_streq(fr, "STOP_SEQUENCE"))
+    if (gw_jv_streq(fr, "COMPLETE") || gw_jv_streq(fr, "STOP_SEQUENCE"))
         return "stop";
-    if (jv_streq(fr, "MAX_TOKENS"))
+    if (gw_jv_streq(fr, "MAX_TOKENS"))
         return "length";
-    if (jv_streq(fr, "TOOL_CALL"))
+    if (gw_jv_streq(fr, "TOOL_CALL"))
         return "tool_calls";
-    if (jv_streq(fr, "ERROR") || jv_streq(fr, "TIMEOUT"))
+    if (gw_jv_streq(fr, "ERROR") || gw_jv_streq(fr, "TIMEOUT"))
         return NULL;
     return tools ? "tool_calls" : "stop"; /* absent, or a reason added later */
 }
 
 /*
- * usage {"billed_units":{..},"tokens":{..},"cached_tokens":N}: the token
- * counts the model saw (tokens), else the billed ones; counters absent from
- * this object leave *in, *outp and *cached as they are.
+ * usage {"billed_units":{..},"tokens":{..},"cached_tokens":N} -> *u: the
+ * token counts the model saw (tokens), else the billed ones; absent counters
+ * are 0, and a cached count is held to the input it is part of. Cohere does
+ * not report thinking tokens apart from the output, so reasoning_tokens is 0.
  */
-static void read_usage(const struct jv *usage, uint64_t *in, uint64_t *outp, uint64_t *cached)
+static void read_usage(const struct gw_jv *usage, struct gw_xlate_usage *u)
 {
     static const char *const uk[] = {"billed_units", "tokens", "cached_tokens"};
     static const char *const tk[] = {"input_tokens", "output_tokens"};
-    struct jv uv[3], bv[2], tv[2];
+    struct gw_jv uv[3], bv[2], tv[2];
     uint64_t n;
-    if (scan_obj(usage, uk, 3, uv) != 0)
-        return;
-    (void)scan_obj(&uv[0], tk, 2, bv);
-    (void)scan_obj(&uv[1], tk, 2, tv);
-    if (num_tokens(&tv[0], &n) || num_tokens(&bv[0], &n))
-        *in = n;
-    if (num_tokens(&tv[1], &n) || num_tokens(&bv[1], &n))
-        *outp = n;
-    if (num_tokens(&uv[2], &n))
-        *cached = n;
-}
-
-static void fill_usage(struct gw_xlate_usage *u, uint64_t in, uint64_t outp, uint64_t cached)
-{
-    if (!u)
-        return;
-    u->prompt_tokens = in;
-    u->completion_tokens = outp;
-    u->cached_tokens = GW_MIN(cached, in);
-    u->cache_creation_tokens = 0;
+    memset(u, 0, sizeof(*u));
     u->have = true;
-}
-
-static void write_usage(struct gw_jw *w, const struct gw_xlate_usage *u)
-{
-    gw_jw_key(w, "usage");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "prompt_tokens");
-    gw_jw_uint(w, u->prompt_tokens);
-    gw_jw_key(w, "completion_tokens");
-    gw_jw_uint(w, u->completion_tokens);
-    gw_jw_key(w, "total_tokens");
-    gw_jw_uint(w, u->prompt_tokens + u->completion_tokens);
-    gw_jw_key(w, "prompt_tokens_details");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "cached_tokens");
-    gw_jw_uint(w, u->cached_tokens);
-    gw_jw_obj_end(w);
-    gw_jw_obj_end(w);
-}
-
-static void write_id(struct gw_jw *w, const struct gw_xlate *x)
-{
-    const char *rid = x->request_id ? x->request_id : "";
-    size_t n = strlen(rid);
-    char small[128];
-    gw_jw_key(w, "id");
-    if (n + 9 < sizeof(small)) {
-        memcpy(small, "chatcmpl-", 9);
-        memcpy(small + 9, rid, n);
-        gw_jw_str(w, small, n + 9);
-    } else {
-        gw_jw_cstr(w, "chatcmpl-");
-    }
-}
-
-static void write_head(struct gw_jw *w, const struct gw_xlate *x, const char *object)
-{
-    write_id(w, x);
-    gw_jw_key(w, "object");
-    gw_jw_cstr(w, object);
-    gw_jw_key(w, "created");
-    gw_jw_uint(w, x->created);
-    gw_jw_key(w, "model");
-    gw_jw_cstr(w, x->client_model ? x->client_model : "");
+    if (gw_jv_scan_obj(usage, uk, 3, uv) != 0)
+        return;
+    (void)gw_jv_scan_obj(&uv[0], tk, 2, bv);
+    (void)gw_jv_scan_obj(&uv[1], tk, 2, tv);
+    if (num_tokens(&tv[0], &n) || num_tokens(&bv[0], &n))
+        u->prompt_tokens = n;
+    if (num_tokens(&tv[1], &n) || num_tokens(&bv[1], &n))
+        u->completion_tokens = n;
+    if (num_tokens(&uv[2], &n))
+        u->cached_tokens = GW_MIN(n, u->prompt_tokens);
 }
 
 /*
@@ -983,31 +809,36 @@ static void write_head(struct gw_jw *w, const struct gw_xlate *x, const char *ob
  * entry whose log probability is the sum of its tokens'. Needs about
  * 5 * item length of output. 0, or -1 when the item is malformed.
  */
-static int write_logprob(struct gw_jw *w, struct gw_arena *a, const struct jv *item)
+static int write_logprob(struct gw_jw *w, struct gw_arena *a, const struct gw_jv *item)
 {
     static const char *const k[] = {"text", "logprobs"};
-    struct jv v[2];
-    if (scan_obj(item, k, 2, v) != 0)
+    struct gw_jv v[2];
+    if (gw_jv_scan_obj(item, k, 2, v) != 0)
         return -1;
     double sum = 0;
     if (v[1].found) {
-        struct arr_it it;
-        struct jv el;
+        struct gw_jv_it it;
+        struct gw_jv el;
         int r;
-        if (arr_begin(&it, &v[1]) != 0)
+        if (gw_jv_arr_begin(&it, &v[1]) != 0)
             return -1;
-        while ((r = arr_next(&it, &el)) == 1) {
+        while ((r = gw_jv_arr_next(&it, &el)) == 1) {
             double d;
-            if (!num_double(&el, &d))
+            if (!gw_jv_double(&el, &d))
                 return -1;
             sum += d;
         }
         if (r != 0)
             return -1;
     }
+    bool text = gw_jv_is(&v[0], GW_JT_STRING);
+    size_t n = 0;
+    const char *t = text ? gw_jv_unesc(a, v[0].str, &n) : "";
+    if (!t)
+        return -1;
     gw_jw_obj_begin(w);
     gw_jw_key(w, "token");
-    if (jv_is(&v[0], GW_JT_STRING))
+    if (text)
         gw_jw_raw(w, v[0].raw.ptr, v[0].raw.len);
     else
         gw_jw_cstr(w, "");
@@ -1015,18 +846,44 @@ static int write_logprob(struct gw_jw *w, struct gw_arena *a, const struct jv *i
     gw_jw_double(w, sum);
     gw_jw_key(w, "bytes");
     gw_jw_arr_begin(w);
-    if (jv_is(&v[0], GW_JT_STRING)) {
-        char *t = gw_arena_alloc(a, v[0].str.len + 1);
-        long n = t ? gw_json_unescape(v[0].str, t, v[0].str.len + 1) : -1;
-        if (n < 0)
-            return -1;
-        for (long i = 0; i < n; i++)
-            gw_jw_uint(w, (unsigned char)t[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        gw_jw_uint(w, (unsigned char)t[i]);
     gw_jw_arr_end(w);
     gw_jw_key(w, "top_logprobs");
     gw_jw_arr_begin(w);
     gw_jw_arr_end(w);
+    gw_jw_obj_end(w);
+    return 0;
+}
+
+/*
+ * "logprobs":{"content":[..],"refusal":null} from Cohere's logprobs: the
+ * response's array of items, or a stream event's one item. 0, or -1 when an
+ * item is malformed or the arena is exhausted.
+ */
+static int write_logprobs(struct gw_jw *w, struct gw_arena *a, const struct gw_jv *lp)
+{
+    gw_jw_key(w, "logprobs");
+    gw_jw_obj_begin(w);
+    gw_jw_key(w, "content");
+    gw_jw_arr_begin(w);
+    if (gw_jv_is(lp, GW_JT_ARR_BEGIN)) {
+        struct gw_jv_it it;
+        struct gw_jv item;
+        int r;
+        if (gw_jv_arr_begin(&it, lp) != 0)
+            return -1;
+        while ((r = gw_jv_arr_next(&it, &item)) == 1)
+            if (write_logprob(w, a, &item) != 0)
+                return -1;
+        if (r != 0)
+            return -1;
+    } else if (write_logprob(w, a, lp) != 0) {
+        return -1;
+    }
+    gw_jw_arr_end(w);
+    gw_jw_key(w, "refusal");
+    gw_jw_null(w);
     gw_jw_obj_end(w);
     return 0;
 }
@@ -1039,13 +896,14 @@ int gw_cohere_translate_response(const struct gw_xlate *x, const char *body, siz
     static const char *const ik[] = {"type", "text"};
     static const char *const ck[] = {"id", "function"};
     static const char *const fk[] = {"name", "arguments"};
-    struct jv rv[4], mv[2], item, iv[2], cv[2], fv[2];
-    struct arr_it it;
+    struct gw_jv rv[4], mv[2], item, iv[2], cv[2], fv[2];
+    struct gw_jv_it it;
     int r;
     *out = GW_SPAN_NULL;
-    if (scan(gw_span_make(body, len), rk, 4, rv) != 0 || scan_obj(&rv[1], mk, 2, mv) != 0)
+    if (gw_jv_scan(gw_span_make(body, len), rk, 4, rv) != 0 ||
+        gw_jv_scan_obj(&rv[1], mk, 2, mv) != 0)
         return -1;
-    bool have_tools = jv_is(&mv[1], GW_JT_ARR_BEGIN) && arr_count(&mv[1]) > 0;
+    bool have_tools = gw_jv_is(&mv[1], GW_JT_ARR_BEGIN) && gw_jv_arr_count(&mv[1]) > 0;
     const char *finish = finish_reason(&rv[0], have_tools);
     if (!finish)
         return -1; /* ERROR or TIMEOUT: what text there is cannot be trusted (see cohere.h) */
@@ -1056,21 +914,21 @@ int gw_cohere_translate_response(const struct gw_xlate *x, const char *body, siz
     bool have_text = false;
     if (!text)
         return -1;
-    if (jv_is(&mv[0], GW_JT_STRING)) {
+    if (gw_jv_is(&mv[0], GW_JT_STRING)) {
         long k = gw_json_unescape(mv[0].str, text, len);
         if (k < 0)
             return -1;
         text_len = (size_t)k;
         have_text = true;
     } else if (mv[0].found) {
-        if (arr_begin(&it, &mv[0]) != 0)
+        if (gw_jv_arr_begin(&it, &mv[0]) != 0)
             return -1;
-        while ((r = arr_next(&it, &item)) == 1) {
-            if (scan_obj(&item, ik, 2, iv) != 0)
+        while ((r = gw_jv_arr_next(&it, &item)) == 1) {
+            if (gw_jv_scan_obj(&item, ik, 2, iv) != 0)
                 return -1;
-            if (!jv_streq(&iv[0], "text"))
+            if (!gw_jv_streq(&iv[0], "text"))
                 continue;
-            if (!jv_is(&iv[1], GW_JT_STRING))
+            if (!gw_jv_is(&iv[1], GW_JT_STRING))
                 return -1;
             long k = gw_json_unescape(iv[1].str, text + text_len, len - text_len);
             if (k < 0)
@@ -1091,17 +949,8 @@ int gw_cohere_translate_response(const struct gw_xlate *x, const char *body, siz
         return -1;
     struct gw_jw w;
     gw_jw_init(&w, obuf, cap);
-    gw_jw_obj_begin(&w);
-    write_head(&w, x, "chat.completion");
-    gw_jw_key(&w, "choices");
-    gw_jw_arr_begin(&w);
-    gw_jw_obj_begin(&w);
-    gw_jw_key(&w, "index");
-    gw_jw_uint(&w, 0);
-    gw_jw_key(&w, "message");
-    gw_jw_obj_begin(&w);
-    gw_jw_key(&w, "role");
-    gw_jw_cstr(&w, "assistant");
+    gw_oai_completion_begin(&w, x);
+    gw_oai_choice_begin(&w, 0);
     gw_jw_key(&w, "content");
     if (have_text || !have_tools)
         gw_jw_str(&w, text, text_len);
@@ -1110,72 +959,32 @@ int gw_cohere_translate_response(const struct gw_xlate *x, const char *body, siz
     if (have_tools) {
         gw_jw_key(&w, "tool_calls");
         gw_jw_arr_begin(&w);
-        if (arr_begin(&it, &mv[1]) != 0)
+        if (gw_jv_arr_begin(&it, &mv[1]) != 0)
             return -1;
-        while ((r = arr_next(&it, &item)) == 1) {
-            if (scan_obj(&item, ck, 2, cv) != 0 || !jv_is(&cv[0], GW_JT_STRING) ||
-                scan_obj(&cv[1], fk, 2, fv) != 0 || !jv_is(&fv[0], GW_JT_STRING))
+        while ((r = gw_jv_arr_next(&it, &item)) == 1) {
+            if (gw_jv_scan_obj(&item, ck, 2, cv) != 0 || !gw_jv_is(&cv[0], GW_JT_STRING) ||
+                gw_jv_scan_obj(&cv[1], fk, 2, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
                 return -1;
-            gw_jw_obj_begin(&w);
-            gw_jw_key(&w, "id");
-            gw_jw_raw(&w, cv[0].raw.ptr, cv[0].raw.len);
-            gw_jw_key(&w, "type");
-            gw_jw_cstr(&w, "function");
-            gw_jw_key(&w, "function");
-            gw_jw_obj_begin(&w);
-            gw_jw_key(&w, "name");
-            gw_jw_raw(&w, fv[0].raw.ptr, fv[0].raw.len);
-            gw_jw_key(&w, "arguments");
-            if (jv_is(&fv[1], GW_JT_STRING) && fv[1].str.len)
-                gw_jw_raw(&w, fv[1].raw.ptr, fv[1].raw.len);
-            else if (jv_is(&fv[1], GW_JT_OBJ_BEGIN)) /* an object: sent as its text */
-                gw_jw_str(&w, fv[1].raw.ptr, fv[1].raw.len);
-            else
-                gw_jw_cstr(&w, "{}");
-            gw_jw_obj_end(&w);
-            gw_jw_obj_end(&w);
+            struct gw_oai_call call = {.index = -1, .id = cv[0].raw, .name = fv[0].raw};
+            call_args(&call, &fv[1]);
+            gw_oai_tool_call(&w, &call);
         }
         if (r != 0)
             return -1;
         gw_jw_arr_end(&w);
     }
-    gw_jw_key(&w, "refusal");
-    gw_jw_null(&w);
-    gw_jw_obj_end(&w);
-    gw_jw_key(&w, "logprobs");
-    if (jv_is(&rv[3], GW_JT_ARR_BEGIN)) {
-        gw_jw_obj_begin(&w);
-        gw_jw_key(&w, "content");
-        gw_jw_arr_begin(&w);
-        if (arr_begin(&it, &rv[3]) != 0)
-            return -1;
-        while ((r = arr_next(&it, &item)) == 1)
-            if (write_logprob(&w, x->arena, &item) != 0)
-                return -1;
-        if (r != 0)
-            return -1;
-        gw_jw_arr_end(&w);
-        gw_jw_key(&w, "refusal");
-        gw_jw_null(&w);
-        gw_jw_obj_end(&w);
-    } else {
-        gw_jw_null(&w);
-    }
-    gw_jw_key(&w, "finish_reason");
-    gw_jw_cstr(&w, finish);
-    gw_jw_obj_end(&w);
-    gw_jw_arr_end(&w);
-
-    uint64_t in = 0, outp = 0, cached = 0;
-    read_usage(&rv[2], &in, &outp, &cached);
-    struct gw_xlate_usage tmp = {0};
-    fill_usage(&tmp, in, outp, cached);
-    write_usage(&w, &tmp);
-    gw_jw_obj_end(&w);
+    gw_oai_message_end(&w);
+    bool logprobs = gw_jv_is(&rv[3], GW_JT_ARR_BEGIN);
+    if (logprobs && write_logprobs(&w, x->arena, &rv[3]) != 0)
+        return -1;
+    gw_oai_choice_end(&w, logprobs, finish);
+    struct gw_xlate_usage usage;
+    read_usage(&rv[2], &usage);
+    gw_oai_completion_end(&w, &usage);
     if (w.overflow)
         return -1;
     if (u)
-        *u = tmp;
+        *u = usage;
     *out = gw_span_make(obuf, w.len);
     return 0;
 }
@@ -1209,51 +1018,37 @@ static const struct err_map err_maps[] = {
     {504, 504, "server_error", "timeout"},
 };
 
-/* Writes {"error":{"message","type","param","code"}}; msg_raw is a JSON string token or NULL. */
-static void write_error_obj(struct gw_jw *w, const struct gw_span *msg_raw, const char *msg,
-                            const char *type, const char *code)
-{
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "error");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "message");
-    if (msg_raw)
-        gw_jw_raw(w, msg_raw->ptr, msg_raw->len);
-    else
-        gw_jw_cstr(w, msg);
-    gw_jw_key(w, "type");
-    gw_jw_cstr(w, type);
-    gw_jw_key(w, "param");
-    gw_jw_null(w);
-    gw_jw_key(w, "code");
-    if (code)
-        gw_jw_cstr(w, code);
-    else
-        gw_jw_null(w);
-    gw_jw_obj_end(w);
-    gw_jw_obj_end(w);
-}
-
 int gw_cohere_translate_error(int status, struct gw_span error_type, const char *body, size_t len,
                               struct gw_arena *a, struct gw_span *out, int *out_status)
 {
     (void)error_type; /* one status, one error: the body says which */
     static const char *const k[] = {"message", "data"};
-    struct jv v[2] = {{0}, {0}};
+    struct gw_jv v[2];
     *out = GW_SPAN_NULL;
-    if (body && scan(gw_span_make(body, len), k, 2, v) != 0)
-        memset(v, 0, sizeof(v));
+    (void)gw_jv_scan(gw_span_make(body, len), k, 2, v); /* not an object: both absent */
     const struct err_map *m = NULL;
     for (size_t i = 0; i < GW_ARRAY_SIZE(err_maps) && !m; i++)
         if (err_maps[i].in == status)
             m = &err_maps[i];
-    int st = status >= 400 && status <= 599 ? status : 502;
-    const char *type = st >= 500 ? "server_error" : "invalid_request_error";
-    const char *code = NULL;
+    int st = gw_oai_client_status(status);
+    struct gw_oai_error e = {
+        .type = gw_span_cstr(st >= 500 ? "server_error" : "invalid_request_error"),
+    };
     if (m) {
         st = m->status;
-        type = m->type;
-        code = m->code;
+        e.type = gw_span_cstr(m->type);
+        e.code = m->code;
+    }
+    /* Cohere's message, or the SDK's TooManyRequests {"data":".."}, else a generic one. */
+    const struct gw_jv *msg = gw_jv_is(&v[0], GW_JT_STRING)   ? &v[0]
+                              : gw_jv_is(&v[1], GW_JT_STRING) ? &v[1]
+                                                              : NULL;
+    char generic[64];
+    if (msg) {
+        e.message = msg->raw;
+        e.message_json = true;
+    } else {
+        e.message = gw_oai_status_message(generic, sizeof(generic), status);
     }
     size_t cap = len + 512;
     char *buf = gw_arena_alloc(a, cap);
@@ -1261,12 +1056,7 @@ int gw_cohere_translate_error(int status, struct gw_span error_type, const char 
         return -1;
     struct gw_jw w;
     gw_jw_init(&w, buf, cap);
-    const struct jv *msg = jv_is(&v[0], GW_JT_STRING)   ? &v[0]
-                           : jv_is(&v[1], GW_JT_STRING) ? &v[1]
-                                                        : NULL;
-    char generic[96];
-    snprintf(generic, sizeof(generic), "upstream provider error (HTTP %d)", status);
-    write_error_obj(&w, msg ? &msg->raw : NULL, generic, type, code);
+    gw_oai_error_write(&w, &e);
     if (w.overflow)
         return -1;
     if (out_status)
@@ -1285,26 +1075,28 @@ int gw_cohere_build_embeddings(const struct gw_xlate *x, const char *body, size_
 {
     static const char *const k[] = {"mock", "input_type", "model"};
     struct gw_embed_req er;
-    struct jv v[3];
+    struct gw_jv v[3];
     memset(out, 0, sizeof(*out));
     memset(err, 0, sizeof(*err));
     if (gw_embed_parse(x, body, len, &er, err) != 0)
         return -1;
-    if (scan(gw_span_make(body, len), k, 3, v) != 0)
-        return fail(err, NULL, "the request body must be a JSON object");
+    if (gw_jv_scan(gw_span_make(body, len), k, 3, v) != 0)
+        return gw_xlate_fail(err, NULL, "the request body must be a JSON object");
     if (er.n > GW_COHERE_EMBED_MAX_TEXTS)
-        return fail(err, "input", "this provider embeds at most %d inputs per request (got %zu)",
-                    GW_COHERE_EMBED_MAX_TEXTS, er.n);
+        return gw_xlate_fail(err, "input",
+                             "this provider embeds at most %d inputs per request (got %zu)",
+                             GW_COHERE_EMBED_MAX_TEXTS, er.n);
     const char *itype = GW_COHERE_EMBED_INPUT_TYPE;
     if (v[1].found) {
         itype = NULL;
         for (size_t i = 0; i < GW_ARRAY_SIZE(input_types) && !itype; i++)
-            if (jv_streq(&v[1], input_types[i]))
+            if (gw_jv_streq(&v[1], input_types[i]))
                 itype = input_types[i];
         if (!itype)
-            return fail(err, "input_type",
-                        "input_type must be search_document, search_query, classification or "
-                        "clustering");
+            return gw_xlate_fail(
+                err, "input_type",
+                "input_type must be search_document, search_query, classification or "
+                "clustering");
     }
     const char *model = x->upstream_model;
     size_t model_len = strlen0(model);
@@ -1322,10 +1114,10 @@ int gw_cohere_build_embeddings(const struct gw_xlate *x, const char *body, size_
     gw_jw_key(&w, "model");
     if (model)
         gw_jw_str(&w, model, model_len);
-    else if (jv_is(&v[2], GW_JT_STRING))
+    else if (gw_jv_is(&v[2], GW_JT_STRING))
         gw_jw_raw(&w, v[2].raw.ptr, v[2].raw.len);
     else
-        return fail(err, "model", "model is required");
+        return gw_xlate_fail(err, "model", "model is required");
     gw_jw_key(&w, "texts");
     gw_jw_arr_begin(&w);
     for (size_t i = 0; i < er.n; i++)
@@ -1341,25 +1133,15 @@ int gw_cohere_build_embeddings(const struct gw_xlate *x, const char *body, size_
         gw_jw_key(&w, "output_dimension");
         gw_jw_int(&w, er.dimensions);
     }
-    if (jv_is(&v[0], GW_JT_OBJ_BEGIN)) {
+    if (gw_jv_is(&v[0], GW_JT_OBJ_BEGIN)) {
         gw_jw_key(&w, "mock");
         gw_jw_raw(&w, v[0].raw.ptr, v[0].raw.len);
     }
     gw_jw_obj_end(&w);
     if (w.overflow)
         return gw_xbound_overflow(&b, err);
-    const char *key = x->prov && x->prov->api_key ? x->prov->api_key : "";
-    if (key[0]) {
-        size_t hcap = strlen(key) + 32;
-        char *h = gw_arena_alloc(x->arena, hcap);
-        if (!h)
-            return fail_mem(err);
-        int hn = snprintf(h, hcap, "authorization: Bearer %s\r\n", key);
-        GW_BUG_ON(hn < 0 || (size_t)hn >= hcap);
-        out->headers = gw_span_make(h, (size_t)hn);
-    } else {
-        out->headers = gw_span_make("", 0);
-    }
+    if (bearer(x, out, err) != 0)
+        return -1;
     out->path = "/v2/embed";
     out->body = gw_span_make(obuf, w.len);
     return 0;
@@ -1372,35 +1154,35 @@ int gw_cohere_translate_embeddings(const struct gw_xlate *x, const char *body, s
     static const char *const ek[] = {"float"};
     static const char *const mk[] = {"billed_units"};
     static const char *const bk[] = {"input_tokens"};
-    struct jv rv[2], fv[1], mv[1], bv[1], el;
-    struct arr_it it;
+    struct gw_jv rv[2], fv[1], mv[1], bv[1], el;
+    struct gw_jv_it it;
     int r;
     *out = GW_SPAN_NULL;
-    if (scan(gw_span_make(body, len), rk, 2, rv) != 0)
+    if (gw_jv_scan(gw_span_make(body, len), rk, 2, rv) != 0)
         return -1;
     /* embeddings by type ({"float":[..]}), or the older embeddings_floats array. */
-    const struct jv *vecs = &rv[0];
-    if (jv_is(&rv[0], GW_JT_OBJ_BEGIN)) {
-        if (scan(rv[0].raw, ek, 1, fv) != 0)
+    const struct gw_jv *vecs = &rv[0];
+    if (gw_jv_is(&rv[0], GW_JT_OBJ_BEGIN)) {
+        if (gw_jv_scan(rv[0].raw, ek, 1, fv) != 0)
             return -1;
         vecs = &fv[0];
     }
-    long n = arr_count(vecs);
+    long n = gw_jv_arr_count(vecs);
     if (n < 0)
         return -1;
     struct gw_span *spans = gw_arena_alloc(x->arena, (size_t)(n ? n : 1) * sizeof(*spans));
-    if (!spans || arr_begin(&it, vecs) != 0)
+    if (!spans || gw_jv_arr_begin(&it, vecs) != 0)
         return -1;
     size_t k = 0;
-    while ((r = arr_next(&it, &el)) == 1) {
-        if (!jv_is(&el, GW_JT_ARR_BEGIN))
+    while ((r = gw_jv_arr_next(&it, &el)) == 1) {
+        if (!gw_jv_is(&el, GW_JT_ARR_BEGIN))
             return -1;
         spans[k++] = el.raw;
     }
     if (r != 0)
         return -1;
     uint64_t tokens = 0;
-    if (scan_obj(&rv[1], mk, 1, mv) == 0 && scan_obj(&mv[0], bk, 1, bv) == 0)
+    if (gw_jv_scan_obj(&rv[1], mk, 1, mv) == 0 && gw_jv_scan_obj(&mv[0], bk, 1, bv) == 0)
         (void)num_tokens(&bv[0], &tokens);
     if (gw_embed_write(x, spans, k, tokens, out) != 0) {
         *out = GW_SPAN_NULL;
@@ -1420,115 +1202,8 @@ void gw_cohere_stream_init(struct gw_cohere_stream *s, const struct gw_xlate *x)
 {
     memset(s, 0, sizeof(*s));
     s->_x = x;
-}
-
-/* Makes _buf hold at least `need` bytes, keeping what it holds. */
-static int buf_reserve(struct gw_cohere_stream *s, size_t need)
-{
-    if (need <= s->_cap)
-        return 0;
-    if (need > GW_COHERE_EVENT_MAX)
-        return -1;
-    size_t cap = s->_cap ? s->_cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    cap = GW_MIN(cap, (size_t)GW_COHERE_EVENT_MAX);
-    char *p = gw_arena_alloc(s->_x->arena, cap);
-    if (!p)
-        return -1;
-    if (s->_data_len + s->_line_len)
-        memcpy(p, s->_buf, s->_data_len + s->_line_len);
-    s->_buf = p;
-    s->_cap = cap;
-    return 0;
-}
-
-static int out_reserve(struct gw_cohere_stream *s, size_t need)
-{
-    if (need <= s->_out_cap)
-        return 0;
-    size_t cap = s->_out_cap ? s->_out_cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    char *p = gw_arena_alloc(s->_x->arena, cap);
-    if (!p)
-        return -1;
-    s->_out = p;
-    s->_out_cap = cap;
-    return 0;
-}
-
-static int sink_write(const struct gw_xlate_sink *sink, const char *p, size_t n)
-{
-    return sink->write(sink->arg, p, n) < 0 ? -1 : 0;
-}
-
-/* Starts "data: " + a JSON value in _out, sized for `extra` bytes of copied input. */
-static int chunk_begin(struct gw_cohere_stream *s, struct gw_jw *w, size_t extra)
-{
-    const struct gw_xlate *x = s->_x;
-    size_t need = 2 * extra + 2 * (strlen0(x->client_model) + strlen0(x->request_id)) + 1024;
-    if (out_reserve(s, need) != 0)
-        return -1;
-    memcpy(s->_out, "data: ", 6);
-    gw_jw_init(w, s->_out + 6, s->_out_cap - 8);
-    return 0;
-}
-
-static int chunk_send(struct gw_cohere_stream *s, struct gw_jw *w, const struct gw_xlate_sink *sink)
-{
-    if (w->overflow)
-        return -1;
-    memcpy(s->_out + 6 + w->len, "\n\n", 2);
-    return sink_write(sink, s->_out, w->len + 8);
-}
-
-/* Opens a chat.completion.chunk up to its choice's delta object (left open). */
-static void chunk_head(struct gw_cohere_stream *s, struct gw_jw *w)
-{
-    gw_jw_obj_begin(w);
-    write_head(w, s->_x, "chat.completion.chunk");
-    gw_jw_key(w, "choices");
-    gw_jw_arr_begin(w);
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "index");
-    gw_jw_uint(w, 0);
-    gw_jw_key(w, "delta");
-    gw_jw_obj_begin(w);
-    if (!s->_role_sent) {
-        gw_jw_key(w, "role");
-        gw_jw_cstr(w, "assistant");
-        s->_role_sent = true;
-    }
-}
-
-/* Closes what chunk_head opened, with the finish reason (NULL: null). */
-static void chunk_tail(struct gw_jw *w, const char *finish)
-{
-    gw_jw_obj_end(w); /* delta */
-    gw_jw_key(w, "finish_reason");
-    if (finish)
-        gw_jw_cstr(w, finish);
-    else
-        gw_jw_null(w);
-    gw_jw_obj_end(w);
-    gw_jw_arr_end(w);
-    gw_jw_obj_end(w);
-}
-
-/* Writes an error chunk (msg_raw: a JSON string token, else msg) and ends the stream. */
-static int stream_error(struct gw_cohere_stream *s, const struct gw_xlate_sink *sink,
-                        const struct gw_span *msg_raw, const char *msg, const char *code, int ret)
-{
-    struct gw_jw w;
-    s->_done = true;
-    s->_failed = ret < 0;
-    if (chunk_begin(s, &w, msg_raw ? msg_raw->len : 0) != 0)
-        return -1;
-    write_error_obj(&w, msg_raw, msg, "server_error", code);
-    if (chunk_send(s, &w, sink) != 0)
-        return -1;
-    return ret;
+    gw_oai_stream_init(&s->_o, x);
+    gw_sse_reader_init(&s->_sse, x->arena, GW_COHERE_EVENT_MAX);
 }
 
 enum ev {
@@ -1545,7 +1220,7 @@ enum ev {
  * translate to nothing (content-start/-end, tool-plan-delta, tool-call-end,
  * citation-start/-end, debug, and types added later) are EV_OTHER.
  */
-static enum ev event_kind(const struct gw_cohere_stream *s, const struct jv *type)
+static enum ev event_kind(const struct gw_jv *type, struct gw_span event)
 {
     static const struct {
         const char *name;
@@ -1556,324 +1231,188 @@ static enum ev event_kind(const struct gw_cohere_stream *s, const struct jv *typ
         {"message-end", EV_MESSAGE_END},
     };
     for (size_t i = 0; i < GW_ARRAY_SIZE(kinds); i++) {
-        if (type->found ? jv_streq(type, kinds[i].name)
-                        : (s->_event_len == strlen(kinds[i].name) &&
-                           memcmp(s->_event, kinds[i].name, s->_event_len) == 0))
+        if (type->found ? gw_jv_streq(type, kinds[i].name)
+                        : gw_span_eq(event, gw_span_cstr(kinds[i].name)))
             return kinds[i].ev;
     }
     return EV_OTHER;
 }
 
 /* delta.message's member `key` (one level down for content and tool_calls). */
-static void delta_message(const struct jv *delta, const char *key, struct jv *out)
+static void delta_message(const struct gw_jv *delta, const char *key, struct gw_jv *out)
 {
-    static const char *const dk[] = {"message"};
-    struct jv dv[1];
-    memset(out, 0, sizeof(*out));
-    if (scan_obj(delta, dk, 1, dv) == 0)
-        (void)scan_obj(&dv[0], &key, 1, out);
+    struct gw_jv msg = gw_jv_member(delta, "message");
+    *out = gw_jv_member(&msg, key);
 }
 
-static int usage_chunk(struct gw_cohere_stream *s, const struct gw_xlate_sink *sink)
-{
-    struct gw_xlate_usage tmp = {0};
-    struct gw_jw w;
-    fill_usage(&tmp, s->_input_tokens, s->_output_tokens, s->_cached_tokens);
-    if (chunk_begin(s, &w, 0) != 0)
-        return -1;
-    gw_jw_obj_begin(&w);
-    write_head(&w, s->_x, "chat.completion.chunk");
-    gw_jw_key(&w, "choices");
-    gw_jw_arr_begin(&w);
-    gw_jw_arr_end(&w);
-    write_usage(&w, &tmp);
-    gw_jw_obj_end(&w);
-    return chunk_send(s, &w, sink);
-}
-
-/* message-end: the finish chunk, usage, [DONE]; or the error chunk for ERROR/TIMEOUT. */
-static int message_end(struct gw_cohere_stream *s, const struct jv *delta,
+/*
+ * message-end: the finish chunk, then usage and [DONE]; for ERROR and TIMEOUT,
+ * an error chunk with Cohere's message (and [DONE]) instead.
+ */
+static int message_end(struct gw_cohere_stream *s, const struct gw_jv *delta,
                        const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
 {
     static const char *const dk[] = {"finish_reason", "usage", "error"};
-    struct jv dv[3];
-    struct gw_jw w;
-    (void)scan_obj(delta, dk, 3, dv);
-    read_usage(&dv[1], &s->_input_tokens, &s->_output_tokens, &s->_cached_tokens);
-    fill_usage(u, s->_input_tokens, s->_output_tokens, s->_cached_tokens);
+    struct gw_jv dv[3];
+    struct gw_xlate_usage usage;
+    (void)gw_jv_scan_obj(delta, dk, 3, dv);
+    read_usage(&dv[1], &usage);
+    if (u)
+        *u = usage;
     const char *finish = finish_reason(&dv[0], s->_tool_count > 0);
     if (!finish) {
-        bool timeout = jv_streq(&dv[0], "TIMEOUT");
-        const char *msg = timeout ? "the provider timed out generating the answer"
-                                  : "the provider failed generating the answer";
-        return stream_error(s, sink, jv_is(&dv[2], GW_JT_STRING) ? &dv[2].raw : NULL, msg,
-                            timeout ? "timeout" : NULL, 1);
+        bool timeout = gw_jv_streq(&dv[0], "TIMEOUT");
+        struct gw_oai_error e = {
+            .message = gw_span_cstr(timeout ? "the provider timed out generating the answer"
+                                            : "the provider failed generating the answer"),
+            .type = GW_SPAN_LIT("server_error"),
+            .code = timeout ? "timeout" : NULL,
+        };
+        if (gw_jv_is(&dv[2], GW_JT_STRING)) {
+            e.message = dv[2].raw;
+            e.message_json = true;
+        }
+        return gw_oai_stream_error(&s->_o, sink, &e, 1);
     }
-    s->_done = true;
-    if (chunk_begin(s, &w, 0) != 0)
+    if (gw_oai_chunk_finish(&s->_o, sink, 0, finish) != 0)
         return -1;
-    chunk_head(s, &w);
-    chunk_tail(&w, finish);
-    if (chunk_send(s, &w, sink) != 0)
-        return -1;
-    if (s->_x->want_usage && usage_chunk(s, sink) != 0)
-        return -1;
-    static const char done[] = "data: [DONE]\n\n";
-    return sink_write(sink, done, sizeof(done) - 1) == 0 ? 1 : -1;
+    return gw_oai_stream_finish(&s->_o, sink, &usage);
 }
 
 /* A tool-call-start or tool-call-delta event -> one tool_calls delta chunk. */
-static int tool_call_chunk(struct gw_cohere_stream *s, const struct jv *delta, bool start,
-                           size_t dlen, const struct gw_xlate_sink *sink)
+static int tool_call_chunk(struct gw_cohere_stream *s, const struct gw_jv *delta, bool start,
+                           const struct gw_xlate_sink *sink)
 {
     static const char *const ck[] = {"id", "function"};
     static const char *const fk[] = {"name", "arguments"};
-    struct jv call, cv[2], fv[2];
-    struct gw_jw w;
+    struct gw_jv call, cv[2], fv[2];
     delta_message(delta, "tool_calls", &call);
-    if (scan_obj(&call, ck, 2, cv) != 0 || scan_obj(&cv[1], fk, 2, fv) != 0) {
-        if (start)
-            return stream_error(s, sink, NULL, "invalid tool-call-start upstream", NULL, -1);
-        memset(fv, 0, sizeof(fv));
-    }
-    bool args = jv_is(&fv[1], GW_JT_STRING) && fv[1].str.len > 0;
+    (void)gw_jv_scan_obj(&call, ck, 2, cv);
+    (void)gw_jv_scan_obj(&cv[1], fk, 2, fv);
+    bool args = gw_jv_is(&fv[1], GW_JT_STRING) && fv[1].str.len > 0;
+    struct gw_oai_call c = {.args = args ? fv[1].raw : GW_SPAN_NULL};
     if (start) {
-        if (!jv_is(&cv[0], GW_JT_STRING) || !jv_is(&fv[0], GW_JT_STRING))
-            return stream_error(s, sink, NULL, "invalid tool-call-start upstream", NULL, -1);
+        if (!gw_jv_is(&cv[0], GW_JT_STRING) || !gw_jv_is(&fv[0], GW_JT_STRING))
+            return gw_oai_stream_fail(&s->_o, sink, "invalid tool-call-start upstream", -1);
         s->_tool_count++;
+        c.id = cv[0].raw;
+        c.name = fv[0].raw;
     } else if (!args || s->_tool_count == 0) {
         return 0; /* nothing to add, or arguments for no call */
     }
-    if (chunk_begin(s, &w, dlen) != 0)
-        return -1;
-    chunk_head(s, &w);
-    gw_jw_key(&w, "tool_calls");
-    gw_jw_arr_begin(&w);
-    gw_jw_obj_begin(&w);
-    gw_jw_key(&w, "index");
-    gw_jw_uint(&w, s->_tool_count - 1);
-    if (start) {
-        gw_jw_key(&w, "id");
-        gw_jw_raw(&w, cv[0].raw.ptr, cv[0].raw.len);
-        gw_jw_key(&w, "type");
-        gw_jw_cstr(&w, "function");
-    }
-    gw_jw_key(&w, "function");
-    gw_jw_obj_begin(&w);
-    if (start) {
-        gw_jw_key(&w, "name");
-        gw_jw_raw(&w, fv[0].raw.ptr, fv[0].raw.len);
-    }
-    gw_jw_key(&w, "arguments");
-    if (args)
-        gw_jw_raw(&w, fv[1].raw.ptr, fv[1].raw.len);
-    else
-        gw_jw_cstr(&w, "");
-    gw_jw_obj_end(&w);
-    gw_jw_obj_end(&w);
-    gw_jw_arr_end(&w);
-    chunk_tail(&w, NULL);
-    return chunk_send(s, &w, sink);
+    c.index = s->_tool_count - 1;
+    s->_started = true;
+    return gw_oai_chunk_tool_call(&s->_o, sink, 0, &c);
 }
 
-/* A content-delta: text (thinking deltas are not the answer), with its logprobs if any. */
-static int content_chunk(struct gw_cohere_stream *s, const struct jv *delta, const struct jv *lp,
-                         size_t dlen, const struct gw_xlate_sink *sink)
+/*
+ * A content-delta: text (thinking deltas are not the answer), with its
+ * logprobs if any. dlen: the event's size, which bounds what is copied.
+ */
+static int content_chunk(struct gw_cohere_stream *s, const struct gw_jv *delta,
+                         const struct gw_jv *lp, size_t dlen, const struct gw_xlate_sink *sink)
 {
-    static const char *const tk[] = {"text"};
-    struct jv content, tv[1];
-    struct gw_jw w;
+    struct gw_jv content, text;
     delta_message(delta, "content", &content);
-    if (scan_obj(&content, tk, 1, tv) != 0 || !jv_is(&tv[0], GW_JT_STRING) ||
-        (tv[0].str.len == 0 && !lp->found))
+    text = gw_jv_member(&content, "text");
+    if (!gw_jv_is(&text, GW_JT_STRING) || (text.str.len == 0 && !lp->found))
         return 0;
+    s->_started = true;
+    if (!lp->found)
+        return gw_oai_chunk_content(&s->_o, sink, 0, text.raw);
     /* Logprob entries need about 5x their text (bytes as numbers). */
-    if (chunk_begin(s, &w, dlen + (lp->found ? 3 * lp->raw.len : 0)) != 0)
+    struct gw_jw *w = gw_oai_chunk_begin(&s->_o, dlen + 3 * lp->raw.len);
+    if (!w)
         return -1;
-    chunk_head(s, &w);
-    gw_jw_key(&w, "content");
-    gw_jw_raw(&w, tv[0].raw.ptr, tv[0].raw.len);
-    gw_jw_obj_end(&w); /* delta */
-    if (lp->found) {
-        gw_jw_key(&w, "logprobs");
-        gw_jw_obj_begin(&w);
-        gw_jw_key(&w, "content");
-        gw_jw_arr_begin(&w);
-        if (write_logprob(&w, s->_x->arena, lp) != 0)
-            return stream_error(s, sink, NULL, "invalid logprobs upstream", NULL, -1);
-        gw_jw_arr_end(&w);
-        gw_jw_key(&w, "refusal");
-        gw_jw_null(&w);
-        gw_jw_obj_end(&w);
-    }
-    gw_jw_key(&w, "finish_reason");
-    gw_jw_null(&w);
-    gw_jw_obj_end(&w);
-    gw_jw_arr_end(&w);
-    gw_jw_obj_end(&w);
-    return chunk_send(s, &w, sink);
+    gw_oai_chunk_head(&s->_o, 0);
+    gw_jw_key(w, "content");
+    gw_jw_raw(w, text.raw.ptr, text.raw.len);
+    /* The choice's logprobs go between its delta and finish_reason, so the
+     * chunk is closed here rather than by gw_oai_chunk_tail. */
+    gw_jw_obj_end(w); /* delta */
+    if (write_logprobs(w, s->_x->arena, lp) != 0)
+        return gw_oai_stream_fail(&s->_o, sink, "invalid logprobs upstream", -1);
+    gw_jw_key(w, "finish_reason");
+    gw_jw_null(w);
+    gw_jw_obj_end(w);
+    gw_jw_arr_end(w);
+    gw_jw_obj_end(w);
+    return gw_oai_chunk_send(&s->_o, sink);
 }
+
+/* Where one gw_cohere_stream_feed call sends the events it completes. */
+struct feed {
+    struct gw_cohere_stream *s;
+    const struct gw_xlate_sink *sink;
+    struct gw_xlate_usage *u;
+};
 
 static const char *const ev_keys[] = {"type", "delta", "logprobs"};
 enum { EK_TYPE, EK_DELTA, EK_LOGPROBS, EK_COUNT };
 
-/* One complete event's data (JSON) -> chunks. 0, 1 when the stream ended, -1. */
-static int dispatch(struct gw_cohere_stream *s, const struct gw_xlate_sink *sink,
-                    struct gw_xlate_usage *u)
+/* One complete event (a gw_sse_event_fn) -> chunks. 0, 1 when the stream ended, -1. */
+static int on_event(void *arg, struct gw_span event, struct gw_span data)
 {
-    struct jv v[EK_COUNT];
-    struct gw_jw w;
-    size_t dlen = s->_data_len;
+    struct feed *f = arg;
+    struct gw_cohere_stream *s = f->s;
+    struct gw_jv v[EK_COUNT];
     /* Some relays end an SSE stream OpenAI's way; Cohere's end is message-end. */
-    if (dlen == 6 && memcmp(s->_buf, "[DONE]", 6) == 0)
+    if (gw_span_eq(data, GW_SPAN_LIT("[DONE]")))
         return 0;
-    if (scan(gw_span_make(s->_buf, dlen), ev_keys, EK_COUNT, v) != 0 ||
-        (v[EK_TYPE].found && !jv_is(&v[EK_TYPE], GW_JT_STRING)))
-        return stream_error(s, sink, NULL, "invalid event in the upstream stream", NULL, -1);
-    switch (event_kind(s, &v[EK_TYPE])) {
+    if (gw_jv_scan(data, ev_keys, EK_COUNT, v) != 0 ||
+        (v[EK_TYPE].found && !gw_jv_is(&v[EK_TYPE], GW_JT_STRING)))
+        return gw_oai_stream_fail(&s->_o, f->sink, "invalid event in the upstream stream", -1);
+    switch (event_kind(&v[EK_TYPE], event)) {
     case EV_MESSAGE_START:
-        if (s->_role_sent)
+        if (s->_started)
             return 0;
-        if (chunk_begin(s, &w, 0) != 0)
-            return -1;
-        chunk_head(s, &w);
-        gw_jw_key(&w, "content");
-        gw_jw_cstr(&w, "");
-        chunk_tail(&w, NULL);
-        return chunk_send(s, &w, sink);
+        s->_started = true;
+        return gw_oai_chunk_content(&s->_o, f->sink, 0, GW_SPAN_LIT("\"\""));
     case EV_CONTENT_DELTA:
-        return content_chunk(s, &v[EK_DELTA], &v[EK_LOGPROBS], dlen, sink);
+        return content_chunk(s, &v[EK_DELTA], &v[EK_LOGPROBS], data.len, f->sink);
     case EV_TOOL_CALL_START:
-        return tool_call_chunk(s, &v[EK_DELTA], true, dlen, sink);
+        return tool_call_chunk(s, &v[EK_DELTA], true, f->sink);
     case EV_TOOL_CALL_DELTA:
-        return tool_call_chunk(s, &v[EK_DELTA], false, dlen, sink);
+        return tool_call_chunk(s, &v[EK_DELTA], false, f->sink);
     case EV_MESSAGE_END:
-        return message_end(s, &v[EK_DELTA], sink, u);
+        return message_end(s, &v[EK_DELTA], f->sink, f->u);
     case EV_OTHER:
         break;
     }
     return 0;
 }
 
-/* One complete line at _buf[_data_len.._data_len+_line_len). */
-static int line(struct gw_cohere_stream *s, const struct gw_xlate_sink *sink,
-                struct gw_xlate_usage *u)
-{
-    size_t n = s->_line_len;
-    s->_line_len = 0;
-    if (n == 0) { /* blank line: the event is complete (_buf may still be NULL) */
-        int r = 0;
-        if (s->_has_data)
-            r = dispatch(s, sink, u);
-        s->_data_len = 0;
-        s->_has_data = false;
-        s->_event_len = 0;
-        return r;
-    }
-    char *l = s->_buf + s->_data_len;
-    if (l[0] == ':')
-        return 0;
-    size_t colon = 0;
-    while (colon < n && l[colon] != ':')
-        colon++;
-    size_t v = colon < n ? colon + 1 : n; /* a field name alone: an empty value */
-    if (v < n && l[v] == ' ')
-        v++;
-    if (colon == 5 && memcmp(l, "event", 5) == 0) {
-        size_t k = n - v;
-        if (k < sizeof(s->_event)) {
-            memcpy(s->_event, l + v, k);
-            s->_event_len = (uint8_t)k;
-        } else {
-            s->_event_len = UINT8_MAX;
-        }
-        return 0;
-    }
-    if (colon != 4 || memcmp(l, "data", 4) != 0)
-        return 0; /* id:, retry: say nothing the data does not */
-    if (s->_has_data)
-        s->_buf[s->_data_len++] = '\n'; /* at most the 'd' of "data" it overwrites */
-    memmove(s->_buf + s->_data_len, l + v, n - v);
-    s->_data_len += n - v;
-    s->_has_data = true;
-    return 0;
-}
-
 int gw_cohere_stream_feed(struct gw_cohere_stream *s, const char *data, size_t len,
                           const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
 {
-    if (s->_done)
-        return s->_failed ? -1 : 1;
-    size_t i = 0;
-    if (s->_cr && len) {
-        s->_cr = false;
-        if (data[0] == '\n')
-            i = 1;
-    }
-    while (i < len) {
-        size_t k = i;
-        while (k < len && data[k] != '\n' && data[k] != '\r')
-            k++;
-        size_t add = k - i;
-        if (add) {
-            size_t need = s->_data_len + s->_line_len + add;
-            if (need > GW_COHERE_EVENT_MAX)
-                return stream_error(s, sink, NULL, "upstream stream event over 1 MiB", NULL, -1);
-            if (buf_reserve(s, need) != 0) {
-                s->_done = s->_failed = true;
-                return -1;
-            }
-            memcpy(s->_buf + s->_data_len + s->_line_len, data + i, add);
-            s->_line_len += add;
-        }
-        if (k == len)
-            break;
-        i = k + 1;
-        if (data[k] == '\r') {
-            if (i < len && data[i] == '\n')
-                i++;
-            else if (i == len)
-                s->_cr = true;
-        }
-        int r = line(s, sink, u);
-        if (r != 0) {
-            s->_done = true;
-            s->_failed |= r < 0;
-            return r;
-        }
-    }
-    return 0;
+    struct gw_oai_stream *o = &s->_o;
+    if (o->done)
+        return o->failed ? -1 : 1;
+    struct feed f = {s, sink, u};
+    int r = gw_sse_reader_feed(&s->_sse, data, len, on_event, &f);
+    if (r == GW_SSE_OVERSIZE)
+        return gw_oai_stream_fail(o, sink, "upstream stream event over 1 MiB", -1);
+    if (r == 0)
+        return 0;
+    /* The stream ended (1), or stopped: an error chunk already written, a chunk
+     * the sink refused or that did not fit, or GW_SSE_NOMEM. */
+    o->done = true;
+    o->failed |= r < 0;
+    return r < 0 ? -1 : 1;
 }
 
 int gw_cohere_stream_end(struct gw_cohere_stream *s, const struct gw_xlate_sink *sink,
                          struct gw_xlate_usage *u)
 {
     (void)u;
-    if (s->_done)
-        return s->_failed ? -1 : 1;
-    int r = stream_error(s, sink, NULL, "upstream stream ended before message-end", NULL, -1);
-    s->_done = s->_failed = true;
-    return r < 0 ? -1 : r;
+    if (s->_o.done)
+        return s->_o.failed ? -1 : 1;
+    return gw_oai_stream_fail(&s->_o, sink, "upstream stream ended before message-end", -1);
 }
 
 /* ---- the dialect table (providers/dialect.h) ---- */
 
-/* The stream functions take their own state type; the table speaks void *. */
-static void cohere_init(void *st, const struct gw_xlate *x)
-{
-    gw_cohere_stream_init(st, x);
-}
-
-static int cohere_feed(void *st, const char *data, size_t len, const struct gw_xlate_sink *sink,
-                       struct gw_xlate_usage *u)
-{
-    return gw_cohere_stream_feed(st, data, len, sink, u);
-}
-
-static int cohere_end(void *st, const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
-{
-    return gw_cohere_stream_end(st, sink, u);
-}
+GW_DIALECT_STREAM_FNS(cohere)
 
 const struct gw_dialect gw_dialect_cohere = {
     .name = "cohere",
@@ -1884,7 +1423,7 @@ const struct gw_dialect gw_dialect_cohere = {
     .build_embeddings = gw_cohere_build_embeddings,
     .translate_embeddings = gw_cohere_translate_embeddings,
     .stream_size = sizeof(struct gw_cohere_stream),
-    .stream_init = cohere_init,
-    .stream_feed = cohere_feed,
-    .stream_end = cohere_end,
+    .stream_init = cohere_stream_init_v,
+    .stream_feed = cohere_stream_feed_v,
+    .stream_end = cohere_stream_end_v,
 };

@@ -34,7 +34,7 @@
  * chunk (one entry per chunk, its tokens' log probabilities summed, no
  * top_logprobs). finish_reason ERROR or TIMEOUT: a non-streamed answer is
  * refused (the client gets 502, its text being unreliable); a stream ends with
- * an error chunk carrying Cohere's message.
+ * an error chunk carrying Cohere's message, then "data: [DONE]".
  */
 #ifndef GW_PROVIDERS_COHERE_H
 #define GW_PROVIDERS_COHERE_H
@@ -45,6 +45,8 @@
 
 #include "core/arena.h"
 #include "core/span.h"
+#include "core/sse.h"
+#include "providers/oai.h"
 #include "providers/xlate.h"
 
 /* The largest stream event (all its data lines together) the translator holds. */
@@ -108,28 +110,18 @@ int gw_cohere_translate_embeddings(const struct gw_xlate *x, const char *body, s
                                    struct gw_span *out, struct gw_xlate_usage *u);
 
 /*
- * Stream translator state: fixed size; the partial event buffer and an output
- * scratch buffer come from x->arena, the event buffer growing by doubling up
- * to GW_COHERE_EVENT_MAX and the output to a small multiple of the largest
- * event, so memory is bounded whatever the stream. All fields are private.
+ * Stream translator state: fixed size; the partial upstream event (core/sse.h's
+ * reader) and the chunk being written (providers/oai.h's stream) live in
+ * x->arena, the event buffer growing by doubling up to GW_COHERE_EVENT_MAX and
+ * the output to a small multiple of the largest event, so memory is bounded
+ * whatever the stream. All fields are private.
  */
 struct gw_cohere_stream {
     const struct gw_xlate *_x;
-    char *_buf; /* owns (arena): joined data of the event, then the partial line */
-    size_t _cap;
-    size_t _data_len; /* event data bytes at _buf[0..) */
-    size_t _line_len; /* partial line bytes at _buf[_data_len..) */
-    char *_out;       /* owns (arena): one translated chunk at a time */
-    size_t _out_cap;
-    uint64_t _input_tokens, _output_tokens, _cached_tokens;
-    uint32_t _tool_count; /* tool-call-start events seen: the next OpenAI tool_calls index */
-    char _event[32];      /* the event's "event:" name, when it fits (_event_len <= 31) */
-    uint8_t _event_len;   /* 0: none; 255: too long to be one we know */
-    bool _has_data;       /* the event has a data line (maybe empty) */
-    bool _cr;             /* the last byte fed was a CR: skip a following LF */
-    bool _role_sent;
-    bool _done;   /* [DONE] or an error chunk written: further input is ignored */
-    bool _failed; /* the translation stopped on an error */
+    struct gw_oai_stream _o;   /* the OpenAI side; its done and failed are the stream's */
+    struct gw_sse_reader _sse; /* the upstream event being read */
+    uint32_t _tool_count;      /* tool-call-start events seen: the next OpenAI tool_calls index */
+    bool _started;             /* a chunk is written: a message-start has nothing left to open */
 };
 
 /* Sets up *s for one response of the request x (x and its arena outlive s). */
@@ -141,20 +133,22 @@ void gw_cohere_stream_init(struct gw_cohere_stream *s, const struct gw_xlate *x)
  * a usage chunk before the end when x->want_usage, then "data: [DONE]\n\n"
  * after message-end. Usage seen so far goes to *u (may be NULL). A
  * message-end whose finish_reason is ERROR or TIMEOUT becomes one
- * OpenAI-shaped error chunk, data: {"error":{...}}, and ends the stream.
- * Returns 0 to go on, 1 once the stream has ended ([DONE] or that error chunk
- * written; later input is ignored), -1 when the translation stopped: the
- * upstream stream is broken (invalid event JSON, an event over
- * GW_COHERE_EVENT_MAX; an error chunk is written) or the sink refused or the
- * arena is exhausted.
+ * OpenAI-shaped error chunk, data: {"error":{...}}, followed by
+ * "data: [DONE]\n\n", and ends the stream. An event whose data is empty is
+ * skipped (the SSE rule), and so is a "data: [DONE]" some relays add.
+ * Returns 0 to go on, 1 once the stream has ended ([DONE], or that error chunk
+ * and [DONE], written; later input is ignored), -1 when the translation
+ * stopped: the upstream stream is broken (invalid event JSON, an event over
+ * GW_COHERE_EVENT_MAX; an error chunk and [DONE] are written) or the sink
+ * refused or the arena is exhausted.
  */
 int gw_cohere_stream_feed(struct gw_cohere_stream *s, const char *data, size_t len,
                           const struct gw_xlate_sink *sink, struct gw_xlate_usage *u);
 /*
  * The upstream stream ended. Returns 1 when it had ended properly (feed
  * returned 1), -1 when it had failed, or else (cut short before message-end)
- * writes an error chunk and returns -1. An unterminated last event is
- * discarded, as the SSE rules say.
+ * writes an error chunk and "data: [DONE]" and returns -1. An unterminated
+ * last event is discarded, as the SSE rules say.
  */
 int gw_cohere_stream_end(struct gw_cohere_stream *s, const struct gw_xlate_sink *sink,
                          struct gw_xlate_usage *u);

@@ -25,42 +25,16 @@
 #include "providers/xlate.h"
 
 #include "amplify.h"
-
-#define LIT_LEN(s) (sizeof(s) - 1)
-
-static struct gw_arena arena;
-static struct gw_provider prov;
-static struct gw_xlate X;
+#include "xtest.h"
 
 static void setup(void)
 {
-    gw_arena_init(&arena, 1 << 16, 0);
-    memset(&prov, 0, sizeof(prov));
-    prov.name = "co";
-    prov.api_key = "co-test-key";
-    X = (struct gw_xlate){
-        .prov = &prov,
-        .upstream_model = "command-a-03-2025",
-        .client_model = "command",
-        .request_id = "req1",
-        .created = 1700000000,
-        .arena = &arena,
-    };
+    xt_setup("co", "co-test-key", "command-a-03-2025", "command");
 }
 
-static void teardown(void)
-{
-    gw_arena_destroy(&arena);
-}
+TestSuite(cohere, .init = setup, .fini = xt_teardown);
 
-TestSuite(cohere, .init = setup, .fini = teardown);
-
-static void assert_span(struct gw_span got, const char *want)
-{
-    cr_assert(got.ptr != NULL);
-    cr_assert(gw_span_eq(got, gw_span_cstr(want)), "got:\n%.*s\nwant:\n%s", (int)got.len, got.ptr,
-              want);
-}
+static const struct gw_dialect *const D = &gw_dialect_cohere;
 
 static struct gw_xlate_req build_ok(const char *body)
 {
@@ -77,7 +51,7 @@ static struct gw_xlate_req build_ok(const char *body)
 static void expect_body(const char *in, const char *want)
 {
     struct gw_xlate_req req = build_ok(in);
-    assert_span(req.body, want);
+    xt_assert_span(req.body, want);
     cr_assert_null(req.warning, "unexpected warning %s", req.warning);
 }
 
@@ -107,16 +81,17 @@ Test(cohere, messages_pass_with_developer_as_system_and_bearer_auth)
                  "{\"role\":\"system\",\"content\":\"You are terse.\"},"
                  "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"French.\"}]},"
                  "{\"role\":\"user\",\"name\":\"ann\",\"content\":\"Hi \\u00e9\\\"\"}]}");
-    assert_span(req.body, "{\"model\":\"command-a-03-2025\",\"messages\":["
-                          "{\"role\":\"system\",\"content\":\"You are terse.\"},"
-                          "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":"
-                          "\"French.\"}]},"
-                          "{\"role\":\"user\",\"content\":\"Hi \\u00e9\\\"\"}],\"stream\":false}");
-    assert_span(req.headers, "authorization: Bearer co-test-key\r\n");
+    xt_assert_span(req.body,
+                   "{\"model\":\"command-a-03-2025\",\"messages\":["
+                   "{\"role\":\"system\",\"content\":\"You are terse.\"},"
+                   "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":"
+                   "\"French.\"}]},"
+                   "{\"role\":\"user\",\"content\":\"Hi \\u00e9\\\"\"}],\"stream\":false}");
+    xt_assert_span(req.headers, "authorization: Bearer co-test-key\r\n");
     cr_assert_null(req.warning);
     /* No key configured: no auth header. */
     prov.api_key = "";
-    assert_span(build_ok("{" MSGS "}").headers, "");
+    xt_assert_span(build_ok("{" MSGS "}").headers, "");
 }
 
 Test(cohere, every_sampling_and_limit_field_maps)
@@ -132,8 +107,9 @@ Test(cohere, every_sampling_and_limit_field_maps)
                          "\"temperature\":0.7,\"p\":0.9,\"k\":40,\"seed\":-7,"
                          "\"frequency_penalty\":0.5,\"presence_penalty\":0,\"logprobs\":true,"
                          "\"mock\":{\"chunks\":3}}");
+    /* An empty logit_bias is empty however it is spaced. */
     expect_body("{" MSGS ",\"max_tokens\":7,\"stop\":[\"END\",\"STOP\"],\"stream\":false,"
-                "\"temperature\":null,\"logprobs\":false}",
+                "\"temperature\":null,\"logprobs\":false,\"logit_bias\":{ \n}}",
                 OUT_HEAD
                 "\"stream\":false,\"max_tokens\":7,\"stop_sequences\":[\"END\",\"STOP\"]}");
 }
@@ -148,7 +124,7 @@ Test(cohere, top_p_outside_cohere_range_is_clamped_with_a_warning)
         snprintf(in, sizeof(in), "{" MSGS ",\"top_p\":%s}", t[i].in);
         snprintf(want, sizeof(want), OUT_HEAD "\"stream\":false,\"p\":%s}", t[i].p);
         struct gw_xlate_req req = build_ok(in);
-        assert_span(req.body, want);
+        xt_assert_span(req.body, want);
         cr_assert(req.warning && strstr(req.warning, "top_p"), "top_p %s: no warning", t[i].in);
     }
     expect_body("{" MSGS ",\"top_p\":0.99}", OUT_HEAD "\"stream\":false,\"p\":0.99}");
@@ -423,7 +399,7 @@ static void expect_response(const char *in, const char *want, struct gw_xlate_us
 {
     struct gw_span out;
     cr_assert_eq(gw_cohere_translate_response(&X, in, strlen(in), &out, u), 0, "refused: %s", in);
-    assert_span(out, want);
+    xt_assert_span(out, want);
 }
 
 Test(cohere, response_text_items_are_joined_and_usage_comes_from_tokens)
@@ -440,7 +416,8 @@ Test(cohere, response_text_items_are_joined_and_usage_comes_from_tokens)
         CHAT_HEAD "\"content\":\"Hi! I am \\\"Command\\\". Bye.\",\"refusal\":null},"
                   "\"logprobs\":null,\"finish_reason\":\"stop\"}],"
                   "\"usage\":{\"prompt_tokens\":71,\"completion_tokens\":418,"
-                  "\"total_tokens\":489,\"prompt_tokens_details\":{\"cached_tokens\":64}}}",
+                  "\"total_tokens\":489,\"prompt_tokens_details\":{\"cached_tokens\":64},"
+                  "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}",
         &u);
     cr_assert(u.have);
     cr_assert_eq(u.prompt_tokens, 71);
@@ -467,7 +444,8 @@ Test(cohere, response_tool_calls_drop_the_tool_plan)
         "\"arguments\":\"{}\"}}],"
         "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
         "\"usage\":{\"prompt_tokens\":1022,\"completion_tokens\":83,"
-        "\"total_tokens\":1105,\"prompt_tokens_details\":{\"cached_tokens\":0}}}",
+        "\"total_tokens\":1105,\"prompt_tokens_details\":{\"cached_tokens\":0},"
+        "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}",
         &u);
     cr_assert_eq(u.prompt_tokens, 1022);
 }
@@ -482,7 +460,8 @@ Test(cohere, response_usage_falls_back_to_billed_units)
                               "\"finish_reason\":\"length\"}],"
                               "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":4,"
                               "\"total_tokens\":16,\"prompt_tokens_details\":"
-                              "{\"cached_tokens\":0}}}",
+                              "{\"cached_tokens\":0},\"completion_tokens_details\":"
+                              "{\"reasoning_tokens\":0}}}",
                     &u);
     cr_assert_eq(u.prompt_tokens, 12);
     cr_assert_eq(u.completion_tokens, 4);
@@ -493,7 +472,8 @@ Test(cohere, response_usage_falls_back_to_billed_units)
                               "\"finish_reason\":\"stop\"}],"
                               "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,"
                               "\"total_tokens\":0,\"prompt_tokens_details\":"
-                              "{\"cached_tokens\":0}}}",
+                              "{\"cached_tokens\":0},\"completion_tokens_details\":"
+                              "{\"reasoning_tokens\":0}}}",
                     &u);
 }
 
@@ -541,7 +521,8 @@ Test(cohere, response_logprobs_become_one_entry_per_chunk)
                   "{\"token\":\" \\u00e9\",\"logprob\":-1.25,\"bytes\":[32,195,169],"
                   "\"top_logprobs\":[]}],\"refusal\":null},\"finish_reason\":\"stop\"}],"
                   "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0,"
-                  "\"prompt_tokens_details\":{\"cached_tokens\":0}}}",
+                  "\"prompt_tokens_details\":{\"cached_tokens\":0},"
+                  "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}",
         NULL);
 }
 
@@ -601,9 +582,11 @@ Test(cohere, every_status_maps)
                  t[i].type, t[i].code);
         struct gw_span out;
         int st = 0;
-        cr_assert_eq(gw_cohere_translate_error(t[i].in, GW_SPAN_NULL, in, LIT_LEN(in), &arena, &out, &st), 0);
+        cr_assert_eq(
+            gw_cohere_translate_error(t[i].in, GW_SPAN_NULL, in, LIT_LEN(in), &arena, &out, &st),
+            0);
         cr_assert_eq(st, t[i].out, "status %d gave %d", t[i].in, st);
-        assert_span(out, want);
+        xt_assert_span(out, want);
     }
 }
 
@@ -612,24 +595,27 @@ Test(cohere, error_bodies_without_a_message_get_a_generic_one)
     struct gw_span out;
     int st = 0;
     const char *html = "<html><body>502 Bad Gateway</body></html>";
-    cr_assert_eq(gw_cohere_translate_error(502, GW_SPAN_NULL, html, strlen(html), &arena, &out, &st), 0);
+    cr_assert_eq(
+        gw_cohere_translate_error(502, GW_SPAN_NULL, html, strlen(html), &arena, &out, &st), 0);
     cr_assert_eq(st, 502);
-    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
-                     "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+    xt_assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
+                        "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
     cr_assert_eq(gw_cohere_translate_error(400, GW_SPAN_NULL, NULL, 0, &arena, &out, &st), 0);
     cr_assert_eq(st, 400);
-    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
-                     "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
+    xt_assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
+                        "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
     /* The SDK's TooManyRequests body: {"data": "..."}. */
     const char *data = "{\"data\":\"slow down\"}";
-    cr_assert_eq(gw_cohere_translate_error(429, GW_SPAN_NULL, data, strlen(data), &arena, &out, &st), 0);
+    cr_assert_eq(
+        gw_cohere_translate_error(429, GW_SPAN_NULL, data, strlen(data), &arena, &out, &st), 0);
     cr_assert_eq(st, 429);
-    assert_span(out, "{\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\","
-                     "\"param\":null,\"code\":\"rate_limit_exceeded\"}}");
+    xt_assert_span(out, "{\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\","
+                        "\"param\":null,\"code\":\"rate_limit_exceeded\"}}");
     const char *num = "{\"message\":42}";
-    cr_assert_eq(gw_cohere_translate_error(500, GW_SPAN_NULL, num, strlen(num), &arena, &out, &st), 0);
-    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 500)\","
-                     "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+    cr_assert_eq(gw_cohere_translate_error(500, GW_SPAN_NULL, num, strlen(num), &arena, &out, &st),
+                 0);
+    xt_assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 500)\","
+                        "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
 }
 
 /* ---- embeddings ---- */
@@ -687,15 +673,15 @@ Test(cohere, embed_request_defaults_input_type_and_asks_for_floats)
     struct gw_xlate_req req = build_embed_ok(
         "{\"model\":\"emb\",\"input\":[\"a\",\"b \\\"c\\\"\"],\"encoding_format\":\"base64\","
         "\"user\":\"u\",\"mock\":{\"status\":500}}");
-    assert_span(req.body, "{\"model\":\"embed-v4.0\",\"texts\":[\"a\",\"b \\\"c\\\"\"],"
-                          "\"input_type\":\"search_document\",\"embedding_types\":[\"float\"],"
-                          "\"mock\":{\"status\":500}}");
-    assert_span(req.headers, "authorization: Bearer co-test-key\r\n");
-    assert_span(build_embed_ok("{\"input\":\"one\",\"dimensions\":256,"
-                               "\"input_type\":\"search_query\"}")
-                    .body,
-                "{\"model\":\"embed-v4.0\",\"texts\":[\"one\"],\"input_type\":\"search_query\","
-                "\"embedding_types\":[\"float\"],\"output_dimension\":256}");
+    xt_assert_span(req.body, "{\"model\":\"embed-v4.0\",\"texts\":[\"a\",\"b \\\"c\\\"\"],"
+                             "\"input_type\":\"search_document\",\"embedding_types\":[\"float\"],"
+                             "\"mock\":{\"status\":500}}");
+    xt_assert_span(req.headers, "authorization: Bearer co-test-key\r\n");
+    xt_assert_span(build_embed_ok("{\"input\":\"one\",\"dimensions\":256,"
+                                  "\"input_type\":\"search_query\"}")
+                       .body,
+                   "{\"model\":\"embed-v4.0\",\"texts\":[\"one\"],\"input_type\":\"search_query\","
+                   "\"embedding_types\":[\"float\"],\"output_dimension\":256}");
     expect_embed_400("{\"input\":\"x\",\"input_type\":\"image\"}", "input_type", "search_query");
     expect_embed_400("{\"input\":[[1,2]]}", "input", "token arrays");
     expect_embed_400("{\"input\":[]}", "input", "empty");
@@ -719,27 +705,30 @@ Test(cohere, embed_response_in_both_encodings)
     struct gw_span out;
     struct gw_xlate_usage u = {0};
     cr_assert_eq(gw_cohere_translate_embeddings(&X, EMBED_RESP, LIT_LEN(EMBED_RESP), &out, &u), 0);
-    assert_span(out, "{\"object\":\"list\",\"data\":["
-                     "{\"object\":\"embedding\",\"index\":0,\"embedding\":[1.0,-2]},"
-                     "{\"object\":\"embedding\",\"index\":1,\"embedding\":[0.5,0.25,-0.125]}],"
-                     "\"model\":\"command\",\"usage\":{\"prompt_tokens\":7,\"total_tokens\":7}}");
+    xt_assert_span(out,
+                   "{\"object\":\"list\",\"data\":["
+                   "{\"object\":\"embedding\",\"index\":0,\"embedding\":[1.0,-2]},"
+                   "{\"object\":\"embedding\",\"index\":1,\"embedding\":[0.5,0.25,-0.125]}],"
+                   "\"model\":\"command\",\"usage\":{\"prompt_tokens\":7,\"total_tokens\":7}}");
     cr_assert(u.have);
     cr_assert_eq(u.prompt_tokens, 7);
     cr_assert_eq(u.completion_tokens, 0);
     X.embed_base64 = true;
     cr_assert_eq(gw_cohere_translate_embeddings(&X, EMBED_RESP, LIT_LEN(EMBED_RESP), &out, &u), 0);
-    assert_span(out, "{\"object\":\"list\",\"data\":["
-                     "{\"object\":\"embedding\",\"index\":0,\"embedding\":\"AACAPwAAAMA=\"},"
-                     "{\"object\":\"embedding\",\"index\":1,\"embedding\":\"AAAAPwAAgD4AAAC+\"}],"
-                     "\"model\":\"command\",\"usage\":{\"prompt_tokens\":7,\"total_tokens\":7}}");
+    xt_assert_span(out,
+                   "{\"object\":\"list\",\"data\":["
+                   "{\"object\":\"embedding\",\"index\":0,\"embedding\":\"AACAPwAAAMA=\"},"
+                   "{\"object\":\"embedding\",\"index\":1,\"embedding\":\"AAAAPwAAgD4AAAC+\"}],"
+                   "\"model\":\"command\",\"usage\":{\"prompt_tokens\":7,\"total_tokens\":7}}");
     /* The older embeddings_floats shape: embeddings is the list itself. */
     X.embed_base64 = false;
     static const char old[] = "{\"id\":\"1\",\"embeddings\":[[0.5]],\"texts\":[\"a\"],"
                               "\"response_type\":\"embeddings_floats\"}";
     cr_assert_eq(gw_cohere_translate_embeddings(&X, old, LIT_LEN(old), &out, NULL), 0);
-    assert_span(out, "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
-                     "\"embedding\":[0.5]}],\"model\":\"command\",\"usage\":{\"prompt_tokens\":0,"
-                     "\"total_tokens\":0}}");
+    xt_assert_span(out,
+                   "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
+                   "\"embedding\":[0.5]}],\"model\":\"command\",\"usage\":{\"prompt_tokens\":0,"
+                   "\"total_tokens\":0}}");
     static const char *const bad[] = {"{}", "{\"embeddings\":{\"int8\":[[1]]}}",
                                       "{\"embeddings\":{\"float\":[[\"x\"]]}}",
                                       "{\"embeddings\":{\"float\":[1]}}", "nope"};
@@ -844,74 +833,15 @@ static const char want_usage_chunk[] =
     "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
     "\"model\":\"command\",\"choices\":[],\"usage\":{\"prompt_tokens\":1022,"
     "\"completion_tokens\":89,\"total_tokens\":1111,\"prompt_tokens_details\":"
-    "{\"cached_tokens\":512}}}\n\n";
+    "{\"cached_tokens\":512},\"completion_tokens_details\":{\"reasoning_tokens\":0}}}\n\n";
 
 static const char want_done[] = "data: [DONE]\n\n";
 
-struct collect {
-    char *p;
-    size_t n, cap;
-    unsigned writes;
-};
-
-static int collect_write(void *arg, const char *p, size_t n)
-{
-    struct collect *c = arg;
-    if (c->n + n > c->cap) {
-        c->cap = (c->n + n) * 2 + 64;
-        c->p = realloc(c->p, c->cap);
-        cr_assert(c->p);
-    }
-    memcpy(c->p + c->n, p, n);
-    c->n += n;
-    c->writes++;
-    return 0;
-}
-
-/* Feeds `in` cut at the offsets cuts[0..ncuts) (ascending), then ends it. */
-static int run_stream(const char *in, size_t len, const size_t *cuts, size_t ncuts,
-                      struct collect *c, struct gw_xlate_usage *u)
-{
-    struct gw_arena a;
-    struct gw_xlate x = X;
-    struct gw_cohere_stream s;
-    struct gw_xlate_sink sink = {collect_write, c};
-    gw_arena_init(&a, 4096, 0);
-    x.arena = &a;
-    gw_cohere_stream_init(&s, &x);
-    size_t off = 0;
-    int last = 0;
-    for (size_t i = 0; i <= ncuts; i++) {
-        size_t end = i < ncuts ? cuts[i] : len;
-        last = gw_cohere_stream_feed(&s, in + off, end - off, &sink, u);
-        cr_assert(last >= 0, "feed %zu..%zu gave %d", off, end, last);
-        off = end;
-        if (last == 1)
-            break;
-    }
-    /* Ended early only when all that is left is the LF of the last CRLF. */
-    cr_assert(off == len || (last == 1 && off + 1 == len && in[off] == '\n'), "ended at %zu", off);
-    int r = gw_cohere_stream_end(&s, &sink, u);
-    cr_assert_eq(r, last == 1 ? 1 : -1);
-    gw_arena_destroy(&a);
-    return r;
-}
-
-static void expect_stream(const char *in, size_t len, const char *want)
-{
-    struct collect c = {0};
-    struct gw_xlate_usage u = {0};
-    run_stream(in, len, NULL, 0, &c, &u);
-    cr_assert(c.n == strlen(want) && memcmp(c.p, want, c.n) == 0, "got:\n%.*s\nwant:\n%s", (int)c.n,
-              c.p, want);
-    free(c.p);
-}
-
 Test(cohere, stream_transcript_translates)
 {
-    struct collect c = {0};
+    struct xt_out c = {0};
     struct gw_xlate_usage u = {0};
-    cr_assert_eq(run_stream(transcript, LIT_LEN(transcript), NULL, 0, &c, &u), 1);
+    cr_assert_eq(xt_run_stream(D, transcript, LIT_LEN(transcript), NULL, 0, &c, &u, NULL), 1);
     size_t wl = LIT_LEN(want_chunks), dl = LIT_LEN(want_done);
     cr_assert(c.n == wl + dl && memcmp(c.p, want_chunks, wl) == 0 &&
                   memcmp(c.p + wl, want_done, dl) == 0,
@@ -920,6 +850,7 @@ Test(cohere, stream_transcript_translates)
     cr_assert_eq(u.prompt_tokens, 1022);
     cr_assert_eq(u.cached_tokens, 512);
     cr_assert_eq(u.completion_tokens, 89);
+    cr_assert_eq(u.reasoning_tokens, 0);
     free(c.p);
 }
 
@@ -928,77 +859,31 @@ Test(cohere, stream_usage_chunk_only_when_asked)
     X.want_usage = true;
     char want[sizeof(want_chunks) + sizeof(want_usage_chunk) + sizeof(want_done)];
     snprintf(want, sizeof(want), "%s%s%s", want_chunks, want_usage_chunk, want_done);
-    expect_stream(transcript, LIT_LEN(transcript), want);
-}
-
-/* The whole output for the transcript, fed in one piece. */
-static struct collect whole(const char *in, size_t len)
-{
-    struct collect c = {0};
-    run_stream(in, len, NULL, 0, &c, NULL);
-    return c;
-}
-
-static void check_splits(const char *in, size_t len)
-{
-    struct collect ref = whole(in, len);
-    cr_assert(ref.n > 0);
-    for (size_t cut = 0; cut <= len; cut++) {
-        struct collect c = {0};
-        struct gw_xlate_usage u = {0};
-        run_stream(in, len, &cut, 1, &c, &u);
-        cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "split at %zu differs", cut);
-        cr_assert_eq(u.completion_tokens, 89);
-        free(c.p);
-    }
-    size_t *cuts = malloc(len * sizeof(*cuts));
-    for (size_t i = 0; i < len; i++)
-        cuts[i] = i + 1;
-    struct collect c = {0};
-    run_stream(in, len, cuts, len - 1, &c, NULL);
-    cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "byte at a time differs");
-    free(c.p);
-    free(cuts);
-    free(ref.p);
+    xt_expect_stream(D, transcript, LIT_LEN(transcript), want, 1);
 }
 
 Test(cohere, stream_every_split_and_byte_at_a_time_give_the_same_chunks)
 {
     X.want_usage = true;
-    check_splits(transcript, LIT_LEN(transcript));
+    xt_check_splits(D, transcript, LIT_LEN(transcript));
     X.want_usage = false;
-    check_splits(transcript, LIT_LEN(transcript));
+    xt_check_splits(D, transcript, LIT_LEN(transcript));
 }
 
 /* The same transcript with CRLF, and with CR line ends (both are SSE). */
-static char *with_line_ends(const char *eol, size_t *len)
-{
-    size_t n = LIT_LEN(transcript), el = strlen(eol);
-    char *out = malloc(n * el + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (transcript[i] == '\n') {
-            memcpy(out + k, eol, el);
-            k += el;
-        } else {
-            out[k++] = transcript[i];
-        }
-    }
-    *len = k;
-    return out;
-}
-
 Test(cohere, stream_crlf_and_cr_line_ends)
 {
     X.want_usage = true;
-    struct collect ref = whole(transcript, LIT_LEN(transcript));
+    struct xt_out ref = {0};
+    cr_assert_eq(xt_run_stream(D, transcript, LIT_LEN(transcript), NULL, 0, &ref, NULL, NULL), 1);
     const char *eols[] = {"\r\n", "\r"};
     for (size_t e = 0; e < 2; e++) {
         size_t n;
-        char *in = with_line_ends(eols[e], &n);
-        struct collect c = whole(in, n);
+        char *in = xt_line_ends(transcript, LIT_LEN(transcript), eols[e], &n);
+        struct xt_out c = {0};
+        cr_assert_eq(xt_run_stream(D, in, n, NULL, 0, &c, NULL, NULL), 1);
         cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "eol %zu", e);
-        check_splits(in, n);
+        xt_check_splits(D, in, n);
         free(c.p);
         free(in);
     }
@@ -1012,89 +897,126 @@ Test(cohere, stream_crlf_and_cr_line_ends)
     "{\"message\":{\"content\":{\"text\":\"Hi\"}}}}\n\n"
 #define ROLE_AND_HI                                                                                \
     CHUNK "{\"role\":\"assistant\",\"content\":\"\"}" NUL_END CHUNK "{\"content\":\"Hi\"}" NUL_END
+#define STOP_END                                                                                   \
+    "event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":"            \
+    "\"COMPLETE\"}}\n\n"
+#define STOP_CHUNK CHUNK "{},\"finish_reason\":\"stop\"}]}\n\n"
+/* An error chunk of type server_error; msg and code are JSON. */
+#define ERR_CHUNK(msg, code)                                                                       \
+    "data: {\"error\":{\"message\":" msg ",\"type\":\"server_error\",\"param\":null,"              \
+    "\"code\":" code "}}\n\n"
 
-Test(cohere, stream_error_finish_becomes_an_error_chunk)
+/* The error chunk is followed by [DONE], so a client that waits for it ends. */
+Test(cohere, stream_error_finish_becomes_an_error_chunk_then_done)
 {
     static const char err[] = TEXT_START
         "event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":"
         "\"ERROR\",\"error\":\"internal: model crashed\",\"usage\":{\"tokens\":"
         "{\"input_tokens\":5,\"output_tokens\":1}}}}\n\n"
         "event: content-delta\ndata: {\"type\":\"content-delta\",\"delta\":{}}\n\n";
-    struct collect c = {0};
+    struct xt_out c = {0};
     struct gw_xlate_usage u = {0};
-    cr_assert_eq(run_stream(err, LIT_LEN(err), NULL, 0, &c, &u), 1);
-    static const char want[] = ROLE_AND_HI
-        "data: {\"error\":{\"message\":\"internal: model crashed\",\"type\":\"server_error\","
-        "\"param\":null,\"code\":null}}\n\n";
-    cr_assert(c.n == LIT_LEN(want) && memcmp(c.p, want, c.n) == 0, "got:\n%.*s", (int)c.n, c.p);
+    int fed = 0;
+    cr_assert_eq(xt_run_stream(D, err, LIT_LEN(err), NULL, 0, &c, &u, &fed), 1);
+    cr_assert_eq(fed, 1);
+    xt_assert_out(&c,
+                  ROLE_AND_HI ERR_CHUNK("\"internal: model crashed\"", "null") "data: [DONE]\n\n");
     cr_assert_eq(u.prompt_tokens, 5);
+    cr_assert_eq(u.completion_tokens, 1);
     free(c.p);
     static const char timeout[] = TEXT_START
         "event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":"
         "\"TIMEOUT\"}}\n\n";
-    expect_stream(timeout, LIT_LEN(timeout),
-                  ROLE_AND_HI "data: {\"error\":{\"message\":\"the provider timed out generating "
-                              "the answer\",\"type\":\"server_error\",\"param\":null,"
-                              "\"code\":\"timeout\"}}\n\n");
+    xt_expect_stream(D, timeout, LIT_LEN(timeout),
+                     ROLE_AND_HI ERR_CHUNK("\"the provider timed out generating the answer\"",
+                                           "\"timeout\"") "data: [DONE]\n\n",
+                     1);
+    xt_check_splits(D, timeout, LIT_LEN(timeout));
 }
 
-Test(cohere, stream_cut_short_or_broken_ends_with_an_error_chunk)
+Test(cohere, stream_cut_short_or_broken_ends_with_an_error_chunk_then_done)
 {
     static const char cut[] = TEXT_START
         "event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":"
         "\"COMPLETE\"}}"; /* no blank line */
-    expect_stream(cut, LIT_LEN(cut),
-                  ROLE_AND_HI "data: {\"error\":{\"message\":\"upstream stream ended before "
-                              "message-end\",\"type\":\"server_error\",\"param\":null,"
-                              "\"code\":null}}\n\n");
+    xt_expect_stream(D, cut, LIT_LEN(cut),
+                     ROLE_AND_HI ERR_CHUNK("\"upstream stream ended before message-end\"",
+                                           "null") "data: [DONE]\n\n",
+                     -1);
+    xt_check_splits(D, cut, LIT_LEN(cut));
     /* An OpenAI-style [DONE] is not Cohere's end. */
     static const char done[] = TEXT_START "data: [DONE]\n\n";
-    struct collect c = {0};
-    cr_assert_eq(run_stream(done, LIT_LEN(done), NULL, 0, &c, NULL), -1);
-    cr_assert(memmem(c.p, c.n, "before message-end", 18));
-    free(c.p);
+    xt_expect_stream(D, done, LIT_LEN(done),
+                     ROLE_AND_HI ERR_CHUNK("\"upstream stream ended before message-end\"",
+                                           "null") "data: [DONE]\n\n",
+                     -1);
 
-    static const char bad[] = "data: {\"type\":\n\n";
-    c = (struct collect){0};
-    struct gw_cohere_stream s;
-    struct gw_xlate_sink sink = {collect_write, &c};
-    gw_cohere_stream_init(&s, &X);
-    cr_assert_eq(gw_cohere_stream_feed(&s, bad, LIT_LEN(bad), &sink, NULL), -1);
-    cr_assert_eq(gw_cohere_stream_feed(&s, "data: x\n\n", 9, &sink, NULL), -1);
-    cr_assert_eq(gw_cohere_stream_end(&s, &sink, NULL), -1);
-    cr_assert_eq(c.writes, 1);
-    cr_assert(memmem(c.p, c.n, "invalid event", 13));
+    /* Invalid event JSON stops the feed itself; later input is ignored. */
+    static const char bad[] = "data: {\"type\":\n\n" STOP_END;
+    struct xt_out c = {0};
+    int fed = 0;
+    cr_assert_eq(xt_run_stream(D, bad, LIT_LEN(bad), NULL, 0, &c, NULL, &fed), -1);
+    cr_assert_eq(fed, -1);
+    cr_assert_eq(c.writes, 2);
+    xt_assert_out(&c,
+                  ERR_CHUNK("\"invalid event in the upstream stream\"", "null") "data: [DONE]\n\n");
     free(c.p);
 
     /* A tool-call-start without id or name cannot be translated. */
     static const char badtool[] =
         "data: {\"type\":\"tool-call-start\",\"delta\":{\"message\":{\"tool_calls\":"
         "{\"type\":\"function\"}}}}\n\n";
-    c = (struct collect){0};
-    gw_cohere_stream_init(&s, &X);
-    cr_assert_eq(gw_cohere_stream_feed(&s, badtool, LIT_LEN(badtool), &sink, NULL), -1);
-    cr_assert(memmem(c.p, c.n, "invalid tool-call-start", 23));
+    c = (struct xt_out){0};
+    cr_assert_eq(xt_run_stream(D, badtool, LIT_LEN(badtool), NULL, 0, &c, NULL, &fed), -1);
+    cr_assert_eq(fed, -1);
+    xt_assert_out(&c, ERR_CHUNK("\"invalid tool-call-start upstream\"", "null") "data: [DONE]\n\n");
     free(c.p);
+
+    /* Logprobs that are not Cohere's item shape. */
+    static const char badlp[] =
+        "data: {\"type\":\"content-delta\",\"delta\":{\"message\":{\"content\":{\"text\":\"a\"}}},"
+        "\"logprobs\":{\"text\":\"a\",\"logprobs\":[\"x\"]}}\n\n";
+    xt_expect_stream(D, badlp, LIT_LEN(badlp),
+                     ERR_CHUNK("\"invalid logprobs upstream\"", "null") "data: [DONE]\n\n", -1);
 }
 
 Test(cohere, stream_event_over_1_mib_is_refused)
 {
     size_t n = GW_COHERE_EVENT_MAX + 16;
     char *big = malloc(n);
+    cr_assert(big);
     memcpy(big, "data: ", 6);
     memset(big + 6, 'a', n - 6);
-    struct collect c = {0};
+    struct xt_out c = {0};
     struct gw_cohere_stream s;
-    struct gw_xlate_sink sink = {collect_write, &c};
+    struct gw_xlate_sink sink = {xt_out_write, &c};
     gw_cohere_stream_init(&s, &X);
     int r = 0;
     for (size_t off = 0; off < n && r == 0; off += 4096)
         r = gw_cohere_stream_feed(&s, big + off, GW_MIN(4096, n - off), &sink, NULL);
     cr_assert_eq(r, -1);
-    cr_assert(memmem(c.p, c.n, "over 1 MiB", 10));
+    cr_assert_eq(gw_cohere_stream_end(&s, &sink, NULL), -1);
+    xt_assert_out(&c, ERR_CHUNK("\"upstream stream event over 1 MiB\"", "null") "data: [DONE]\n\n");
     cr_assert(arena.total < 4 * GW_COHERE_EVENT_MAX);
     free(c.p);
     free(big);
+}
+
+Test(cohere, stream_an_exhausted_arena_fails_the_stream)
+{
+    struct gw_arena small;
+    gw_arena_init(&small, 64, 128);
+    struct gw_xlate x = X;
+    x.arena = &small;
+    struct xt_out c = {0};
+    struct gw_cohere_stream s;
+    struct gw_xlate_sink sink = {xt_out_write, &c};
+    gw_cohere_stream_init(&s, &x);
+    cr_assert_eq(gw_cohere_stream_feed(&s, TEXT_START, LIT_LEN(TEXT_START), &sink, NULL), -1);
+    cr_assert_eq(gw_cohere_stream_feed(&s, STOP_END, LIT_LEN(STOP_END), &sink, NULL), -1);
+    cr_assert_eq(gw_cohere_stream_end(&s, &sink, NULL), -1);
+    cr_assert_eq(c.writes, 0, "wrote with no memory to write from");
+    gw_arena_destroy(&small);
 }
 
 Test(cohere, stream_event_name_types_data_without_one_and_comments_are_skipped)
@@ -1112,10 +1034,41 @@ Test(cohere, stream_event_name_types_data_without_one_and_comments_are_skipped)
         "data: {\"delta\":{}}\n\n"
         "event: message-end\n"
         "data: {\"delta\":{\"finish_reason\":\"STOP_SEQUENCE\"}}\n\n";
-    expect_stream(in, LIT_LEN(in),
-                  CHUNK "{\"role\":\"assistant\",\"content\":\"a\"}" NUL_END CHUNK
-                        "{},\"finish_reason\":\"stop\"}]}\n\n"
-                        "data: [DONE]\n\n");
+    xt_expect_stream(D, in, LIT_LEN(in),
+                     CHUNK "{\"role\":\"assistant\",\"content\":\"a\"}" NUL_END STOP_CHUNK
+                           "data: [DONE]\n\n",
+                     1);
+    xt_check_splits(D, in, LIT_LEN(in));
+}
+
+/* The SSE rule: an event whose data is empty is not dispatched, whatever its name. */
+Test(cohere, stream_events_with_empty_data_are_not_dispatched)
+{
+    static const char in[] = TEXT_START "data:\n\n"
+                                        "data\n\n"
+                                        "event: message-end\ndata:\n\n"
+                                        "event: message-end\n\n"
+                                        ": only a comment\n\n" STOP_END;
+    xt_expect_stream(D, in, LIT_LEN(in), ROLE_AND_HI STOP_CHUNK "data: [DONE]\n\n", 1);
+    xt_check_splits(D, in, LIT_LEN(in));
+}
+
+Test(cohere, stream_a_repeated_or_late_message_start_opens_nothing)
+{
+    static const char start[] = "event: message-start\ndata: {\"type\":\"message-start\"}\n\n";
+    static const char twice[] = TEXT_START "event: message-start\ndata: {\"type\":"
+                                           "\"message-start\"}\n\n" STOP_END;
+    xt_expect_stream(D, twice, LIT_LEN(twice), ROLE_AND_HI STOP_CHUNK "data: [DONE]\n\n", 1);
+    /* Text before any message-start carries the role; a message-start after it adds nothing. */
+    char late[512];
+    snprintf(late, sizeof(late), "%s%s%s",
+             "data: {\"type\":\"content-delta\",\"delta\":{\"message\":{\"content\":"
+             "{\"text\":\"Hi\"}}}}\n\n",
+             start, STOP_END);
+    xt_expect_stream(D, late, strlen(late),
+                     CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"}" NUL_END STOP_CHUNK
+                           "data: [DONE]\n\n",
+                     1);
 }
 
 Test(cohere, stream_logprobs_ride_on_their_content_chunk)
@@ -1127,12 +1080,13 @@ Test(cohere, stream_logprobs_ride_on_their_content_chunk)
         "\"logprobs\":[-0.5]}}\n\n"
         "event: message-end\n"
         "data: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"MAX_TOKENS\"}}\n\n";
-    expect_stream(in, LIT_LEN(in),
-                  CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"},\"logprobs\":{\"content\":"
-                        "[{\"token\":\"Hi\",\"logprob\":-0.5,\"bytes\":[72,105],"
-                        "\"top_logprobs\":[]}],\"refusal\":null}" NUL_END CHUNK
-                        "{},\"finish_reason\":\"length\"}]}\n\n"
-                        "data: [DONE]\n\n");
+    xt_expect_stream(D, in, LIT_LEN(in),
+                     CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"},\"logprobs\":{\"content\":"
+                           "[{\"token\":\"Hi\",\"logprob\":-0.5,\"bytes\":[72,105],"
+                           "\"top_logprobs\":[]}],\"refusal\":null}" NUL_END CHUNK
+                           "{},\"finish_reason\":\"length\"}]}\n\n"
+                           "data: [DONE]\n\n",
+                     1);
 }
 
 static int refuse_write(void *a, const char *p, size_t n)
