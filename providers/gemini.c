@@ -62,9 +62,18 @@
  * (Gemini's totalTokenCount). Proto3 JSON leaves out zero values, so every
  * absent counter or index reads as 0.
  *
- * JSON is read with the core/json.h tokenizer (strings are copied as their
- * raw, already escaped text whenever they pass through unchanged) and written
- * with gw_jw_*. Outputs whose size cannot be bounded up front (a tool name
+ * Stream (streamGenerateContent?alt=sse): every event's data is a partial
+ * GenerateContentResponse, read as above, candidate by candidate: text parts
+ * -> content deltas, a functionCall -> one complete tool_call delta, a
+ * finishReason -> the choice's finish chunk. Gemini has no end event: the
+ * stream is complete when it ends (EOF) after every candidate that appeared
+ * has finished. An error object in the stream -> the error chunk, as a
+ * non-2xx body would be mapped.
+ *
+ * JSON is read through providers/jv.h (strings are copied as their raw,
+ * already escaped text whenever they pass through unchanged); the OpenAI side
+ * is written by providers/oai.h, events are framed by core/sse.h's reader.
+ * Outputs whose size cannot be bounded up front (a tool name
  * repeated by every tool result, generated ids) are rendered again into a
  * buffer twice as large when the writer overflows, up to the limit of
  * providers/xbound.h: a request whose translation would pass it is refused
@@ -72,7 +81,6 @@
  * are held to xbound's rule, with '.' and ':' also allowed (Gemini's
  * FunctionDeclaration.name takes them).
  */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,133 +93,24 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/span.h"
+#include "core/sse.h"
 #include "providers/dialect.h"
 #include "providers/embed.h"
 #include "providers/gemini.h"
+#include "providers/jv.h"
+#include "providers/oai.h"
 #include "providers/xbound.h"
 #include "providers/xlate.h"
 
 /* The characters Gemini's function names take beyond OpenAI's [a-zA-Z0-9_-]. */
 #define NAME_EXTRA ".:"
 
-/* ---- JSON reading helpers ---- */
-
-/* One value: its type, its whole text, and for strings the raw text inside the quotes. */
-struct jv {
-    bool found; /* false when absent or null */
-    enum gw_json_tok_type type;
-    struct gw_span raw; /* the value's text (strings with their quotes) */
-    struct gw_span str; /* strings: raw (escaped) text inside the quotes */
-};
-
-static bool jv_is(const struct jv *v, enum gw_json_tok_type t)
-{
-    return v->found && v->type == t;
-}
-
-static bool jv_streq(const struct jv *v, const char *s)
-{
-    return jv_is(v, GW_JT_STRING) && gw_json_str_eq(v->str, s);
-}
-
-/* Top-level members keys[0..n) (n <= 48) of the object text obj; -1 if not a valid object. */
-static int scan(struct gw_span obj, const char *const *keys, size_t n, struct jv *out)
-{
-    struct gw_json_member m[48];
-    GW_BUG_ON(n > GW_ARRAY_SIZE(m));
-    memset(out, 0, n * sizeof(*out));
-    if (!obj.ptr || gw_json_scan_object(obj.ptr, obj.len, keys, n, m) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!m[i].found || m[i].value.type == GW_JT_NULL)
-            continue;
-        out[i].found = true;
-        out[i].type = m[i].value.type;
-        out[i].raw = gw_span_make(obj.ptr + m[i].value.start, m[i].value_end - m[i].value.start);
-        out[i].str = m[i].value.span;
-    }
-    return 0;
-}
-
-/* scan() of an object value; -1 when v is not an object. */
-static int scan_obj(const struct jv *v, const char *const *keys, size_t n, struct jv *out)
-{
-    if (!jv_is(v, GW_JT_OBJ_BEGIN)) {
-        memset(out, 0, n * sizeof(*out));
-        return -1;
-    }
-    return scan(v->raw, keys, n, out);
-}
-
-struct arr_it {
-    struct gw_json j;
-};
-
-/* Starts iterating the array text arr; -1 if it is not an array. */
-static int arr_begin(struct arr_it *it, const struct jv *arr)
-{
-    struct gw_json_tok t;
-    if (!jv_is(arr, GW_JT_ARR_BEGIN))
-        return -1;
-    gw_json_init(&it->j, arr->raw.ptr, arr->raw.len);
-    return gw_json_next(&it->j, &t) == 1 && t.type == GW_JT_ARR_BEGIN ? 0 : -1;
-}
-
-/* The next element: 1, 0 at the end, -1 on invalid JSON. */
-static int arr_next(struct arr_it *it, struct jv *el)
-{
-    struct gw_json_tok t;
-    size_t end;
-    if (gw_json_next(&it->j, &t) != 1)
-        return -1;
-    if (t.type == GW_JT_ARR_END)
-        return 0;
-    if (gw_json_skip(&it->j, &t, &end) != 0)
-        return -1;
-    el->found = t.type != GW_JT_NULL;
-    el->type = t.type;
-    el->raw = gw_span_make(it->j.buf + t.start, end - t.start);
-    el->str = t.span;
-    return 1;
-}
-
-/* Unescapes a string value into the arena (NUL-terminated); NULL on failure. */
-static char *unesc(struct gw_arena *a, struct gw_span raw, size_t *n)
-{
-    char *p = gw_arena_alloc(a, raw.len + 1);
-    if (!p)
-        return NULL;
-    long k = gw_json_unescape(raw, p, raw.len + 1);
-    if (k < 0)
-        return NULL;
-    p[k] = '\0';
-    if (n)
-        *n = (size_t)k;
-    return p;
-}
-
-static bool num_u64(const struct jv *v, uint64_t *out)
-{
-    *out = 0;
-    return jv_is(v, GW_JT_NUMBER) && gw_json_to_u64(v->str, out);
-}
-
-/* An integer number token (a sign allowed, no fraction or exponent). */
-static bool is_int(const struct jv *v)
-{
-    if (!jv_is(v, GW_JT_NUMBER))
-        return false;
-    for (size_t i = 0; i < v->str.len; i++)
-        if (v->str.ptr[i] == '.' || v->str.ptr[i] == 'e' || v->str.ptr[i] == 'E')
-            return false;
-    return true;
-}
-
 static size_t strlen0(const char *s)
 {
     return s ? strlen(s) : 0;
 }
 
+/* True when s[0..n) starts with p, ignoring ASCII case (URL schemes, ";base64,"). */
 static bool has_prefix(const char *s, size_t n, const char *p)
 {
     size_t k = strlen(p);
@@ -241,26 +140,6 @@ struct bctx {
     size_t msg;      /* index in messages of the message being written */
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(struct gw_xlate_err *e, const char *param,
-                                                      const char *fmt, ...)
-{
-    va_list ap;
-    e->status = 400;
-    e->param = param;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof(e->message), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int fail_mem(struct gw_xlate_err *e)
-{
-    e->status = 500;
-    e->param = NULL;
-    snprintf(e->message, sizeof(e->message), "out of memory translating the request");
-    return -1;
-}
-
 static void close_content(struct bctx *c)
 {
     if (c->open == G_NONE)
@@ -289,7 +168,7 @@ static void begin_part(struct bctx *c, enum grp g)
     c->any = true;
 }
 
-static void text_part(struct bctx *c, const struct jv *s)
+static void text_part(struct bctx *c, const struct gw_jv *s)
 {
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "text");
@@ -297,16 +176,22 @@ static void text_part(struct bctx *c, const struct jv *s)
     gw_jw_obj_end(&c->w);
 }
 
-static void inline_part(struct bctx *c, const char *mime, size_t mlen, const char *data,
-                        size_t dlen)
+/*
+ * An inlineData part {mimeType, data}: mime is text; data is base64 text, or
+ * with data_json its JSON string token as the client sent it.
+ */
+static void inline_part(struct bctx *c, struct gw_span mime, struct gw_span data, bool data_json)
 {
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "inlineData");
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "mimeType");
-    gw_jw_str(&c->w, mime, mlen);
+    gw_jw_str(&c->w, mime.ptr, mime.len);
     gw_jw_key(&c->w, "data");
-    gw_jw_str(&c->w, data, dlen);
+    if (data_json)
+        gw_jw_raw(&c->w, data.ptr, data.len);
+    else
+        gw_jw_str(&c->w, data.ptr, data.len);
     gw_jw_obj_end(&c->w);
     gw_jw_obj_end(&c->w);
 }
@@ -316,9 +201,10 @@ static int data_url_part(struct bctx *c, const char *u, size_t n, const char *pa
 {
     const char *semi = memchr(u, ';', n);
     if (!semi || semi == u + 5 || !has_prefix(semi, n - (size_t)(semi - u), ";base64,"))
-        return fail(c->err, param, "data URLs must be data:<media type>;base64,<data>");
+        return gw_xlate_fail(c->err, param, "data URLs must be data:<media type>;base64,<data>");
     const char *data = semi + 8;
-    inline_part(c, u + 5, (size_t)(semi - (u + 5)), data, n - (size_t)(data - u));
+    inline_part(c, gw_span_make(u + 5, (size_t)(semi - (u + 5))),
+                gw_span_make(data, n - (size_t)(data - u)), false);
     return 0;
 }
 
@@ -343,27 +229,27 @@ static const char *url_image_type(const char *u, size_t n)
 }
 
 /* An image_url part -> inlineData (data: URL) or fileData (http(s) URL). */
-static int image_part(struct bctx *c, const struct jv *part)
+static int image_part(struct bctx *c, const struct gw_jv *part)
 {
     static const char *const pk[] = {"image_url"};
     static const char *const uk[] = {"url"};
-    struct jv iu, url;
-    if (scan(part->raw, pk, 1, &iu) != 0)
-        return fail(c->err, "messages", "invalid content part");
-    if (jv_is(&iu, GW_JT_STRING))
+    struct gw_jv iu, url;
+    if (gw_jv_scan(part->raw, pk, 1, &iu) != 0)
+        return gw_xlate_fail(c->err, "messages", "invalid content part");
+    if (gw_jv_is(&iu, GW_JT_STRING))
         url = iu;
-    else if (scan_obj(&iu, uk, 1, &url) != 0)
-        return fail(c->err, "messages", "image_url part needs image_url.url");
-    if (!jv_is(&url, GW_JT_STRING))
-        return fail(c->err, "messages", "image_url part needs image_url.url");
+    else if (gw_jv_scan_obj(&iu, uk, 1, &url) != 0)
+        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
+    if (!gw_jv_is(&url, GW_JT_STRING))
+        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
     size_t n;
-    const char *u = unesc(c->a, url.str, &n);
+    const char *u = gw_jv_unesc(c->a, url.str, &n);
     if (!u)
-        return fail_mem(c->err);
+        return gw_xlate_fail_mem(c->err);
     if (has_prefix(u, n, "data:"))
         return data_url_part(c, u, n, "messages");
     if (!has_prefix(u, n, "https://") && !has_prefix(u, n, "http://"))
-        return fail(c->err, "messages", "image URLs must be http(s) or data: URLs");
+        return gw_xlate_fail(c->err, "messages", "image URLs must be http(s) or data: URLs");
     const char *type = url_image_type(u, n);
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "fileData");
@@ -380,51 +266,45 @@ static int image_part(struct bctx *c, const struct jv *part)
 }
 
 /* An input_audio part {data, format wav|mp3} -> inlineData audio/<format>. */
-static int audio_part(struct bctx *c, const struct jv *part)
+static int audio_part(struct bctx *c, const struct gw_jv *part)
 {
     static const char *const pk[] = {"input_audio"};
     static const char *const ak[] = {"data", "format"};
-    struct jv ia, av[2];
-    if (scan(part->raw, pk, 1, &ia) != 0 || scan_obj(&ia, ak, 2, av) != 0 ||
-        !jv_is(&av[0], GW_JT_STRING))
-        return fail(c->err, "messages", "input_audio part needs input_audio.data and format");
+    struct gw_jv ia, av[2];
+    if (gw_jv_scan(part->raw, pk, 1, &ia) != 0 || gw_jv_scan_obj(&ia, ak, 2, av) != 0 ||
+        !gw_jv_is(&av[0], GW_JT_STRING))
+        return gw_xlate_fail(c->err, "messages",
+                             "input_audio part needs input_audio.data and format");
     const char *mime;
-    if (jv_streq(&av[1], "wav"))
+    if (gw_jv_streq(&av[1], "wav"))
         mime = "audio/wav";
-    else if (jv_streq(&av[1], "mp3"))
+    else if (gw_jv_streq(&av[1], "mp3"))
         mime = "audio/mp3";
     else
-        return fail(c->err, "messages", "input_audio format must be wav or mp3");
-    gw_jw_obj_begin(&c->w);
-    gw_jw_key(&c->w, "inlineData");
-    gw_jw_obj_begin(&c->w);
-    gw_jw_key(&c->w, "mimeType");
-    gw_jw_cstr(&c->w, mime);
-    gw_jw_key(&c->w, "data");
-    gw_jw_raw(&c->w, av[0].raw.ptr, av[0].raw.len);
-    gw_jw_obj_end(&c->w);
-    gw_jw_obj_end(&c->w);
+        return gw_xlate_fail(c->err, "messages", "input_audio format must be wav or mp3");
+    inline_part(c, gw_span_cstr(mime), av[0].raw, true);
     return 0;
 }
 
 /* A file part {file:{file_data: data: URL}} -> inlineData; file_id needs a file store. */
-static int file_part(struct bctx *c, const struct jv *part)
+static int file_part(struct bctx *c, const struct gw_jv *part)
 {
     static const char *const pk[] = {"file"};
     static const char *const fk[] = {"file_data", "file_id"};
-    struct jv f, fv[2];
-    if (scan(part->raw, pk, 1, &f) != 0 || scan_obj(&f, fk, 2, fv) != 0)
-        return fail(c->err, "messages", "file part needs file.file_data");
+    struct gw_jv f, fv[2];
+    if (gw_jv_scan(part->raw, pk, 1, &f) != 0 || gw_jv_scan_obj(&f, fk, 2, fv) != 0)
+        return gw_xlate_fail(c->err, "messages", "file part needs file.file_data");
     if (fv[1].found && !fv[0].found)
-        return fail(c->err, "messages", "file parts by file_id are not supported by this provider");
-    if (!jv_is(&fv[0], GW_JT_STRING))
-        return fail(c->err, "messages", "file part needs file.file_data");
+        return gw_xlate_fail(c->err, "messages",
+                             "file parts by file_id are not supported by this provider");
+    if (!gw_jv_is(&fv[0], GW_JT_STRING))
+        return gw_xlate_fail(c->err, "messages", "file part needs file.file_data");
     size_t n;
-    const char *u = unesc(c->a, fv[0].str, &n);
+    const char *u = gw_jv_unesc(c->a, fv[0].str, &n);
     if (!u)
-        return fail_mem(c->err);
+        return gw_xlate_fail_mem(c->err);
     if (!has_prefix(u, n, "data:"))
-        return fail(c->err, "messages", "file.file_data must be a data: URL");
+        return gw_xlate_fail(c->err, "messages", "file.file_data must be a data: URL");
     return data_url_part(c, u, n, "messages");
 }
 
@@ -433,70 +313,72 @@ static int file_part(struct bctx *c, const struct jv *part)
  * part in a content of group g. Empty text parts are dropped (Gemini refuses
  * empty text), and so are refusal parts.
  */
-static int write_part(struct bctx *c, enum grp g, const struct jv *part, bool user)
+static int write_part(struct bctx *c, enum grp g, const struct gw_jv *part, bool user)
 {
     static const char *const k[] = {"type", "text"};
-    struct jv v[2];
-    if (!jv_is(part, GW_JT_OBJ_BEGIN) || scan(part->raw, k, 2, v) != 0)
-        return fail(c->err, "messages", "content parts must be objects");
-    if (jv_streq(&v[0], "text")) {
-        if (!jv_is(&v[1], GW_JT_STRING))
-            return fail(c->err, "messages", "text part needs a string text");
+    struct gw_jv v[2];
+    if (!gw_jv_is(part, GW_JT_OBJ_BEGIN) || gw_jv_scan(part->raw, k, 2, v) != 0)
+        return gw_xlate_fail(c->err, "messages", "content parts must be objects");
+    if (gw_jv_streq(&v[0], "text")) {
+        if (!gw_jv_is(&v[1], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "messages", "text part needs a string text");
         if (v[1].str.len == 0)
             return 0;
         begin_part(c, g);
         text_part(c, &v[1]);
         return 0;
     }
-    if (jv_streq(&v[0], "refusal"))
+    if (gw_jv_streq(&v[0], "refusal"))
         return 0; /* an earlier refusal carries nothing the model needs */
-    bool image = jv_streq(&v[0], "image_url"), audio = jv_streq(&v[0], "input_audio"),
-         file = jv_streq(&v[0], "file");
+    bool image = gw_jv_streq(&v[0], "image_url"), audio = gw_jv_streq(&v[0], "input_audio"),
+         file = gw_jv_streq(&v[0], "file");
     if (!image && !audio && !file)
-        return fail(c->err, "messages", "content part type not supported by this provider");
+        return gw_xlate_fail(c->err, "messages",
+                             "content part type not supported by this provider");
     if (!user)
-        return fail(c->err, "messages",
-                    "image, audio and file parts are only accepted in user messages");
+        return gw_xlate_fail(c->err, "messages",
+                             "image, audio and file parts are only accepted in user messages");
     begin_part(c, g);
     return image ? image_part(c, part) : audio ? audio_part(c, part) : file_part(c, part);
 }
 
 /* Content (string or parts) of a user or assistant message. */
-static int write_content(struct bctx *c, enum grp g, const struct jv *content)
+static int write_content(struct bctx *c, enum grp g, const struct gw_jv *content)
 {
-    if (jv_is(content, GW_JT_STRING)) {
+    if (gw_jv_is(content, GW_JT_STRING)) {
         if (content->str.len) {
             begin_part(c, g);
             text_part(c, content);
         }
         return 0;
     }
-    if (jv_is(content, GW_JT_ARR_BEGIN)) {
-        struct arr_it it;
-        struct jv part;
+    if (gw_jv_is(content, GW_JT_ARR_BEGIN)) {
+        struct gw_jv_it it;
+        struct gw_jv part;
         int r;
-        if (arr_begin(&it, content) != 0)
-            return fail(c->err, "messages", "invalid content");
-        while ((r = arr_next(&it, &part)) == 1)
+        if (gw_jv_arr_begin(&it, content) != 0)
+            return gw_xlate_fail(c->err, "messages", "invalid content");
+        while ((r = gw_jv_arr_next(&it, &part)) == 1)
             if (write_part(c, g, &part, g == G_USER) != 0)
                 return -1;
-        return r == 0 ? 0 : fail(c->err, "messages", "invalid content");
+        return r == 0 ? 0 : gw_xlate_fail(c->err, "messages", "invalid content");
     }
     if (!content->found && g == G_MODEL)
         return 0;
-    return fail(c->err, "messages", "message content must be a string or an array of parts");
+    return gw_xlate_fail(c->err, "messages",
+                         "message content must be a string or an array of parts");
 }
 
 static int remember_call(struct bctx *c, struct gw_span id, struct gw_span name)
 {
     if (c->ncalls >= GW_XBOUND_TOOL_CALLS_MAX)
-        return fail(c->err, "messages", "A request may carry at most %u tool calls.",
-                    (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
+        return gw_xlate_fail(c->err, "messages", "A request may carry at most %u tool calls.",
+                             (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
     if (c->ncalls == c->calls_cap) {
         size_t cap = c->calls_cap ? c->calls_cap * 2 : 16;
         struct call_ref *p = gw_arena_alloc(c->a, cap * sizeof(*p));
         if (!p)
-            return fail_mem(c->err);
+            return gw_xlate_fail_mem(c->err);
         if (c->ncalls)
             memcpy(p, c->calls, c->ncalls * sizeof(*p));
         c->calls = p;
@@ -507,24 +389,25 @@ static int remember_call(struct bctx *c, struct gw_span id, struct gw_span name)
 }
 
 /* Assistant tool_calls -> functionCall parts; arguments must be a JSON object. */
-static int write_tool_calls(struct bctx *c, const struct jv *calls)
+static int write_tool_calls(struct bctx *c, const struct gw_jv *calls)
 {
     static const char *const ck[] = {"id", "type", "function"};
     static const char *const fk[] = {"name", "arguments"};
-    struct arr_it it;
-    struct jv call, cv[3], fv[2];
+    struct gw_jv_it it;
+    struct gw_jv call, cv[3], fv[2];
     size_t k = 0;
     int r;
-    if (arr_begin(&it, calls) != 0)
-        return fail(c->err, "messages", "tool_calls must be an array");
-    for (; (r = arr_next(&it, &call)) == 1; k++) {
-        if (!jv_is(&call, GW_JT_OBJ_BEGIN) || scan(call.raw, ck, 3, cv) != 0)
-            return fail(c->err, "messages", "tool_calls entries must be objects");
-        if (cv[1].found && !jv_streq(&cv[1], "function"))
-            return fail(c->err, "messages", "only function tool calls are supported");
-        if (!jv_is(&cv[0], GW_JT_STRING) || scan_obj(&cv[2], fk, 2, fv) != 0 ||
-            !jv_is(&fv[0], GW_JT_STRING))
-            return fail(c->err, "messages", "tool_calls entries need id and function.name");
+    if (gw_jv_arr_begin(&it, calls) != 0)
+        return gw_xlate_fail(c->err, "messages", "tool_calls must be an array");
+    for (; (r = gw_jv_arr_next(&it, &call)) == 1; k++) {
+        if (!gw_jv_is(&call, GW_JT_OBJ_BEGIN) || gw_jv_scan(call.raw, ck, 3, cv) != 0)
+            return gw_xlate_fail(c->err, "messages", "tool_calls entries must be objects");
+        if (cv[1].found && !gw_jv_streq(&cv[1], "function"))
+            return gw_xlate_fail(c->err, "messages", "only function tool calls are supported");
+        if (!gw_jv_is(&cv[0], GW_JT_STRING) || gw_jv_scan_obj(&cv[2], fk, 2, fv) != 0 ||
+            !gw_jv_is(&fv[0], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "messages",
+                                 "tool_calls entries need id and function.name");
         /* Every tool result repeats this name: bounded here, before it is copied. */
         if (gw_xbound_name(fv[0].str, NAME_EXTRA, c->a, c->err,
                            "messages[%zu].tool_calls[%zu].function.name", c->msg, k) != 0)
@@ -532,11 +415,12 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
         const char *args = "{}";
         size_t alen = 2;
         if (fv[1].found) {
-            if (!jv_is(&fv[1], GW_JT_STRING))
-                return fail(c->err, "messages", "tool call arguments must be a JSON string");
-            char *s = unesc(c->a, fv[1].str, &alen);
+            if (!gw_jv_is(&fv[1], GW_JT_STRING))
+                return gw_xlate_fail(c->err, "messages",
+                                     "tool call arguments must be a JSON string");
+            char *s = gw_jv_unesc(c->a, fv[1].str, &alen);
             if (!s)
-                return fail_mem(c->err);
+                return gw_xlate_fail_mem(c->err);
             size_t i = 0;
             while (i < alen && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
                 i++;
@@ -544,9 +428,9 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
                 args = "{}";
                 alen = 2;
             } else if (s[i] != '{' || !gw_json_validate(s, alen)) {
-                return fail(c->err, "messages",
-                            "tool call arguments must be a JSON object (function %.*s)",
-                            (int)GW_MIN(fv[0].str.len, 64), fv[0].str.ptr);
+                return gw_xlate_fail(c->err, "messages",
+                                     "tool call arguments must be a JSON object (function %.*s)",
+                                     (int)GW_MIN(fv[0].str.len, 64), fv[0].str.ptr);
             } else {
                 args = s;
             }
@@ -564,7 +448,7 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
         gw_jw_obj_end(&c->w);
         gw_jw_obj_end(&c->w);
     }
-    return r == 0 ? 0 : fail(c->err, "messages", "invalid tool_calls");
+    return r == 0 ? 0 : gw_xlate_fail(c->err, "messages", "invalid tool_calls");
 }
 
 /*
@@ -572,7 +456,7 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
  * is a JSON object, else {"result": text}. text[0..n) is the decoded content;
  * raw, when not NULL, is its JSON string token (copied as it is).
  */
-static void write_response_obj(struct bctx *c, const char *text, size_t n, const struct jv *raw)
+static void write_response_obj(struct bctx *c, const char *text, size_t n, const struct gw_jv *raw)
 {
     size_t i = 0;
     while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
@@ -591,13 +475,13 @@ static void write_response_obj(struct bctx *c, const char *text, size_t n, const
 }
 
 /* A tool message -> a functionResponse part in the (shared) tool results content. */
-static int write_tool_result(struct bctx *c, const struct jv *id, const struct jv *content)
+static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struct gw_jv *content)
 {
-    if (!jv_is(id, GW_JT_STRING))
-        return fail(c->err, "messages", "tool messages need tool_call_id");
+    if (!gw_jv_is(id, GW_JT_STRING))
+        return gw_xlate_fail(c->err, "messages", "tool messages need tool_call_id");
     if (++c->nresults > GW_XBOUND_TOOL_CALLS_MAX)
-        return fail(c->err, "messages", "A request may carry at most %u tool results.",
-                    (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
+        return gw_xlate_fail(c->err, "messages", "A request may carry at most %u tool results.",
+                             (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
     const struct call_ref *ref = NULL;
     for (size_t i = c->ncalls; i-- > 0;) {
         if (gw_span_eq(c->calls[i].id, id->str)) {
@@ -606,40 +490,42 @@ static int write_tool_result(struct bctx *c, const struct jv *id, const struct j
         }
     }
     if (!ref)
-        return fail(c->err, "messages",
-                    "tool message tool_call_id \"%.*s\" matches no earlier assistant tool call",
-                    (int)GW_MIN(id->str.len, 64), id->str.ptr);
+        return gw_xlate_fail(
+            c->err, "messages",
+            "tool message tool_call_id \"%.*s\" matches no earlier assistant tool call",
+            (int)GW_MIN(id->str.len, 64), id->str.ptr);
     char *text;
     size_t n = 0;
     bool whole = false;
-    if (jv_is(content, GW_JT_STRING)) {
-        text = unesc(c->a, content->str, &n);
+    if (gw_jv_is(content, GW_JT_STRING)) {
+        text = gw_jv_unesc(c->a, content->str, &n);
         if (!text)
-            return fail_mem(c->err);
+            return gw_xlate_fail_mem(c->err);
         whole = true;
-    } else if (jv_is(content, GW_JT_ARR_BEGIN)) {
+    } else if (gw_jv_is(content, GW_JT_ARR_BEGIN)) {
         static const char *const pk[] = {"type", "text"};
-        struct arr_it it;
-        struct jv part, pv[2];
+        struct gw_jv_it it;
+        struct gw_jv part, pv[2];
         int r;
         text = gw_arena_alloc(c->a, content->raw.len + 1);
         if (!text)
-            return fail_mem(c->err);
-        if (arr_begin(&it, content) != 0)
-            return fail(c->err, "messages", "invalid tool message content");
-        while ((r = arr_next(&it, &part)) == 1) {
-            if (!jv_is(&part, GW_JT_OBJ_BEGIN) || scan(part.raw, pk, 2, pv) != 0 ||
-                !jv_streq(&pv[0], "text") || !jv_is(&pv[1], GW_JT_STRING))
-                return fail(c->err, "messages", "tool message content parts must be text");
+            return gw_xlate_fail_mem(c->err);
+        if (gw_jv_arr_begin(&it, content) != 0)
+            return gw_xlate_fail(c->err, "messages", "invalid tool message content");
+        while ((r = gw_jv_arr_next(&it, &part)) == 1) {
+            if (!gw_jv_is(&part, GW_JT_OBJ_BEGIN) || gw_jv_scan(part.raw, pk, 2, pv) != 0 ||
+                !gw_jv_streq(&pv[0], "text") || !gw_jv_is(&pv[1], GW_JT_STRING))
+                return gw_xlate_fail(c->err, "messages", "tool message content parts must be text");
             long k = gw_json_unescape(pv[1].str, text + n, content->raw.len - n);
             if (k < 0)
-                return fail(c->err, "messages", "invalid tool message content");
+                return gw_xlate_fail(c->err, "messages", "invalid tool message content");
             n += (size_t)k;
         }
         if (r != 0)
-            return fail(c->err, "messages", "invalid tool message content");
+            return gw_xlate_fail(c->err, "messages", "invalid tool message content");
     } else {
-        return fail(c->err, "messages", "tool message content must be a string or text parts");
+        return gw_xlate_fail(c->err, "messages",
+                             "tool message content must be a string or text parts");
     }
     begin_part(c, G_TOOL);
     gw_jw_obj_begin(&c->w);
@@ -657,33 +543,33 @@ static int write_tool_result(struct bctx *c, const struct jv *id, const struct j
 static const char *const msg_keys[] = {"role", "content", "tool_calls", "tool_call_id"};
 enum { MK_ROLE, MK_CONTENT, MK_TOOL_CALLS, MK_TOOL_CALL_ID, MK_COUNT };
 
-static bool is_system(const struct jv *role)
+static bool is_system(const struct gw_jv *role)
 {
-    return jv_streq(role, "system") || jv_streq(role, "developer");
+    return gw_jv_streq(role, "system") || gw_jv_streq(role, "developer");
 }
 
-static int write_contents(struct bctx *c, const struct jv *msgs)
+static int write_contents(struct bctx *c, const struct gw_jv *msgs)
 {
-    struct arr_it it;
-    struct jv m, mv[MK_COUNT];
+    struct gw_jv_it it;
+    struct gw_jv m, mv[MK_COUNT];
     int r;
-    if (arr_begin(&it, msgs) != 0)
-        return fail(c->err, "messages", "messages must be an array");
+    if (gw_jv_arr_begin(&it, msgs) != 0)
+        return gw_xlate_fail(c->err, "messages", "messages must be an array");
     gw_jw_key(&c->w, "contents");
     gw_jw_arr_begin(&c->w);
-    for (c->msg = 0; (r = arr_next(&it, &m)) == 1; c->msg++) {
-        if (!jv_is(&m, GW_JT_OBJ_BEGIN) || scan(m.raw, msg_keys, MK_COUNT, mv) != 0)
-            return fail(c->err, "messages", "messages must be objects");
-        const struct jv *role = &mv[MK_ROLE];
+    for (c->msg = 0; (r = gw_jv_arr_next(&it, &m)) == 1; c->msg++) {
+        if (!gw_jv_is(&m, GW_JT_OBJ_BEGIN) || gw_jv_scan(m.raw, msg_keys, MK_COUNT, mv) != 0)
+            return gw_xlate_fail(c->err, "messages", "messages must be objects");
+        const struct gw_jv *role = &mv[MK_ROLE];
         if (is_system(role))
             continue;
-        bool tool = jv_streq(role, "tool");
+        bool tool = gw_jv_streq(role, "tool");
         if (!(tool && c->open == G_TOOL))
             close_content(c);
-        if (jv_streq(role, "user")) {
+        if (gw_jv_streq(role, "user")) {
             if (write_content(c, G_USER, &mv[MK_CONTENT]) != 0)
                 return -1;
-        } else if (jv_streq(role, "assistant")) {
+        } else if (gw_jv_streq(role, "assistant")) {
             if (write_content(c, G_MODEL, &mv[MK_CONTENT]) != 0)
                 return -1;
             if (mv[MK_TOOL_CALLS].found && write_tool_calls(c, &mv[MK_TOOL_CALLS]) != 0)
@@ -692,52 +578,53 @@ static int write_contents(struct bctx *c, const struct jv *msgs)
             if (write_tool_result(c, &mv[MK_TOOL_CALL_ID], &mv[MK_CONTENT]) != 0)
                 return -1;
         } else {
-            return fail(c->err, "messages",
-                        "message role must be system, developer, user, assistant or tool");
+            return gw_xlate_fail(c->err, "messages",
+                                 "message role must be system, developer, user, assistant or tool");
         }
     }
     if (r != 0)
-        return fail(c->err, "messages", "invalid messages");
+        return gw_xlate_fail(c->err, "messages", "invalid messages");
     close_content(c);
     gw_jw_arr_end(&c->w);
     if (!c->any)
-        return fail(c->err, "messages",
-                    "messages must hold a user, assistant or tool message with content");
+        return gw_xlate_fail(c->err, "messages",
+                             "messages must hold a user, assistant or tool message with content");
     return 0;
 }
 
 /* System and developer messages -> systemInstruction, one text part each, in order. */
-static int write_system(struct bctx *c, const struct jv *msgs)
+static int write_system(struct bctx *c, const struct gw_jv *msgs)
 {
-    struct arr_it it;
-    struct jv m, mv[MK_COUNT];
+    struct gw_jv_it it;
+    struct gw_jv m, mv[MK_COUNT];
     bool open = false;
     int r;
-    if (arr_begin(&it, msgs) != 0)
-        return fail(c->err, "messages", "messages must be an array");
-    while ((r = arr_next(&it, &m)) == 1) {
-        if (scan(m.raw, msg_keys, MK_COUNT, mv) != 0)
-            return fail(c->err, "messages", "messages must be objects");
+    if (gw_jv_arr_begin(&it, msgs) != 0)
+        return gw_xlate_fail(c->err, "messages", "messages must be an array");
+    while ((r = gw_jv_arr_next(&it, &m)) == 1) {
+        if (gw_jv_scan(m.raw, msg_keys, MK_COUNT, mv) != 0)
+            return gw_xlate_fail(c->err, "messages", "messages must be objects");
         if (!is_system(&mv[MK_ROLE]))
             continue;
-        const struct jv *content = &mv[MK_CONTENT];
-        struct arr_it pit;
-        bool parts = jv_is(content, GW_JT_ARR_BEGIN);
-        if (!parts && !jv_is(content, GW_JT_STRING))
-            return fail(c->err, "messages", "system message content must be text");
-        if (parts && arr_begin(&pit, content) != 0)
-            return fail(c->err, "messages", "invalid system content");
+        const struct gw_jv *content = &mv[MK_CONTENT];
+        struct gw_jv_it pit;
+        bool parts = gw_jv_is(content, GW_JT_ARR_BEGIN);
+        if (!parts && !gw_jv_is(content, GW_JT_STRING))
+            return gw_xlate_fail(c->err, "messages", "system message content must be text");
+        if (parts && gw_jv_arr_begin(&pit, content) != 0)
+            return gw_xlate_fail(c->err, "messages", "invalid system content");
         for (;;) {
-            struct jv text = *content;
+            struct gw_jv text = *content;
             if (parts) {
                 static const char *const pk[] = {"type", "text"};
-                struct jv part, pv[2];
-                int pr = arr_next(&pit, &part);
+                struct gw_jv part, pv[2];
+                int pr = gw_jv_arr_next(&pit, &part);
                 if (pr == 0)
                     break;
-                if (pr < 0 || !jv_is(&part, GW_JT_OBJ_BEGIN) || scan(part.raw, pk, 2, pv) != 0 ||
-                    !jv_streq(&pv[0], "text") || !jv_is(&pv[1], GW_JT_STRING))
-                    return fail(c->err, "messages", "system message parts must be text");
+                if (pr < 0 || !gw_jv_is(&part, GW_JT_OBJ_BEGIN) ||
+                    gw_jv_scan(part.raw, pk, 2, pv) != 0 || !gw_jv_streq(&pv[0], "text") ||
+                    !gw_jv_is(&pv[1], GW_JT_STRING))
+                    return gw_xlate_fail(c->err, "messages", "system message parts must be text");
                 text = pv[1];
             }
             if (text.str.len) {
@@ -755,7 +642,7 @@ static int write_system(struct bctx *c, const struct jv *msgs)
         }
     }
     if (r != 0)
-        return fail(c->err, "messages", "invalid messages");
+        return gw_xlate_fail(c->err, "messages", "invalid messages");
     if (open) {
         gw_jw_arr_end(&c->w);
         gw_jw_obj_end(&c->w);
@@ -764,25 +651,27 @@ static int write_system(struct bctx *c, const struct jv *msgs)
 }
 
 /* tools -> one Tool with every functionDeclaration; returns how many via *count. */
-static int write_tools(struct bctx *c, const struct jv *tools, size_t *count)
+static int write_tools(struct bctx *c, const struct gw_jv *tools, size_t *count)
 {
     static const char *const tk[] = {"type", "function"};
     static const char *const fk[] = {"name", "description", "parameters"};
-    struct arr_it it;
-    struct jv t, tv[2], fv[3];
+    struct gw_jv_it it;
+    struct gw_jv t, tv[2], fv[3];
     int r;
     *count = 0;
-    if (arr_begin(&it, tools) != 0)
-        return fail(c->err, "tools", "tools must be an array");
-    for (size_t i = 0; (r = arr_next(&it, &t)) == 1; i++) {
-        if (!jv_is(&t, GW_JT_OBJ_BEGIN) || scan(t.raw, tk, 2, tv) != 0)
-            return fail(c->err, "tools", "tools entries must be objects");
-        if (!jv_streq(&tv[0], "function"))
-            return fail(c->err, "tools", "only function tools are supported by this provider");
-        if (scan_obj(&tv[1], fk, 3, fv) != 0 || !jv_is(&fv[0], GW_JT_STRING))
-            return fail(c->err, "tools", "function tools need function.name");
-        if (fv[2].found && !jv_is(&fv[2], GW_JT_OBJ_BEGIN))
-            return fail(c->err, "tools", "function.parameters must be a JSON Schema object");
+    if (gw_jv_arr_begin(&it, tools) != 0)
+        return gw_xlate_fail(c->err, "tools", "tools must be an array");
+    for (size_t i = 0; (r = gw_jv_arr_next(&it, &t)) == 1; i++) {
+        if (!gw_jv_is(&t, GW_JT_OBJ_BEGIN) || gw_jv_scan(t.raw, tk, 2, tv) != 0)
+            return gw_xlate_fail(c->err, "tools", "tools entries must be objects");
+        if (!gw_jv_streq(&tv[0], "function"))
+            return gw_xlate_fail(c->err, "tools",
+                                 "only function tools are supported by this provider");
+        if (gw_jv_scan_obj(&tv[1], fk, 3, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "tools", "function tools need function.name");
+        if (fv[2].found && !gw_jv_is(&fv[2], GW_JT_OBJ_BEGIN))
+            return gw_xlate_fail(c->err, "tools",
+                                 "function.parameters must be a JSON Schema object");
         if (gw_xbound_name(fv[0].str, NAME_EXTRA, c->a, c->err, "tools[%zu].function.name", i) != 0)
             return -1;
         if (*count == 0) {
@@ -796,7 +685,7 @@ static int write_tools(struct bctx *c, const struct jv *tools, size_t *count)
         gw_jw_obj_begin(&c->w);
         gw_jw_key(&c->w, "name");
         gw_jw_raw(&c->w, fv[0].raw.ptr, fv[0].raw.len);
-        if (jv_is(&fv[1], GW_JT_STRING)) {
+        if (gw_jv_is(&fv[1], GW_JT_STRING)) {
             gw_jw_key(&c->w, "description");
             gw_jw_raw(&c->w, fv[1].raw.ptr, fv[1].raw.len);
         }
@@ -807,7 +696,7 @@ static int write_tools(struct bctx *c, const struct jv *tools, size_t *count)
         gw_jw_obj_end(&c->w);
     }
     if (r != 0)
-        return fail(c->err, "tools", "invalid tools");
+        return gw_xlate_fail(c->err, "tools", "invalid tools");
     if (*count) {
         gw_jw_arr_end(&c->w);
         gw_jw_obj_end(&c->w);
@@ -817,46 +706,47 @@ static int write_tools(struct bctx *c, const struct jv *tools, size_t *count)
 }
 
 /* tool_choice -> toolConfig.functionCallingConfig (only with tools; else checked only). */
-static int write_tool_choice(struct bctx *c, const struct jv *tc, bool have_tools)
+static int write_tool_choice(struct bctx *c, const struct gw_jv *tc, bool have_tools)
 {
     static const char *const ok[] = {"type", "function"};
     static const char *const fk[] = {"name"};
     const char *mode;
-    struct jv name = {0};
+    struct gw_jv name = {0};
     if (!tc->found)
         return 0;
-    if (jv_is(tc, GW_JT_STRING)) {
-        if (jv_streq(tc, "auto"))
+    if (gw_jv_is(tc, GW_JT_STRING)) {
+        if (gw_jv_streq(tc, "auto"))
             mode = "AUTO";
-        else if (jv_streq(tc, "required"))
+        else if (gw_jv_streq(tc, "required"))
             mode = "ANY";
-        else if (jv_streq(tc, "none"))
+        else if (gw_jv_streq(tc, "none"))
             mode = "NONE";
         else
-            return fail(c->err, "tool_choice", "tool_choice must be auto, required or none");
-    } else if (jv_is(tc, GW_JT_OBJ_BEGIN)) {
-        struct jv ov[2], fv[1];
-        if (scan(tc->raw, ok, 2, ov) != 0)
-            return fail(c->err, "tool_choice", "invalid tool_choice");
-        if (jv_streq(&ov[0], "allowed_tools"))
-            return fail(c->err, "tool_choice",
-                        "tool_choice allowed_tools is not supported by this provider");
-        if (!jv_streq(&ov[0], "function") || scan_obj(&ov[1], fk, 1, fv) != 0 ||
-            !jv_is(&fv[0], GW_JT_STRING))
-            return fail(c->err, "tool_choice",
-                        "tool_choice must name a function: "
-                        "{\"type\":\"function\",\"function\":{\"name\":...}}");
+            return gw_xlate_fail(c->err, "tool_choice",
+                                 "tool_choice must be auto, required or none");
+    } else if (gw_jv_is(tc, GW_JT_OBJ_BEGIN)) {
+        struct gw_jv ov[2], fv[1];
+        if (gw_jv_scan(tc->raw, ok, 2, ov) != 0)
+            return gw_xlate_fail(c->err, "tool_choice", "invalid tool_choice");
+        if (gw_jv_streq(&ov[0], "allowed_tools"))
+            return gw_xlate_fail(c->err, "tool_choice",
+                                 "tool_choice allowed_tools is not supported by this provider");
+        if (!gw_jv_streq(&ov[0], "function") || gw_jv_scan_obj(&ov[1], fk, 1, fv) != 0 ||
+            !gw_jv_is(&fv[0], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "tool_choice",
+                                 "tool_choice must name a function: "
+                                 "{\"type\":\"function\",\"function\":{\"name\":...}}");
         if (gw_xbound_name(fv[0].str, NAME_EXTRA, c->a, c->err, "%s",
                            "tool_choice.function.name") != 0)
             return -1;
         mode = "ANY";
         name = fv[0];
     } else {
-        return fail(c->err, "tool_choice", "invalid tool_choice");
+        return gw_xlate_fail(c->err, "tool_choice", "invalid tool_choice");
     }
     if (!have_tools) {
         if (strcmp(mode, "ANY") == 0)
-            return fail(c->err, "tool_choice", "tool_choice needs tools");
+            return gw_xlate_fail(c->err, "tool_choice", "tool_choice needs tools");
         return 0; /* auto or none without tools: nothing to configure */
     }
     gw_jw_key(&c->w, "toolConfig");
@@ -946,12 +836,12 @@ static const int refused[] = {RK_AUDIO,     RK_PREDICTION,    RK_WEB_SEARCH,
 
 /* What build_request checked before rendering, so a render attempt can be repeated. */
 struct req_plan {
-    const struct jv *v;   /* RK_COUNT values */
-    const struct jv *max; /* max_completion_tokens, else max_tokens */
+    const struct gw_jv *v;   /* RK_COUNT values */
+    const struct gw_jv *max; /* max_completion_tokens, else max_tokens */
     uint64_t top_logprobs;
     long thinking_budget; /* -1: none */
     const char *mime;     /* responseMimeType, or NULL */
-    struct jv schema;     /* response_format.json_schema.schema */
+    struct gw_jv schema;  /* response_format.json_schema.schema */
 };
 
 /* generationConfig's members, the object opened at the first. */
@@ -965,25 +855,25 @@ static void gc_key(struct bctx *c, bool *open, const char *key)
     gw_jw_key(&c->w, key);
 }
 
-static int write_stop(struct bctx *c, bool *open, const struct jv *stop)
+static int write_stop(struct bctx *c, bool *open, const struct gw_jv *stop)
 {
-    if (jv_is(stop, GW_JT_STRING)) {
+    if (gw_jv_is(stop, GW_JT_STRING)) {
         gc_key(c, open, "stopSequences");
         gw_jw_arr_begin(&c->w);
         gw_jw_raw(&c->w, stop->raw.ptr, stop->raw.len);
         gw_jw_arr_end(&c->w);
         return 0;
     }
-    struct arr_it it;
-    struct jv s;
+    struct gw_jv_it it;
+    struct gw_jv s;
     int r, n = 0;
-    if (arr_begin(&it, stop) != 0)
-        return fail(c->err, "stop", "stop must be a string or an array of strings");
-    while ((r = arr_next(&it, &s)) == 1) {
-        if (!jv_is(&s, GW_JT_STRING))
-            return fail(c->err, "stop", "stop must be a string or an array of strings");
+    if (gw_jv_arr_begin(&it, stop) != 0)
+        return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
+    while ((r = gw_jv_arr_next(&it, &s)) == 1) {
+        if (!gw_jv_is(&s, GW_JT_STRING))
+            return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
         if (++n > 5)
-            return fail(c->err, "stop", "this provider takes at most 5 stop sequences");
+            return gw_xlate_fail(c->err, "stop", "this provider takes at most 5 stop sequences");
         if (n == 1) {
             gc_key(c, open, "stopSequences");
             gw_jw_arr_begin(&c->w);
@@ -991,7 +881,7 @@ static int write_stop(struct bctx *c, bool *open, const struct jv *stop)
         gw_jw_raw(&c->w, s.raw.ptr, s.raw.len);
     }
     if (r != 0)
-        return fail(c->err, "stop", "invalid stop");
+        return gw_xlate_fail(c->err, "stop", "invalid stop");
     if (n)
         gw_jw_arr_end(&c->w);
     return 0;
@@ -999,7 +889,7 @@ static int write_stop(struct bctx *c, bool *open, const struct jv *stop)
 
 static int write_generation_config(struct bctx *c, const struct req_plan *p)
 {
-    const struct jv *v = p->v;
+    const struct gw_jv *v = p->v;
     bool open = false;
     if (v[RK_STOP].found && write_stop(c, &open, &v[RK_STOP]) != 0)
         return -1;
@@ -1015,13 +905,13 @@ static int write_generation_config(struct bctx *c, const struct req_plan *p)
         gw_jw_raw(&c->w, p->max->raw.ptr, p->max->raw.len);
     }
     for (size_t i = 0; i < GW_ARRAY_SIZE(copy); i++) {
-        const struct jv *x = &v[copy[i].rk];
+        const struct gw_jv *x = &v[copy[i].rk];
         if (!x->found)
             continue;
         gc_key(c, &open, copy[i].key);
         gw_jw_raw(&c->w, x->raw.ptr, x->raw.len);
     }
-    if (jv_is(&v[RK_LOGPROBS], GW_JT_TRUE)) {
+    if (gw_jv_is(&v[RK_LOGPROBS], GW_JT_TRUE)) {
         gc_key(c, &open, "responseLogprobs");
         gw_jw_bool(&c->w, true);
         if (p->top_logprobs) {
@@ -1050,61 +940,64 @@ static int write_generation_config(struct bctx *c, const struct req_plan *p)
 }
 
 /* Checks the request's scalars and fills *p; 0 or -1 with *err (400). */
-static int plan_request(const struct jv *v, struct req_plan *p, struct gw_xlate_err *err)
+static int plan_request(const struct gw_jv *v, struct req_plan *p, struct gw_xlate_err *err)
 {
     uint64_t n;
     memset(p, 0, sizeof(*p));
     p->v = v;
     p->thinking_budget = -1;
-    if (!jv_is(&v[RK_MESSAGES], GW_JT_ARR_BEGIN))
-        return fail(err, "messages", "messages must be a non-empty array");
+    if (!gw_jv_is(&v[RK_MESSAGES], GW_JT_ARR_BEGIN))
+        return gw_xlate_fail(err, "messages", "messages must be a non-empty array");
     for (size_t i = 0; i < GW_ARRAY_SIZE(refused); i++)
         if (v[refused[i]].found)
-            return fail(err, req_keys[refused[i]], "%s is not supported by this provider",
-                        req_keys[refused[i]]);
+            return gw_xlate_fail(err, req_keys[refused[i]], "%s is not supported by this provider",
+                                 req_keys[refused[i]]);
     if (v[RK_LOGIT_BIAS].found &&
-        !(jv_is(&v[RK_LOGIT_BIAS], GW_JT_OBJ_BEGIN) && v[RK_LOGIT_BIAS].raw.len == 2))
-        return fail(err, "logit_bias", "logit_bias is not supported by this provider");
+        !(gw_jv_is(&v[RK_LOGIT_BIAS], GW_JT_OBJ_BEGIN) && v[RK_LOGIT_BIAS].raw.len == 2))
+        return gw_xlate_fail(err, "logit_bias", "logit_bias is not supported by this provider");
     if (v[RK_MODALITIES].found) {
-        struct arr_it it;
-        struct jv m;
+        struct gw_jv_it it;
+        struct gw_jv m;
         int r;
-        if (arr_begin(&it, &v[RK_MODALITIES]) != 0)
-            return fail(err, "modalities", "modalities must be an array");
-        while ((r = arr_next(&it, &m)) == 1)
-            if (!jv_streq(&m, "text"))
-                return fail(err, "modalities", "this provider answers with text only");
+        if (gw_jv_arr_begin(&it, &v[RK_MODALITIES]) != 0)
+            return gw_xlate_fail(err, "modalities", "modalities must be an array");
+        while ((r = gw_jv_arr_next(&it, &m)) == 1)
+            if (!gw_jv_streq(&m, "text"))
+                return gw_xlate_fail(err, "modalities", "this provider answers with text only");
         if (r != 0)
-            return fail(err, "modalities", "invalid modalities");
+            return gw_xlate_fail(err, "modalities", "invalid modalities");
     }
-    if (v[RK_N].found && (!num_u64(&v[RK_N], &n) || n < 1 || n > GW_GEMINI_MAX_CANDIDATES))
-        return fail(err, "n", "n must be an integer from 1 to %d", GW_GEMINI_MAX_CANDIDATES);
+    if (v[RK_N].found && (!gw_jv_u64(&v[RK_N], &n) || n < 1 || n > GW_GEMINI_MAX_CANDIDATES))
+        return gw_xlate_fail(err, "n", "n must be an integer from 1 to %d",
+                             GW_GEMINI_MAX_CANDIDATES);
     p->max = v[RK_MAX_COMPLETION_TOKENS].found ? &v[RK_MAX_COMPLETION_TOKENS] : &v[RK_MAX_TOKENS];
-    if (p->max->found && (!num_u64(p->max, &n) || n == 0))
-        return fail(err, p->max == &v[RK_MAX_TOKENS] ? "max_tokens" : "max_completion_tokens",
-                    "must be a positive integer");
+    if (p->max->found && (!gw_jv_u64(p->max, &n) || n == 0))
+        return gw_xlate_fail(err,
+                             p->max == &v[RK_MAX_TOKENS] ? "max_tokens" : "max_completion_tokens",
+                             "must be a positive integer");
     static const int numbers[] = {RK_TEMPERATURE, RK_TOP_P, RK_PRESENCE, RK_FREQUENCY};
     for (size_t i = 0; i < GW_ARRAY_SIZE(numbers); i++)
-        if (v[numbers[i]].found && !jv_is(&v[numbers[i]], GW_JT_NUMBER))
-            return fail(err, req_keys[numbers[i]], "must be a number");
-    if (v[RK_TOP_K].found && !num_u64(&v[RK_TOP_K], &n))
-        return fail(err, "top_k", "must be a non-negative integer");
-    if (v[RK_SEED].found && !is_int(&v[RK_SEED]))
-        return fail(err, "seed", "must be an integer");
-    if (v[RK_STREAM].found && !jv_is(&v[RK_STREAM], GW_JT_TRUE) &&
-        !jv_is(&v[RK_STREAM], GW_JT_FALSE))
-        return fail(err, "stream", "stream must be a boolean");
-    if (v[RK_PARALLEL].found && !jv_is(&v[RK_PARALLEL], GW_JT_TRUE) &&
-        !jv_is(&v[RK_PARALLEL], GW_JT_FALSE))
-        return fail(err, "parallel_tool_calls", "parallel_tool_calls must be a boolean");
-    if (v[RK_LOGPROBS].found && !jv_is(&v[RK_LOGPROBS], GW_JT_TRUE) &&
-        !jv_is(&v[RK_LOGPROBS], GW_JT_FALSE))
-        return fail(err, "logprobs", "logprobs must be a boolean");
+        if (v[numbers[i]].found && !gw_jv_is(&v[numbers[i]], GW_JT_NUMBER))
+            return gw_xlate_fail(err, req_keys[numbers[i]], "must be a number");
+    if (v[RK_TOP_K].found && !gw_jv_u64(&v[RK_TOP_K], &n))
+        return gw_xlate_fail(err, "top_k", "must be a non-negative integer");
+    if (v[RK_SEED].found && !gw_jv_is_int(&v[RK_SEED]))
+        return gw_xlate_fail(err, "seed", "must be an integer");
+    if (v[RK_STREAM].found && !gw_jv_is(&v[RK_STREAM], GW_JT_TRUE) &&
+        !gw_jv_is(&v[RK_STREAM], GW_JT_FALSE))
+        return gw_xlate_fail(err, "stream", "stream must be a boolean");
+    if (v[RK_PARALLEL].found && !gw_jv_is(&v[RK_PARALLEL], GW_JT_TRUE) &&
+        !gw_jv_is(&v[RK_PARALLEL], GW_JT_FALSE))
+        return gw_xlate_fail(err, "parallel_tool_calls", "parallel_tool_calls must be a boolean");
+    if (v[RK_LOGPROBS].found && !gw_jv_is(&v[RK_LOGPROBS], GW_JT_TRUE) &&
+        !gw_jv_is(&v[RK_LOGPROBS], GW_JT_FALSE))
+        return gw_xlate_fail(err, "logprobs", "logprobs must be a boolean");
     if (v[RK_TOP_LOGPROBS].found) {
-        if (!num_u64(&v[RK_TOP_LOGPROBS], &p->top_logprobs) || p->top_logprobs > 20)
-            return fail(err, "top_logprobs", "top_logprobs must be an integer from 0 to 20");
-        if (!jv_is(&v[RK_LOGPROBS], GW_JT_TRUE))
-            return fail(err, "top_logprobs", "top_logprobs needs logprobs set to true");
+        if (!gw_jv_u64(&v[RK_TOP_LOGPROBS], &p->top_logprobs) || p->top_logprobs > 20)
+            return gw_xlate_fail(err, "top_logprobs",
+                                 "top_logprobs must be an integer from 0 to 20");
+        if (!gw_jv_is(&v[RK_LOGPROBS], GW_JT_TRUE))
+            return gw_xlate_fail(err, "top_logprobs", "top_logprobs needs logprobs set to true");
     }
     if (v[RK_REASONING].found) {
         static const struct {
@@ -1113,31 +1006,32 @@ static int plan_request(const struct jv *v, struct req_plan *p, struct gw_xlate_
         } efforts[] = {
             {"none", 0}, {"minimal", 1024}, {"low", 1024}, {"medium", 8192}, {"high", 24576}};
         for (size_t i = 0; i < GW_ARRAY_SIZE(efforts) && p->thinking_budget < 0; i++)
-            if (jv_streq(&v[RK_REASONING], efforts[i].effort))
+            if (gw_jv_streq(&v[RK_REASONING], efforts[i].effort))
                 p->thinking_budget = efforts[i].budget;
         if (p->thinking_budget < 0)
-            return fail(err, "reasoning_effort",
-                        "reasoning_effort must be none, minimal, low, medium or high");
+            return gw_xlate_fail(err, "reasoning_effort",
+                                 "reasoning_effort must be none, minimal, low, medium or high");
     }
     if (v[RK_RESPONSE_FORMAT].found) {
         static const char *const fk[] = {"type", "json_schema"};
         static const char *const sk[] = {"schema"};
-        struct jv fv[2], sv[1];
-        if (scan_obj(&v[RK_RESPONSE_FORMAT], fk, 2, fv) != 0)
-            return fail(err, "response_format", "response_format must be an object");
-        if (jv_streq(&fv[0], "json_object")) {
+        struct gw_jv fv[2], sv[1];
+        if (gw_jv_scan_obj(&v[RK_RESPONSE_FORMAT], fk, 2, fv) != 0)
+            return gw_xlate_fail(err, "response_format", "response_format must be an object");
+        if (gw_jv_streq(&fv[0], "json_object")) {
             p->mime = "application/json";
-        } else if (jv_streq(&fv[0], "json_schema")) {
-            if (scan_obj(&fv[1], sk, 1, sv) != 0)
-                return fail(err, "response_format",
-                            "response_format json_schema needs a json_schema object");
-            if (sv[0].found && !jv_is(&sv[0], GW_JT_OBJ_BEGIN))
-                return fail(err, "response_format", "json_schema.schema must be a JSON Schema");
+        } else if (gw_jv_streq(&fv[0], "json_schema")) {
+            if (gw_jv_scan_obj(&fv[1], sk, 1, sv) != 0)
+                return gw_xlate_fail(err, "response_format",
+                                     "response_format json_schema needs a json_schema object");
+            if (sv[0].found && !gw_jv_is(&sv[0], GW_JT_OBJ_BEGIN))
+                return gw_xlate_fail(err, "response_format",
+                                     "json_schema.schema must be a JSON Schema");
             p->mime = "application/json";
             p->schema = sv[0];
-        } else if (!jv_streq(&fv[0], "text")) {
-            return fail(err, "response_format",
-                        "response_format type must be text, json_object or json_schema");
+        } else if (!gw_jv_streq(&fv[0], "text")) {
+            return gw_xlate_fail(err, "response_format",
+                                 "response_format type must be text, json_object or json_schema");
         }
     }
     return 0;
@@ -1146,7 +1040,7 @@ static int plan_request(const struct jv *v, struct req_plan *p, struct gw_xlate_
 /* One render of the request body into c->w; 0, or -1 with the error set (400/500). */
 static int render_request(struct bctx *c, const struct req_plan *p, bool *tools_out)
 {
-    const struct jv *v = p->v;
+    const struct gw_jv *v = p->v;
     c->open = G_NONE;
     c->any = false;
     c->ncalls = 0;
@@ -1164,7 +1058,7 @@ static int render_request(struct bctx *c, const struct req_plan *p, bool *tools_
         return -1;
     /* The bundled mock provider's per-request controls (tools/mock) travel as
      * they are; every other field this file does not name is dropped. */
-    if (jv_is(&v[RK_MOCK], GW_JT_OBJ_BEGIN)) {
+    if (gw_jv_is(&v[RK_MOCK], GW_JT_OBJ_BEGIN)) {
         gw_jw_key(&c->w, "mock");
         gw_jw_raw(&c->w, v[RK_MOCK].raw.ptr, v[RK_MOCK].raw.len);
     }
@@ -1197,15 +1091,15 @@ static size_t pct_encode(const char *s, size_t len, char *out)
  * adds its own), from x or else the body's "model". NULL when there is none
  * (or the arena is exhausted; *mem says which).
  */
-static const char *model_name(const struct gw_xlate *x, const struct jv *body_model, size_t *n,
+static const char *model_name(const struct gw_xlate *x, const struct gw_jv *body_model, size_t *n,
                               bool *mem)
 {
     const char *m = x->upstream_model;
     *mem = false;
     if (m && m[0]) {
         *n = strlen(m);
-    } else if (jv_is(body_model, GW_JT_STRING)) {
-        m = unesc(x->arena, body_model->str, n);
+    } else if (gw_jv_is(body_model, GW_JT_STRING)) {
+        m = gw_jv_unesc(x->arena, body_model->str, n);
         if (!m) {
             *mem = true;
             return NULL;
@@ -1228,7 +1122,7 @@ static int path_and_headers(const struct gw_xlate *x, const char *m, size_t n, c
     size_t cap = sizeof(prefix) + 3 * n + strlen(method) + 1;
     char *path = gw_arena_alloc(x->arena, cap);
     if (!path)
-        return fail_mem(err);
+        return gw_xlate_fail_mem(err);
     memcpy(path, prefix, sizeof(prefix) - 1);
     size_t k = sizeof(prefix) - 1;
     k += pct_encode(m, n, path + k);
@@ -1243,7 +1137,7 @@ static int path_and_headers(const struct gw_xlate *x, const char *m, size_t n, c
     size_t hcap = strlen(key) + 32;
     char *h = gw_arena_alloc(x->arena, hcap);
     if (!h)
-        return fail_mem(err);
+        return gw_xlate_fail_mem(err);
     int hn = snprintf(h, hcap, "x-goog-api-key: %s\r\n", key);
     GW_BUG_ON(hn < 0 || (size_t)hn >= hcap);
     out->headers = gw_span_make(h, (size_t)hn);
@@ -1256,19 +1150,19 @@ static const char warn_parallel[] =
 int gw_gemini_build_request(const struct gw_xlate *x, const char *body, size_t len,
                             struct gw_xlate_req *out, struct gw_xlate_err *err)
 {
-    struct jv v[RK_COUNT];
+    struct gw_jv v[RK_COUNT];
     struct req_plan p;
     memset(out, 0, sizeof(*out));
     memset(err, 0, sizeof(*err));
-    if (!body || scan(gw_span_make(body, len), req_keys, RK_COUNT, v) != 0)
-        return fail(err, NULL, "the request body must be a JSON object");
+    if (!body || gw_jv_scan(gw_span_make(body, len), req_keys, RK_COUNT, v) != 0)
+        return gw_xlate_fail(err, NULL, "the request body must be a JSON object");
     if (plan_request(v, &p, err) != 0)
         return -1;
     size_t mlen;
     bool mem;
     const char *model = model_name(x, &v[RK_MODEL], &mlen, &mem);
     if (!model)
-        return mem ? fail_mem(err) : fail(err, "model", "model is required");
+        return mem ? gw_xlate_fail_mem(err) : gw_xlate_fail(err, "model", "model is required");
 
     /* Strings are copied raw or get shorter when decoded; what can grow (a
      * tool's name repeated per tool result) is handled by rendering again,
@@ -1291,7 +1185,7 @@ int gw_gemini_build_request(const struct gw_xlate *x, const char *body, size_t l
             break;
         }
     }
-    if (tools && jv_is(&v[RK_PARALLEL], GW_JT_FALSE))
+    if (tools && gw_jv_is(&v[RK_PARALLEL], GW_JT_FALSE))
         out->warning = warn_parallel;
     return path_and_headers(x, model, mlen,
                             x->stream ? ":streamGenerateContent?alt=sse" : ":generateContent", out,
@@ -1310,144 +1204,86 @@ static const char *const filtered[] = {"SAFETY",
                                        "IMAGE_PROHIBITED_CONTENT",
                                        "IMAGE_RECITATION"};
 
-static const char *finish_reason(const struct jv *fr, bool called)
+static const char *finish_reason(const struct gw_jv *fr, bool called)
 {
-    if (jv_streq(fr, "MAX_TOKENS"))
+    if (gw_jv_streq(fr, "MAX_TOKENS"))
         return "length";
     for (size_t i = 0; i < GW_ARRAY_SIZE(filtered); i++)
-        if (jv_streq(fr, filtered[i]))
+        if (gw_jv_streq(fr, filtered[i]))
             return "content_filter";
     return called ? "tool_calls" : "stop"; /* STOP, absent, and the rest (see the top) */
 }
 
-/* usageMetadata's counters (absent ones are 0, as proto3 JSON leaves zeros out). */
-struct gusage {
-    uint64_t prompt, tool_prompt, cached, candidates, thoughts;
-};
-
-static void read_usage(const struct jv *um, struct gusage *g)
+/*
+ * usageMetadata -> OpenAI's usage: prompt = promptTokenCount +
+ * toolUsePromptTokenCount, completion = candidatesTokenCount +
+ * thoughtsTokenCount (the latter also as reasoning), cached =
+ * cachedContentTokenCount. Absent counters are 0 (proto3 JSON leaves zeros
+ * out); *u says have even when um is absent.
+ */
+static void read_usage(const struct gw_jv *um, struct gw_xlate_usage *u)
 {
     static const char *const k[] = {"promptTokenCount", "toolUsePromptTokenCount",
                                     "cachedContentTokenCount", "candidatesTokenCount",
                                     "thoughtsTokenCount"};
-    struct jv uv[5];
-    uint64_t *dst[5] = {&g->prompt, &g->tool_prompt, &g->cached, &g->candidates, &g->thoughts};
-    memset(g, 0, sizeof(*g));
-    if (scan_obj(um, k, 5, uv) != 0)
-        return;
-    for (size_t i = 0; i < 5; i++)
-        (void)num_u64(&uv[i], dst[i]);
-}
-
-static void fill_usage(struct gw_xlate_usage *u, const struct gusage *g)
-{
-    if (!u)
-        return;
-    u->prompt_tokens = g->prompt + g->tool_prompt;
-    u->completion_tokens = g->candidates + g->thoughts;
-    u->cached_tokens = g->cached;
-    u->cache_creation_tokens = 0;
-    u->have = true;
-}
-
-static void write_usage(struct gw_jw *w, const struct gusage *g)
-{
-    uint64_t prompt = g->prompt + g->tool_prompt, completion = g->candidates + g->thoughts;
-    gw_jw_key(w, "usage");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "prompt_tokens");
-    gw_jw_uint(w, prompt);
-    gw_jw_key(w, "completion_tokens");
-    gw_jw_uint(w, completion);
-    gw_jw_key(w, "total_tokens");
-    gw_jw_uint(w, prompt + completion);
-    gw_jw_key(w, "prompt_tokens_details");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "cached_tokens");
-    gw_jw_uint(w, g->cached);
-    gw_jw_obj_end(w);
-    gw_jw_key(w, "completion_tokens_details");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "reasoning_tokens");
-    gw_jw_uint(w, g->thoughts);
-    gw_jw_obj_end(w);
-    gw_jw_obj_end(w);
-}
-
-static void write_head(struct gw_jw *w, const struct gw_xlate *x, const char *object)
-{
-    const char *rid = x->request_id ? x->request_id : "";
-    size_t n = strlen(rid);
-    char small[128];
-    gw_jw_key(w, "id");
-    if (n + 9 < sizeof(small)) {
-        memcpy(small, "chatcmpl-", 9);
-        memcpy(small + 9, rid, n);
-        gw_jw_str(w, small, n + 9);
-    } else {
-        gw_jw_cstr(w, "chatcmpl-");
-    }
-    gw_jw_key(w, "object");
-    gw_jw_cstr(w, object);
-    gw_jw_key(w, "created");
-    gw_jw_uint(w, x->created);
-    gw_jw_key(w, "model");
-    gw_jw_cstr(w, x->client_model ? x->client_model : "");
-}
-
-/* A tool call's id: the functionCall's own, else "call_<request_id>_<n>" (n from *ids). */
-static void write_call_id(struct gw_jw *w, const struct gw_xlate *x, const struct jv *id,
-                          uint32_t *ids)
-{
-    gw_jw_key(w, "id");
-    if (jv_is(id, GW_JT_STRING) && id->str.len) {
-        gw_jw_raw(w, id->raw.ptr, id->raw.len);
-        return;
-    }
-    const char *rid = x->request_id ? x->request_id : "";
-    char small[160];
-    int n = snprintf(small, sizeof(small), "call_%.120s_%u", rid, (unsigned)(*ids)++);
-    gw_jw_str(w, small, (size_t)GW_MAX(n, 0));
+    struct gw_jv uv[5];
+    uint64_t n[5] = {0};
+    if (gw_jv_scan_obj(um, k, 5, uv) == 0)
+        for (size_t i = 0; i < 5; i++)
+            (void)gw_jv_u64(&uv[i], &n[i]);
+    *u = (struct gw_xlate_usage){
+        .prompt_tokens = n[0] + n[1],
+        .completion_tokens = n[3] + n[4],
+        .cached_tokens = n[2],
+        .reasoning_tokens = n[4],
+        .have = true,
+    };
 }
 
 static const char *const fc_keys[] = {"name", "args", "id"};
+enum { FK_NAME, FK_ARGS, FK_ID, FK_COUNT };
 
-/* One OpenAI tool call for a functionCall object (name checked by the caller). */
-static void write_tool_call(struct gw_jw *w, const struct gw_xlate *x, const struct jv *fv,
-                            uint32_t *ids)
+/* The room tool_call's generated ids take: "call_", 120 bytes of request id, "_", a u32. */
+#define CALL_ID_CAP 160
+
+/*
+ * A functionCall (fv: fc_keys, name checked by the caller) as an OpenAI tool
+ * call: the part's own id, else "call_<request_id>_<n>" (n from *ids) in
+ * idbuf, which must outlive the call's use; args as a JSON string ("{}"
+ * when absent).
+ */
+static struct gw_oai_call tool_call(const struct gw_xlate *x, const struct gw_jv *fv, uint32_t *ids,
+                                    char *idbuf, size_t idcap, long index)
 {
-    gw_jw_obj_begin(w);
-    write_call_id(w, x, &fv[2], ids);
-    gw_jw_key(w, "type");
-    gw_jw_cstr(w, "function");
-    gw_jw_key(w, "function");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "name");
-    gw_jw_raw(w, fv[0].raw.ptr, fv[0].raw.len);
-    gw_jw_key(w, "arguments");
-    if (jv_is(&fv[1], GW_JT_OBJ_BEGIN))
-        gw_jw_str(w, fv[1].raw.ptr, fv[1].raw.len);
-    else
-        gw_jw_cstr(w, "{}");
-    gw_jw_obj_end(w);
-    gw_jw_obj_end(w);
+    struct gw_oai_call c = {.index = index, .name = fv[FK_NAME].raw, .args_text = true};
+    if (gw_jv_is(&fv[FK_ID], GW_JT_STRING) && fv[FK_ID].str.len) {
+        c.id = fv[FK_ID].raw;
+    } else {
+        int n = snprintf(idbuf, idcap, "call_%.120s_%u", x->request_id ? x->request_id : "",
+                         (unsigned)(*ids)++);
+        c.id = gw_span_make(idbuf, (size_t)GW_MAX(n, 0));
+        c.id_text = true;
+    }
+    if (gw_jv_is(&fv[FK_ARGS], GW_JT_OBJ_BEGIN))
+        c.args = fv[FK_ARGS].raw;
+    return c;
 }
 
 /* A token's UTF-8 bytes as OpenAI's "bytes" array; tok is the raw string text. */
-static int write_token(struct gw_jw *w, struct gw_arena *a, const struct jv *cand)
+static int write_token(struct gw_jw *w, struct gw_arena *a, const struct gw_jv *cand)
 {
     static const char *const k[] = {"token", "logProbability"};
-    struct jv v[2];
+    struct gw_jv v[2];
     size_t n;
-    if (scan_obj(cand, k, 2, v) != 0 || !jv_is(&v[0], GW_JT_STRING))
+    if (gw_jv_scan_obj(cand, k, 2, v) != 0 || !gw_jv_is(&v[0], GW_JT_STRING))
         return -1;
-    const char *tok = unesc(a, v[0].str, &n);
+    const char *tok = gw_jv_unesc(a, v[0].str, &n);
     if (!tok)
         return -1;
     gw_jw_key(w, "token");
     gw_jw_raw(w, v[0].raw.ptr, v[0].raw.len);
     gw_jw_key(w, "logprob");
-    if (jv_is(&v[1], GW_JT_NUMBER))
+    if (gw_jv_is(&v[1], GW_JT_NUMBER))
         gw_jw_raw(w, v[1].raw.ptr, v[1].raw.len);
     else
         gw_jw_uint(w, 0);
@@ -1464,29 +1300,29 @@ static int write_token(struct gw_jw *w, struct gw_arena *a, const struct jv *can
  * OpenAI's {"content":[{token,logprob,bytes,top_logprobs}],"refusal":null}.
  * -1 when it is not that shape.
  */
-static int write_logprobs(struct gw_jw *w, struct gw_arena *a, const struct jv *lr)
+static int write_logprobs(struct gw_jw *w, struct gw_arena *a, const struct gw_jv *lr)
 {
     static const char *const k[] = {"chosenCandidates", "topCandidates"};
     static const char *const tk[] = {"candidates"};
-    struct jv v[2], chosen, top, tv[1], alt;
-    struct arr_it ci, ti, ai;
+    struct gw_jv v[2], chosen, top, tv[1], alt;
+    struct gw_jv_it ci, ti, ai;
     bool have_top;
     int r;
-    if (scan_obj(lr, k, 2, v) != 0 || arr_begin(&ci, &v[0]) != 0)
+    if (gw_jv_scan_obj(lr, k, 2, v) != 0 || gw_jv_arr_begin(&ci, &v[0]) != 0)
         return -1;
-    have_top = arr_begin(&ti, &v[1]) == 0;
+    have_top = gw_jv_arr_begin(&ti, &v[1]) == 0;
     gw_jw_obj_begin(w);
     gw_jw_key(w, "content");
     gw_jw_arr_begin(w);
-    while ((r = arr_next(&ci, &chosen)) == 1) {
+    while ((r = gw_jv_arr_next(&ci, &chosen)) == 1) {
         gw_jw_obj_begin(w);
         if (write_token(w, a, &chosen) != 0)
             return -1;
         gw_jw_key(w, "top_logprobs");
         gw_jw_arr_begin(w);
-        if (have_top && arr_next(&ti, &top) == 1 && scan_obj(&top, tk, 1, tv) == 0 &&
-            arr_begin(&ai, &tv[0]) == 0) {
-            while (arr_next(&ai, &alt) == 1) {
+        if (have_top && gw_jv_arr_next(&ti, &top) == 1 && gw_jv_scan_obj(&top, tk, 1, tv) == 0 &&
+            gw_jv_arr_begin(&ai, &tv[0]) == 0) {
+            while (gw_jv_arr_next(&ai, &alt) == 1) {
                 gw_jw_obj_begin(w);
                 if (write_token(w, a, &alt) != 0)
                     return -1;
@@ -1511,47 +1347,55 @@ static const char *const part_keys[] = {"text", "thought", "functionCall"};
 enum { PK_TEXT, PK_THOUGHT, PK_CALL, PK_COUNT };
 
 /* The parts array of a candidate's content (found false when there is none). */
-static int cand_parts(const struct jv *cv, struct jv *parts)
+static int cand_parts(const struct gw_jv *cv, struct gw_jv *parts)
 {
     static const char *const k[] = {"parts"};
     memset(parts, 0, sizeof(*parts));
     if (!cv[CK_CONTENT].found)
         return 0;
-    if (scan_obj(&cv[CK_CONTENT], k, 1, parts) != 0)
+    if (gw_jv_scan_obj(&cv[CK_CONTENT], k, 1, parts) != 0)
         return -1;
-    return !parts->found || jv_is(parts, GW_JT_ARR_BEGIN) ? 0 : -1;
+    return !parts->found || gw_jv_is(parts, GW_JT_ARR_BEGIN) ? 0 : -1;
+}
+
+/* A functionCall part's fields into fv (fc_keys); -1 when it is not an object with a name. */
+static int read_call(const struct gw_jv *call, struct gw_jv *fv)
+{
+    return gw_jv_scan_obj(call, fc_keys, FK_COUNT, fv) == 0 && gw_jv_is(&fv[FK_NAME], GW_JT_STRING)
+               ? 0
+               : -1;
 }
 
 /*
  * One candidate -> one OpenAI choice. text is scratch for the decoded text
  * (cap bytes, as long as the whole body). -1 when the candidate is malformed.
  */
-static int write_choice(struct gw_jw *w, const struct gw_xlate *x, const struct jv *cand,
+static int write_choice(struct gw_jw *w, const struct gw_xlate *x, const struct gw_jv *cand,
                         uint64_t pos, char *text, size_t cap, uint32_t *ids)
 {
-    struct jv cv[CK_COUNT], parts, part, pv[PK_COUNT], fv[3];
-    struct arr_it it;
+    struct gw_jv cv[CK_COUNT], parts, part, pv[PK_COUNT], fv[FK_COUNT];
+    struct gw_jv_it it;
     size_t text_len = 0;
     bool have_text = false, called = false;
     int r;
-    if (scan_obj(cand, cand_keys, CK_COUNT, cv) != 0 || cand_parts(cv, &parts) != 0)
+    if (gw_jv_scan_obj(cand, cand_keys, CK_COUNT, cv) != 0 || cand_parts(cv, &parts) != 0)
         return -1;
     if (parts.found) {
-        if (arr_begin(&it, &parts) != 0)
+        if (gw_jv_arr_begin(&it, &parts) != 0)
             return -1;
-        while ((r = arr_next(&it, &part)) == 1) {
-            if (scan_obj(&part, part_keys, PK_COUNT, pv) != 0)
+        while ((r = gw_jv_arr_next(&it, &part)) == 1) {
+            if (gw_jv_scan_obj(&part, part_keys, PK_COUNT, pv) != 0)
                 return -1;
-            if (jv_is(&pv[PK_THOUGHT], GW_JT_TRUE))
+            if (gw_jv_is(&pv[PK_THOUGHT], GW_JT_TRUE))
                 continue;
-            if (jv_is(&pv[PK_TEXT], GW_JT_STRING)) {
+            if (gw_jv_is(&pv[PK_TEXT], GW_JT_STRING)) {
                 long k = gw_json_unescape(pv[PK_TEXT].str, text + text_len, cap - text_len);
                 if (k < 0)
                     return -1;
                 text_len += (size_t)k;
                 have_text = true;
             } else if (pv[PK_CALL].found) {
-                if (scan_obj(&pv[PK_CALL], fc_keys, 3, fv) != 0 || !jv_is(&fv[0], GW_JT_STRING))
+                if (read_call(&pv[PK_CALL], fv) != 0)
                     return -1;
                 called = true;
             }
@@ -1560,15 +1404,9 @@ static int write_choice(struct gw_jw *w, const struct gw_xlate *x, const struct 
             return -1;
     }
     uint64_t index = pos;
-    if (cv[CK_INDEX].found && !num_u64(&cv[CK_INDEX], &index))
+    if (cv[CK_INDEX].found && !gw_jv_u64(&cv[CK_INDEX], &index))
         return -1;
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "index");
-    gw_jw_uint(w, index);
-    gw_jw_key(w, "message");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "role");
-    gw_jw_cstr(w, "assistant");
+    gw_oai_choice_begin(w, index);
     gw_jw_key(w, "content");
     if (have_text)
         gw_jw_str(w, text, text_len);
@@ -1577,72 +1415,56 @@ static int write_choice(struct gw_jw *w, const struct gw_xlate *x, const struct 
     if (called) {
         gw_jw_key(w, "tool_calls");
         gw_jw_arr_begin(w);
-        if (arr_begin(&it, &parts) != 0)
+        if (gw_jv_arr_begin(&it, &parts) != 0)
             return -1;
-        while (arr_next(&it, &part) == 1) {
-            if (scan_obj(&part, part_keys, PK_COUNT, pv) != 0 || !pv[PK_CALL].found ||
-                jv_is(&pv[PK_THOUGHT], GW_JT_TRUE) || scan_obj(&pv[PK_CALL], fc_keys, 3, fv) != 0)
+        while (gw_jv_arr_next(&it, &part) == 1) {
+            if (gw_jv_scan_obj(&part, part_keys, PK_COUNT, pv) != 0 || !pv[PK_CALL].found ||
+                gw_jv_is(&pv[PK_THOUGHT], GW_JT_TRUE) || read_call(&pv[PK_CALL], fv) != 0)
                 continue;
-            write_tool_call(w, x, fv, ids);
+            char id[CALL_ID_CAP];
+            struct gw_oai_call c = tool_call(x, fv, ids, id, sizeof(id), -1);
+            gw_oai_tool_call(w, &c);
         }
         gw_jw_arr_end(w);
     }
-    gw_jw_key(w, "refusal");
-    gw_jw_null(w);
-    gw_jw_obj_end(w);
-    gw_jw_key(w, "logprobs");
-    if (!cv[CK_LOGPROBS].found)
-        gw_jw_null(w);
-    else if (write_logprobs(w, x->arena, &cv[CK_LOGPROBS]) != 0)
-        return -1;
-    gw_jw_key(w, "finish_reason");
-    gw_jw_cstr(w, finish_reason(&cv[CK_FINISH], called));
-    gw_jw_obj_end(w);
+    gw_oai_message_end(w);
+    bool logprobs = cv[CK_LOGPROBS].found;
+    if (logprobs) {
+        gw_jw_key(w, "logprobs");
+        if (write_logprobs(w, x->arena, &cv[CK_LOGPROBS]) != 0)
+            return -1;
+    }
+    gw_oai_choice_end(w, logprobs, finish_reason(&cv[CK_FINISH], called));
     return 0;
 }
 
 /* A choice for a prompt Gemini blocked: no content, finish_reason content_filter. */
 static void write_blocked_choice(struct gw_jw *w)
 {
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "index");
-    gw_jw_uint(w, 0);
-    gw_jw_key(w, "message");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "role");
-    gw_jw_cstr(w, "assistant");
+    gw_oai_choice_begin(w, 0);
     gw_jw_key(w, "content");
     gw_jw_null(w);
-    gw_jw_key(w, "refusal");
-    gw_jw_null(w);
-    gw_jw_obj_end(w);
-    gw_jw_key(w, "logprobs");
-    gw_jw_null(w);
-    gw_jw_key(w, "finish_reason");
-    gw_jw_cstr(w, "content_filter");
-    gw_jw_obj_end(w);
+    gw_oai_message_end(w);
+    gw_oai_choice_end(w, false, "content_filter");
 }
 
 static const char *const resp_keys[] = {"candidates", "promptFeedback", "usageMetadata"};
 enum { RSK_CANDIDATES, RSK_FEEDBACK, RSK_USAGE, RSK_COUNT };
 
 /* One render of the chat.completion; 0, 1 when the writer overflowed, -1 when malformed. */
-static int render_response(struct gw_jw *w, const struct gw_xlate *x, const struct jv *v,
-                           char *text, size_t cap, struct gusage *g)
+static int render_response(struct gw_jw *w, const struct gw_xlate *x, const struct gw_jv *v,
+                           char *text, size_t cap, const struct gw_xlate_usage *u)
 {
-    struct arr_it it;
-    struct jv cand;
+    struct gw_jv_it it;
+    struct gw_jv cand;
     uint32_t ids = 0;
     uint64_t pos = 0;
     int r;
-    gw_jw_obj_begin(w);
-    write_head(w, x, "chat.completion");
-    gw_jw_key(w, "choices");
-    gw_jw_arr_begin(w);
+    gw_oai_completion_begin(w, x);
     if (v[RSK_CANDIDATES].found) {
-        if (arr_begin(&it, &v[RSK_CANDIDATES]) != 0)
+        if (gw_jv_arr_begin(&it, &v[RSK_CANDIDATES]) != 0)
             return -1;
-        while ((r = arr_next(&it, &cand)) == 1)
+        while ((r = gw_jv_arr_next(&it, &cand)) == 1)
             if (write_choice(w, x, &cand, pos++, text, cap, &ids) != 0)
                 return -1;
         if (r != 0)
@@ -1650,24 +1472,21 @@ static int render_response(struct gw_jw *w, const struct gw_xlate *x, const stru
     }
     if (pos == 0)
         write_blocked_choice(w); /* promptFeedback.blockReason, or nothing came back */
-    gw_jw_arr_end(w);
-    read_usage(&v[RSK_USAGE], g);
-    write_usage(w, g);
-    gw_jw_obj_end(w);
+    gw_oai_completion_end(w, u);
     return w->overflow ? 1 : 0;
 }
 
 int gw_gemini_translate_response(const struct gw_xlate *x, const char *body, size_t len,
                                  struct gw_span *out, struct gw_xlate_usage *u)
 {
-    struct jv v[RSK_COUNT];
+    struct gw_jv v[RSK_COUNT];
     *out = GW_SPAN_NULL;
-    if (!body || scan(gw_span_make(body, len), resp_keys, RSK_COUNT, v) != 0)
+    if (!body || gw_jv_scan(gw_span_make(body, len), resp_keys, RSK_COUNT, v) != 0)
         return -1;
-    if (v[RSK_CANDIDATES].found && !jv_is(&v[RSK_CANDIDATES], GW_JT_ARR_BEGIN))
+    if (v[RSK_CANDIDATES].found && !gw_jv_is(&v[RSK_CANDIDATES], GW_JT_ARR_BEGIN))
         return -1;
     /* Neither candidates nor promptFeedback: not a GenerateContentResponse. */
-    if (!v[RSK_CANDIDATES].found && !jv_is(&v[RSK_FEEDBACK], GW_JT_OBJ_BEGIN))
+    if (!v[RSK_CANDIDATES].found && !gw_jv_is(&v[RSK_FEEDBACK], GW_JT_OBJ_BEGIN))
         return -1;
     char *text = gw_arena_alloc(x->arena, len + 1);
     if (!text)
@@ -1679,19 +1498,21 @@ int gw_gemini_translate_response(const struct gw_xlate *x, const char *body, siz
     size_t fixed = 2 * (strlen0(x->client_model) + strlen0(x->request_id)) + 1024;
     struct gw_xbound b;
     struct gw_xlate_err unused;
+    struct gw_xlate_usage g;
+    read_usage(&v[RSK_USAGE], &g);
     gw_xbound_init(&b, x, len, SIZE_MAX);
     for (;;) {
         char *obuf = gw_xbound_buf(&b, x->arena, 2 * len + fixed, &unused);
         if (!obuf)
             return -1;
         struct gw_jw w;
-        struct gusage g;
         gw_jw_init(&w, obuf, b.cap);
         int r = render_response(&w, x, v, text, len + 1, &g);
         if (r < 0)
             return -1;
         if (r == 0) {
-            fill_usage(u, &g);
+            if (u)
+                *u = g;
             *out = gw_span_make(obuf, w.len);
             return 0;
         }
@@ -1725,67 +1546,56 @@ static const struct err_map err_maps[] = {
 static const struct err_map key_invalid = {"API_KEY_INVALID", 401, "invalid_request_error",
                                            "invalid_api_key"};
 
-static bool key_is_invalid(const struct jv *details)
+static bool key_is_invalid(const struct gw_jv *details)
 {
     static const char *const k[] = {"reason"};
-    struct arr_it it;
-    struct jv d, reason;
-    if (arr_begin(&it, details) != 0)
+    struct gw_jv_it it;
+    struct gw_jv d, reason;
+    if (gw_jv_arr_begin(&it, details) != 0)
         return false;
-    while (arr_next(&it, &d) == 1)
-        if (scan_obj(&d, k, 1, &reason) == 0 && jv_streq(&reason, "API_KEY_INVALID"))
+    while (gw_jv_arr_next(&it, &d) == 1)
+        if (gw_jv_scan_obj(&d, k, 1, &reason) == 0 && gw_jv_streq(&reason, "API_KEY_INVALID"))
             return true;
     return false;
 }
 
-static int client_status(int status)
-{
-    return status >= 400 && status <= 599 ? status : 502;
-}
-
 /*
- * Writes {"error":{"message","type","param","code"}} for the Gemini error
- * object text err_obj (may be absent), falling back to `status`.
+ * The Gemini error object err_obj {"code","message","status","details"} (may
+ * be absent) as OpenAI's error, falling back to the HTTP `status` (the
+ * message naming it goes in buf); *out_status (may be NULL): the status the
+ * client sees.
  */
-static void write_error(struct gw_jw *w, const struct jv *err_obj, int status, int *out_status)
+static struct gw_oai_error map_error(const struct gw_jv *err_obj, int status, int *out_status,
+                                     char *buf, size_t cap)
 {
     static const char *const ek[] = {"message", "status", "details"};
-    struct jv ev[3] = {{0}, {0}, {0}};
+    struct gw_jv ev[3] = {{0}, {0}, {0}};
     const struct err_map *m = NULL;
     if (err_obj)
-        (void)scan_obj(err_obj, ek, 3, ev);
+        (void)gw_jv_scan_obj(err_obj, ek, 3, ev);
     if (key_is_invalid(&ev[2])) {
         m = &key_invalid;
     } else {
         for (size_t i = 0; i < GW_ARRAY_SIZE(err_maps) && !m; i++)
-            if (jv_streq(&ev[1], err_maps[i].gstatus))
+            if (gw_jv_streq(&ev[1], err_maps[i].gstatus))
                 m = &err_maps[i];
     }
-    int st = m ? m->status : client_status(status);
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "error");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "message");
-    if (jv_is(&ev[0], GW_JT_STRING)) {
-        gw_jw_raw(w, ev[0].raw.ptr, ev[0].raw.len);
-    } else {
-        char msg[96];
-        int n = snprintf(msg, sizeof(msg), "upstream provider error (HTTP %d)", status);
-        gw_jw_str(w, msg, (size_t)GW_MAX(n, 0));
-    }
-    gw_jw_key(w, "type");
-    gw_jw_cstr(w, m ? m->type : st >= 500 ? "server_error" : "invalid_request_error");
-    gw_jw_key(w, "param");
-    gw_jw_null(w);
-    gw_jw_key(w, "code");
-    if (m && m->code)
-        gw_jw_cstr(w, m->code);
-    else
-        gw_jw_null(w);
-    gw_jw_obj_end(w);
-    gw_jw_obj_end(w);
+    int st = m ? m->status : gw_oai_client_status(status);
     if (out_status)
         *out_status = st;
+    struct gw_oai_error e = {
+        .type = gw_span_cstr(m           ? m->type
+                             : st >= 500 ? "server_error"
+                                         : "invalid_request_error"),
+        .code = m ? m->code : NULL,
+    };
+    if (gw_jv_is(&ev[0], GW_JT_STRING)) {
+        e.message = ev[0].raw;
+        e.message_json = true;
+    } else {
+        e.message = gw_oai_status_message(buf, cap, status);
+    }
+    return e;
 }
 
 int gw_gemini_translate_error(int status, struct gw_span error_type, const char *body, size_t len,
@@ -1793,17 +1603,19 @@ int gw_gemini_translate_error(int status, struct gw_span error_type, const char 
 {
     (void)error_type; /* one status, one error: the body says which */
     static const char *const k[] = {"error"};
-    struct jv v = {0};
+    struct gw_jv v = {0};
     *out = GW_SPAN_NULL;
-    if (body && scan(gw_span_make(body, len), k, 1, &v) != 0)
+    if (body && gw_jv_scan(gw_span_make(body, len), k, 1, &v) != 0)
         memset(&v, 0, sizeof(v));
     size_t cap = len + 512;
     char *buf = gw_arena_alloc(a, cap);
     if (!buf)
         return -1;
+    char msg[64];
+    struct gw_oai_error e = map_error(&v, status, out_status, msg, sizeof(msg));
     struct gw_jw w;
     gw_jw_init(&w, buf, cap);
-    write_error(&w, &v, status, out_status);
+    gw_oai_error_write(&w, &e);
     if (w.overflow)
         return -1;
     *out = gw_span_make(buf, w.len);
@@ -1816,19 +1628,19 @@ int gw_gemini_build_embeddings(const struct gw_xlate *x, const char *body, size_
                                struct gw_xlate_req *out, struct gw_xlate_err *err)
 {
     static const char *const k[] = {"model", "mock"};
-    struct jv v[2];
+    struct gw_jv v[2];
     struct gw_embed_req er;
     memset(out, 0, sizeof(*out));
     memset(err, 0, sizeof(*err));
-    if (!body || scan(gw_span_make(body, len), k, 2, v) != 0)
-        return fail(err, NULL, "the request body must be a JSON object");
+    if (!body || gw_jv_scan(gw_span_make(body, len), k, 2, v) != 0)
+        return gw_xlate_fail(err, NULL, "the request body must be a JSON object");
     if (gw_embed_parse(x, body, len, &er, err) != 0)
         return -1;
     size_t mlen;
     bool mem;
     const char *model = model_name(x, &v[0], &mlen, &mem);
     if (!model)
-        return mem ? fail_mem(err) : fail(err, "model", "model is required");
+        return mem ? gw_xlate_fail_mem(err) : gw_xlate_fail(err, "model", "model is required");
 
     /* Each request repeats the model ("models/{m}", escaped: at most 6x) in a
      * wrapper of its own: the configured name and the wrappers (at most
@@ -1844,7 +1656,7 @@ int gw_gemini_build_embeddings(const struct gw_xlate *x, const char *body, size_
     cap = b.cap;
     char *res = gw_arena_alloc(x->arena, mlen + 8);
     if (!res)
-        return fail_mem(err);
+        return gw_xlate_fail_mem(err);
     memcpy(res, "models/", 7);
     memcpy(res + 7, model, mlen);
     struct gw_jw w;
@@ -1873,7 +1685,7 @@ int gw_gemini_build_embeddings(const struct gw_xlate *x, const char *body, size_
         gw_jw_obj_end(&w);
     }
     gw_jw_arr_end(&w);
-    if (jv_is(&v[1], GW_JT_OBJ_BEGIN)) {
+    if (gw_jv_is(&v[1], GW_JT_OBJ_BEGIN)) {
         gw_jw_key(&w, "mock");
         gw_jw_raw(&w, v[1].raw.ptr, v[1].raw.len);
     }
@@ -1889,18 +1701,19 @@ int gw_gemini_translate_embeddings(const struct gw_xlate *x, const char *body, s
 {
     static const char *const k[] = {"embeddings"};
     static const char *const ek[] = {"values"};
-    struct jv v, e, ev;
-    struct arr_it it;
+    struct gw_jv v, e, ev;
+    struct gw_jv_it it;
     size_t n = 0, cap = 0;
     struct gw_span *vectors = NULL;
     int r;
     *out = GW_SPAN_NULL;
     if (u)
         memset(u, 0, sizeof(*u)); /* Gemini counts no tokens for embeddings */
-    if (!body || scan(gw_span_make(body, len), k, 1, &v) != 0 || arr_begin(&it, &v) != 0)
+    if (!body || gw_jv_scan(gw_span_make(body, len), k, 1, &v) != 0 ||
+        gw_jv_arr_begin(&it, &v) != 0)
         return -1;
-    while ((r = arr_next(&it, &e)) == 1) {
-        if (scan_obj(&e, ek, 1, &ev) != 0 || !jv_is(&ev, GW_JT_ARR_BEGIN))
+    while ((r = gw_jv_arr_next(&it, &e)) == 1) {
+        if (gw_jv_scan_obj(&e, ek, 1, &ev) != 0 || !gw_jv_is(&ev, GW_JT_ARR_BEGIN))
             return -1;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -1925,161 +1738,62 @@ void gw_gemini_stream_init(struct gw_gemini_stream *s, const struct gw_xlate *x)
 {
     memset(s, 0, sizeof(*s));
     s->_x = x;
+    gw_oai_stream_init(&s->_oai, x);
+    gw_sse_reader_init(&s->_sse, x->arena, GW_GEMINI_EVENT_MAX);
 }
 
-/* Makes _buf hold at least `need` bytes, keeping what it holds. */
-static int buf_reserve(struct gw_gemini_stream *s, size_t need)
-{
-    if (need <= s->_cap)
-        return 0;
-    if (need > GW_GEMINI_EVENT_MAX)
-        return -1;
-    size_t cap = s->_cap ? s->_cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    cap = GW_MIN(cap, (size_t)GW_GEMINI_EVENT_MAX);
-    char *p = gw_arena_alloc(s->_x->arena, cap);
-    if (!p)
-        return -1;
-    if (s->_data_len + s->_line_len)
-        memcpy(p, s->_buf, s->_data_len + s->_line_len);
-    s->_buf = p;
-    s->_cap = cap;
-    return 0;
-}
+/* What one feed hands the event callback. */
+struct feed {
+    struct gw_gemini_stream *s;
+    const struct gw_xlate_sink *sink;
+    struct gw_xlate_usage *u; /* may be NULL */
+};
 
-static int out_reserve(struct gw_gemini_stream *s, size_t need)
-{
-    if (need <= s->_out_cap)
-        return 0;
-    size_t cap = s->_out_cap ? s->_out_cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    char *p = gw_arena_alloc(s->_x->arena, cap);
-    if (!p)
-        return -1;
-    s->_out = p;
-    s->_out_cap = cap;
-    return 0;
-}
-
-static int sink_write(const struct gw_xlate_sink *sink, const char *p, size_t n)
-{
-    return sink->write(sink->arg, p, n) < 0 ? -1 : 0;
-}
-
-/* Starts "data: " + a JSON value in _out, sized for `extra` bytes of copied input (escaped: 2x). */
-static int chunk_begin(struct gw_gemini_stream *s, struct gw_jw *w, size_t extra)
-{
-    const struct gw_xlate *x = s->_x;
-    size_t need = 2 * extra + 2 * (strlen0(x->client_model) + strlen0(x->request_id)) + 1024;
-    if (out_reserve(s, need) != 0)
-        return -1;
-    memcpy(s->_out, "data: ", 6);
-    gw_jw_init(w, s->_out + 6, s->_out_cap - 8);
-    return 0;
-}
-
-static int chunk_send(struct gw_gemini_stream *s, struct gw_jw *w, const struct gw_xlate_sink *sink)
-{
-    if (w->overflow)
-        return -1;
-    memcpy(s->_out + 6 + w->len, "\n\n", 2);
-    return sink_write(sink, s->_out, w->len + 8);
-}
-
-/* Opens a chat.completion.chunk up to choice `index`'s delta object (left open). */
-static void chunk_head(struct gw_gemini_stream *s, struct gw_jw *w, uint64_t index)
-{
-    gw_jw_obj_begin(w);
-    write_head(w, s->_x, "chat.completion.chunk");
-    gw_jw_key(w, "choices");
-    gw_jw_arr_begin(w);
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "index");
-    gw_jw_uint(w, index);
-    gw_jw_key(w, "delta");
-    gw_jw_obj_begin(w);
-}
-
-/* Closes what chunk_head opened, with the finish reason (NULL: null). */
-static void chunk_tail(struct gw_jw *w, const char *finish)
-{
-    gw_jw_obj_end(w); /* delta */
-    gw_jw_key(w, "finish_reason");
-    if (finish)
-        gw_jw_cstr(w, finish);
-    else
-        gw_jw_null(w);
-    gw_jw_obj_end(w);
-    gw_jw_arr_end(w);
-    gw_jw_obj_end(w);
-}
-
-static void stream_usage(struct gw_gemini_stream *s, struct gw_xlate_usage *u)
-{
-    struct gusage g = {s->_prompt, s->_tool_prompt, s->_cached, s->_candidates, s->_thoughts};
-    if (s->_has_usage)
-        fill_usage(u, &g);
-}
-
-/* Writes an error chunk for the Gemini error object (or a message) and ends the stream. */
-static int stream_error(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink,
-                        const struct jv *err_obj, const char *msg, int ret)
-{
-    struct gw_jw w;
-    s->_done = true;
-    s->_failed = ret < 0;
-    if (chunk_begin(s, &w, err_obj ? err_obj->raw.len : 0) != 0)
-        return -1;
-    if (err_obj) {
-        write_error(&w, err_obj, 500, NULL);
-    } else {
-        gw_jw_obj_begin(&w);
-        gw_jw_key(&w, "error");
-        gw_jw_obj_begin(&w);
-        gw_jw_key(&w, "message");
-        gw_jw_cstr(&w, msg);
-        gw_jw_key(&w, "type");
-        gw_jw_cstr(&w, "server_error");
-        gw_jw_key(&w, "param");
-        gw_jw_null(&w);
-        gw_jw_key(&w, "code");
-        gw_jw_null(&w);
-        gw_jw_obj_end(&w);
-        gw_jw_obj_end(&w);
-    }
-    if (chunk_send(s, &w, sink) != 0)
-        return -1;
-    return ret;
-}
-
-/* The role chunk that opens choice idx: {"role":"assistant","content":""}. */
+/* The chunk that opens choice idx: {"role":"assistant","content":""}. */
 static int role_chunk(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink, unsigned idx)
 {
-    struct gw_jw w;
     s->_seen |= (uint8_t)(1u << idx);
-    if (chunk_begin(s, &w, 0) != 0)
-        return -1;
-    chunk_head(s, &w, idx);
-    gw_jw_key(&w, "role");
-    gw_jw_cstr(&w, "assistant");
-    gw_jw_key(&w, "content");
-    gw_jw_cstr(&w, "");
-    chunk_tail(&w, NULL);
-    return chunk_send(s, &w, sink);
+    return gw_oai_chunk_content(&s->_oai, sink, idx, gw_span_make("\"\"", 2));
 }
 
 static int finish_chunk(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink, unsigned idx,
                         const char *finish)
 {
-    struct gw_jw w;
     s->_finished |= (uint8_t)(1u << idx);
-    if (chunk_begin(s, &w, 0) != 0)
+    return gw_oai_chunk_finish(&s->_oai, sink, idx, finish);
+}
+
+/* The upstream stream is broken: an error chunk naming what, and the stream ends (-1). */
+static int broken(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink, const char *what)
+{
+    return gw_oai_stream_fail(&s->_oai, sink, what, -1);
+}
+
+/*
+ * A text part's content chunk with the candidate's logprobsResult beside its
+ * delta (OpenAI puts a chunk's logprobs on the choice, after the delta);
+ * `extra` sizes the chunk for the event's bytes. 0, or -1.
+ */
+static int logprobs_chunk(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink,
+                          unsigned idx, const struct gw_jv *text, const struct gw_jv *lr,
+                          size_t extra)
+{
+    struct gw_jw *w = gw_oai_chunk_begin(&s->_oai, extra);
+    if (!w)
         return -1;
-    chunk_head(s, &w, idx);
-    chunk_tail(&w, finish);
-    return chunk_send(s, &w, sink);
+    gw_oai_chunk_head(&s->_oai, idx);
+    gw_jw_key(w, "content");
+    gw_jw_raw(w, text->raw.ptr, text->raw.len);
+    gw_jw_obj_end(w); /* delta: gw_oai_chunk_tail has no place for logprobs */
+    gw_jw_key(w, "logprobs");
+    if (write_logprobs(w, s->_x->arena, lr) != 0)
+        return broken(s, sink, "invalid logprobsResult in the upstream stream");
+    gw_jw_key(w, "finish_reason");
+    gw_jw_null(w);
+    gw_jw_obj_end(w);
+    gw_jw_arr_end(w);
+    gw_jw_obj_end(w);
+    return gw_oai_chunk_send(&s->_oai, sink);
 }
 
 /*
@@ -2090,14 +1804,11 @@ static int finish_chunk(struct gw_gemini_stream *s, const struct gw_xlate_sink *
  * 0, or -1 (the error chunk written where the upstream is to blame).
  */
 static int candidate(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink,
-                     const struct jv *cv, unsigned idx, size_t dlen)
+                     const struct gw_jv *cv, unsigned idx, size_t dlen)
 {
-    struct jv parts, part, pv[PK_COUNT], fv[3];
-    struct arr_it it;
-    struct gw_jw w;
+    struct gw_jv parts, part, pv[PK_COUNT], fv[FK_COUNT];
+    struct gw_jv_it it;
     bool logprobs = cv[CK_LOGPROBS].found;
-    /* logprobs: a token's "bytes" take up to 4 characters per byte, for chosen and top. */
-    size_t extra = logprobs ? 6 * dlen : dlen;
     int r;
     uint8_t bit = (uint8_t)(1u << idx);
     if (s->_finished & bit)
@@ -2105,69 +1816,39 @@ static int candidate(struct gw_gemini_stream *s, const struct gw_xlate_sink *sin
     if (!(s->_seen & bit) && role_chunk(s, sink, idx) != 0)
         return -1;
     if (cand_parts(cv, &parts) != 0)
-        return stream_error(s, sink, NULL, "invalid candidate content in the upstream stream", -1);
+        return broken(s, sink, "invalid candidate content in the upstream stream");
     if (parts.found) {
-        if (arr_begin(&it, &parts) != 0)
-            return stream_error(s, sink, NULL, "invalid parts in the upstream stream", -1);
-        while ((r = arr_next(&it, &part)) == 1) {
-            if (scan_obj(&part, part_keys, PK_COUNT, pv) != 0)
-                return stream_error(s, sink, NULL, "invalid part in the upstream stream", -1);
-            if (jv_is(&pv[PK_THOUGHT], GW_JT_TRUE))
+        if (gw_jv_arr_begin(&it, &parts) != 0)
+            return broken(s, sink, "invalid parts in the upstream stream");
+        while ((r = gw_jv_arr_next(&it, &part)) == 1) {
+            if (gw_jv_scan_obj(&part, part_keys, PK_COUNT, pv) != 0)
+                return broken(s, sink, "invalid part in the upstream stream");
+            if (gw_jv_is(&pv[PK_THOUGHT], GW_JT_TRUE))
                 continue;
-            bool text = jv_is(&pv[PK_TEXT], GW_JT_STRING) && pv[PK_TEXT].str.len > 0;
+            bool text = gw_jv_is(&pv[PK_TEXT], GW_JT_STRING) && pv[PK_TEXT].str.len > 0;
             if (!text && !pv[PK_CALL].found)
                 continue; /* empty text, and part kinds OpenAI has no delta for */
-            if (pv[PK_CALL].found &&
-                (scan_obj(&pv[PK_CALL], fc_keys, 3, fv) != 0 || !jv_is(&fv[0], GW_JT_STRING)))
-                return stream_error(s, sink, NULL, "invalid functionCall in the upstream stream",
-                                    -1);
-            if (chunk_begin(s, &w, extra) != 0)
-                return -1;
-            chunk_head(s, &w, idx);
-            if (text) {
-                gw_jw_key(&w, "content");
-                gw_jw_raw(&w, pv[PK_TEXT].raw.ptr, pv[PK_TEXT].raw.len);
-            } else {
-                s->_called |= bit;
-                gw_jw_key(&w, "tool_calls");
-                gw_jw_arr_begin(&w);
-                gw_jw_obj_begin(&w);
-                gw_jw_key(&w, "index");
-                gw_jw_uint(&w, s->_tool_count[idx]++);
-                write_call_id(&w, s->_x, &fv[2], &s->_ids);
-                gw_jw_key(&w, "type");
-                gw_jw_cstr(&w, "function");
-                gw_jw_key(&w, "function");
-                gw_jw_obj_begin(&w);
-                gw_jw_key(&w, "name");
-                gw_jw_raw(&w, fv[0].raw.ptr, fv[0].raw.len);
-                gw_jw_key(&w, "arguments");
-                if (jv_is(&fv[1], GW_JT_OBJ_BEGIN))
-                    gw_jw_str(&w, fv[1].raw.ptr, fv[1].raw.len);
-                else
-                    gw_jw_cstr(&w, "{}");
-                gw_jw_obj_end(&w);
-                gw_jw_obj_end(&w);
-                gw_jw_arr_end(&w);
-            }
-            gw_jw_obj_end(&w); /* delta */
+            if (pv[PK_CALL].found && read_call(&pv[PK_CALL], fv) != 0)
+                return broken(s, sink, "invalid functionCall in the upstream stream");
+            int sent;
             if (text && logprobs) {
-                gw_jw_key(&w, "logprobs");
-                if (write_logprobs(&w, s->_x->arena, &cv[CK_LOGPROBS]) != 0)
-                    return stream_error(s, sink, NULL,
-                                        "invalid logprobsResult in the upstream stream", -1);
+                /* A token's "bytes" take up to 4 characters per byte, for chosen and top. */
+                sent = logprobs_chunk(s, sink, idx, &pv[PK_TEXT], &cv[CK_LOGPROBS], 6 * dlen);
                 logprobs = false;
+            } else if (text) {
+                sent = gw_oai_chunk_content(&s->_oai, sink, idx, pv[PK_TEXT].raw);
+            } else {
+                char id[CALL_ID_CAP];
+                struct gw_oai_call c =
+                    tool_call(s->_x, fv, &s->_ids, id, sizeof(id), (long)s->_tool_count[idx]++);
+                s->_called |= bit;
+                sent = gw_oai_chunk_tool_call(&s->_oai, sink, idx, &c);
             }
-            gw_jw_key(&w, "finish_reason");
-            gw_jw_null(&w);
-            gw_jw_obj_end(&w);
-            gw_jw_arr_end(&w);
-            gw_jw_obj_end(&w);
-            if (chunk_send(s, &w, sink) != 0)
+            if (sent != 0)
                 return -1;
         }
         if (r != 0)
-            return stream_error(s, sink, NULL, "invalid parts in the upstream stream", -1);
+            return broken(s, sink, "invalid parts in the upstream stream");
     }
     if (cv[CK_FINISH].found)
         return finish_chunk(s, sink, idx, finish_reason(&cv[CK_FINISH], (s->_called & bit) != 0));
@@ -2177,51 +1858,54 @@ static int candidate(struct gw_gemini_stream *s, const struct gw_xlate_sink *sin
 static const char *const ev_keys[] = {"candidates", "promptFeedback", "usageMetadata", "error"};
 enum { EK_CANDIDATES, EK_FEEDBACK, EK_USAGE, EK_ERROR, EK_COUNT };
 
-/* One complete event's data (a GenerateContentResponse, or an error) -> chunks. 0, 1, -1. */
-static int dispatch(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink,
-                    struct gw_xlate_usage *u)
+/*
+ * One complete event (core/sse.h's reader): its data, a
+ * GenerateContentResponse or an error object -> chunks. Gemini names no
+ * event types. 0, 1 (an upstream error: its chunk written, the stream
+ * ended), -1.
+ */
+static int on_event(void *arg, struct gw_span type, struct gw_span data)
 {
-    struct jv v[EK_COUNT], cand, cv[CK_COUNT];
-    struct arr_it it;
-    size_t dlen = s->_data_len;
+    const struct feed *f = arg;
+    struct gw_gemini_stream *s = f->s;
+    const struct gw_xlate_sink *sink = f->sink;
+    struct gw_jv v[EK_COUNT], cand, cv[CK_COUNT];
+    struct gw_jv_it it;
     int r;
-    if (scan(gw_span_make(s->_buf, dlen), ev_keys, EK_COUNT, v) != 0)
-        return stream_error(s, sink, NULL, "invalid event in the upstream stream", -1);
-    if (v[EK_ERROR].found)
-        return stream_error(s, sink, &v[EK_ERROR], NULL, 1);
+    (void)type;
+    if (gw_jv_scan(data, ev_keys, EK_COUNT, v) != 0)
+        return broken(s, sink, "invalid event in the upstream stream");
+    if (v[EK_ERROR].found) {
+        char msg[64];
+        struct gw_oai_error e = map_error(&v[EK_ERROR], 500, NULL, msg, sizeof(msg));
+        return gw_oai_stream_error(&s->_oai, sink, &e, 1);
+    }
     if (v[EK_USAGE].found) {
-        struct gusage g;
-        read_usage(&v[EK_USAGE], &g);
-        s->_prompt = g.prompt;
-        s->_tool_prompt = g.tool_prompt;
-        s->_cached = g.cached;
-        s->_candidates = g.candidates;
-        s->_thoughts = g.thoughts;
-        s->_has_usage = true;
-        stream_usage(s, u);
+        read_usage(&v[EK_USAGE], &s->_usage);
+        if (f->u)
+            *f->u = s->_usage;
     }
     uint64_t pos = 0;
     if (v[EK_CANDIDATES].found) {
-        if (arr_begin(&it, &v[EK_CANDIDATES]) != 0)
-            return stream_error(s, sink, NULL, "invalid candidates in the upstream stream", -1);
-        while ((r = arr_next(&it, &cand)) == 1) {
+        if (gw_jv_arr_begin(&it, &v[EK_CANDIDATES]) != 0)
+            return broken(s, sink, "invalid candidates in the upstream stream");
+        while ((r = gw_jv_arr_next(&it, &cand)) == 1) {
             uint64_t idx = pos++;
-            if (scan_obj(&cand, cand_keys, CK_COUNT, cv) != 0 ||
-                (cv[CK_INDEX].found && !num_u64(&cv[CK_INDEX], &idx)))
-                return stream_error(s, sink, NULL, "invalid candidate in the upstream stream", -1);
+            if (gw_jv_scan_obj(&cand, cand_keys, CK_COUNT, cv) != 0 ||
+                (cv[CK_INDEX].found && !gw_jv_u64(&cv[CK_INDEX], &idx)))
+                return broken(s, sink, "invalid candidate in the upstream stream");
             if (idx >= GW_GEMINI_MAX_CANDIDATES)
-                return stream_error(s, sink, NULL, "candidate index over 7 in the upstream stream",
-                                    -1);
-            if (candidate(s, sink, cv, (unsigned)idx, dlen) != 0)
+                return broken(s, sink, "candidate index over 7 in the upstream stream");
+            if (candidate(s, sink, cv, (unsigned)idx, data.len) != 0)
                 return -1;
         }
         if (r != 0)
-            return stream_error(s, sink, NULL, "invalid candidates in the upstream stream", -1);
+            return broken(s, sink, "invalid candidates in the upstream stream");
     }
     /* A blocked prompt: no candidate, a promptFeedback.blockReason. */
     static const char *const fk[] = {"blockReason"};
-    struct jv block;
-    if (pos == 0 && scan_obj(&v[EK_FEEDBACK], fk, 1, &block) == 0 && block.found &&
+    struct gw_jv block;
+    if (pos == 0 && gw_jv_scan_obj(&v[EK_FEEDBACK], fk, 1, &block) == 0 && block.found &&
         !(s->_finished & 1u)) {
         if (!(s->_seen & 1u) && role_chunk(s, sink, 0) != 0)
             return -1;
@@ -2230,140 +1914,41 @@ static int dispatch(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink
     return 0;
 }
 
-/* One complete line at _buf[_data_len.._data_len+_line_len). */
-static int line(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink,
-                struct gw_xlate_usage *u)
-{
-    size_t n = s->_line_len;
-    s->_line_len = 0;
-    if (n == 0) { /* blank line: the event is complete (_buf may still be NULL) */
-        int r = 0;
-        /* An empty data buffer dispatches nothing (WHATWG HTML, "dispatch the event"). */
-        if (s->_has_data && s->_data_len)
-            r = dispatch(s, sink, u);
-        s->_data_len = 0;
-        s->_has_data = false;
-        return r;
-    }
-    char *l = s->_buf + s->_data_len;
-    if (l[0] == ':')
-        return 0;
-    size_t colon = 0;
-    while (colon < n && l[colon] != ':')
-        colon++;
-    if (colon != 4 || memcmp(l, "data", 4) != 0)
-        return 0;                         /* event:, id:, retry: say nothing the data does not */
-    size_t v = colon < n ? colon + 1 : n; /* "data" alone: an empty value */
-    if (v < n && l[v] == ' ')
-        v++;
-    if (s->_has_data)
-        s->_buf[s->_data_len++] = '\n'; /* at most the 'd' of "data" it overwrites */
-    memmove(s->_buf + s->_data_len, l + v, n - v);
-    s->_data_len += n - v;
-    s->_has_data = true;
-    return 0;
-}
-
 int gw_gemini_stream_feed(struct gw_gemini_stream *s, const char *data, size_t len,
                           const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
 {
-    if (s->_done)
-        return s->_failed ? -1 : 1;
-    size_t i = 0;
-    if (s->_cr && len) {
-        s->_cr = false;
-        if (data[0] == '\n')
-            i = 1;
+    struct gw_oai_stream *o = &s->_oai;
+    if (o->done)
+        return o->failed ? -1 : 1;
+    struct feed f = {s, sink, u};
+    int r = gw_sse_reader_feed(&s->_sse, data, len, on_event, &f);
+    if (r == GW_SSE_OVERSIZE)
+        return gw_oai_stream_fail(o, sink, "upstream stream event over 1 MiB", -1);
+    if (r == GW_SSE_NOMEM)
+        r = -1;
+    if (r != 0) {
+        o->done = true; /* the sink refused, or the arena is exhausted */
+        o->failed |= r < 0;
     }
-    while (i < len) {
-        size_t k = i;
-        while (k < len && data[k] != '\n' && data[k] != '\r')
-            k++;
-        size_t add = k - i;
-        if (add) {
-            size_t need = s->_data_len + s->_line_len + add;
-            if (need > GW_GEMINI_EVENT_MAX)
-                return stream_error(s, sink, NULL, "upstream stream event over 1 MiB", -1);
-            if (buf_reserve(s, need) != 0) {
-                s->_done = s->_failed = true;
-                return -1;
-            }
-            memcpy(s->_buf + s->_data_len + s->_line_len, data + i, add);
-            s->_line_len += add;
-        }
-        if (k == len)
-            break;
-        i = k + 1;
-        if (data[k] == '\r') {
-            if (i < len && data[i] == '\n')
-                i++;
-            else if (i == len)
-                s->_cr = true;
-        }
-        int r = line(s, sink, u);
-        if (r != 0) {
-            s->_done = true;
-            s->_failed |= r < 0;
-            return r;
-        }
-    }
-    return 0;
+    return r;
 }
 
 int gw_gemini_stream_end(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink,
                          struct gw_xlate_usage *u)
 {
-    if (s->_done)
-        return s->_failed ? -1 : 1;
-    if (!s->_seen || (s->_finished & s->_seen) != s->_seen) {
-        int r = stream_error(s, sink, NULL, "upstream stream ended before a finishReason", -1);
-        s->_done = s->_failed = true;
-        return r < 0 ? -1 : r;
-    }
-    s->_done = true;
-    stream_usage(s, u);
-    if (s->_x->want_usage) {
-        struct gusage g = {s->_prompt, s->_tool_prompt, s->_cached, s->_candidates, s->_thoughts};
-        struct gw_jw w;
-        if (chunk_begin(s, &w, 0) != 0)
-            goto fail;
-        gw_jw_obj_begin(&w);
-        write_head(&w, s->_x, "chat.completion.chunk");
-        gw_jw_key(&w, "choices");
-        gw_jw_arr_begin(&w);
-        gw_jw_arr_end(&w);
-        write_usage(&w, &g);
-        gw_jw_obj_end(&w);
-        if (chunk_send(s, &w, sink) != 0)
-            goto fail;
-    }
-    static const char done[] = "data: [DONE]\n\n";
-    if (sink_write(sink, done, sizeof(done) - 1) != 0)
-        goto fail;
-    return 1;
-fail:
-    s->_failed = true;
-    return -1;
+    struct gw_oai_stream *o = &s->_oai;
+    if (o->done)
+        return o->failed ? -1 : 1;
+    if (!s->_seen || (s->_finished & s->_seen) != s->_seen)
+        return gw_oai_stream_fail(o, sink, "upstream stream ended before a finishReason", -1);
+    if (s->_usage.have && u)
+        *u = s->_usage;
+    return gw_oai_stream_finish(o, sink, &s->_usage);
 }
 
 /* ---- the dialect table ---- */
 
-/* The stream functions take their own state type; the table speaks void *. */
-static void stream_init(void *st, const struct gw_xlate *x)
-{
-    gw_gemini_stream_init(st, x);
-}
-
-static int stream_feed(void *st, const char *data, size_t len, const struct gw_xlate_sink *sink,
-                       struct gw_xlate_usage *u)
-{
-    return gw_gemini_stream_feed(st, data, len, sink, u);
-}
-
-static int stream_end(void *st, const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
-{
-    return gw_gemini_stream_end(st, sink, u);
-}
+GW_DIALECT_STREAM_FNS(gemini)
 
 const struct gw_dialect gw_dialect_gemini = {
     .name = "gemini",
@@ -2374,7 +1959,7 @@ const struct gw_dialect gw_dialect_gemini = {
     .build_embeddings = gw_gemini_build_embeddings,
     .translate_embeddings = gw_gemini_translate_embeddings,
     .stream_size = sizeof(struct gw_gemini_stream),
-    .stream_init = stream_init,
-    .stream_feed = stream_feed,
-    .stream_end = stream_end,
+    .stream_init = gemini_stream_init_v,
+    .stream_feed = gemini_stream_feed_v,
+    .stream_end = gemini_stream_end_v,
 };

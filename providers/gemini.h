@@ -18,12 +18,13 @@
 #ifndef GW_PROVIDERS_GEMINI_H
 #define GW_PROVIDERS_GEMINI_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/arena.h"
 #include "core/span.h"
+#include "core/sse.h"
+#include "providers/oai.h"
 #include "providers/xlate.h"
 
 #define GW_GEMINI_API_VERSION "v1beta"
@@ -89,32 +90,22 @@ int gw_gemini_translate_embeddings(const struct gw_xlate *x, const char *body, s
                                    struct gw_span *out, struct gw_xlate_usage *u);
 
 /*
- * Stream translator state: fixed size; the partial event buffer and an output
- * scratch buffer come from x->arena, each growing by doubling up to about
- * GW_GEMINI_EVENT_MAX (a few times that for the output), so memory is bounded
- * whatever the stream. Candidates are tracked per index (at most
+ * Stream translator state: fixed size; the partial event (core/sse.h's
+ * reader, up to GW_GEMINI_EVENT_MAX) and the chunk being written
+ * (providers/oai.h) live in x->arena, each growing by doubling, so memory is
+ * bounded whatever the stream. Candidates are tracked per index (at most
  * GW_GEMINI_MAX_CANDIDATES), one bit each. All fields are private.
  */
 struct gw_gemini_stream {
-    const struct gw_xlate *_x;
-    char *_buf; /* owns (arena): joined data of the event, then the partial line */
-    size_t _cap;
-    size_t _data_len; /* event data bytes at _buf[0..) */
-    size_t _line_len; /* partial line bytes at _buf[_data_len..) */
-    char *_out;       /* owns (arena): one translated chunk at a time */
-    size_t _out_cap;
-    /* the last usageMetadata seen */
-    uint64_t _prompt, _tool_prompt, _cached, _candidates, _thoughts;
+    const struct gw_xlate *_x;    /* borrows: the request being translated */
+    struct gw_oai_stream _oai;    /* the OpenAI side; its done and failed end the stream */
+    struct gw_sse_reader _sse;    /* the upstream's alt=sse events */
+    struct gw_xlate_usage _usage; /* the last usageMetadata seen (have: one was) */
     uint32_t _tool_count[GW_GEMINI_MAX_CANDIDATES]; /* per choice: next tool_calls index */
     uint32_t _ids;     /* tool call ids generated so far (call_<request_id>_<n>) */
     uint8_t _seen;     /* candidate indexes that have appeared (role chunk sent) */
     uint8_t _finished; /* candidate indexes whose finish chunk went out */
     uint8_t _called;   /* candidate indexes that made a function call */
-    bool _has_usage;   /* a usageMetadata has been seen */
-    bool _has_data;    /* the event has a data line (maybe empty) */
-    bool _cr;          /* the last byte fed was a CR: skip a following LF */
-    bool _done;        /* [DONE] or an error chunk written: further input is ignored */
-    bool _failed;      /* the translation stopped on an error */
 };
 
 /* Sets up *s for one response of the request x (x and its arena outlive s). */
@@ -127,13 +118,14 @@ void gw_gemini_stream_init(struct gw_gemini_stream *s, const struct gw_xlate *x)
  * complete tool_call delta per functionCall, and a finish chunk when its
  * finishReason arrives. Usage seen so far goes to *u (may be NULL). An
  * upstream error object in the stream becomes one OpenAI-shaped error chunk,
- * data: {"error":{...}}, and ends the stream.
+ * data: {"error":{...}}, followed by "data: [DONE]\n\n", and ends the
+ * stream. Events whose data is empty are not dispatched (WHATWG SSE).
  * Returns 0 to go on (Gemini has no end event: a finished stream ends at
  * EOF, see gw_gemini_stream_end), 1 once the stream has ended (the error
- * chunk written; later input is ignored), -1 when the translation stopped:
- * the upstream stream is broken (invalid event JSON, a candidate index over
- * the limit, an event over GW_GEMINI_EVENT_MAX; an error chunk is written),
- * the sink refused, or the arena is exhausted.
+ * chunk and [DONE] written; later input is ignored), -1 when the translation
+ * stopped: the upstream stream is broken (invalid event JSON, a candidate
+ * index over the limit, an event over GW_GEMINI_EVENT_MAX; an error chunk
+ * and [DONE] are written), the sink refused, or the arena is exhausted.
  */
 int gw_gemini_stream_feed(struct gw_gemini_stream *s, const char *data, size_t len,
                           const struct gw_xlate_sink *sink, struct gw_xlate_usage *u);
@@ -143,7 +135,8 @@ int gw_gemini_stream_feed(struct gw_gemini_stream *s, const char *data, size_t l
  * (x->want_usage: "choices":[] and the last usageMetadata) and
  * "data: [DONE]\n\n" and returns 1. Returns -1 when it had failed before, or
  * else (cut short: no candidate, or one without finishReason) writes an error
- * chunk and returns -1. Called again, it returns the same without writing.
+ * chunk and [DONE] and returns -1. Called again, or after a feed ended the
+ * stream, it returns what the stream ended with (1 or -1) without writing.
  * An unterminated last event is discarded, as the SSE rules say.
  */
 int gw_gemini_stream_end(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink,

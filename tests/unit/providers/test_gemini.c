@@ -26,42 +26,14 @@
 #include "providers/xlate.h"
 
 #include "amplify.h"
-
-#define LIT_LEN(s) (sizeof(s) - 1)
-
-static struct gw_arena arena;
-static struct gw_provider prov;
-static struct gw_xlate X;
+#include "xtest.h"
 
 static void setup(void)
 {
-    gw_arena_init(&arena, 1 << 16, 0);
-    memset(&prov, 0, sizeof(prov));
-    prov.name = "gem";
-    prov.api_key = "AIza-test";
-    X = (struct gw_xlate){
-        .prov = &prov,
-        .upstream_model = "gemini-2.5-flash",
-        .client_model = "gem",
-        .request_id = "req1",
-        .created = 1700000000,
-        .arena = &arena,
-    };
+    xt_setup("gem", "AIza-test", "gemini-2.5-flash", "gem");
 }
 
-static void teardown(void)
-{
-    gw_arena_destroy(&arena);
-}
-
-TestSuite(gemini, .init = setup, .fini = teardown);
-
-static void assert_span(struct gw_span got, const char *want)
-{
-    cr_assert(got.ptr != NULL);
-    cr_assert(gw_span_eq(got, gw_span_cstr(want)), "got:\n%.*s\nwant:\n%s", (int)got.len, got.ptr,
-              want);
-}
+TestSuite(gemini, .init = setup, .fini = xt_teardown);
 
 static struct gw_xlate_req build_ok(const char *body)
 {
@@ -78,7 +50,7 @@ static struct gw_xlate_req build_ok(const char *body)
 static void expect_body(const char *in, const char *want)
 {
     struct gw_xlate_req req = build_ok(in);
-    assert_span(req.body, want);
+    xt_assert_span(req.body, want);
 }
 
 static void expect_400(const char *in, const char *param, const char *msg_part)
@@ -110,12 +82,12 @@ Test(gemini, path_headers_and_system_instruction)
         "{\"role\":\"user\",\"content\":\"Hi \\u00e9\\\"\"},"
         "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Answer in French.\"},"
         "{\"type\":\"text\",\"text\":\"\"},{\"type\":\"text\",\"text\":\"No lists.\"}]}]}");
-    assert_span(req.body, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"Hi "
-                          "\\u00e9\\\"\"}]}],"
-                          "\"systemInstruction\":{\"parts\":[{\"text\":\"You are terse.\"},"
-                          "{\"text\":\"Answer in French.\"},{\"text\":\"No lists.\"}]}}");
+    xt_assert_span(req.body, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"Hi "
+                             "\\u00e9\\\"\"}]}],"
+                             "\"systemInstruction\":{\"parts\":[{\"text\":\"You are terse.\"},"
+                             "{\"text\":\"Answer in French.\"},{\"text\":\"No lists.\"}]}}");
     cr_assert_str_eq(req.path, "/v1beta/models/gemini-2.5-flash:generateContent");
-    assert_span(req.headers, "x-goog-api-key: AIza-test\r\n");
+    xt_assert_span(req.headers, "x-goog-api-key: AIza-test\r\n");
     cr_assert_null(req.warning);
 }
 
@@ -128,7 +100,7 @@ Test(gemini, stream_path_encoded_model_and_no_key)
     cr_assert_str_eq(req.path,
                      "/v1beta/models/tuned%20model%2Fv1%2Bx:streamGenerateContent?alt=sse");
     cr_assert_eq(req.headers.len, 0);
-    assert_span(req.body, HI_BODY);
+    xt_assert_span(req.body, HI_BODY);
 }
 
 Test(gemini, every_generation_config_field)
@@ -257,7 +229,7 @@ Test(gemini, tools_and_every_tool_choice)
 Test(gemini, parallel_tool_calls_false_goes_out_with_a_warning)
 {
     struct gw_xlate_req req = build_ok(HI_IN WEATHER_TOOL ",\"parallel_tool_calls\":false}");
-    assert_span(req.body, HI_OUT WEATHER_TOOL_OUT "}");
+    xt_assert_span(req.body, HI_OUT WEATHER_TOOL_OUT "}");
     cr_assert(req.warning && strstr(req.warning, "parallel_tool_calls"));
     cr_assert_null(build_ok(HI_IN "\"parallel_tool_calls\":false}").warning);
 }
@@ -391,21 +363,15 @@ Test(gemini, other_invalid_requests_are_400)
 /* Matching results to calls looks back over the calls: both counts are capped. */
 Test(gemini, tool_calls_and_tool_results_are_capped_at_4096_each)
 {
-    struct gw_xlate_req req;
-    struct gw_xlate_err err;
     char *in = amp_body(8, GW_XBOUND_TOOL_CALLS_MAX, GW_XBOUND_TOOL_CALLS_MAX, 0);
-    cr_assert_eq(gw_gemini_build_request(&X, in, strlen(in), &req, &err), 0, "%s", err.message);
+    build_ok(in);
     free(in);
     in = amp_body(8, GW_XBOUND_TOOL_CALLS_MAX + 1, 1, 0);
-    cr_assert_eq(gw_gemini_build_request(&X, in, strlen(in), &req, &err), -1);
-    cr_assert_eq(err.status, 400);
-    cr_assert(strstr(err.message, "at most 4096 tool calls"), "%s", err.message);
+    expect_400(in, "messages", "at most 4096 tool calls");
     free(in);
     /* Every result naming the first call: the worst case for the look-back. */
     in = amp_body(8, 1, GW_XBOUND_TOOL_CALLS_MAX + 1, 0);
-    cr_assert_eq(gw_gemini_build_request(&X, in, strlen(in), &req, &err), -1);
-    cr_assert_eq(err.status, 400);
-    cr_assert(strstr(err.message, "at most 4096 tool results"), "%s", err.message);
+    expect_400(in, "messages", "at most 4096 tool results");
     free(in);
 }
 
@@ -413,12 +379,7 @@ Test(gemini, tool_calls_and_tool_results_are_capped_at_4096_each)
 Test(gemini, the_amplification_request_is_refused_and_the_arena_stays_small)
 {
     char *in = amp_body(AMP_NAME_LEN, 1, AMP_RESULTS, 0);
-    struct gw_xlate_req req;
-    struct gw_xlate_err err;
-    cr_assert_eq(gw_gemini_build_request(&X, in, strlen(in), &req, &err), -1);
-    cr_assert_eq(err.status, 400);
-    cr_assert_str_eq(err.param, AMP_PARAM);
-    cr_assert(strstr(err.message, "too long"), "%s", err.message);
+    expect_400(in, AMP_PARAM, "too long");
     cr_assert_lt(arena.total, (size_t)1 << 20, "arena %zu bytes", arena.total);
     free(in);
 }
@@ -468,13 +429,9 @@ Test(gemini, the_render_loop_stops_at_the_limit_with_400)
     char *in = amp_body(GW_XBOUND_NAME_MAX, 1, AMP_RESULTS, 0);
     size_t len = strlen(in);
     X.out_max = 2 * len + 1024 + 4096; /* over the first buffer, under the output */
-    struct gw_xlate_req req;
-    struct gw_xlate_err err;
-    cr_assert_eq(gw_gemini_build_request(&X, in, len, &req, &err), -1);
-    cr_assert_eq(err.status, 400);
     char want[64];
     snprintf(want, sizeof(want), "larger than %zu bytes", X.out_max);
-    cr_assert(strstr(err.message, want), "%s", err.message);
+    expect_400(in, NULL, want);
     cr_assert_lt(arena.total, 2 * X.out_max + 2 * len, "arena %zu bytes", arena.total);
     free(in);
 }
@@ -587,7 +544,7 @@ static void expect_response(const char *in, const char *want, struct gw_xlate_us
 {
     struct gw_span out;
     cr_assert_eq(gw_gemini_translate_response(&X, in, strlen(in), &out, u), 0, "refused: %s", in);
-    assert_span(out, want);
+    xt_assert_span(out, want);
 }
 
 Test(gemini, response_text_thoughts_dropped_and_usage)
@@ -616,6 +573,7 @@ Test(gemini, response_text_thoughts_dropped_and_usage)
     cr_assert_eq(u.prompt_tokens, 2105);
     cr_assert_eq(u.completion_tokens, 823);
     cr_assert_eq(u.cached_tokens, 1024);
+    cr_assert_eq(u.reasoning_tokens, 320, "thoughtsTokenCount");
     cr_assert_eq(u.cache_creation_tokens, 0);
 }
 
@@ -663,6 +621,17 @@ Test(gemini, response_several_candidates_become_several_choices)
         NULL);
 }
 
+/* The response `candidate` + finish (a JSON value) + "}]}" must say finish_reason want. */
+static void expect_finish(const char *candidate, const char *finish, const char *want)
+{
+    char in[512], w[128];
+    snprintf(in, sizeof(in), "%s%s}]}", candidate, finish);
+    snprintf(w, sizeof(w), "\"finish_reason\":\"%s\"", want);
+    struct gw_span out;
+    cr_assert_eq(gw_gemini_translate_response(&X, in, strlen(in), &out, NULL), 0, "%s", in);
+    cr_assert(memmem(out.ptr, out.len, w, strlen(w)), "%s: %.*s", finish, (int)out.len, out.ptr);
+}
+
 Test(gemini, response_every_finish_reason)
 {
     static const char *const map[][2] = {
@@ -685,34 +654,19 @@ Test(gemini, response_every_finish_reason)
         {"\"SOMETHING_NEW\"", "stop"},
         {"null", "stop"},
     };
-    for (size_t i = 0; i < GW_ARRAY_SIZE(map); i++) {
-        char in[512], want[128];
-        snprintf(in, sizeof(in),
-                 "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}],\"role\":\"model\"},"
-                 "\"finishReason\":%s,\"index\":0}]}",
-                 map[i][0]);
-        snprintf(want, sizeof(want), "\"finish_reason\":\"%s\"", map[i][1]);
-        struct gw_span out;
-        cr_assert_eq(gw_gemini_translate_response(&X, in, strlen(in), &out, NULL), 0);
-        cr_assert(memmem(out.ptr, out.len, want, strlen(want)), "%s: %.*s", map[i][0], (int)out.len,
-                  out.ptr);
-    }
+    for (size_t i = 0; i < GW_ARRAY_SIZE(map); i++)
+        expect_finish("{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}],"
+                      "\"role\":\"model\"},\"index\":0,\"finishReason\":",
+                      map[i][0], map[i][1]);
     /* A call that ends otherwise than STOP still reads as tool_calls, unless cut or filtered. */
     static const char *const calls[][2] = {{"\"OTHER\"", "tool_calls"},
                                            {"\"MAX_TOKENS\"", "length"},
                                            {"\"SAFETY\"", "content_filter"}};
-    for (size_t i = 0; i < GW_ARRAY_SIZE(calls); i++) {
-        char in[512], want[128];
-        snprintf(in, sizeof(in),
-                 "{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"f\","
-                 "\"args\":{}}}],\"role\":\"model\"},\"finishReason\":%s}]}",
-                 calls[i][0]);
-        snprintf(want, sizeof(want), "\"finish_reason\":\"%s\"", calls[i][1]);
-        struct gw_span out;
-        cr_assert_eq(gw_gemini_translate_response(&X, in, strlen(in), &out, NULL), 0);
-        cr_assert(memmem(out.ptr, out.len, want, strlen(want)), "%s: %.*s", calls[i][0],
-                  (int)out.len, out.ptr);
-    }
+    for (size_t i = 0; i < GW_ARRAY_SIZE(calls); i++)
+        expect_finish("{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":"
+                      "{\"name\":\"f\",\"args\":{}}}],\"role\":\"model\"},"
+                      "\"finishReason\":",
+                      calls[i][0], calls[i][1]);
 }
 
 Test(gemini, response_blocked_prompt_is_one_filtered_choice)
@@ -835,9 +789,10 @@ Test(gemini, every_error_status_maps)
                  t[i].oa_type, t[i].code);
         struct gw_span out;
         int st = 0;
-        cr_assert_eq(gw_gemini_translate_error(t[i].in, GW_SPAN_NULL, in, strlen(in), &arena, &out, &st), 0);
+        cr_assert_eq(
+            gw_gemini_translate_error(t[i].in, GW_SPAN_NULL, in, strlen(in), &arena, &out, &st), 0);
         cr_assert_eq(st, t[i].out, "%s", t[i].status);
-        assert_span(out, want);
+        xt_assert_span(out, want);
     }
 }
 
@@ -852,11 +807,13 @@ Test(gemini, an_invalid_api_key_is_401)
         "\"API key not valid. Please pass a valid API key.\"}]}}";
     struct gw_span out;
     int st = 0;
-    cr_assert_eq(gw_gemini_translate_error(400, GW_SPAN_NULL, in, LIT_LEN(in), &arena, &out, &st), 0);
+    cr_assert_eq(gw_gemini_translate_error(400, GW_SPAN_NULL, in, LIT_LEN(in), &arena, &out, &st),
+                 0);
     cr_assert_eq(st, 401);
-    assert_span(out, "{\"error\":{\"message\":\"API key not valid. Please pass a valid API key.\","
-                     "\"type\":\"invalid_request_error\",\"param\":null,"
-                     "\"code\":\"invalid_api_key\"}}");
+    xt_assert_span(out,
+                   "{\"error\":{\"message\":\"API key not valid. Please pass a valid API key.\","
+                   "\"type\":\"invalid_request_error\",\"param\":null,"
+                   "\"code\":\"invalid_api_key\"}}");
 }
 
 Test(gemini, unparseable_error_bodies_get_a_generic_message)
@@ -864,14 +821,15 @@ Test(gemini, unparseable_error_bodies_get_a_generic_message)
     struct gw_span out;
     int st = 0;
     const char *html = "<html><body>502 Bad Gateway</body></html>";
-    cr_assert_eq(gw_gemini_translate_error(502, GW_SPAN_NULL, html, strlen(html), &arena, &out, &st), 0);
+    cr_assert_eq(
+        gw_gemini_translate_error(502, GW_SPAN_NULL, html, strlen(html), &arena, &out, &st), 0);
     cr_assert_eq(st, 502);
-    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
-                     "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
+    xt_assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 502)\","
+                        "\"type\":\"server_error\",\"param\":null,\"code\":null}}");
     cr_assert_eq(gw_gemini_translate_error(400, GW_SPAN_NULL, NULL, 0, &arena, &out, &st), 0);
     cr_assert_eq(st, 400);
-    assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
-                     "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
+    xt_assert_span(out, "{\"error\":{\"message\":\"upstream provider error (HTTP 400)\","
+                        "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
     /* A status outside 4xx/5xx from a broken upstream is a 502 to the client. */
     cr_assert_eq(gw_gemini_translate_error(302, GW_SPAN_NULL, "{}", 2, &arena, &out, &st), 0);
     cr_assert_eq(st, 502);
@@ -889,17 +847,17 @@ Test(gemini, embeddings_request)
     struct gw_xlate_err err;
     cr_assert_eq(gw_gemini_build_embeddings(&X, in, LIT_LEN(in), &req, &err), 0, "%s", err.message);
     cr_assert_str_eq(req.path, "/v1beta/models/text-embedding-004:batchEmbedContents");
-    assert_span(req.headers, "x-goog-api-key: AIza-test\r\n");
-    assert_span(req.body,
-                "{\"requests\":["
-                "{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":[{\"text\":"
-                "\"a\"}]},\"outputDimensionality\":256},"
-                "{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":[{\"text\":"
-                "\"b \\\"q\\\"\"}]},\"outputDimensionality\":256}],\"mock\":{\"status\":500}}");
+    xt_assert_span(req.headers, "x-goog-api-key: AIza-test\r\n");
+    xt_assert_span(req.body,
+                   "{\"requests\":["
+                   "{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":[{\"text\":"
+                   "\"a\"}]},\"outputDimensionality\":256},"
+                   "{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":[{\"text\":"
+                   "\"b \\\"q\\\"\"}]},\"outputDimensionality\":256}],\"mock\":{\"status\":500}}");
     static const char one[] = "{\"model\":\"emb\",\"input\":\"solo\"}";
     cr_assert_eq(gw_gemini_build_embeddings(&X, one, LIT_LEN(one), &req, &err), 0);
-    assert_span(req.body, "{\"requests\":[{\"model\":\"models/text-embedding-004\","
-                          "\"content\":{\"parts\":[{\"text\":\"solo\"}]}}]}");
+    xt_assert_span(req.body, "{\"requests\":[{\"model\":\"models/text-embedding-004\","
+                             "\"content\":{\"parts\":[{\"text\":\"solo\"}]}}]}");
     static const char bad[] = "{\"model\":\"emb\",\"input\":[[1,2]]}";
     cr_assert_eq(gw_gemini_build_embeddings(&X, bad, LIT_LEN(bad), &req, &err), -1);
     cr_assert_eq(err.status, 400);
@@ -914,19 +872,19 @@ Test(gemini, embeddings_response_in_both_encodings)
     struct gw_span out;
     struct gw_xlate_usage u = {.have = true, .prompt_tokens = 9};
     cr_assert_eq(gw_gemini_translate_embeddings(&X, in, LIT_LEN(in), &out, &u), 0);
-    assert_span(out, "{\"object\":\"list\",\"data\":["
-                     "{\"object\":\"embedding\",\"index\":0,\"embedding\":[1,-2.5,0.25]},"
-                     "{\"object\":\"embedding\",\"index\":1,\"embedding\":[0]}],"
-                     "\"model\":\"gem\",\"usage\":{\"prompt_tokens\":0,\"total_tokens\":0}}");
+    xt_assert_span(out, "{\"object\":\"list\",\"data\":["
+                        "{\"object\":\"embedding\",\"index\":0,\"embedding\":[1,-2.5,0.25]},"
+                        "{\"object\":\"embedding\",\"index\":1,\"embedding\":[0]}],"
+                        "\"model\":\"gem\",\"usage\":{\"prompt_tokens\":0,\"total_tokens\":0}}");
     cr_assert_not(u.have, "Gemini reports no embedding usage");
     cr_assert_eq(u.prompt_tokens, 0);
     X.embed_base64 = true;
     /* 1.0f = 00 00 80 3f, -2.5f = 00 00 20 c0, 0.25f = 00 00 80 3e (little endian). */
     cr_assert_eq(gw_gemini_translate_embeddings(&X, in, LIT_LEN(in), &out, NULL), 0);
-    assert_span(out, "{\"object\":\"list\",\"data\":["
-                     "{\"object\":\"embedding\",\"index\":0,\"embedding\":\"AACAPwAAIMAAAIA+\"},"
-                     "{\"object\":\"embedding\",\"index\":1,\"embedding\":\"AAAAAA==\"}],"
-                     "\"model\":\"gem\",\"usage\":{\"prompt_tokens\":0,\"total_tokens\":0}}");
+    xt_assert_span(out, "{\"object\":\"list\",\"data\":["
+                        "{\"object\":\"embedding\",\"index\":0,\"embedding\":\"AACAPwAAIMAAAIA+\"},"
+                        "{\"object\":\"embedding\",\"index\":1,\"embedding\":\"AAAAAA==\"}],"
+                        "\"model\":\"gem\",\"usage\":{\"prompt_tokens\":0,\"total_tokens\":0}}");
     static const char *const bad[] = {"{}", "{\"embeddings\":[{}]}",
                                       "{\"embeddings\":[{\"values\":[\"x\"]}]}", "nope"};
     for (size_t i = 0; i < GW_ARRAY_SIZE(bad); i++)
@@ -947,25 +905,36 @@ Test(gemini, dialect_table_points_here)
 
 /* ---- streams ---- */
 
-/* Text, then a function call, then the finish, as Gemini streams them (CRLF CRLF). */
+#define D (&gw_dialect_gemini)
+
+/*
+ * Text, then a function call, then the finish, as Gemini streams them; Gemini
+ * ends its lines in CRLF (events end in CRLF CRLF): xt_line_ends makes them so.
+ */
 static const char transcript[] =
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"**Thinking**\",\"thought\":"
     "true}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 472,"
-    "\"totalTokenCount\": 472},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"r1\"}\r\n"
-    "\r\n"
+    "\"totalTokenCount\": 472},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"r1\"}\n"
+    "\n"
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Okay, let's check "
     "\\\"SF\\\":\"}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\":"
     " 472,\"candidatesTokenCount\": 7,\"totalTokenCount\": 479},\"modelVersion\": "
-    "\"gemini-2.5-flash\",\"responseId\": \"r1\"}\r\n"
-    "\r\n"
+    "\"gemini-2.5-flash\",\"responseId\": \"r1\"}\n"
+    "\n"
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\": "
     "\"get_weather\",\"args\": {\"location\": \"San Francisco, CA\",\"unit\": \"fahrenheit\"}}},"
     "{\"functionCall\": {\"id\": \"fc_2\",\"name\": \"now\",\"args\": {}}}],\"role\": \"model\"},"
     "\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 472,"
     "\"candidatesTokenCount\": 89,\"totalTokenCount\": 661,\"cachedContentTokenCount\": 100,"
     "\"thoughtsTokenCount\": 100},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": "
-    "\"r1\"}\r\n"
-    "\r\n";
+    "\"r1\"}\n"
+    "\n";
+
+/* The transcript with its line ends as eol (malloc'd). */
+static char *transcript_with(const char *eol, size_t *len)
+{
+    return xt_line_ends(transcript, LIT_LEN(transcript), eol, len);
+}
 
 #define CHUNK                                                                                      \
     "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000," \
@@ -975,183 +944,81 @@ static const char transcript[] =
     "\"model\":\"gem\",\"choices\":[{\"index\":1,\"delta\":"
 #define NUL_END ",\"finish_reason\":null}]}\n\n"
 #define ROLE "{\"role\":\"assistant\",\"content\":\"\"}" NUL_END
+#define DONE "data: [DONE]\n\n"
+/* The error chunk for a gateway message, and the [DONE] that follows it. */
+#define FAIL(msg)                                                                                  \
+    "data: {\"error\":{\"message\":\"" msg "\",\"type\":\"server_error\",\"param\":null,"          \
+    "\"code\":null}}\n\n" DONE
 
-static const char want_chunks[] = CHUNK ROLE CHUNK
-    "{\"content\":\"Okay, let's check \\\"SF\\\":\"}" NUL_END CHUNK
-    "{\"tool_calls\":[{\"index\":0,\"id\":\"call_req1_0\",\"type\":\"function\",\"function\":"
-    "{\"name\":\"get_weather\",\"arguments\":\"{\\\"location\\\": \\\"San Francisco, CA\\\","
-    "\\\"unit\\\": \\\"fahrenheit\\\"}\"}}]}" NUL_END CHUNK
-    "{\"tool_calls\":[{\"index\":1,\"id\":\"fc_2\",\"type\":\"function\",\"function\":"
-    "{\"name\":\"now\",\"arguments\":\"{}\"}}]}" NUL_END CHUNK
-    "{},\"finish_reason\":\"tool_calls\"}]}\n\n";
+#define WANT_CHUNKS                                                                                \
+    CHUNK ROLE CHUNK                                                                               \
+        "{\"content\":\"Okay, let's check \\\"SF\\\":\"}" NUL_END CHUNK                            \
+        "{\"tool_calls\":[{\"index\":0,\"id\":\"call_req1_0\",\"type\":\"function\",\"function\":" \
+        "{\"name\":\"get_weather\",\"arguments\":\"{\\\"location\\\": \\\"San Francisco, CA\\\","  \
+        "\\\"unit\\\": \\\"fahrenheit\\\"}\"}}]}" NUL_END CHUNK                                    \
+        "{\"tool_calls\":[{\"index\":1,\"id\":\"fc_2\",\"type\":\"function\",\"function\":"        \
+        "{\"name\":\"now\",\"arguments\":\"{}\"}}]}" NUL_END CHUNK                                 \
+        "{},\"finish_reason\":\"tool_calls\"}]}\n\n"
 
-static const char want_usage_chunk[] =
-    "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
-    "\"model\":\"gem\",\"choices\":[],\"usage\":{\"prompt_tokens\":472,"
-    "\"completion_tokens\":189,\"total_tokens\":661,\"prompt_tokens_details\":"
-    "{\"cached_tokens\":100},\"completion_tokens_details\":{\"reasoning_tokens\":100}}}\n\n";
-
-static const char want_done[] = "data: [DONE]\n\n";
-
-struct collect {
-    char *p;
-    size_t n, cap;
-    unsigned writes;
-};
-
-static int collect_write(void *arg, const char *p, size_t n)
-{
-    struct collect *c = arg;
-    if (c->n + n > c->cap) {
-        c->cap = (c->n + n) * 2 + 64;
-        c->p = realloc(c->p, c->cap);
-        cr_assert(c->p);
-    }
-    memcpy(c->p + c->n, p, n);
-    c->n += n;
-    c->writes++;
-    return 0;
-}
-
-/* Feeds `in` cut at the offsets cuts[0..ncuts) (ascending), then ends it; returns end's result. */
-static int run_stream(const char *in, size_t len, const size_t *cuts, size_t ncuts,
-                      struct collect *c, struct gw_xlate_usage *u)
-{
-    struct gw_arena a;
-    struct gw_xlate x = X;
-    struct gw_gemini_stream s;
-    struct gw_xlate_sink sink = {collect_write, c};
-    gw_arena_init(&a, 4096, 0);
-    x.arena = &a;
-    gw_gemini_stream_init(&s, &x);
-    size_t off = 0;
-    int last = 0;
-    for (size_t i = 0; i <= ncuts; i++) {
-        size_t end = i < ncuts ? cuts[i] : len;
-        last = gw_gemini_stream_feed(&s, in + off, end - off, &sink, u);
-        off = end;
-        if (last != 0)
-            break;
-    }
-    int r = gw_gemini_stream_end(&s, &sink, u);
-    if (last != 0)
-        cr_assert_eq(r, last, "end %d after feed %d", r, last);
-    /* Ending twice changes nothing. */
-    unsigned writes = c->writes;
-    cr_assert_eq(gw_gemini_stream_end(&s, &sink, u), r);
-    cr_assert_eq(c->writes, writes);
-    gw_arena_destroy(&a);
-    return r;
-}
-
-static void expect_stream(const char *in, size_t len, int want_r, const char *want)
-{
-    struct collect c = {0};
-    struct gw_xlate_usage u = {0};
-    cr_assert_eq(run_stream(in, len, NULL, 0, &c, &u), want_r);
-    cr_assert(c.n == strlen(want) && memcmp(c.p, want, c.n) == 0, "got:\n%.*s\nwant:\n%s", (int)c.n,
-              c.p, want);
-    free(c.p);
-}
+#define WANT_USAGE_CHUNK                                                                           \
+    "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000," \
+    "\"model\":\"gem\",\"choices\":[],\"usage\":{\"prompt_tokens\":472,"                           \
+    "\"completion_tokens\":189,\"total_tokens\":661,\"prompt_tokens_details\":"                    \
+    "{\"cached_tokens\":100},\"completion_tokens_details\":{\"reasoning_tokens\":100}}}\n\n"
 
 Test(gemini, stream_transcript_translates)
 {
-    struct collect c = {0};
+    size_t n;
+    char *in = transcript_with("\r\n", &n);
+    struct xt_out c = {0};
     struct gw_xlate_usage u = {0};
-    cr_assert_eq(run_stream(transcript, LIT_LEN(transcript), NULL, 0, &c, &u), 1);
-    size_t wl = LIT_LEN(want_chunks), dl = LIT_LEN(want_done);
-    cr_assert(c.n == wl + dl && memcmp(c.p, want_chunks, wl) == 0 &&
-                  memcmp(c.p + wl, want_done, dl) == 0,
-              "got:\n%.*s", (int)c.n, c.p);
+    cr_assert_eq(xt_run_stream(D, in, n, NULL, 0, &c, &u, NULL), 1);
+    xt_assert_out(&c, WANT_CHUNKS DONE);
     cr_assert(u.have);
     cr_assert_eq(u.prompt_tokens, 472);
     cr_assert_eq(u.cached_tokens, 100);
-    cr_assert_eq(u.completion_tokens, 189);
+    cr_assert_eq(u.completion_tokens, 189, "thoughts count as completion");
+    cr_assert_eq(u.reasoning_tokens, 100);
     free(c.p);
+    free(in);
 }
 
 Test(gemini, stream_usage_chunk_only_when_asked)
 {
+    size_t n;
+    char *in = transcript_with("\r\n", &n);
     X.want_usage = true;
-    char want[sizeof(want_chunks) + sizeof(want_usage_chunk) + sizeof(want_done)];
-    snprintf(want, sizeof(want), "%s%s%s", want_chunks, want_usage_chunk, want_done);
-    expect_stream(transcript, LIT_LEN(transcript), 1, want);
-}
-
-static struct collect whole(const char *in, size_t len)
-{
-    struct collect c = {0};
-    run_stream(in, len, NULL, 0, &c, NULL);
-    return c;
-}
-
-static void check_splits(const char *in, size_t len)
-{
-    struct collect ref = whole(in, len);
-    cr_assert(ref.n > 0);
-    for (size_t cut = 0; cut <= len; cut++) {
-        struct collect c = {0};
-        struct gw_xlate_usage u = {0};
-        run_stream(in, len, &cut, 1, &c, &u);
-        cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "split at %zu differs", cut);
-        cr_assert_eq(u.completion_tokens, 189);
-        free(c.p);
-    }
-    size_t *cuts = malloc(len * sizeof(*cuts));
-    for (size_t i = 0; i < len; i++)
-        cuts[i] = i + 1;
-    struct collect c = {0};
-    run_stream(in, len, cuts, len - 1, &c, NULL);
-    cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "byte at a time differs");
-    free(c.p);
-    free(cuts);
-    free(ref.p);
+    xt_expect_stream(D, in, n, WANT_CHUNKS WANT_USAGE_CHUNK DONE, 1);
+    free(in);
 }
 
 Test(gemini, stream_every_split_and_byte_at_a_time_give_the_same_chunks)
 {
+    size_t n;
+    char *in = transcript_with("\r\n", &n);
     X.want_usage = true;
-    check_splits(transcript, LIT_LEN(transcript));
+    xt_check_splits(D, in, n);
     X.want_usage = false;
-    check_splits(transcript, LIT_LEN(transcript));
-}
-
-/* The transcript with its CRLFs as LF or CR (any SSE line end is accepted). */
-static char *with_line_ends(const char *eol, size_t *len)
-{
-    size_t n = LIT_LEN(transcript);
-    char *out = malloc(n + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (transcript[i] == '\r' && transcript[i + 1] == '\n') {
-            out[k++] = eol[0];
-            i++;
-        } else {
-            out[k++] = transcript[i];
-        }
-    }
-    *len = k;
-    return out;
+    xt_check_splits(D, in, n);
+    free(in);
 }
 
 Test(gemini, stream_lf_and_cr_line_ends)
 {
     X.want_usage = true;
-    struct collect ref = whole(transcript, LIT_LEN(transcript));
     const char *eols[] = {"\n", "\r"};
-    for (size_t e = 0; e < 2; e++) {
+    for (size_t e = 0; e < GW_ARRAY_SIZE(eols); e++) {
         size_t n;
-        char *in = with_line_ends(eols[e], &n);
-        struct collect c = whole(in, n);
-        cr_assert(c.n == ref.n && memcmp(c.p, ref.p, c.n) == 0, "eol %zu", e);
-        check_splits(in, n);
-        free(c.p);
+        char *in = transcript_with(eols[e], &n);
+        xt_expect_stream(D, in, n, WANT_CHUNKS WANT_USAGE_CHUNK DONE, 1);
+        xt_check_splits(D, in, n);
         free(in);
     }
-    free(ref.p);
 }
 
-Test(gemini, stream_error_object_becomes_an_error_chunk)
+/* The upstream's own error: mapped as a non-2xx body would be, then [DONE]; later events ignored.
+ */
+Test(gemini, stream_error_object_becomes_an_error_chunk_and_done)
 {
     static const char in[] =
         "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}],\"role\":\"model\"},"
@@ -1160,78 +1027,116 @@ Test(gemini, stream_error_object_becomes_an_error_chunk)
         "later.\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n"
         "data: "
         "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"late\"}]},\"index\":0}]}\r\n\r\n";
-    expect_stream(in, LIT_LEN(in), 1,
-                  CHUNK ROLE CHUNK
-                  "{\"content\":\"Hi\"}" NUL_END
-                  "data: {\"error\":{\"message\":\"The model is overloaded. Please try again "
-                  "later.\",\"type\":\"server_error\",\"param\":null,\"code\":"
-                  "\"service_unavailable\"}}\n\n");
+    xt_expect_stream(D, in, LIT_LEN(in),
+                     CHUNK ROLE CHUNK "{\"content\":\"Hi\"}" NUL_END
+                                      "data: {\"error\":{\"message\":\"The model is overloaded. "
+                                      "Please try again later.\",\"type\":\"server_error\","
+                                      "\"param\":null,\"code\":\"service_unavailable\"}}\n\n" DONE,
+                     1);
+    /* A status Gemini's table does not name: server_error, no code. */
+    static const char odd[] = "data: {\"error\":{\"code\":409,\"message\":\"Aborted.\",\"status\":"
+                              "\"ABORTED\"}}\r\n\r\n";
+    xt_expect_stream(D, odd, LIT_LEN(odd),
+                     "data: {\"error\":{\"message\":\"Aborted.\",\"type\":\"server_error\","
+                     "\"param\":null,\"code\":null}}\n\n" DONE,
+                     1);
+    xt_check_splits(D, in, LIT_LEN(in));
 }
 
-Test(gemini, stream_cut_short_or_broken_ends_with_an_error_chunk)
+Test(gemini, stream_cut_short_or_broken_ends_with_an_error_chunk_and_done)
 {
     static const char cut[] =
         "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}],\"role\":\"model\"},"
         "\"index\":0}]}\r\n\r\n"
         "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"!\"}]},\"finishReason\":"
         "\"STOP\",\"index\":0}]}"; /* no blank line: discarded */
-    expect_stream(cut, LIT_LEN(cut), -1,
-                  CHUNK ROLE CHUNK
-                  "{\"content\":\"Hi\"}" NUL_END
-                  "data: {\"error\":{\"message\":\"upstream stream ended before a finishReason\","
-                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n");
+    xt_expect_stream(D, cut, LIT_LEN(cut),
+                     CHUNK ROLE CHUNK "{\"content\":\"Hi\"}" NUL_END FAIL(
+                         "upstream stream ended before a finishReason"),
+                     -1);
     /* Nothing at all. */
-    expect_stream("", 0, -1,
-                  "data: {\"error\":{\"message\":\"upstream stream ended before a finishReason\","
-                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n");
-
-    static const char bad[] = "data: {\"candidates\":\n\n";
-    struct collect c = {0};
-    struct gw_gemini_stream s;
-    struct gw_xlate_sink sink = {collect_write, &c};
-    gw_gemini_stream_init(&s, &X);
-    cr_assert_eq(gw_gemini_stream_feed(&s, bad, LIT_LEN(bad), &sink, NULL), -1);
-    cr_assert_eq(gw_gemini_stream_feed(&s, "data: {}\n\n", 10, &sink, NULL), -1);
-    cr_assert_eq(gw_gemini_stream_end(&s, &sink, NULL), -1);
-    cr_assert_eq(c.writes, 1);
-    cr_assert(memmem(c.p, c.n, "invalid event", 13));
+    xt_expect_stream(D, "", 0, FAIL("upstream stream ended before a finishReason"), -1);
+    /* Not JSON: the feed itself fails, and what follows is not read. */
+    static const char bad[] = "data: {\"candidates\":\n\ndata: {}\n\n";
+    int fed = 0;
+    struct xt_out c = {0};
+    cr_assert_eq(xt_run_stream(D, bad, LIT_LEN(bad), NULL, 0, &c, NULL, &fed), -1);
+    cr_assert_eq(fed, -1);
+    xt_assert_out(&c, FAIL("invalid event in the upstream stream"));
     free(c.p);
 
-    static const char *const broken[] = {
-        "data: {\"candidates\":[{\"index\":8}]}\n\n",
-        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{}}]}}]}\n\n",
-        "data: {\"candidates\":{}}\n\n",
-        "data: {\"candidates\":[{\"content\":{\"parts\":7}}]}\n\n",
-        ("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]},\"logprobsResult\":"
-         "{}}]}\n\n"),
+    static const struct {
+        const char *in, *want;
+    } broken[] = {
+        {"data: {\"candidates\":[{\"index\":8}]}\n\n",
+         FAIL("candidate index over 7 in the upstream stream")},
+        {"data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{}}]}}]}\n\n",
+         CHUNK ROLE FAIL("invalid functionCall in the upstream stream")},
+        {"data: {\"candidates\":{}}\n\n", FAIL("invalid candidates in the upstream stream")},
+        {"data: {\"candidates\":[{\"content\":{\"parts\":7}}]}\n\n",
+         CHUNK ROLE FAIL("invalid candidate content in the upstream stream")},
+        {"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]},\"logprobsResult\":"
+         "{}}]}\n\n",
+         CHUNK ROLE FAIL("invalid logprobsResult in the upstream stream")},
     };
-    for (size_t i = 0; i < GW_ARRAY_SIZE(broken); i++) {
-        struct collect b = {0};
-        cr_assert_eq(run_stream(broken[i], strlen(broken[i]), NULL, 0, &b, NULL), -1, "%s",
-                     broken[i]);
-        cr_assert(memmem(b.p, b.n, "\"type\":\"server_error\"", 21), "%s: %.*s", broken[i],
-                  (int)b.n, b.p);
-        free(b.p);
-    }
+    for (size_t i = 0; i < GW_ARRAY_SIZE(broken); i++)
+        xt_expect_stream(D, broken[i].in, strlen(broken[i].in), broken[i].want, -1);
+}
+
+/* A sink that counts its calls and refuses each. */
+static int refuse_write(void *arg, const char *p, size_t n)
+{
+    unsigned *calls = arg;
+    (void)p;
+    (void)n;
+    (*calls)++;
+    return -1;
+}
+
+/* "data: " and n - 6 bytes of 'a': an event that has not ended yet (malloc'd). */
+static char *unended_event(size_t n)
+{
+    char *p = malloc(n);
+    cr_assert(p);
+    memcpy(p, "data: ", 6);
+    memset(p + 6, 'a', n - 6);
+    return p;
 }
 
 Test(gemini, stream_event_over_1_mib_is_refused)
 {
     size_t n = GW_GEMINI_EVENT_MAX + 16;
-    char *big = malloc(n);
-    memcpy(big, "data: ", 6);
-    memset(big + 6, 'a', n - 6);
-    struct collect c = {0};
+    char *big = unended_event(n);
+    struct xt_out c = {0};
     struct gw_gemini_stream s;
-    struct gw_xlate_sink sink = {collect_write, &c};
+    struct gw_xlate_sink sink = {xt_out_write, &c};
     gw_gemini_stream_init(&s, &X);
     int r = 0;
     for (size_t off = 0; off < n && r == 0; off += 4096)
         r = gw_gemini_stream_feed(&s, big + off, GW_MIN(4096, n - off), &sink, NULL);
     cr_assert_eq(r, -1);
-    cr_assert(memmem(c.p, c.n, "over 1 MiB", 10));
-    cr_assert(arena.total < 4 * GW_GEMINI_EVENT_MAX);
+    xt_assert_out(&c, FAIL("upstream stream event over 1 MiB"));
+    cr_assert(arena.total < 4 * GW_GEMINI_EVENT_MAX, "arena %zu bytes", arena.total);
+    cr_assert_eq(gw_gemini_stream_end(&s, &sink, NULL), -1);
+    cr_assert_eq(c.writes, 2, "the error chunk and [DONE], once");
     free(c.p);
+    free(big);
+}
+
+/* An arena that runs out under a growing event: the stream fails, with nothing to write with. */
+Test(gemini, stream_arena_exhaustion_fails_the_stream)
+{
+    gw_arena_destroy(&arena);
+    gw_arena_init(&arena, 4096, 64 << 10);
+    char *big = unended_event(256 << 10);
+    unsigned writes = 0;
+    struct gw_xlate_sink sink = {refuse_write, &writes};
+    struct gw_gemini_stream s;
+    gw_gemini_stream_init(&s, &X);
+    cr_assert_eq(gw_gemini_stream_feed(&s, big, 256 << 10, &sink, NULL), -1);
+    cr_assert_eq(gw_gemini_stream_feed(&s, "\n\n", 2, &sink, NULL), -1);
+    cr_assert_eq(gw_gemini_stream_end(&s, &sink, NULL), -1);
+    cr_assert_eq(writes, 0);
     free(big);
 }
 
@@ -1253,20 +1158,17 @@ Test(gemini, stream_two_candidates_each_need_a_finish)
         "{\"tool_calls\":[{\"index\":0,\"id\":\"call_req1_1\",\"type\":\"function\",\"function\":" \
         "{\"name\":\"g\",\"arguments\":\"{}\"}}]}" NUL_END
     /* Choice 0 never finished: the stream was cut short. */
-    expect_stream(in, LIT_LEN(in), -1,
-                  WANT_HEAD
-                  "data: {\"error\":{\"message\":\"upstream stream ended before a finishReason\","
-                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n");
+    xt_expect_stream(D, in, LIT_LEN(in),
+                     WANT_HEAD FAIL("upstream stream ended before a finishReason"), -1);
     static const char fin[] =
         "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}]},\"finishReason\":"
         "\"MAX_TOKENS\"},{\"content\":{\"parts\":[{\"text\":\"ignored after finish\"}]},"
         "\"index\":1}]}\n\n";
     char both[sizeof(in) + sizeof(fin)];
     snprintf(both, sizeof(both), "%s%s", in, fin);
-    char want[4096];
-    snprintf(want, sizeof(want), "%s%s{},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n",
-             WANT_HEAD, CHUNK);
-    expect_stream(both, strlen(both), 1, want);
+    xt_expect_stream(D, both, strlen(both),
+                     WANT_HEAD CHUNK "{},\"finish_reason\":\"length\"}]}\n\n" DONE, 1);
+    xt_check_splits(D, both, strlen(both));
 }
 
 Test(gemini, stream_blocked_prompt_and_filtered_candidate)
@@ -1275,23 +1177,23 @@ Test(gemini, stream_blocked_prompt_and_filtered_candidate)
         "data: {\"promptFeedback\":{\"blockReason\":\"PROHIBITED_CONTENT\"},\"usageMetadata\":"
         "{\"promptTokenCount\":12,\"totalTokenCount\":12}}\r\n\r\n";
     X.want_usage = true;
-    expect_stream(blocked, LIT_LEN(blocked), 1,
-                  CHUNK ROLE CHUNK
-                  "{},\"finish_reason\":\"content_filter\"}]}\n\n"
-                  "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\","
-                  "\"created\":1700000000,\"model\":\"gem\",\"choices\":[],\"usage\":"
-                  "{\"prompt_tokens\":12,\"completion_tokens\":0,\"total_tokens\":12,"
-                  "\"prompt_tokens_details\":{\"cached_tokens\":0},"
-                  "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}\n\n"
-                  "data: [DONE]\n\n");
+    xt_expect_stream(D, blocked, LIT_LEN(blocked),
+                     CHUNK ROLE CHUNK
+                     "{},\"finish_reason\":\"content_filter\"}]}\n\n"
+                     "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\","
+                     "\"created\":1700000000,\"model\":\"gem\",\"choices\":[],\"usage\":"
+                     "{\"prompt_tokens\":12,\"completion_tokens\":0,\"total_tokens\":12,"
+                     "\"prompt_tokens_details\":{\"cached_tokens\":0},"
+                     "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}\n\n" DONE,
+                     1);
     X.want_usage = false;
     static const char filtered[] =
         "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Once upon\"}]}}]}\r\n\r\n"
         "data: {\"candidates\":[{\"finishReason\":\"RECITATION\",\"index\":0}]}\r\n\r\n";
-    expect_stream(filtered, LIT_LEN(filtered), 1,
-                  CHUNK ROLE CHUNK
-                  "{\"content\":\"Once upon\"}" NUL_END CHUNK
-                  "{},\"finish_reason\":\"content_filter\"}]}\n\ndata: [DONE]\n\n");
+    xt_expect_stream(D, filtered, LIT_LEN(filtered),
+                     CHUNK ROLE CHUNK "{\"content\":\"Once upon\"}" NUL_END CHUNK
+                                      "{},\"finish_reason\":\"content_filter\"}]}\n\n" DONE,
+                     1);
 }
 
 Test(gemini, stream_logprobs_ride_on_the_content_chunk)
@@ -1301,12 +1203,14 @@ Test(gemini, stream_logprobs_ride_on_the_content_chunk)
         "\"STOP\",\"logprobsResult\":{\"topCandidates\":[{\"candidates\":[{\"token\":\"Hi\","
         "\"logProbability\":-0.5}]}],\"chosenCandidates\":[{\"token\":\"Hi\",\"logProbability\":"
         "-0.5}]}}]}\n\n";
-    expect_stream(in, LIT_LEN(in), 1,
-                  CHUNK ROLE CHUNK
-                  "{\"content\":\"Hi\"},\"logprobs\":{\"content\":[{\"token\":"
-                  "\"Hi\",\"logprob\":-0.5,\"bytes\":[72,105],\"top_logprobs\":[{\"token\":"
-                  "\"Hi\",\"logprob\":-0.5,\"bytes\":[72,105]}]}],\"refusal\":null}" NUL_END CHUNK
-                  "{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    xt_expect_stream(
+        D, in, LIT_LEN(in),
+        CHUNK ROLE CHUNK
+        "{\"content\":\"Hi\"},\"logprobs\":{\"content\":[{\"token\":"
+        "\"Hi\",\"logprob\":-0.5,\"bytes\":[72,105],\"top_logprobs\":[{\"token\":"
+        "\"Hi\",\"logprob\":-0.5,\"bytes\":[72,105]}]}],\"refusal\":null}" NUL_END CHUNK
+        "{},\"finish_reason\":\"stop\"}]}\n\n" DONE,
+        1);
 }
 
 Test(gemini, stream_logprobs_with_long_tokens_fit_the_chunk)
@@ -1322,10 +1226,10 @@ Test(gemini, stream_logprobs_with_long_tokens_fit_the_chunk)
              "\"finishReason\":\"STOP\",\"logprobsResult\":{\"topCandidates\":[{\"candidates\":"
              "[{\"token\":\"%s\"}]}],\"chosenCandidates\":[{\"token\":\"%s\"}]}}]}\n\n",
              tok, tok, tok);
-    struct collect c = {0};
-    cr_assert_eq(run_stream(in, strlen(in), NULL, 0, &c, NULL), 1);
+    struct xt_out c = {0};
+    cr_assert_eq(xt_run_stream(D, in, strlen(in), NULL, 0, &c, NULL, NULL), 1);
     cr_assert_gt(c.n, 2 * strlen(in));
-    cr_assert(memmem(c.p, c.n, "data: [DONE]", 12));
+    cr_assert(c.n > LIT_LEN(DONE) && memcmp(c.p + c.n - LIT_LEN(DONE), DONE, LIT_LEN(DONE)) == 0);
     free(c.p);
     free(in);
 }
@@ -1339,39 +1243,31 @@ Test(gemini, stream_comments_multiline_data_and_other_fields)
                              "id: 7\n\n"
                              "data\n\n"   /* a field name alone: empty data, no event */
                              "data:\n\n"; /* the same */
-    expect_stream(in, LIT_LEN(in), 1,
-                  CHUNK ROLE CHUNK "{\"content\":\"a\"}" NUL_END CHUNK
-                                   "{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    xt_expect_stream(D, in, LIT_LEN(in),
+                     CHUNK ROLE CHUNK "{\"content\":\"a\"}" NUL_END CHUNK
+                                      "{},\"finish_reason\":\"stop\"}]}\n\n" DONE,
+                     1);
     /* Blank lines before any field (nothing buffered yet) dispatch nothing. */
     static const char blank[] = "\r\n\n\rdata: {\"candidates\":[{\"finishReason\":\"STOP\"}]}\n\n";
-    expect_stream(blank, LIT_LEN(blank), 1,
-                  CHUNK ROLE CHUNK "{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    xt_expect_stream(D, blank, LIT_LEN(blank),
+                     CHUNK ROLE CHUNK "{},\"finish_reason\":\"stop\"}]}\n\n" DONE, 1);
     /* Two empty data lines make the data "\n": an event, and not JSON. */
     static const char two[] = "data:\ndata\n\n";
-    struct collect c = {0};
-    cr_assert_eq(run_stream(two, LIT_LEN(two), NULL, 0, &c, NULL), -1);
-    cr_assert(memmem(c.p, c.n, "invalid event", 13));
-    free(c.p);
-}
-
-static int refuse_write(void *arg, const char *p, size_t n)
-{
-    unsigned *calls = arg;
-    (void)p;
-    (void)n;
-    (*calls)++;
-    return -1;
+    xt_expect_stream(D, two, LIT_LEN(two), FAIL("invalid event in the upstream stream"), -1);
 }
 
 Test(gemini, stream_sink_refusal_stops_the_translation)
 {
+    size_t n;
+    char *in = transcript_with("\r\n", &n);
     struct gw_gemini_stream s;
     unsigned calls = 0;
     struct gw_xlate_sink sink = {refuse_write, &calls};
     gw_gemini_stream_init(&s, &X);
-    cr_assert_eq(gw_gemini_stream_feed(&s, transcript, LIT_LEN(transcript), &sink, NULL), -1);
+    cr_assert_eq(gw_gemini_stream_feed(&s, in, n, &sink, NULL), -1);
     cr_assert_eq(calls, 1);
-    cr_assert_eq(gw_gemini_stream_feed(&s, transcript, LIT_LEN(transcript), &sink, NULL), -1);
+    cr_assert_eq(gw_gemini_stream_feed(&s, in, n, &sink, NULL), -1);
     cr_assert_eq(gw_gemini_stream_end(&s, &sink, NULL), -1);
     cr_assert_eq(calls, 1);
+    free(in);
 }
