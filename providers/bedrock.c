@@ -13,14 +13,16 @@
  * modelStreamErrorException, validationException, throttlingException,
  * serviceUnavailableException, each an event stream message whose JSON
  * payload may carry a "p" padding member), and the error statuses of each
- * operation. Requests are signed with SigV4, service "bedrock"
+ * operation, told apart by the x-amzn-ErrorType header where a status is
+ * shared. Requests are signed with SigV4, service "bedrock"
  * (providers/sigv4.h); the stream is framed by providers/eventstream.h.
- * JSON is read with the core/json.h tokenizer (strings pass through as their
- * raw, already escaped text) and written with gw_jw_*. The request body is
- * bounded by providers/xbound.h (400 past its limit) and function names
- * follow its rule, which is ToolSpecification.name's: 1 to 64 of [a-zA-Z0-9_-].
+ * JSON is read through providers/jv.h (strings pass through as their raw,
+ * already escaped text), Converse is written with gw_jw_*, and everything
+ * the client gets back is written by providers/oai.h, so this file holds the
+ * mapping only. The request body is bounded by providers/xbound.h (400 past
+ * its limit) and function names follow its rule, which is
+ * ToolSpecification.name's: 1 to 64 of [a-zA-Z0-9_-].
  */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,119 +38,11 @@
 #include "providers/bedrock.h"
 #include "providers/dialect.h"
 #include "providers/eventstream.h"
+#include "providers/jv.h"
+#include "providers/oai.h"
 #include "providers/sigv4.h"
 #include "providers/xbound.h"
 #include "providers/xlate.h"
-
-/* ---- JSON reading helpers ---- */
-
-/* One value: its type, its whole text, and for strings the raw text inside the quotes. */
-struct jv {
-    bool found; /* false when absent or null */
-    enum gw_json_tok_type type;
-    struct gw_span raw; /* the value's text (strings with their quotes) */
-    struct gw_span str; /* strings: raw (escaped) text inside the quotes */
-};
-
-static bool jv_is(const struct jv *v, enum gw_json_tok_type t)
-{
-    return v->found && v->type == t;
-}
-
-static bool jv_streq(const struct jv *v, const char *s)
-{
-    return jv_is(v, GW_JT_STRING) && gw_json_str_eq(v->str, s);
-}
-
-/* Top-level members keys[0..n) of the object text obj; -1 if obj is not a valid object. */
-static int scan(struct gw_span obj, const char *const *keys, size_t n, struct jv *out)
-{
-    struct gw_json_member m[24];
-    GW_BUG_ON(n > GW_ARRAY_SIZE(m));
-    memset(out, 0, n * sizeof(*out));
-    if (!obj.ptr || gw_json_scan_object(obj.ptr, obj.len, keys, n, m) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!m[i].found || m[i].value.type == GW_JT_NULL)
-            continue;
-        out[i].found = true;
-        out[i].type = m[i].value.type;
-        out[i].raw = gw_span_make(obj.ptr + m[i].value.start, m[i].value_end - m[i].value.start);
-        out[i].str = m[i].value.span;
-    }
-    return 0;
-}
-
-/* One member `key` of the object value v (found false when v is not an object). */
-static struct jv member(const struct jv *v, const char *key)
-{
-    struct jv out = {0};
-    if (jv_is(v, GW_JT_OBJ_BEGIN) && scan(v->raw, &key, 1, &out) != 0)
-        memset(&out, 0, sizeof(out));
-    return out;
-}
-
-struct arr_it {
-    struct gw_json j;
-};
-
-/* Starts iterating the array text arr; -1 if it is not an array. */
-static int arr_begin(struct arr_it *it, const struct jv *arr)
-{
-    struct gw_json_tok t;
-    if (!jv_is(arr, GW_JT_ARR_BEGIN))
-        return -1;
-    gw_json_init(&it->j, arr->raw.ptr, arr->raw.len);
-    return gw_json_next(&it->j, &t) == 1 && t.type == GW_JT_ARR_BEGIN ? 0 : -1;
-}
-
-/* The next element: 1, 0 at the end, -1 on invalid JSON. */
-static int arr_next(struct arr_it *it, struct jv *el)
-{
-    struct gw_json_tok t;
-    size_t end;
-    if (gw_json_next(&it->j, &t) != 1)
-        return -1;
-    if (t.type == GW_JT_ARR_END)
-        return 0;
-    if (gw_json_skip(&it->j, &t, &end) != 0)
-        return -1;
-    el->found = t.type != GW_JT_NULL;
-    el->type = t.type;
-    el->raw = gw_span_make(it->j.buf + t.start, end - t.start);
-    el->str = t.span;
-    return 1;
-}
-
-/* True when the object value v has no members. */
-static bool obj_empty(const struct jv *v)
-{
-    struct gw_json j;
-    struct gw_json_tok t;
-    gw_json_init(&j, v->raw.ptr, v->raw.len);
-    return gw_json_next(&j, &t) == 1 && gw_json_next(&j, &t) == 1 && t.type == GW_JT_OBJ_END;
-}
-
-/* Unescapes a string value into the arena (NUL-terminated); NULL on failure. */
-static char *unesc(struct gw_arena *a, struct gw_span raw, size_t *n)
-{
-    char *p = gw_arena_alloc(a, raw.len + 1);
-    if (!p)
-        return NULL;
-    long k = gw_json_unescape(raw, p, raw.len + 1);
-    if (k < 0)
-        return NULL;
-    p[k] = '\0';
-    if (n)
-        *n = (size_t)k;
-    return p;
-}
-
-static bool num_u64(const struct jv *v, uint64_t *out)
-{
-    *out = 0;
-    return jv_is(v, GW_JT_NUMBER) && gw_json_to_u64(v->str, out);
-}
 
 static size_t strlen0(const char *s)
 {
@@ -172,26 +66,6 @@ struct bctx {
     size_t msg;    /* index in messages of the message being written */
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(struct gw_xlate_err *e, const char *param,
-                                                      const char *fmt, ...)
-{
-    va_list ap;
-    e->status = 400;
-    e->param = param;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof(e->message), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int fail_mem(struct gw_xlate_err *e)
-{
-    e->status = 500;
-    e->param = NULL;
-    snprintf(e->message, sizeof(e->message), "out of memory translating the request");
-    return -1;
-}
-
 static void close_msg(struct bctx *c)
 {
     if (c->open == R_NONE)
@@ -214,9 +88,10 @@ static int begin_block(struct bctx *c, enum role role)
     if (c->open == role)
         return 0;
     if (!c->any_message && role == R_ASSISTANT)
-        return fail(c->err, "messages",
-                    "this provider (Bedrock Converse) needs the conversation to start with a "
-                    "user message; the first message with content is an assistant message");
+        return gw_xlate_fail(
+            c->err, "messages",
+            "this provider (Bedrock Converse) needs the conversation to start with a "
+            "user message; the first message with content is an assistant message");
     close_msg(c);
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "role");
@@ -228,7 +103,7 @@ static int begin_block(struct bctx *c, enum role role)
     return 0;
 }
 
-static void text_block(struct bctx *c, const struct jv *s)
+static void text_block(struct bctx *c, const struct gw_jv *s)
 {
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "text");
@@ -263,40 +138,41 @@ static const char *image_format(const char *mt, size_t n)
  * Converse takes the image's bytes only (ImageSource.bytes; the JSON
  * protocol carries a blob as base64, which a data: URL already holds).
  */
-static int image_block(struct bctx *c, const struct jv *part)
+static int image_block(struct bctx *c, const struct gw_jv *part)
 {
     static const char *const pk[] = {"image_url"};
     static const char *const uk[] = {"url"};
-    struct jv iu, url;
-    if (scan(part->raw, pk, 1, &iu) != 0)
-        return fail(c->err, "messages", "invalid content part");
-    if (jv_is(&iu, GW_JT_STRING)) {
+    struct gw_jv iu, url;
+    if (gw_jv_scan(part->raw, pk, 1, &iu) != 0)
+        return gw_xlate_fail(c->err, "messages", "invalid content part");
+    if (gw_jv_is(&iu, GW_JT_STRING)) {
         url = iu;
-    } else if (jv_is(&iu, GW_JT_OBJ_BEGIN)) {
-        if (scan(iu.raw, uk, 1, &url) != 0)
-            return fail(c->err, "messages", "invalid image_url");
+    } else if (gw_jv_is(&iu, GW_JT_OBJ_BEGIN)) {
+        if (gw_jv_scan(iu.raw, uk, 1, &url) != 0)
+            return gw_xlate_fail(c->err, "messages", "invalid image_url");
     } else {
-        return fail(c->err, "messages", "image_url part needs image_url.url");
+        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
     }
-    if (!jv_is(&url, GW_JT_STRING))
-        return fail(c->err, "messages", "image_url part needs image_url.url");
+    if (!gw_jv_is(&url, GW_JT_STRING))
+        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
     size_t n;
-    const char *u = unesc(c->a, url.str, &n);
+    const char *u = gw_jv_unesc(c->a, url.str, &n);
     if (!u)
-        return fail_mem(c->err);
+        return gw_xlate_fail_mem(c->err);
     if (has_prefix(u, n, "https://") || has_prefix(u, n, "http://"))
-        return fail(c->err, "messages",
-                    "this provider (Bedrock) takes image bytes only: send the image as a "
-                    "data:image/...;base64,... URL");
+        return gw_xlate_fail(c->err, "messages",
+                             "this provider (Bedrock) takes image bytes only: send the image as a "
+                             "data:image/...;base64,... URL");
     if (!has_prefix(u, n, "data:"))
-        return fail(c->err, "messages", "image URLs must be data: URLs for this provider");
+        return gw_xlate_fail(c->err, "messages", "image URLs must be data: URLs for this provider");
     const char *semi = memchr(u, ';', n);
     if (!semi || !has_prefix(semi, n - (size_t)(semi - u), ";base64,"))
-        return fail(c->err, "messages", "image data URLs must be data:<media type>;base64,<data>");
+        return gw_xlate_fail(c->err, "messages",
+                             "image data URLs must be data:<media type>;base64,<data>");
     const char *fmt = image_format(u + 5, (size_t)(semi - (u + 5)));
     if (!fmt)
-        return fail(c->err, "messages",
-                    "image type not supported by this provider: png, jpeg, gif or webp");
+        return gw_xlate_fail(c->err, "messages",
+                             "image type not supported by this provider: png, jpeg, gif or webp");
     const char *data = semi + 8;
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "image");
@@ -318,15 +194,15 @@ static int image_block(struct bctx *c, const struct jv *part)
  * first (R_NONE inside a toolResult). Empty text parts are dropped (Converse
  * refuses blank text blocks).
  */
-static int write_part(struct bctx *c, enum role role, const struct jv *part, bool images)
+static int write_part(struct bctx *c, enum role role, const struct gw_jv *part, bool images)
 {
     static const char *const k[] = {"type", "text"};
-    struct jv v[2];
-    if (!jv_is(part, GW_JT_OBJ_BEGIN) || scan(part->raw, k, 2, v) != 0)
-        return fail(c->err, "messages", "content parts must be objects");
-    if (jv_streq(&v[0], "text")) {
-        if (!jv_is(&v[1], GW_JT_STRING))
-            return fail(c->err, "messages", "text part needs a string text");
+    struct gw_jv v[2];
+    if (gw_jv_scan_obj(part, k, 2, v) != 0)
+        return gw_xlate_fail(c->err, "messages", "content parts must be objects");
+    if (gw_jv_streq(&v[0], "text")) {
+        if (!gw_jv_is(&v[1], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "messages", "text part needs a string text");
         if (v[1].str.len == 0)
             return 0;
         if (role != R_NONE && begin_block(c, role) != 0)
@@ -334,23 +210,38 @@ static int write_part(struct bctx *c, enum role role, const struct jv *part, boo
         text_block(c, &v[1]);
         return 0;
     }
-    if (jv_streq(&v[0], "image_url")) {
+    if (gw_jv_streq(&v[0], "image_url")) {
         if (!images)
-            return fail(c->err, "messages",
-                        "image parts are only accepted in user and tool messages");
+            return gw_xlate_fail(c->err, "messages",
+                                 "image parts are only accepted in user and tool messages");
         if (role != R_NONE && begin_block(c, role) != 0)
             return -1;
         return image_block(c, part);
     }
-    if (jv_streq(&v[0], "refusal"))
+    if (gw_jv_streq(&v[0], "refusal"))
         return 0; /* an earlier refusal carries nothing the model needs */
-    return fail(c->err, "messages", "content part type not supported by this provider");
+    return gw_xlate_fail(c->err, "messages", "content part type not supported by this provider");
+}
+
+/* Each part of the array parts (write_part); `invalid` is the message for a malformed array. */
+static int write_parts(struct bctx *c, enum role role, const struct gw_jv *parts, bool images,
+                       const char *invalid)
+{
+    struct gw_jv_it it;
+    struct gw_jv part;
+    int r;
+    if (gw_jv_arr_begin(&it, parts) != 0)
+        return gw_xlate_fail(c->err, "messages", "%s", invalid);
+    while ((r = gw_jv_arr_next(&it, &part)) == 1)
+        if (write_part(c, role, &part, images) != 0)
+            return -1;
+    return r == 0 ? 0 : gw_xlate_fail(c->err, "messages", "%s", invalid);
 }
 
 /* Content (string or parts) of a user or assistant message. */
-static int write_content(struct bctx *c, enum role role, const struct jv *content)
+static int write_content(struct bctx *c, enum role role, const struct gw_jv *content)
 {
-    if (jv_is(content, GW_JT_STRING)) {
+    if (gw_jv_is(content, GW_JT_STRING)) {
         if (content->str.len) {
             if (begin_block(c, role) != 0)
                 return -1;
@@ -358,28 +249,20 @@ static int write_content(struct bctx *c, enum role role, const struct jv *conten
         }
         return 0;
     }
-    if (jv_is(content, GW_JT_ARR_BEGIN)) {
-        struct arr_it it;
-        struct jv part;
-        int r;
-        if (arr_begin(&it, content) != 0)
-            return fail(c->err, "messages", "invalid content");
-        while ((r = arr_next(&it, &part)) == 1)
-            if (write_part(c, role, &part, role == R_USER) != 0)
-                return -1;
-        return r == 0 ? 0 : fail(c->err, "messages", "invalid content");
-    }
+    if (gw_jv_is(content, GW_JT_ARR_BEGIN))
+        return write_parts(c, role, content, role == R_USER, "invalid content");
     if (!content->found && role == R_ASSISTANT)
         return 0;
-    return fail(c->err, "messages", "message content must be a string or an array of parts");
+    return gw_xlate_fail(c->err, "messages",
+                         "message content must be a string or an array of parts");
 }
 
 /* Remembers a tool name the history uses (raw JSON string token), once. */
 static int note_tool_name(struct bctx *c, struct gw_span name)
 {
     if (++c->ncalls > GW_XBOUND_TOOL_CALLS_MAX)
-        return fail(c->err, "messages", "A request may carry at most %u tool calls.",
-                    (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
+        return gw_xlate_fail(c->err, "messages", "A request may carry at most %u tool calls.",
+                             (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
     for (size_t i = 0; i < c->nnames; i++)
         if (gw_span_eq(c->names[i], name))
             return 0;
@@ -387,7 +270,7 @@ static int note_tool_name(struct bctx *c, struct gw_span name)
         size_t cap = c->names_cap ? c->names_cap * 2 : 8;
         struct gw_span *p = gw_arena_alloc(c->a, cap * sizeof(*p));
         if (!p)
-            return fail_mem(c->err);
+            return gw_xlate_fail_mem(c->err);
         if (c->nnames)
             memcpy(p, c->names, c->nnames * sizeof(*p));
         c->names = p;
@@ -397,25 +280,35 @@ static int note_tool_name(struct bctx *c, struct gw_span name)
     return 0;
 }
 
+/* The length of the JSON whitespace s[0..n) starts with (RFC 8259 §2). */
+static size_t json_ws(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
 /* Assistant tool_calls -> toolUse blocks; arguments must be a JSON object. */
-static int write_tool_calls(struct bctx *c, const struct jv *calls)
+static int write_tool_calls(struct bctx *c, const struct gw_jv *calls)
 {
     static const char *const ck[] = {"id", "type", "function"};
     static const char *const fk[] = {"name", "arguments"};
-    struct arr_it it;
-    struct jv call, cv[3], fv[2];
+    struct gw_jv_it it;
+    struct gw_jv call, cv[3], fv[2];
     size_t k = 0;
     int r;
-    if (arr_begin(&it, calls) != 0)
-        return fail(c->err, "messages", "tool_calls must be an array");
-    for (; (r = arr_next(&it, &call)) == 1; k++) {
-        if (!jv_is(&call, GW_JT_OBJ_BEGIN) || scan(call.raw, ck, 3, cv) != 0)
-            return fail(c->err, "messages", "tool_calls entries must be objects");
-        if (cv[1].found && !jv_streq(&cv[1], "function"))
-            return fail(c->err, "messages", "only function tool calls are supported");
-        if (!jv_is(&cv[0], GW_JT_STRING) || !jv_is(&cv[2], GW_JT_OBJ_BEGIN) ||
-            scan(cv[2].raw, fk, 2, fv) != 0 || !jv_is(&fv[0], GW_JT_STRING))
-            return fail(c->err, "messages", "tool_calls entries need id and function.name");
+    if (gw_jv_arr_begin(&it, calls) != 0)
+        return gw_xlate_fail(c->err, "messages", "tool_calls must be an array");
+    for (; (r = gw_jv_arr_next(&it, &call)) == 1; k++) {
+        if (gw_jv_scan_obj(&call, ck, 3, cv) != 0)
+            return gw_xlate_fail(c->err, "messages", "tool_calls entries must be objects");
+        if (cv[1].found && !gw_jv_streq(&cv[1], "function"))
+            return gw_xlate_fail(c->err, "messages", "only function tool calls are supported");
+        if (!gw_jv_is(&cv[0], GW_JT_STRING) || gw_jv_scan_obj(&cv[2], fk, 2, fv) != 0 ||
+            !gw_jv_is(&fv[0], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "messages",
+                                 "tool_calls entries need id and function.name");
         /* The name is also repeated in the history's toolConfig (write_history_specs). */
         if (gw_xbound_name(fv[0].str, NULL, c->a, c->err,
                            "messages[%zu].tool_calls[%zu].function.name", c->msg, k) != 0)
@@ -423,21 +316,20 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
         const char *args = "{}";
         size_t alen = 2;
         if (fv[1].found) {
-            if (!jv_is(&fv[1], GW_JT_STRING))
-                return fail(c->err, "messages", "tool call arguments must be a JSON string");
-            char *s = unesc(c->a, fv[1].str, &alen);
+            if (!gw_jv_is(&fv[1], GW_JT_STRING))
+                return gw_xlate_fail(c->err, "messages",
+                                     "tool call arguments must be a JSON string");
+            char *s = gw_jv_unesc(c->a, fv[1].str, &alen);
             if (!s)
-                return fail_mem(c->err);
-            size_t i = 0;
-            while (i < alen && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-                i++;
+                return gw_xlate_fail_mem(c->err);
+            size_t i = json_ws(s, alen);
             if (i == alen) {
                 args = "{}";
                 alen = 2;
             } else if (s[i] != '{' || !gw_json_validate(s, alen)) {
-                return fail(c->err, "messages",
-                            "tool call arguments must be a JSON object (function %.*s)",
-                            (int)GW_MIN(fv[0].str.len, 64), fv[0].str.ptr);
+                return gw_xlate_fail(c->err, "messages",
+                                     "tool call arguments must be a JSON object (function %.*s)",
+                                     (int)GW_MIN(fv[0].str.len, 64), fv[0].str.ptr);
             } else {
                 args = s;
             }
@@ -457,7 +349,7 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
         gw_jw_obj_end(&c->w);
         gw_jw_obj_end(&c->w);
     }
-    return r == 0 ? 0 : fail(c->err, "messages", "invalid tool_calls");
+    return r == 0 ? 0 : gw_xlate_fail(c->err, "messages", "invalid tool_calls");
 }
 
 /*
@@ -466,10 +358,10 @@ static int write_tool_calls(struct bctx *c, const struct jv *calls)
  * other strings as {"text":...}, parts as text and image blocks; empty
  * content gives an empty content list.
  */
-static int write_tool_result(struct bctx *c, const struct jv *id, const struct jv *content)
+static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struct gw_jv *content)
 {
-    if (!jv_is(id, GW_JT_STRING))
-        return fail(c->err, "messages", "tool messages need tool_call_id");
+    if (!gw_jv_is(id, GW_JT_STRING))
+        return gw_xlate_fail(c->err, "messages", "tool messages need tool_call_id");
     if (begin_block(c, R_USER) != 0)
         return -1;
     c->tool_blocks = true;
@@ -480,14 +372,12 @@ static int write_tool_result(struct bctx *c, const struct jv *id, const struct j
     gw_jw_raw(&c->w, id->raw.ptr, id->raw.len);
     gw_jw_key(&c->w, "content");
     gw_jw_arr_begin(&c->w);
-    if (jv_is(content, GW_JT_STRING)) {
+    if (gw_jv_is(content, GW_JT_STRING)) {
         size_t n;
-        char *s = unesc(c->a, content->str, &n);
+        char *s = gw_jv_unesc(c->a, content->str, &n);
         if (!s)
-            return fail_mem(c->err);
-        size_t i = 0;
-        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-            i++;
+            return gw_xlate_fail_mem(c->err);
+        size_t i = json_ws(s, n);
         if (i < n && s[i] == '{' && gw_json_validate(s, n)) {
             gw_jw_obj_begin(&c->w);
             gw_jw_key(&c->w, "json");
@@ -496,19 +386,11 @@ static int write_tool_result(struct bctx *c, const struct jv *id, const struct j
         } else if (content->str.len) {
             text_block(c, content);
         }
-    } else if (jv_is(content, GW_JT_ARR_BEGIN)) {
-        struct arr_it it;
-        struct jv part;
-        int r;
-        if (arr_begin(&it, content) != 0)
-            return fail(c->err, "messages", "invalid tool message content");
-        while ((r = arr_next(&it, &part)) == 1)
-            if (write_part(c, R_NONE, &part, true) != 0)
-                return -1;
-        if (r != 0)
-            return fail(c->err, "messages", "invalid tool message content");
+    } else if (gw_jv_is(content, GW_JT_ARR_BEGIN)) {
+        if (write_parts(c, R_NONE, content, true, "invalid tool message content") != 0)
+            return -1;
     } else if (content->found) {
-        return fail(c->err, "messages", "tool message content must be a string or parts");
+        return gw_xlate_fail(c->err, "messages", "tool message content must be a string or parts");
     }
     gw_jw_arr_end(&c->w);
     gw_jw_obj_end(&c->w);
@@ -519,9 +401,9 @@ static int write_tool_result(struct bctx *c, const struct jv *id, const struct j
 static const char *const msg_keys[] = {"role", "content", "tool_calls", "tool_call_id"};
 enum { MK_ROLE, MK_CONTENT, MK_TOOL_CALLS, MK_TOOL_CALL_ID, MK_COUNT };
 
-static bool is_system(const struct jv *role)
+static bool is_system(const struct gw_jv *role)
 {
-    return jv_streq(role, "system") || jv_streq(role, "developer");
+    return gw_jv_streq(role, "system") || gw_jv_streq(role, "developer");
 }
 
 /*
@@ -531,22 +413,22 @@ static bool is_system(const struct jv *role)
  * writer of its own (the caller splices it in) so that an absent system
  * costs no key.
  */
-static int write_system(struct bctx *c, const struct jv *msgs, struct gw_jw *sw, bool *any)
+static int write_system(struct bctx *c, const struct gw_jv *msgs, struct gw_jw *sw, bool *any)
 {
-    struct arr_it it;
-    struct jv m, mv[MK_COUNT];
+    struct gw_jv_it it;
+    struct gw_jv m, mv[MK_COUNT];
     int r;
     *any = false;
-    if (arr_begin(&it, msgs) != 0)
-        return fail(c->err, "messages", "messages must be an array");
+    if (gw_jv_arr_begin(&it, msgs) != 0)
+        return gw_xlate_fail(c->err, "messages", "messages must be an array");
     gw_jw_arr_begin(sw);
-    while ((r = arr_next(&it, &m)) == 1) {
-        if (!jv_is(&m, GW_JT_OBJ_BEGIN) || scan(m.raw, msg_keys, MK_COUNT, mv) != 0)
-            return fail(c->err, "messages", "messages must be objects");
+    while ((r = gw_jv_arr_next(&it, &m)) == 1) {
+        if (gw_jv_scan_obj(&m, msg_keys, MK_COUNT, mv) != 0)
+            return gw_xlate_fail(c->err, "messages", "messages must be objects");
         if (!is_system(&mv[MK_ROLE]))
             continue;
-        const struct jv *content = &mv[MK_CONTENT];
-        if (jv_is(content, GW_JT_STRING)) {
+        const struct gw_jv *content = &mv[MK_CONTENT];
+        if (gw_jv_is(content, GW_JT_STRING)) {
             if (content->str.len) {
                 gw_jw_obj_begin(sw);
                 gw_jw_key(sw, "text");
@@ -557,15 +439,15 @@ static int write_system(struct bctx *c, const struct jv *msgs, struct gw_jw *sw,
             continue;
         }
         static const char *const pk[] = {"type", "text"};
-        struct arr_it pit;
-        struct jv part, pv[2];
+        struct gw_jv_it pit;
+        struct gw_jv part, pv[2];
         int pr;
-        if (!jv_is(content, GW_JT_ARR_BEGIN) || arr_begin(&pit, content) != 0)
-            return fail(c->err, "messages", "system message content must be text");
-        while ((pr = arr_next(&pit, &part)) == 1) {
-            if (!jv_is(&part, GW_JT_OBJ_BEGIN) || scan(part.raw, pk, 2, pv) != 0 ||
-                !jv_streq(&pv[0], "text") || !jv_is(&pv[1], GW_JT_STRING))
-                return fail(c->err, "messages", "system message parts must be text");
+        if (!gw_jv_is(content, GW_JT_ARR_BEGIN) || gw_jv_arr_begin(&pit, content) != 0)
+            return gw_xlate_fail(c->err, "messages", "system message content must be text");
+        while ((pr = gw_jv_arr_next(&pit, &part)) == 1) {
+            if (gw_jv_scan_obj(&part, pk, 2, pv) != 0 || !gw_jv_streq(&pv[0], "text") ||
+                !gw_jv_is(&pv[1], GW_JT_STRING))
+                return gw_xlate_fail(c->err, "messages", "system message parts must be text");
             if (!pv[1].str.len)
                 continue;
             gw_jw_obj_begin(sw);
@@ -575,100 +457,101 @@ static int write_system(struct bctx *c, const struct jv *msgs, struct gw_jw *sw,
             *any = true;
         }
         if (pr != 0)
-            return fail(c->err, "messages", "invalid system content");
+            return gw_xlate_fail(c->err, "messages", "invalid system content");
     }
     if (r != 0)
-        return fail(c->err, "messages", "invalid messages");
+        return gw_xlate_fail(c->err, "messages", "invalid messages");
     gw_jw_arr_end(sw);
     return 0;
 }
 
-static int write_messages(struct bctx *c, const struct jv *msgs)
+static int write_messages(struct bctx *c, const struct gw_jv *msgs)
 {
-    struct arr_it it;
-    struct jv m, mv[MK_COUNT];
+    struct gw_jv_it it;
+    struct gw_jv m, mv[MK_COUNT];
     int r;
-    if (arr_begin(&it, msgs) != 0)
-        return fail(c->err, "messages", "messages must be an array");
+    if (gw_jv_arr_begin(&it, msgs) != 0)
+        return gw_xlate_fail(c->err, "messages", "messages must be an array");
     gw_jw_key(&c->w, "messages");
     gw_jw_arr_begin(&c->w);
-    for (c->msg = 0; (r = arr_next(&it, &m)) == 1; c->msg++) {
-        if (!jv_is(&m, GW_JT_OBJ_BEGIN) || scan(m.raw, msg_keys, MK_COUNT, mv) != 0)
-            return fail(c->err, "messages", "messages must be objects");
-        const struct jv *role = &mv[MK_ROLE];
+    for (c->msg = 0; (r = gw_jv_arr_next(&it, &m)) == 1; c->msg++) {
+        if (gw_jv_scan_obj(&m, msg_keys, MK_COUNT, mv) != 0)
+            return gw_xlate_fail(c->err, "messages", "messages must be objects");
+        const struct gw_jv *role = &mv[MK_ROLE];
         if (is_system(role))
             continue;
-        if (jv_streq(role, "user")) {
+        if (gw_jv_streq(role, "user")) {
             if (write_content(c, R_USER, &mv[MK_CONTENT]) != 0)
                 return -1;
-        } else if (jv_streq(role, "assistant")) {
+        } else if (gw_jv_streq(role, "assistant")) {
             if (write_content(c, R_ASSISTANT, &mv[MK_CONTENT]) != 0)
                 return -1;
             if (mv[MK_TOOL_CALLS].found && write_tool_calls(c, &mv[MK_TOOL_CALLS]) != 0)
                 return -1;
-        } else if (jv_streq(role, "tool")) {
+        } else if (gw_jv_streq(role, "tool")) {
             if (write_tool_result(c, &mv[MK_TOOL_CALL_ID], &mv[MK_CONTENT]) != 0)
                 return -1;
         } else {
-            return fail(c->err, "messages",
-                        "message role must be system, developer, user, assistant or tool");
+            return gw_xlate_fail(c->err, "messages",
+                                 "message role must be system, developer, user, assistant or tool");
         }
     }
     if (r != 0)
-        return fail(c->err, "messages", "invalid messages");
+        return gw_xlate_fail(c->err, "messages", "invalid messages");
     if (!c->any_message)
-        return fail(c->err, "messages",
-                    "messages must hold at least one user message with content");
+        return gw_xlate_fail(c->err, "messages",
+                             "messages must hold at least one user message with content");
     close_msg(c);
     gw_jw_arr_end(&c->w);
     return 0;
 }
 
 /* Checks the tools array; *count gets the number of function tools. */
-static int check_tools(struct bctx *c, const struct jv *tools, size_t *count)
+static int check_tools(struct bctx *c, const struct gw_jv *tools, size_t *count)
 {
     static const char *const tk[] = {"type", "function"};
     static const char *const fk[] = {"name", "description", "parameters"};
-    struct arr_it it;
-    struct jv t, tv[2], fv[3];
+    struct gw_jv_it it;
+    struct gw_jv t, tv[2], fv[3];
     int r;
     *count = 0;
-    if (arr_begin(&it, tools) != 0)
-        return fail(c->err, "tools", "tools must be an array");
-    for (size_t i = 0; (r = arr_next(&it, &t)) == 1; i++) {
-        if (!jv_is(&t, GW_JT_OBJ_BEGIN) || scan(t.raw, tk, 2, tv) != 0)
-            return fail(c->err, "tools", "tools entries must be objects");
-        if (!jv_streq(&tv[0], "function"))
-            return fail(c->err, "tools", "only function tools are supported by this provider");
-        if (!jv_is(&tv[1], GW_JT_OBJ_BEGIN) || scan(tv[1].raw, fk, 3, fv) != 0 ||
-            !jv_is(&fv[0], GW_JT_STRING))
-            return fail(c->err, "tools", "function tools need function.name");
-        if (fv[1].found && !jv_is(&fv[1], GW_JT_STRING))
-            return fail(c->err, "tools", "function.description must be a string");
-        if (fv[2].found && !jv_is(&fv[2], GW_JT_OBJ_BEGIN))
-            return fail(c->err, "tools", "function.parameters must be a JSON Schema object");
+    if (gw_jv_arr_begin(&it, tools) != 0)
+        return gw_xlate_fail(c->err, "tools", "tools must be an array");
+    for (size_t i = 0; (r = gw_jv_arr_next(&it, &t)) == 1; i++) {
+        if (gw_jv_scan_obj(&t, tk, 2, tv) != 0)
+            return gw_xlate_fail(c->err, "tools", "tools entries must be objects");
+        if (!gw_jv_streq(&tv[0], "function"))
+            return gw_xlate_fail(c->err, "tools",
+                                 "only function tools are supported by this provider");
+        if (gw_jv_scan_obj(&tv[1], fk, 3, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "tools", "function tools need function.name");
+        if (fv[1].found && !gw_jv_is(&fv[1], GW_JT_STRING))
+            return gw_xlate_fail(c->err, "tools", "function.description must be a string");
+        if (fv[2].found && !gw_jv_is(&fv[2], GW_JT_OBJ_BEGIN))
+            return gw_xlate_fail(c->err, "tools",
+                                 "function.parameters must be a JSON Schema object");
         if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "tools[%zu].function.name", i) != 0)
             return -1;
         (*count)++;
     }
-    return r == 0 ? 0 : fail(c->err, "tools", "invalid tools");
+    return r == 0 ? 0 : gw_xlate_fail(c->err, "tools", "invalid tools");
 }
 
 /* The client's (checked) tools -> [{"toolSpec":{name,description,inputSchema:{json}}}]. */
-static void write_tool_specs(struct bctx *c, const struct jv *tools)
+static void write_tool_specs(struct bctx *c, const struct gw_jv *tools)
 {
     static const char *const tk[] = {"function"};
     static const char *const fk[] = {"name", "description", "parameters"};
     static const char empty_schema[] = "{\"type\":\"object\",\"properties\":{}}";
-    struct arr_it it;
-    struct jv t, tv, fv[3];
+    struct gw_jv_it it;
+    struct gw_jv t, tv, fv[3];
     gw_jw_arr_begin(&c->w);
-    if (arr_begin(&it, tools) != 0) {
+    if (gw_jv_arr_begin(&it, tools) != 0) {
         gw_jw_arr_end(&c->w);
         return; /* check_tools accepted it: cannot happen */
     }
-    while (arr_next(&it, &t) == 1) {
-        if (scan(t.raw, tk, 1, &tv) != 0 || scan(tv.raw, fk, 3, fv) != 0)
+    while (gw_jv_arr_next(&it, &t) == 1) {
+        if (gw_jv_scan(t.raw, tk, 1, &tv) != 0 || gw_jv_scan(tv.raw, fk, 3, fv) != 0)
             continue; /* check_tools accepted it: cannot happen */
         gw_jw_obj_begin(&c->w);
         gw_jw_key(&c->w, "toolSpec");
@@ -718,7 +601,8 @@ static void write_history_specs(struct bctx *c)
 enum choice { TC_DEFAULT = 0, TC_AUTO, TC_REQUIRED, TC_NONE, TC_NAMED };
 
 /* Reads tool_choice; for TC_NAMED *name gets the function's name token. */
-static int read_tool_choice(struct bctx *c, const struct jv *tc, enum choice *out, struct jv *name)
+static int read_tool_choice(struct bctx *c, const struct gw_jv *tc, enum choice *out,
+                            struct gw_jv *name)
 {
     static const char *const ok[] = {"type", "function"};
     static const char *const fk[] = {"name"};
@@ -726,24 +610,24 @@ static int read_tool_choice(struct bctx *c, const struct jv *tc, enum choice *ou
     *out = TC_DEFAULT;
     if (!tc->found)
         return 0;
-    if (jv_is(tc, GW_JT_STRING)) {
-        if (jv_streq(tc, "auto"))
+    if (gw_jv_is(tc, GW_JT_STRING)) {
+        if (gw_jv_streq(tc, "auto"))
             *out = TC_AUTO;
-        else if (jv_streq(tc, "required"))
+        else if (gw_jv_streq(tc, "required"))
             *out = TC_REQUIRED;
-        else if (jv_streq(tc, "none"))
+        else if (gw_jv_streq(tc, "none"))
             *out = TC_NONE;
         else
-            return fail(c->err, "tool_choice", "tool_choice must be auto, required or none");
+            return gw_xlate_fail(c->err, "tool_choice",
+                                 "tool_choice must be auto, required or none");
         return 0;
     }
-    struct jv ov[2], fv[1];
-    if (!jv_is(tc, GW_JT_OBJ_BEGIN) || scan(tc->raw, ok, 2, ov) != 0 ||
-        !jv_streq(&ov[0], "function") || !jv_is(&ov[1], GW_JT_OBJ_BEGIN) ||
-        scan(ov[1].raw, fk, 1, fv) != 0 || !jv_is(&fv[0], GW_JT_STRING))
-        return fail(c->err, "tool_choice",
-                    "tool_choice must name a function: "
-                    "{\"type\":\"function\",\"function\":{\"name\":...}}");
+    struct gw_jv ov[2], fv[1];
+    if (gw_jv_scan_obj(tc, ok, 2, ov) != 0 || !gw_jv_streq(&ov[0], "function") ||
+        gw_jv_scan_obj(&ov[1], fk, 1, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
+        return gw_xlate_fail(c->err, "tool_choice",
+                             "tool_choice must name a function: "
+                             "{\"type\":\"function\",\"function\":{\"name\":...}}");
     if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "%s", "tool_choice.function.name") != 0)
         return -1;
     *out = TC_NAMED;
@@ -757,8 +641,8 @@ static int read_tool_choice(struct bctx *c, const struct jv *tc, enum choice *ou
  * {tool:{name}}); for tool_choice none, no tools unless the history needs
  * them; the history's own tools when the client sent none (bedrock.h).
  */
-static void write_tool_config(struct bctx *c, const struct jv *tools, size_t ntools,
-                              enum choice choice, const struct jv *name)
+static void write_tool_config(struct bctx *c, const struct gw_jv *tools, size_t ntools,
+                              enum choice choice, const struct gw_jv *name)
 {
     bool client = ntools > 0 && (choice != TC_NONE || c->tool_blocks);
     if (!client && !c->tool_blocks)
@@ -791,28 +675,28 @@ static void write_tool_config(struct bctx *c, const struct jv *tools, size_t nto
     gw_jw_obj_end(&c->w);
 }
 
-static int write_stop(struct bctx *c, const struct jv *stop)
+static int write_stop(struct bctx *c, const struct gw_jv *stop)
 {
     gw_jw_key(&c->w, "stopSequences");
-    if (jv_is(stop, GW_JT_STRING)) {
+    if (gw_jv_is(stop, GW_JT_STRING)) {
         gw_jw_arr_begin(&c->w);
         gw_jw_raw(&c->w, stop->raw.ptr, stop->raw.len);
         gw_jw_arr_end(&c->w);
         return 0;
     }
-    struct arr_it it;
-    struct jv s;
+    struct gw_jv_it it;
+    struct gw_jv s;
     int r;
-    if (arr_begin(&it, stop) != 0)
-        return fail(c->err, "stop", "stop must be a string or an array of strings");
+    if (gw_jv_arr_begin(&it, stop) != 0)
+        return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
     gw_jw_arr_begin(&c->w);
-    while ((r = arr_next(&it, &s)) == 1) {
-        if (!jv_is(&s, GW_JT_STRING))
-            return fail(c->err, "stop", "stop must be a string or an array of strings");
+    while ((r = gw_jv_arr_next(&it, &s)) == 1) {
+        if (!gw_jv_is(&s, GW_JT_STRING))
+            return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
         gw_jw_raw(&c->w, s.raw.ptr, s.raw.len);
     }
     gw_jw_arr_end(&c->w);
-    return r == 0 ? 0 : fail(c->err, "stop", "invalid stop");
+    return r == 0 ? 0 : gw_xlate_fail(c->err, "stop", "invalid stop");
 }
 
 static const char *const req_keys[] = {
@@ -845,38 +729,39 @@ enum {
 };
 
 /* The OpenAI fields Converse has no way to honour: 400 naming the field (bedrock.h). */
-static int refuse_unsupported(struct gw_xlate_err *err, const struct jv *v)
+static int refuse_unsupported(struct gw_xlate_err *err, const struct gw_jv *v)
 {
     uint64_t n;
-    if (v[RK_N].found && (!num_u64(&v[RK_N], &n) || n != 1))
-        return fail(err, "n", "this provider returns one choice: n must be 1");
+    if (v[RK_N].found && (!gw_jv_u64(&v[RK_N], &n) || n != 1))
+        return gw_xlate_fail(err, "n", "this provider returns one choice: n must be 1");
     if (v[RK_RESPONSE_FORMAT].found) {
-        struct jv type = member(&v[RK_RESPONSE_FORMAT], "type");
-        if (!jv_streq(&type, "text"))
-            return fail(err, "response_format",
-                        "response_format json_object and json_schema are not supported by this "
-                        "provider (Bedrock Converse)");
+        struct gw_jv type = gw_jv_member(&v[RK_RESPONSE_FORMAT], "type");
+        if (!gw_jv_streq(&type, "text"))
+            return gw_xlate_fail(
+                err, "response_format",
+                "response_format json_object and json_schema are not supported by this "
+                "provider (Bedrock Converse)");
     }
-    if (v[RK_LOGPROBS].found && !jv_is(&v[RK_LOGPROBS], GW_JT_FALSE))
-        return fail(err, "logprobs", "logprobs are not supported by this provider");
-    if (v[RK_TOP_LOGPROBS].found && (!num_u64(&v[RK_TOP_LOGPROBS], &n) || n != 0))
-        return fail(err, "top_logprobs", "logprobs are not supported by this provider");
+    if (v[RK_LOGPROBS].found && !gw_jv_is(&v[RK_LOGPROBS], GW_JT_FALSE))
+        return gw_xlate_fail(err, "logprobs", "logprobs are not supported by this provider");
+    if (v[RK_TOP_LOGPROBS].found && (!gw_jv_u64(&v[RK_TOP_LOGPROBS], &n) || n != 0))
+        return gw_xlate_fail(err, "top_logprobs", "logprobs are not supported by this provider");
     if (v[RK_LOGIT_BIAS].found &&
-        (!jv_is(&v[RK_LOGIT_BIAS], GW_JT_OBJ_BEGIN) || !obj_empty(&v[RK_LOGIT_BIAS])))
-        return fail(err, "logit_bias", "logit_bias is not supported by this provider");
+        (!gw_jv_is(&v[RK_LOGIT_BIAS], GW_JT_OBJ_BEGIN) || !gw_jv_obj_empty(&v[RK_LOGIT_BIAS])))
+        return gw_xlate_fail(err, "logit_bias", "logit_bias is not supported by this provider");
     if (v[RK_AUDIO].found)
-        return fail(err, "audio", "audio output is not supported by this provider");
+        return gw_xlate_fail(err, "audio", "audio output is not supported by this provider");
     if (v[RK_MODALITIES].found) {
-        struct arr_it it;
-        struct jv m;
+        struct gw_jv_it it;
+        struct gw_jv m;
         int r;
-        if (arr_begin(&it, &v[RK_MODALITIES]) != 0)
-            return fail(err, "modalities", "modalities must be an array");
-        while ((r = arr_next(&it, &m)) == 1)
-            if (!jv_streq(&m, "text"))
-                return fail(err, "modalities", "this provider answers with text only");
+        if (gw_jv_arr_begin(&it, &v[RK_MODALITIES]) != 0)
+            return gw_xlate_fail(err, "modalities", "modalities must be an array");
+        while ((r = gw_jv_arr_next(&it, &m)) == 1)
+            if (!gw_jv_streq(&m, "text"))
+                return gw_xlate_fail(err, "modalities", "this provider answers with text only");
         if (r != 0)
-            return fail(err, "modalities", "invalid modalities");
+            return gw_xlate_fail(err, "modalities", "invalid modalities");
     }
     return 0;
 }
@@ -927,7 +812,7 @@ static int sign(const struct gw_xlate *x, const char *path, struct gw_span body,
         size_t blen = strlen(base), plen = strlen(path);
         char *signed_path = gw_arena_alloc(x->arena, blen + plen + 1);
         if (!signed_path)
-            return fail_mem(err);
+            return gw_xlate_fail_mem(err);
         memcpy(signed_path, base, blen);
         memcpy(signed_path + blen, path, plen + 1);
         char hash[65];
@@ -945,7 +830,7 @@ static int sign(const struct gw_xlate *x, const char *path, struct gw_span body,
     size_t hcap = strlen(date) + strlen(token) + strlen(auth) + 96;
     char *h = gw_arena_alloc(x->arena, hcap);
     if (!h)
-        return fail_mem(err);
+        return gw_xlate_fail_mem(err);
     int n = snprintf(h, hcap, "x-amz-date: %s\r\n", date);
     if (token[0])
         n += snprintf(h + n, hcap - (size_t)n, "x-amz-security-token: %s\r\n", token);
@@ -959,40 +844,40 @@ static int sign(const struct gw_xlate *x, const char *path, struct gw_span body,
 int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t len,
                              struct gw_xlate_req *out, struct gw_xlate_err *err)
 {
-    struct jv v[RK_COUNT];
+    struct gw_jv v[RK_COUNT];
     struct bctx c = {.a = x->arena, .err = err};
     memset(out, 0, sizeof(*out));
     memset(err, 0, sizeof(*err));
-    if (scan(gw_span_make(body, len), req_keys, RK_COUNT, v) != 0)
-        return fail(err, NULL, "the request body must be a JSON object");
-    if (!jv_is(&v[RK_MESSAGES], GW_JT_ARR_BEGIN))
-        return fail(err, "messages", "messages must be a non-empty array");
+    if (gw_jv_scan(gw_span_make(body, len), req_keys, RK_COUNT, v) != 0)
+        return gw_xlate_fail(err, NULL, "the request body must be a JSON object");
+    if (!gw_jv_is(&v[RK_MESSAGES], GW_JT_ARR_BEGIN))
+        return gw_xlate_fail(err, "messages", "messages must be a non-empty array");
     if (refuse_unsupported(err, v) != 0)
         return -1;
     uint64_t n;
-    const struct jv *max =
+    const struct gw_jv *max =
         v[RK_MAX_COMPLETION_TOKENS].found ? &v[RK_MAX_COMPLETION_TOKENS] : &v[RK_MAX_TOKENS];
-    if (max->found && (!num_u64(max, &n) || n == 0))
-        return fail(err, max == &v[RK_MAX_TOKENS] ? "max_tokens" : "max_completion_tokens",
-                    "must be a positive integer");
+    if (max->found && (!gw_jv_u64(max, &n) || n == 0))
+        return gw_xlate_fail(err, max == &v[RK_MAX_TOKENS] ? "max_tokens" : "max_completion_tokens",
+                             "must be a positive integer");
     static const int sampling[] = {RK_TEMPERATURE, RK_TOP_P};
     static const char *const sampling_out[] = {"temperature", "topP"};
     for (size_t i = 0; i < GW_ARRAY_SIZE(sampling); i++) {
-        const struct jv *s = &v[sampling[i]];
-        if (s->found && !jv_is(s, GW_JT_NUMBER))
-            return fail(err, req_keys[sampling[i]], "must be a number");
+        const struct gw_jv *s = &v[sampling[i]];
+        if (s->found && !gw_jv_is(s, GW_JT_NUMBER))
+            return gw_xlate_fail(err, req_keys[sampling[i]], "must be a number");
     }
-    if (v[RK_STREAM].found && !jv_is(&v[RK_STREAM], GW_JT_TRUE) &&
-        !jv_is(&v[RK_STREAM], GW_JT_FALSE))
-        return fail(err, "stream", "stream must be a boolean");
-    if (v[RK_STOP].found && !jv_is(&v[RK_STOP], GW_JT_STRING) &&
-        !jv_is(&v[RK_STOP], GW_JT_ARR_BEGIN))
-        return fail(err, "stop", "stop must be a string or an array of strings");
+    if (v[RK_STREAM].found && !gw_jv_is(&v[RK_STREAM], GW_JT_TRUE) &&
+        !gw_jv_is(&v[RK_STREAM], GW_JT_FALSE))
+        return gw_xlate_fail(err, "stream", "stream must be a boolean");
+    if (v[RK_STOP].found && !gw_jv_is(&v[RK_STOP], GW_JT_STRING) &&
+        !gw_jv_is(&v[RK_STOP], GW_JT_ARR_BEGIN))
+        return gw_xlate_fail(err, "stop", "stop must be a string or an array of strings");
     size_t ntools = 0;
     if (v[RK_TOOLS].found && check_tools(&c, &v[RK_TOOLS], &ntools) != 0)
         return -1;
     enum choice choice;
-    struct jv choice_name;
+    struct gw_jv choice_name;
     if (read_tool_choice(&c, &v[RK_TOOL_CHOICE], &choice, &choice_name) != 0)
         return -1;
 
@@ -1000,16 +885,16 @@ int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t 
     const char *model = x->upstream_model;
     size_t model_len = model ? strlen(model) : 0;
     if (!model || !model_len) {
-        if (!jv_is(&v[RK_MODEL], GW_JT_STRING) || !v[RK_MODEL].str.len)
-            return fail(err, "model", "model is required");
-        char *m = unesc(x->arena, v[RK_MODEL].str, &model_len);
+        if (!gw_jv_is(&v[RK_MODEL], GW_JT_STRING) || !v[RK_MODEL].str.len)
+            return gw_xlate_fail(err, "model", "model is required");
+        char *m = gw_jv_unesc(x->arena, v[RK_MODEL].str, &model_len);
         if (!m)
-            return fail_mem(err);
+            return gw_xlate_fail_mem(err);
         model = m;
     }
     char *path = model_path(x->arena, model, model_len, x->stream);
     if (!path)
-        return fail_mem(err);
+        return gw_xlate_fail_mem(err);
 
     /* Strings are copied raw or get shorter when decoded; the new wrappers
      * (toolSpec, toolResult, inferenceConfig) are shorter than the OpenAI
@@ -1023,7 +908,7 @@ int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t 
     size_t cap = b.cap;
     char *sbuf = gw_arena_alloc(x->arena, len + 64);
     if (!sbuf)
-        return fail_mem(err);
+        return gw_xlate_fail_mem(err);
     struct gw_jw sw;
     bool any_system;
     gw_jw_init(&sw, sbuf, len + 64);
@@ -1033,7 +918,7 @@ int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t 
     gw_jw_obj_begin(&c.w);
     if (any_system) {
         if (sw.overflow)
-            return fail_mem(err);
+            return gw_xlate_fail_mem(err);
         gw_jw_key(&c.w, "system");
         gw_jw_raw(&c.w, sw.buf, sw.len);
     }
@@ -1050,7 +935,7 @@ int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t 
             gw_jw_raw(&c.w, max->raw.ptr, max->raw.len);
         }
         for (size_t i = 0; i < GW_ARRAY_SIZE(sampling); i++) {
-            const struct jv *s = &v[sampling[i]];
+            const struct gw_jv *s = &v[sampling[i]];
             if (!s->found)
                 continue;
             gw_jw_key(&c.w, sampling_out[i]);
@@ -1063,7 +948,7 @@ int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t 
     write_tool_config(&c, &v[RK_TOOLS], ntools, choice, &choice_name);
     /* The bundled mock provider's per-request controls (tools/mock) travel as
      * they are; every other field Converse does not know is dropped. */
-    if (jv_is(&v[RK_MOCK], GW_JT_OBJ_BEGIN)) {
+    if (gw_jv_is(&v[RK_MOCK], GW_JT_OBJ_BEGIN)) {
         gw_jw_key(&c.w, "mock");
         gw_jw_raw(&c.w, v[RK_MOCK].raw.ptr, v[RK_MOCK].raw.len);
     }
@@ -1083,90 +968,41 @@ int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t 
  * malformed_tool_use have no OpenAI value: they finish as "stop" with what
  * the model did produce; an unknown reason too.
  */
-static const char *finish_reason(const struct jv *stop)
+static const char *finish_reason(const struct gw_jv *stop)
 {
-    if (jv_streq(stop, "max_tokens") || jv_streq(stop, "model_context_window_exceeded"))
+    if (gw_jv_streq(stop, "max_tokens") || gw_jv_streq(stop, "model_context_window_exceeded"))
         return "length";
-    if (jv_streq(stop, "tool_use"))
+    if (gw_jv_streq(stop, "tool_use"))
         return "tool_calls";
-    if (jv_streq(stop, "guardrail_intervened") || jv_streq(stop, "content_filtered"))
+    if (gw_jv_streq(stop, "guardrail_intervened") || gw_jv_streq(stop, "content_filtered"))
         return "content_filter";
     return "stop"; /* end_turn, stop_sequence, malformed_*, unknown */
 }
 
 static const char *const usage_keys[] = {"inputTokens", "outputTokens", "cacheReadInputTokens",
                                          "cacheWriteInputTokens"};
+enum { UK_INPUT, UK_OUTPUT, UK_CACHE_READ, UK_CACHE_WRITE, UK_COUNT };
 
-/* Reads the TokenUsage counters that are present into in/out/read/write. */
-static void read_usage(const struct jv *usage, uint64_t *in, uint64_t *outp, uint64_t *read,
-                       uint64_t *write)
+/*
+ * A TokenUsage object -> OpenAI's usage. inputTokens leaves the cached
+ * tokens out (totalTokens = input + output + cacheRead + cacheWrite), so
+ * prompt_tokens is the sum of the three. Converse does not count thinking
+ * tokens apart from the output: reasoning_tokens is 0. Absent counters are 0.
+ */
+static struct gw_xlate_usage read_usage(const struct gw_jv *usage)
 {
-    struct jv uv[4];
-    uint64_t *dst[4] = {in, outp, read, write};
-    if (!jv_is(usage, GW_JT_OBJ_BEGIN) || scan(usage->raw, usage_keys, 4, uv) != 0)
-        return;
-    for (size_t i = 0; i < 4; i++) {
-        uint64_t n;
-        if (num_u64(&uv[i], &n))
-            *dst[i] = n;
-    }
-}
-
-/* inputTokens excludes the cached ones (totalTokens = input + output + read + write). */
-static void fill_usage(struct gw_xlate_usage *u, uint64_t in, uint64_t outp, uint64_t read,
-                       uint64_t write)
-{
-    if (!u)
-        return;
-    u->prompt_tokens = in + read + write;
-    u->completion_tokens = outp;
-    u->cached_tokens = read;
-    u->cache_creation_tokens = write;
-    u->have = true;
-}
-
-static void write_usage(struct gw_jw *w, const struct gw_xlate_usage *u)
-{
-    gw_jw_key(w, "usage");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "prompt_tokens");
-    gw_jw_uint(w, u->prompt_tokens);
-    gw_jw_key(w, "completion_tokens");
-    gw_jw_uint(w, u->completion_tokens);
-    gw_jw_key(w, "total_tokens");
-    gw_jw_uint(w, u->prompt_tokens + u->completion_tokens);
-    gw_jw_key(w, "prompt_tokens_details");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "cached_tokens");
-    gw_jw_uint(w, u->cached_tokens);
-    gw_jw_obj_end(w);
-    gw_jw_obj_end(w);
-}
-
-static void write_id(struct gw_jw *w, const struct gw_xlate *x)
-{
-    const char *rid = x->request_id ? x->request_id : "";
-    size_t n = strlen(rid);
-    char small[128];
-    gw_jw_key(w, "id");
-    if (n + 9 < sizeof(small)) {
-        memcpy(small, "chatcmpl-", 9);
-        memcpy(small + 9, rid, n);
-        gw_jw_str(w, small, n + 9);
-    } else {
-        gw_jw_cstr(w, "chatcmpl-");
-    }
-}
-
-static void write_head(struct gw_jw *w, const struct gw_xlate *x, const char *object)
-{
-    write_id(w, x);
-    gw_jw_key(w, "object");
-    gw_jw_cstr(w, object);
-    gw_jw_key(w, "created");
-    gw_jw_uint(w, x->created);
-    gw_jw_key(w, "model");
-    gw_jw_cstr(w, x->client_model ? x->client_model : "");
+    struct gw_jv uv[UK_COUNT];
+    uint64_t n[UK_COUNT] = {0};
+    if (gw_jv_scan_obj(usage, usage_keys, UK_COUNT, uv) == 0)
+        for (size_t i = 0; i < UK_COUNT; i++)
+            (void)gw_jv_u64(&uv[i], &n[i]);
+    return (struct gw_xlate_usage){
+        .prompt_tokens = n[UK_INPUT] + n[UK_CACHE_READ] + n[UK_CACHE_WRITE],
+        .completion_tokens = n[UK_OUTPUT],
+        .cached_tokens = n[UK_CACHE_READ],
+        .cache_creation_tokens = n[UK_CACHE_WRITE],
+        .have = true,
+    };
 }
 
 static const char *const block_keys[] = {"text", "toolUse"};
@@ -1176,35 +1012,35 @@ int gw_bedrock_translate_response(const struct gw_xlate *x, const char *body, si
                                   struct gw_span *out, struct gw_xlate_usage *u)
 {
     static const char *const rk[] = {"output", "stopReason", "usage"};
-    struct jv rv[3], b, bv[2], tv[3];
-    struct arr_it it;
+    struct gw_jv rv[3], b, bv[2], tv[3];
+    struct gw_jv_it it;
     int r;
     *out = GW_SPAN_NULL;
-    if (scan(gw_span_make(body, len), rk, 3, rv) != 0 || !jv_is(&rv[0], GW_JT_OBJ_BEGIN))
+    if (gw_jv_scan(gw_span_make(body, len), rk, 3, rv) != 0)
         return -1;
-    struct jv msg = member(&rv[0], "message");
-    struct jv content = member(&msg, "content");
-    if (!jv_is(&content, GW_JT_ARR_BEGIN))
+    struct gw_jv msg = gw_jv_member(&rv[0], "message");
+    struct gw_jv content = gw_jv_member(&msg, "content");
+    if (!gw_jv_is(&content, GW_JT_ARR_BEGIN))
         return -1;
 
     /* Pass 1: the text blocks joined (decoded), and whether there are tool calls. */
     char *text = gw_arena_alloc(x->arena, len + 1);
     size_t text_len = 0;
     bool have_text = false, have_tools = false;
-    if (!text || arr_begin(&it, &content) != 0)
+    if (!text || gw_jv_arr_begin(&it, &content) != 0)
         return -1;
-    while ((r = arr_next(&it, &b)) == 1) {
-        if (!jv_is(&b, GW_JT_OBJ_BEGIN) || scan(b.raw, block_keys, 2, bv) != 0)
+    while ((r = gw_jv_arr_next(&it, &b)) == 1) {
+        if (gw_jv_scan_obj(&b, block_keys, 2, bv) != 0)
             return -1;
-        if (jv_is(&bv[0], GW_JT_STRING)) {
+        if (gw_jv_is(&bv[0], GW_JT_STRING)) {
             long k = gw_json_unescape(bv[0].str, text + text_len, len - text_len);
             if (k < 0)
                 return -1;
             text_len += (size_t)k;
             have_text = true;
         } else if (bv[1].found) {
-            if (!jv_is(&bv[1], GW_JT_OBJ_BEGIN) || scan(bv[1].raw, tool_use_keys, 3, tv) != 0 ||
-                !jv_is(&tv[0], GW_JT_STRING) || !jv_is(&tv[1], GW_JT_STRING))
+            if (gw_jv_scan_obj(&bv[1], tool_use_keys, 3, tv) != 0 ||
+                !gw_jv_is(&tv[0], GW_JT_STRING) || !gw_jv_is(&tv[1], GW_JT_STRING))
                 return -1;
             have_tools = true;
         }
@@ -1221,17 +1057,8 @@ int gw_bedrock_translate_response(const struct gw_xlate *x, const char *body, si
         return -1;
     struct gw_jw w;
     gw_jw_init(&w, obuf, cap);
-    gw_jw_obj_begin(&w);
-    write_head(&w, x, "chat.completion");
-    gw_jw_key(&w, "choices");
-    gw_jw_arr_begin(&w);
-    gw_jw_obj_begin(&w);
-    gw_jw_key(&w, "index");
-    gw_jw_uint(&w, 0);
-    gw_jw_key(&w, "message");
-    gw_jw_obj_begin(&w);
-    gw_jw_key(&w, "role");
-    gw_jw_cstr(&w, "assistant");
+    gw_oai_completion_begin(&w, x);
+    gw_oai_choice_begin(&w, 0);
     gw_jw_key(&w, "content");
     if (have_text)
         gw_jw_str(&w, text, text_len);
@@ -1240,79 +1067,111 @@ int gw_bedrock_translate_response(const struct gw_xlate *x, const char *body, si
     if (have_tools) {
         gw_jw_key(&w, "tool_calls");
         gw_jw_arr_begin(&w);
-        if (arr_begin(&it, &content) != 0)
+        if (gw_jv_arr_begin(&it, &content) != 0)
             return -1;
-        while ((r = arr_next(&it, &b)) == 1) {
-            if (scan(b.raw, block_keys, 2, bv) != 0 || !bv[1].found ||
-                scan(bv[1].raw, tool_use_keys, 3, tv) != 0)
-                continue;
-            gw_jw_obj_begin(&w);
-            gw_jw_key(&w, "id");
-            gw_jw_raw(&w, tv[0].raw.ptr, tv[0].raw.len);
-            gw_jw_key(&w, "type");
-            gw_jw_cstr(&w, "function");
-            gw_jw_key(&w, "function");
-            gw_jw_obj_begin(&w);
-            gw_jw_key(&w, "name");
-            gw_jw_raw(&w, tv[1].raw.ptr, tv[1].raw.len);
-            gw_jw_key(&w, "arguments");
-            if (tv[2].found)
-                gw_jw_str(&w, tv[2].raw.ptr, tv[2].raw.len);
-            else
-                gw_jw_cstr(&w, "{}");
-            gw_jw_obj_end(&w);
-            gw_jw_obj_end(&w);
+        while (gw_jv_arr_next(&it, &b) == 1) {
+            if (gw_jv_scan_obj(&b, block_keys, 2, bv) != 0 || !bv[1].found ||
+                gw_jv_scan_obj(&bv[1], tool_use_keys, 3, tv) != 0)
+                continue; /* text and other blocks */
+            /* toolUse.input is a JSON object: it becomes the arguments string. */
+            struct gw_oai_call c = {.index = -1,
+                                    .id = tv[0].raw,
+                                    .name = tv[1].raw,
+                                    .args = tv[2].found ? tv[2].raw : GW_SPAN_NULL,
+                                    .args_text = true};
+            gw_oai_tool_call(&w, &c);
         }
         gw_jw_arr_end(&w);
     }
-    gw_jw_key(&w, "refusal");
-    gw_jw_null(&w);
-    gw_jw_obj_end(&w);
-    gw_jw_key(&w, "logprobs");
-    gw_jw_null(&w);
-    gw_jw_key(&w, "finish_reason");
-    gw_jw_cstr(&w, finish_reason(&rv[1]));
-    gw_jw_obj_end(&w);
-    gw_jw_arr_end(&w);
-
-    uint64_t in = 0, outp = 0, read = 0, write = 0;
-    read_usage(&rv[2], &in, &outp, &read, &write);
-    struct gw_xlate_usage tmp = {0};
-    fill_usage(&tmp, in, outp, read, write);
-    write_usage(&w, &tmp);
-    gw_jw_obj_end(&w);
+    gw_oai_message_end(&w);
+    gw_oai_choice_end(&w, false, finish_reason(&rv[1]));
+    struct gw_xlate_usage usage = read_usage(&rv[2]);
+    gw_oai_completion_end(&w, &usage);
     if (w.overflow)
         return -1;
     if (u)
-        *u = tmp;
+        *u = usage;
     *out = gw_span_make(obuf, w.len);
     return 0;
 }
 
 /* ---- errors ---- */
 
+/*
+ * Bedrock's errors -> OpenAI's: the client's status, error.type and
+ * error.code. A row is found by the exception's name (the x-amzn-ErrorType
+ * header, the body's __type, a stream exception's :exception-type), compared
+ * without regard to case since the stream spells them in lower camel case
+ * (throttlingException), or, when no known name came, by the HTTP status the
+ * exception is sent with (`status`, 0: never guessed from the status). The
+ * status alone is ambiguous: 429 is throttling, a spent quota or a model
+ * still loading; 400 is a bad request or, again, a spent quota.
+ * [Bedrock API Reference: Converse and ConverseStream "Errors",
+ * ConverseStreamOutput; AWS common errors for the credential ones]
+ */
 struct err_map {
-    int status;       /* Bedrock's status */
+    int status;       /* the status that names this row when no type came; 0: none */
+    const char *name; /* the exception; NULL: a status Bedrock does not document */
     int client;       /* the status the client sees */
-    const char *type; /* OpenAI error.type (the strings anthropic.c uses) */
+    const char *type; /* OpenAI error.type (as the other dialects spell them) */
     const char *code; /* OpenAI error.code, or NULL */
 };
 
-/* [Bedrock API Reference, Converse / ConverseStream "Errors"] */
 static const struct err_map err_maps[] = {
-    {400, 400, "invalid_request_error", NULL},                /* ValidationException */
-    {401, 401, "invalid_request_error", "invalid_api_key"},   /* (not documented) */
-    {403, 403, "permission_error", NULL},                     /* AccessDenied, bad signature */
-    {404, 404, "invalid_request_error", "not_found"},         /* ResourceNotFound */
-    {408, 504, "server_error", "timeout"},                    /* ModelTimeoutException */
-    {413, 413, "invalid_request_error", "request_too_large"}, /* (not documented) */
-    {424, 502, "server_error", "model_error"},                /* ModelErrorException */
-    {429, 429, "rate_limit_error", "rate_limit_exceeded"},    /* Throttling, quota, not ready */
-    {500, 500, "server_error", NULL},                         /* InternalServerException */
-    {503, 503, "server_error", "service_unavailable"},        /* ServiceUnavailable */
+    {400, "ValidationException", 400, "invalid_request_error", NULL},
+    {401, NULL, 401, "invalid_request_error", "invalid_api_key"},
+    {403, "AccessDeniedException", 403, "permission_error", NULL},
+    /* The gateway's AWS credentials are wrong: not the client's key, so not 401. */
+    {0, "UnrecognizedClientException", 403, "invalid_request_error", "invalid_api_key"},
+    {0, "InvalidSignatureException", 403, "invalid_request_error", "invalid_api_key"},
+    {0, "ExpiredTokenException", 403, "invalid_request_error", "invalid_api_key"},
+    {404, "ResourceNotFoundException", 404, "invalid_request_error", "not_found"},
+    {408, "ModelTimeoutException", 504, "server_error", "timeout"},
+    {413, NULL, 413, "invalid_request_error", "request_too_large"},
+    {424, "ModelErrorException", 502, "server_error", "model_error"},
+    {0, "ModelStreamErrorException", 502, "server_error", "model_error"},
+    {429, "ThrottlingException", 429, "rate_limit_error", "rate_limit_exceeded"},
+    /* Sent with 400 or 429: the account's quota is spent, OpenAI's 429 insufficient_quota. */
+    {0, "ServiceQuotaExceededException", 429, "insufficient_quota", "insufficient_quota"},
+    /* The model is loading (429 upstream): the service is not there yet, not the client's rate. */
+    {0, "ModelNotReadyException", 503, "server_error", "model_not_ready"},
+    {500, "InternalServerException", 500, "server_error", NULL},
+    {503, "ServiceUnavailableException", 503, "server_error", "service_unavailable"},
 };
 
-static const struct err_map *err_lookup(int status)
+/*
+ * The exception name in an error type: x-amzn-ErrorType's value
+ * "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"
+ * or a __type "com.amazon.coral.service#ThrottlingException" -> the name
+ * (before the first ':', after the last '#', blanks trimmed).
+ */
+static struct gw_span exception_name(struct gw_span t)
+{
+    const char *p = t.ptr, *end = t.ptr + t.len;
+    if (!p)
+        return GW_SPAN_NULL;
+    const char *colon = memchr(p, ':', t.len);
+    if (colon)
+        end = colon;
+    for (const char *q = p; q < end; q++)
+        if (*q == '#')
+            p = q + 1;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    return gw_span_make(p, (size_t)(end - p));
+}
+
+static const struct err_map *err_by_name(struct gw_span name)
+{
+    for (size_t i = 0; name.len && i < GW_ARRAY_SIZE(err_maps); i++)
+        if (err_maps[i].name && gw_span_ieq_cstr(name, err_maps[i].name))
+            return &err_maps[i];
+    return NULL;
+}
+
+static const struct err_map *err_by_status(int status)
 {
     for (size_t i = 0; i < GW_ARRAY_SIZE(err_maps); i++)
         if (err_maps[i].status == status)
@@ -1320,59 +1179,59 @@ static const struct err_map *err_lookup(int status)
     return NULL;
 }
 
-/* Writes {"error":{...}} with message msg (a JSON string token, or NULL for a generic one). */
-static void write_error(struct gw_jw *w, const struct jv *msg, const char *fallback,
-                        const char *type, const char *code)
+static const char *const err_keys[] = {"message", "Message", "__type"};
+enum { ERK_MESSAGE, ERK_MESSAGE_CAP, ERK_TYPE, ERK_COUNT };
+
+/*
+ * Reads an AWS error body: its "message" (some services spell it "Message")
+ * into e as a JSON token when it has text, and its "__type". A body that is
+ * not a JSON object has neither.
+ */
+static void read_error_body(struct gw_span body, struct gw_oai_error *e, struct gw_jv *type)
 {
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "error");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "message");
-    if (msg && jv_is(msg, GW_JT_STRING) && msg->str.len)
-        gw_jw_raw(w, msg->raw.ptr, msg->raw.len);
-    else
-        gw_jw_cstr(w, fallback);
-    gw_jw_key(w, "type");
-    gw_jw_cstr(w, type);
-    gw_jw_key(w, "param");
-    gw_jw_null(w);
-    gw_jw_key(w, "code");
-    if (code)
-        gw_jw_cstr(w, code);
-    else
-        gw_jw_null(w);
-    gw_jw_obj_end(w);
-    gw_jw_obj_end(w);
+    struct gw_jv v[ERK_COUNT];
+    (void)gw_jv_scan(body, err_keys, ERK_COUNT, v);
+    const struct gw_jv *msg =
+        gw_jv_is(&v[ERK_MESSAGE], GW_JT_STRING) ? &v[ERK_MESSAGE] : &v[ERK_MESSAGE_CAP];
+    if (gw_jv_is(msg, GW_JT_STRING) && msg->str.len) {
+        e->message = msg->raw;
+        e->message_json = true;
+    }
+    *type = v[ERK_TYPE];
 }
 
-/* The "message" member of an AWS error body (some services spell it "Message"). */
-static struct jv error_message(struct gw_span body)
+/* e's type and code from row m, or from the client's status st when there is none. */
+static void set_kind(struct gw_oai_error *e, const struct err_map *m, int st)
 {
-    static const char *const k[] = {"message", "Message"};
-    struct jv v[2];
-    if (!body.ptr || scan(body, k, 2, v) != 0)
-        return (struct jv){0};
-    return jv_is(&v[0], GW_JT_STRING) ? v[0] : v[1];
+    e->type = gw_span_cstr(m ? m->type : st >= 500 ? "server_error" : "invalid_request_error");
+    e->code = m ? m->code : NULL;
 }
 
 int gw_bedrock_translate_error(int status, struct gw_span error_type, const char *body, size_t len,
                                struct gw_arena *a, struct gw_span *out, int *out_status)
 {
-    (void)error_type; /* TODO(issue 9): read x-amzn-ErrorType */
+    struct gw_oai_error e = {0};
+    struct gw_jv type;
+    char fallback[64];
     *out = GW_SPAN_NULL;
-    struct jv msg = error_message(gw_span_make(body, len));
-    const struct err_map *m = err_lookup(status);
-    int st = m ? m->client : (status >= 400 && status <= 599 ? status : 502);
-    const char *type = m ? m->type : (st >= 500 ? "server_error" : "invalid_request_error");
-    char fallback[96];
-    snprintf(fallback, sizeof(fallback), "upstream provider error (HTTP %d)", status);
+    read_error_body(gw_span_make(body, len), &e, &type);
+    /* The header names the exception; the body's __type where it does not; else the status. */
+    const struct err_map *m = err_by_name(exception_name(error_type));
+    if (!m && gw_jv_is(&type, GW_JT_STRING))
+        m = err_by_name(exception_name(type.str));
+    if (!m)
+        m = err_by_status(status);
+    int st = m ? m->client : gw_oai_client_status(status);
+    set_kind(&e, m, st);
+    if (!e.message.ptr)
+        e.message = gw_oai_status_message(fallback, sizeof(fallback), status);
     size_t cap = len + 512;
     char *buf = gw_arena_alloc(a, cap);
     if (!buf)
         return -1;
     struct gw_jw w;
     gw_jw_init(&w, buf, cap);
-    write_error(&w, &msg, fallback, type, m ? m->code : NULL);
+    gw_oai_error_write(&w, &e);
     if (w.overflow)
         return -1;
     if (out_status)
@@ -1386,224 +1245,32 @@ int gw_bedrock_translate_error(int status, struct gw_span error_type, const char
 void gw_bedrock_stream_init(struct gw_bedrock_stream *s, const struct gw_xlate *x)
 {
     memset(s, 0, sizeof(*s));
-    s->_x = x;
+    gw_oai_stream_init(&s->_o, x);
     gw_es_init(&s->_dec, x->arena, GW_BEDROCK_MESSAGE_MAX);
-}
-
-static int out_reserve(struct gw_bedrock_stream *s, size_t need)
-{
-    if (need <= s->_out_cap)
-        return 0;
-    size_t cap = s->_out_cap ? s->_out_cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    char *p = gw_arena_alloc(s->_x->arena, cap);
-    if (!p)
-        return -1;
-    s->_out = p;
-    s->_out_cap = cap;
-    return 0;
-}
-
-static int sink_write(const struct gw_xlate_sink *sink, const char *p, size_t n)
-{
-    return sink->write(sink->arg, p, n) < 0 ? -1 : 0;
-}
-
-/* Starts "data: " + a JSON value in _out, sized for `extra` bytes of copied input. */
-static int chunk_begin(struct gw_bedrock_stream *s, struct gw_jw *w, size_t extra)
-{
-    const struct gw_xlate *x = s->_x;
-    size_t need = 2 * extra + 2 * (strlen0(x->client_model) + strlen0(x->request_id)) + 1024;
-    if (out_reserve(s, need) != 0)
-        return -1;
-    memcpy(s->_out, "data: ", 6);
-    gw_jw_init(w, s->_out + 6, s->_out_cap - 8);
-    return 0;
-}
-
-static int chunk_send(struct gw_bedrock_stream *s, struct gw_jw *w)
-{
-    if (w->overflow)
-        return -1;
-    memcpy(s->_out + 6 + w->len, "\n\n", 2);
-    return sink_write(s->_sink, s->_out, w->len + 8);
-}
-
-/* Opens a chat.completion.chunk up to its choice's delta object (left open). */
-static void chunk_head(struct gw_bedrock_stream *s, struct gw_jw *w)
-{
-    gw_jw_obj_begin(w);
-    write_head(w, s->_x, "chat.completion.chunk");
-    gw_jw_key(w, "choices");
-    gw_jw_arr_begin(w);
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "index");
-    gw_jw_uint(w, 0);
-    gw_jw_key(w, "delta");
-    gw_jw_obj_begin(w);
-    if (!s->_role_sent) {
-        gw_jw_key(w, "role");
-        gw_jw_cstr(w, "assistant");
-        s->_role_sent = true;
-    }
-}
-
-/* Closes what chunk_head opened, with the finish reason (NULL: null). */
-static void chunk_tail(struct gw_jw *w, const char *finish)
-{
-    gw_jw_obj_end(w); /* delta */
-    gw_jw_key(w, "finish_reason");
-    if (finish)
-        gw_jw_cstr(w, finish);
-    else
-        gw_jw_null(w);
-    gw_jw_obj_end(w);
-    gw_jw_arr_end(w);
-    gw_jw_obj_end(w);
-}
-
-/* The stream's exceptions [ConverseStreamOutput] -> OpenAI error type and code. */
-static void exception_kind(struct gw_span name, const char **type, const char **code)
-{
-    static const struct {
-        const char *name, *type, *code;
-    } t[] = {
-        {"throttlingException", "rate_limit_error", "rate_limit_exceeded"},
-        {"validationException", "invalid_request_error", NULL},
-        {"modelStreamErrorException", "server_error", "model_error"},
-        {"internalServerException", "server_error", NULL},
-        {"serviceUnavailableException", "server_error", "service_unavailable"},
-    };
-    *type = "server_error";
-    *code = NULL;
-    for (size_t i = 0; i < GW_ARRAY_SIZE(t); i++) {
-        if (gw_span_eq(name, gw_span_cstr(t[i].name))) {
-            *type = t[i].type;
-            *code = t[i].code;
-            return;
-        }
-    }
-}
-
-/*
- * Writes an error chunk and ends the stream: with the message token msg (may
- * be NULL) or the text fallback. Returns ret, or -1 when it could not be
- * written.
- */
-static int stream_error(struct gw_bedrock_stream *s, const struct jv *msg, const char *fallback,
-                        const char *type, const char *code, int ret)
-{
-    struct gw_jw w;
-    s->_done = true;
-    s->_failed = ret < 0;
-    if (chunk_begin(s, &w, (msg && msg->found ? msg->raw.len : 0) + strlen(fallback)) != 0) {
-        s->_failed = true;
-        return -1;
-    }
-    write_error(&w, msg, fallback, type, code);
-    if (chunk_send(s, &w) != 0) {
-        s->_failed = true;
-        return -1;
-    }
-    return ret;
 }
 
 static int broken(struct gw_bedrock_stream *s, const char *why)
 {
-    return stream_error(s, NULL, why, "server_error", NULL, -1);
+    return gw_oai_stream_fail(&s->_o, s->_sink, why, -1);
 }
 
-static void stream_usage(struct gw_bedrock_stream *s, struct gw_xlate_usage *u)
-{
-    fill_usage(u, s->_input_tokens, s->_output_tokens, s->_cache_read, s->_cache_write);
-}
-
-/* A chunk whose delta holds one tool_calls entry; id and name only on the first. */
-static int tool_chunk(struct gw_bedrock_stream *s, const struct jv *id, const struct jv *name,
-                      const struct jv *args, size_t extra)
-{
-    struct gw_jw w;
-    if (chunk_begin(s, &w, extra) != 0)
-        return -1;
-    chunk_head(s, &w);
-    gw_jw_key(&w, "tool_calls");
-    gw_jw_arr_begin(&w);
-    gw_jw_obj_begin(&w);
-    gw_jw_key(&w, "index");
-    gw_jw_uint(&w, s->_tool_count - 1);
-    if (id) {
-        gw_jw_key(&w, "id");
-        gw_jw_raw(&w, id->raw.ptr, id->raw.len);
-        gw_jw_key(&w, "type");
-        gw_jw_cstr(&w, "function");
-    }
-    gw_jw_key(&w, "function");
-    gw_jw_obj_begin(&w);
-    if (name) {
-        gw_jw_key(&w, "name");
-        gw_jw_raw(&w, name->raw.ptr, name->raw.len);
-    }
-    gw_jw_key(&w, "arguments");
-    if (args)
-        gw_jw_raw(&w, args->raw.ptr, args->raw.len);
-    else
-        gw_jw_cstr(&w, "");
-    gw_jw_obj_end(&w);
-    gw_jw_obj_end(&w);
-    gw_jw_arr_end(&w);
-    chunk_tail(&w, NULL);
-    return chunk_send(s, &w);
-}
-
-/* The finish chunk, once. */
+/* The finish chunk, once: at messageStop, or at metadata if messageStop never came. */
 static int finish_chunk(struct gw_bedrock_stream *s, const char *reason)
 {
-    struct gw_jw w;
     if (s->_finish_sent)
         return 0;
     s->_finish_sent = true;
-    if (chunk_begin(s, &w, 0) != 0)
-        return -1;
-    chunk_head(s, &w);
-    chunk_tail(&w, reason);
-    return chunk_send(s, &w);
+    return gw_oai_chunk_finish(&s->_o, s->_sink, 0, reason);
 }
 
-/* metadata: usage, the usage chunk when asked, [DONE]. Returns 1, or -1. */
-static int finish_stream(struct gw_bedrock_stream *s, bool with_usage)
-{
-    struct gw_jw w;
-    s->_done = true;
-    if (with_usage && s->_x->want_usage) {
-        struct gw_xlate_usage tmp = {0};
-        stream_usage(s, &tmp);
-        if (chunk_begin(s, &w, 0) != 0)
-            return -1;
-        gw_jw_obj_begin(&w);
-        write_head(&w, s->_x, "chat.completion.chunk");
-        gw_jw_key(&w, "choices");
-        gw_jw_arr_begin(&w);
-        gw_jw_arr_end(&w);
-        write_usage(&w, &tmp);
-        gw_jw_obj_end(&w);
-        if (chunk_send(s, &w) != 0)
-            return -1;
-    }
-    static const char done[] = "data: [DONE]\n\n";
-    return sink_write(s->_sink, done, sizeof(done) - 1) == 0 ? 1 : -1;
-}
-
-static const char *const ev_keys[] = {"role",       "start", "delta",
-                                      "stopReason", "usage", "contentBlockIndex"};
-enum { EK_ROLE, EK_START, EK_DELTA, EK_STOP, EK_USAGE, EK_INDEX, EK_COUNT };
+static const char *const ev_keys[] = {"start", "delta", "stopReason", "usage"};
+enum { EK_START, EK_DELTA, EK_STOP, EK_USAGE, EK_COUNT };
 
 /* One event (":message-type" event) -> chunks. 0, 1 when the stream ended, -1. */
 static int on_event(struct gw_bedrock_stream *s, const struct gw_es_message *m)
 {
     struct gw_span et = m->event_type;
-    struct jv v[EK_COUNT];
-    struct gw_jw w;
+    struct gw_jv v[EK_COUNT];
     bool known = gw_span_eq(et, GW_SPAN_LIT("messageStart")) ||
                  gw_span_eq(et, GW_SPAN_LIT("contentBlockStart")) ||
                  gw_span_eq(et, GW_SPAN_LIT("contentBlockDelta")) ||
@@ -1612,62 +1279,49 @@ static int on_event(struct gw_bedrock_stream *s, const struct gw_es_message *m)
                  gw_span_eq(et, GW_SPAN_LIT("metadata"));
     if (!known)
         return 0; /* event types added later */
-    if (scan(m->payload, ev_keys, EK_COUNT, v) != 0)
+    if (gw_jv_scan(m->payload, ev_keys, EK_COUNT, v) != 0)
         return broken(s, "invalid event payload in the upstream stream");
-    size_t plen = m->payload.len;
 
     if (gw_span_eq(et, GW_SPAN_LIT("messageStart"))) {
-        if (s->_role_sent)
+        if (s->_started)
             return 0;
-        if (chunk_begin(s, &w, 0) != 0)
-            return -1;
-        chunk_head(s, &w);
-        gw_jw_key(&w, "content");
-        gw_jw_cstr(&w, "");
-        chunk_tail(&w, NULL);
-        return chunk_send(s, &w);
+        s->_started = true;
+        return gw_oai_chunk_content(&s->_o, s->_sink, 0, GW_SPAN_LIT("\"\""));
     }
     if (gw_span_eq(et, GW_SPAN_LIT("contentBlockStart"))) {
-        struct jv tu = member(&v[EK_START], "toolUse");
+        struct gw_jv tu = gw_jv_member(&v[EK_START], "toolUse");
         if (!tu.found)
             return 0; /* other block starts carry nothing to say yet */
-        struct jv tv[3];
-        if (!jv_is(&tu, GW_JT_OBJ_BEGIN) || scan(tu.raw, tool_use_keys, 3, tv) != 0 ||
-            !jv_is(&tv[0], GW_JT_STRING) || !jv_is(&tv[1], GW_JT_STRING))
+        struct gw_jv tv[3];
+        if (gw_jv_scan_obj(&tu, tool_use_keys, 3, tv) != 0 || !gw_jv_is(&tv[0], GW_JT_STRING) ||
+            !gw_jv_is(&tv[1], GW_JT_STRING))
             return broken(s, "invalid toolUse block start upstream");
-        s->_tool_count++;
-        return tool_chunk(s, &tv[0], &tv[1], NULL, plen);
+        /* the arguments follow in toolUse deltas */
+        struct gw_oai_call c = {.index = s->_tool_count++, .id = tv[0].raw, .name = tv[1].raw};
+        return gw_oai_chunk_tool_call(&s->_o, s->_sink, 0, &c);
     }
     if (gw_span_eq(et, GW_SPAN_LIT("contentBlockDelta"))) {
-        static const char *const dk[] = {"text", "toolUse"};
-        struct jv dv[2];
-        if (!jv_is(&v[EK_DELTA], GW_JT_OBJ_BEGIN) || scan(v[EK_DELTA].raw, dk, 2, dv) != 0)
+        struct gw_jv dv[2];
+        if (gw_jv_scan_obj(&v[EK_DELTA], block_keys, 2, dv) != 0)
             return broken(s, "invalid contentBlockDelta upstream");
-        if (jv_is(&dv[0], GW_JT_STRING)) {
-            if (!dv[0].str.len)
-                return 0;
-            if (chunk_begin(s, &w, plen) != 0)
-                return -1;
-            chunk_head(s, &w);
-            gw_jw_key(&w, "content");
-            gw_jw_raw(&w, dv[0].raw.ptr, dv[0].raw.len);
-            chunk_tail(&w, NULL);
-            return chunk_send(s, &w);
+        if (gw_jv_is(&dv[0], GW_JT_STRING))
+            return dv[0].str.len ? gw_oai_chunk_content(&s->_o, s->_sink, 0, dv[0].raw) : 0;
+        struct gw_jv input = gw_jv_member(&dv[1], "input");
+        if (gw_jv_is(&input, GW_JT_STRING) && input.str.len && s->_tool_count > 0) {
+            struct gw_oai_call c = {.index = s->_tool_count - 1, .args = input.raw};
+            return gw_oai_chunk_tool_call(&s->_o, s->_sink, 0, &c);
         }
-        struct jv input = member(&dv[1], "input");
-        if (jv_is(&input, GW_JT_STRING) && input.str.len && s->_tool_count > 0)
-            return tool_chunk(s, NULL, NULL, &input, plen);
         return 0; /* reasoningContent, citation and other deltas are not translated */
     }
     if (gw_span_eq(et, GW_SPAN_LIT("messageStop")))
-        return finish_chunk(s, finish_reason(&v[EK_STOP])) == 0 ? 0 : -1;
+        return finish_chunk(s, finish_reason(&v[EK_STOP]));
     if (gw_span_eq(et, GW_SPAN_LIT("metadata"))) {
-        read_usage(&v[EK_USAGE], &s->_input_tokens, &s->_output_tokens, &s->_cache_read,
-                   &s->_cache_write);
-        stream_usage(s, s->_u);
+        struct gw_xlate_usage usage = read_usage(&v[EK_USAGE]);
+        if (s->_u)
+            *s->_u = usage;
         if (finish_chunk(s, "stop") != 0)
             return -1;
-        return finish_stream(s, true);
+        return gw_oai_stream_finish(&s->_o, s->_sink, &usage);
     }
     return 0; /* contentBlockStop */
 }
@@ -1687,6 +1341,27 @@ static size_t printable(char *out, struct gw_span s, size_t max)
     return n;
 }
 
+/*
+ * An exception message (throttlingException, ...; its payload is
+ * {"message":...} [ConverseStreamOutput]) ends the stream as the upstream
+ * meant it to: one error chunk of its kind, then [DONE]. Without a message
+ * the exception's name says what happened.
+ */
+static int on_exception(struct gw_bedrock_stream *s, const struct gw_es_message *m)
+{
+    struct gw_oai_error e = {0};
+    struct gw_jv type;
+    char ex[65], name[96];
+    read_error_body(m->payload, &e, &type);
+    set_kind(&e, err_by_name(m->exception_type), 500);
+    if (!e.message.ptr) {
+        printable(ex, m->exception_type, 64);
+        int n = snprintf(name, sizeof(name), "upstream %s", ex[0] ? ex : "exception");
+        e.message = gw_span_make(name, (size_t)n);
+    }
+    return gw_oai_stream_error(&s->_o, s->_sink, &e, 1);
+}
+
 /* The decoder's callback: one complete message. <0 stops the decoder (state says why). */
 static int on_message(void *arg, const struct gw_es_message *m)
 {
@@ -1695,27 +1370,20 @@ static int on_message(void *arg, const struct gw_es_message *m)
     if (gw_span_eq(m->message_type, GW_SPAN_LIT("event"))) {
         r = on_event(s, m);
     } else if (gw_span_eq(m->message_type, GW_SPAN_LIT("exception"))) {
-        /* [ConverseStream: the exception's payload is {"message":...}] */
-        const char *type, *code;
-        char ex[65], name[96];
-        struct jv msg = error_message(m->payload);
-        exception_kind(m->exception_type, &type, &code);
-        printable(ex, m->exception_type, 64);
-        snprintf(name, sizeof(name), "upstream %s", ex[0] ? ex : "exception");
-        r = stream_error(s, &msg, name, type, code, 1);
+        r = on_exception(s, m);
     } else if (gw_span_eq(m->message_type, GW_SPAN_LIT("error"))) {
+        /* the framing's own error: :error-code and :error-message, no payload */
         char code[49], text[97], why[176];
         printable(code, m->error_code, 48);
         printable(text, m->error_message, 96);
         snprintf(why, sizeof(why), "upstream stream error %s: %s", code, text);
-        struct jv none = {0};
-        r = stream_error(s, &none, why, "server_error", NULL, 1);
+        r = gw_oai_stream_fail(&s->_o, s->_sink, why, 1);
     } else {
         return 0; /* no other message type is defined */
     }
-    if (r != 0) {
-        s->_done = true;
-        s->_failed |= r < 0;
+    if (r != 0) { /* ended: finished, an error chunk written, or a write or allocation failed */
+        s->_o.done = true;
+        s->_o.failed |= r < 0;
         return -1;
     }
     return 0;
@@ -1724,15 +1392,14 @@ static int on_message(void *arg, const struct gw_es_message *m)
 int gw_bedrock_stream_feed(struct gw_bedrock_stream *s, const char *data, size_t len,
                            const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
 {
-    if (s->_done)
-        return s->_failed ? -1 : 1;
+    if (s->_o.done)
+        return s->_o.failed ? -1 : 1;
     s->_sink = sink;
     s->_u = u;
-    int r = gw_es_feed(&s->_dec, data, len, on_message, s);
-    if (r < 0 && !s->_done) {
+    if (gw_es_feed(&s->_dec, data, len, on_message, s) < 0 && !s->_o.done) {
         enum gw_es_error e = gw_es_error(&s->_dec);
         if (e == GW_ES_NOMEM) {
-            s->_done = s->_failed = true;
+            s->_o.done = s->_o.failed = true;
         } else {
             char why[128];
             snprintf(why, sizeof(why), "broken event stream from the upstream: %s",
@@ -1742,8 +1409,8 @@ int gw_bedrock_stream_feed(struct gw_bedrock_stream *s, const char *data, size_t
     }
     s->_sink = NULL;
     s->_u = NULL;
-    if (s->_done)
-        return s->_failed ? -1 : 1;
+    if (s->_o.done)
+        return s->_o.failed ? -1 : 1;
     return 0;
 }
 
@@ -1751,38 +1418,22 @@ int gw_bedrock_stream_end(struct gw_bedrock_stream *s, const struct gw_xlate_sin
                           struct gw_xlate_usage *u)
 {
     (void)u;
-    if (s->_done)
-        return s->_failed ? -1 : 1;
-    s->_sink = sink;
-    int r;
-    if (s->_finish_sent) {
-        r = finish_stream(s, false); /* messageStop came; metadata did not */
-    } else {
-        r = broken(s, "upstream stream ended before messageStop");
-    }
-    s->_sink = NULL;
-    s->_done = true;
-    s->_failed = r < 0;
-    return r < 0 ? -1 : 1;
+    if (s->_o.done)
+        return s->_o.failed ? -1 : 1;
+    if (!s->_finish_sent)
+        return gw_oai_stream_fail(&s->_o, sink, "upstream stream ended before messageStop", -1);
+    /* messageStop came, the metadata event did not: the answer is whole but
+     * there is no usage to tell, so [DONE] comes without a usage chunk
+     * (gw_oai_stream_finish would make one up from zeros). */
+    static const char done[] = "data: [DONE]\n\n";
+    s->_o.done = true;
+    s->_o.failed = sink->write(sink->arg, done, sizeof(done) - 1) < 0;
+    return s->_o.failed ? -1 : 1;
 }
 
-/* ---- the dialect table ---- */
+/* ---- the dialect table (providers/dialect.h) ---- */
 
-static void stream_init(void *st, const struct gw_xlate *x)
-{
-    gw_bedrock_stream_init(st, x);
-}
-
-static int stream_feed(void *st, const char *data, size_t len, const struct gw_xlate_sink *sink,
-                       struct gw_xlate_usage *u)
-{
-    return gw_bedrock_stream_feed(st, data, len, sink, u);
-}
-
-static int stream_end(void *st, const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
-{
-    return gw_bedrock_stream_end(st, sink, u);
-}
+GW_DIALECT_STREAM_FNS(bedrock)
 
 const struct gw_dialect gw_dialect_bedrock = {
     .name = "bedrock",
@@ -1791,10 +1442,8 @@ const struct gw_dialect gw_dialect_bedrock = {
     .translate_error = gw_bedrock_translate_error,
     .error_type_header = "x-amzn-errortype",
     .stream_ctype = GW_BEDROCK_STREAM_CTYPE,
-    .build_embeddings = NULL,
-    .translate_embeddings = NULL,
     .stream_size = sizeof(struct gw_bedrock_stream),
-    .stream_init = stream_init,
-    .stream_feed = stream_feed,
-    .stream_end = stream_end,
+    .stream_init = bedrock_stream_init_v,
+    .stream_feed = bedrock_stream_feed_v,
+    .stream_end = bedrock_stream_end_v,
 };

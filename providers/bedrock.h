@@ -47,6 +47,7 @@
 #include "core/arena.h"
 #include "core/span.h"
 #include "providers/eventstream.h"
+#include "providers/oai.h"
 #include "providers/xlate.h"
 
 /* The content type of a ConverseStream answer. */
@@ -81,36 +82,37 @@ int gw_bedrock_translate_response(const struct gw_xlate *x, const char *body, si
                                   struct gw_span *out, struct gw_xlate_usage *u);
 
 /*
- * A non-2xx Bedrock body {"message":"..."} (or "Message") with HTTP `status`
- * -> OpenAI's {"error":{"message","type","param","code"}} in *out (memory
- * from a) and the client's status in *out_status. The status names the
- * exception (400 ValidationException, 403 AccessDenied, 404
- * ResourceNotFound, 408 ModelTimeout -> 504, 424 ModelError -> 502, 429
- * Throttling/ServiceQuota/ModelNotReady, 500 InternalServer, 503
- * ServiceUnavailable). Returns 0, or -1 when the arena is exhausted.
+ * A non-2xx Bedrock answer -> OpenAI's {"error":{"message","type","param",
+ * "code"}} in *out (memory from a) and the client's status in *out_status.
+ * error_type is the x-amzn-ErrorType header's value (empty when absent),
+ * "ThrottlingException:http://internal.amazon.com/coral/..." (the name is
+ * what stands before the first ':'). The exception is the one the header
+ * names, else the body's "__type", else the one the status is sent for (400
+ * ValidationException, 403 AccessDenied, 404 ResourceNotFound, 408
+ * ModelTimeout -> 504, 424 ModelError -> 502, 429 Throttling, 500
+ * InternalServer, 503 ServiceUnavailable); only a name tells a spent quota
+ * (ServiceQuotaExceeded, 400 or 429 -> 429 insufficient_quota) or a model
+ * still loading (ModelNotReady, 429 -> 503 model_not_ready) from throttling
+ * or a bad request. The message is the body's "message" (or "Message"), else
+ * one naming the status. Returns 0, or -1 when the arena is exhausted.
  */
 int gw_bedrock_translate_error(int status, struct gw_span error_type, const char *body, size_t len,
                                struct gw_arena *a, struct gw_span *out, int *out_status);
 
 /*
  * Stream translator state: fixed size. The event stream decoder holds at
- * most one partial message (GW_BEDROCK_MESSAGE_MAX) and the output scratch
- * grows by doubling to about twice that, both in x->arena, so memory is
- * bounded whatever the stream. All fields are private.
+ * most one partial message (GW_BEDROCK_MESSAGE_MAX) and the output chunk
+ * buffer (providers/oai.h) grows by doubling to about twice that, both in
+ * x->arena, so memory is bounded whatever the stream. All fields are private.
  */
 struct gw_bedrock_stream {
-    const struct gw_xlate *_x;
+    struct gw_oai_stream _o; /* the OpenAI side; its done/failed say the stream has ended */
     struct gw_es_decoder _dec;
     const struct gw_xlate_sink *_sink; /* borrowed for the length of one feed */
     struct gw_xlate_usage *_u;         /* borrowed for the length of one feed; may be NULL */
-    char *_out;                        /* owns (arena): one translated chunk at a time */
-    size_t _out_cap;
-    uint64_t _input_tokens, _output_tokens, _cache_read, _cache_write;
-    uint32_t _tool_count; /* toolUse blocks seen: the next OpenAI tool_calls index */
-    bool _role_sent;
-    bool _finish_sent; /* messageStop came (its finish chunk is written) */
-    bool _done;        /* [DONE] or an error chunk written: further input is ignored */
-    bool _failed;      /* the translation stopped on an error */
+    uint32_t _tool_count;              /* toolUse blocks seen: the next OpenAI tool_calls index */
+    bool _started;                     /* messageStart came (the role chunk is written) */
+    bool _finish_sent;                 /* the finish chunk is written (messageStop or metadata) */
 };
 
 /* Sets up *s for one response of the request x (x and its arena outlive s). */
@@ -122,20 +124,21 @@ void gw_bedrock_stream_init(struct gw_bedrock_stream *s, const struct gw_xlate *
  * deltas, the finish chunk at messageStop, then at metadata a usage chunk
  * when x->want_usage and "data: [DONE]\n\n". Usage goes to *u (may be NULL)
  * when metadata arrives. An exception message (throttlingException, ...)
- * becomes one OpenAI-shaped error chunk, data: {"error":{...}}, and ends the
- * stream. Returns 0 to go on, 1 once the stream has ended ([DONE] or the
- * exception's error chunk written; later input is ignored), -1 when the
- * translation stopped: a broken event stream (CRC or length failure, an
- * event whose payload is not JSON; an error chunk is written), the sink
- * refused, or the arena is exhausted.
+ * becomes one OpenAI-shaped error chunk, data: {"error":{...}}, followed by
+ * "data: [DONE]", and ends the stream. Returns 0 to go on, 1 once the stream
+ * has ended ([DONE], after the exception's error chunk or not; later input
+ * is ignored), -1 when the translation stopped: a broken event stream (CRC
+ * or length failure, an event whose payload is not JSON; an error chunk and
+ * [DONE] are written), the sink refused, or the arena is exhausted.
  */
 int gw_bedrock_stream_feed(struct gw_bedrock_stream *s, const char *data, size_t len,
                            const struct gw_xlate_sink *sink, struct gw_xlate_usage *u);
 /*
  * The upstream stream ended. Returns 1 when it had ended properly (feed
  * returned 1), or when messageStop came without the metadata event (then
- * "data: [DONE]" is written, with no usage chunk); -1 when it had failed, or
- * else (cut short before messageStop) after writing an error chunk.
+ * "data: [DONE]" is written, with no usage chunk: there is no usage to
+ * tell); -1 when it had failed, or else (cut short before messageStop) after
+ * writing an error chunk and "data: [DONE]".
  */
 int gw_bedrock_stream_end(struct gw_bedrock_stream *s, const struct gw_xlate_sink *sink,
                           struct gw_xlate_usage *u);
