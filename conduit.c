@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <pthread.h>
 #include <signal.h>
@@ -128,6 +129,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "conduit: %s\n", err.message);
         return 1;
     }
+    /* A config that loads can still refuse every request: say so, here and
+     * from --check-config (the control thread says it again at each reload). */
+    const char *warn[4];
+    size_t nw = gw_config_warnings(cfg, warn, GW_ARRAY_SIZE(warn));
+    for (size_t i = 0; i < nw && i < GW_ARRAY_SIZE(warn); i++)
+        fprintf(stderr, "conduit: warning: %s\n", warn[i]);
     if (check) {
         printf("%s: OK (%zu providers, %zu models, %zu keys)\n", path, cfg->nproviders,
                cfg->nmodels, cfg->nkeys);
@@ -167,9 +174,26 @@ int main(int argc, char **argv)
         for (int c = 0; c < CPU_SETSIZE; c++)
             if (CPU_ISSET(c, &allowed))
                 cpus[ncpus++] = c;
+    /* Refuse an address another process listens on (gw_listener_probe), and
+     * give every worker the same port when the file says port 0. */
+    struct sockaddr_storage listen_addr = cfg->server.listen_addr;
+    uint16_t port = 0;
+    int pr = gw_listener_probe((struct sockaddr *)&listen_addr, cfg->server.listen_addrlen, &port);
+    if (pr == -EADDRINUSE) {
+        fprintf(stderr, "conduit: %s is already in use by another process; refusing to start\n",
+                cfg->server.listen);
+        return 1;
+    }
+    if (pr < 0) {
+        fprintf(stderr, "conduit: listen on %s: %s\n", cfg->server.listen, strerror(-pr));
+        return 1;
+    }
+    if (listen_addr.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&listen_addr)->sin6_port = htons(port);
+    else
+        ((struct sockaddr_in *)&listen_addr)->sin_port = htons(port);
     for (unsigned i = 0; i < n; i++) {
-        int fd = gw_listener_open((struct sockaddr *)&cfg->server.listen_addr,
-                                  cfg->server.listen_addrlen);
+        int fd = gw_listener_open((struct sockaddr *)&listen_addr, cfg->server.listen_addrlen);
         if (fd < 0) {
             fprintf(stderr, "conduit: listen on %s: %s\n", cfg->server.listen, strerror(-fd));
             return 1;
@@ -183,8 +207,9 @@ int main(int argc, char **argv)
     }
     fprintf(stderr,
             "{\"level\":\"info\",\"thread\":\"control\",\"msg\":\"conduit %s listening on %s "
-            "with %u workers (config %s, generation %llu)\"}\n",
-            GW_VERSION, cfg->server.listen, n, path, (unsigned long long)cfg->generation);
+            "(port %u) with %u workers (config %s, generation %llu)\"}\n",
+            GW_VERSION, cfg->server.listen, (unsigned)port, n, path,
+            (unsigned long long)cfg->generation);
 
     struct gw_control ctl = {.path = path,
                              .rcu = &rt.rcu,

@@ -433,6 +433,7 @@ static const struct field server_fields[] = {
     FIELD("max_sse_event_bytes", FK_SIZE32, struct gw_server_config, max_sse_event_bytes, 1024,
           1u << 30),
     FIELD("access_log", FK_BOOL, struct gw_server_config, access_log, 0, 0),
+    FIELD("metrics_require_key", FK_BOOL, struct gw_server_config, metrics_require_key, 0, 0),
 };
 
 static const struct field pool_fields[] = {
@@ -1011,6 +1012,56 @@ static int parse_base_url(struct loader *ld, struct gw_provider *p, unsigned lon
     return 0;
 }
 
+/* An address as (IPv6 form, port): IPv4 as its v4-mapped form, so both families compare. */
+static void addr_norm(const struct sockaddr_storage *ss, struct in6_addr *a, uint16_t *port)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        memset(a, 0, sizeof(*a));
+        a->s6_addr[10] = a->s6_addr[11] = 0xff;
+        memcpy(&a->s6_addr[12], &sin->sin_addr, 4);
+        *port = ntohs(sin->sin_port);
+    } else {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        *a = sin6->sin6_addr;
+        *port = ntohs(sin6->sin6_port);
+    }
+}
+
+/* 0.0.0.0 or :: (a listener on it takes every local address; a connect to it goes to this host). */
+static bool addr_is_any(const struct in6_addr *a)
+{
+    static const unsigned char v4any[16] = {[10] = 0xff, [11] = 0xff};
+    return IN6_IS_ADDR_UNSPECIFIED(a) || !memcmp(a->s6_addr, v4any, 16);
+}
+
+static bool addr_is_local(const struct in6_addr *a)
+{
+    return addr_is_any(a) || IN6_IS_ADDR_LOOPBACK(a) ||
+           (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+/*
+ * Whether a connection to `to` would reach a listener on `listen`, judged
+ * from the addresses alone (the same port, and the same address, or a
+ * wildcard on one side and a loopback or wildcard on the other). An address
+ * of another interface of this host is not recognised: that takes knowing
+ * the interfaces, and the check is a guard against the usual mistake (a
+ * preset's localhost default on Conduit's own port), not a proof.
+ */
+static bool reaches_listener(const struct sockaddr_storage *to,
+                             const struct sockaddr_storage *listen)
+{
+    struct in6_addr a, l;
+    uint16_t ap, lp;
+    addr_norm(to, &a, &ap);
+    addr_norm(listen, &l, &lp);
+    if (ap != lp)
+        return false;
+    return !memcmp(&a, &l, sizeof(a)) || (addr_is_any(&l) && addr_is_local(&a)) ||
+           (addr_is_any(&a) && addr_is_local(&l));
+}
+
 /*
  * Bedrock's credentials and region: each from the file, else from the
  * standard AWS environment variable, as the AWS SDKs and CLI read them. The
@@ -1132,8 +1183,20 @@ static int load_provider(struct loader *ld, const yaml_node_t *list, size_t i)
             return fail(ld, node_line(node), key, "is required for type %s", pt->name);
         p->base_url = pt->base_url;
     }
-    if (parse_base_url(ld, p, node_line(seen[PF_BASE_URL] ? seen[PF_BASE_URL] : node), key) < 0)
+    unsigned long url_line = node_line(seen[PF_BASE_URL] ? seen[PF_BASE_URL] : node);
+    if (parse_base_url(ld, p, url_line, key) < 0)
         return -1;
+    /* A provider at Conduit's own address sends every request back into the
+     * gateway, which sends it on again: a loop, not a provider. vllm's
+     * default (vLLM's own, localhost:8000) is Conduit's default listen address. */
+    if (reaches_listener(&p->addr, &cfg->server.listen_addr))
+        return fail(ld, url_line, key,
+                    "%s%s%s%s is Conduit's own listen address (server.listen %s): provider "
+                    "\"%s\" would send every request back to this gateway, a loop; set base_url "
+                    "to where that provider listens",
+                    p->base_url, present(seen[PF_BASE_URL]) ? "" : " (type ",
+                    present(seen[PF_BASE_URL]) ? "" : pt->name,
+                    present(seen[PF_BASE_URL]) ? "" : "'s default)", cfg->server.listen, p->name);
     /* Fields of one dialect are refused on another, so a typo'd type is not silent. */
     static const struct {
         int field;
@@ -1402,6 +1465,7 @@ static void set_server_defaults(struct gw_server_config *s)
     s->idle_timeout_ms = 75000;
     s->max_sse_event_bytes = 1u << 20;
     s->access_log = true;
+    s->metrics_require_key = false;
 }
 
 /* The line of a byte offset, for reader errors that carry only an offset. */
@@ -1593,6 +1657,18 @@ void gw_config_free(struct gw_config *cfg)
             cfg->_provider_release(&cfg->providers[i]);
     gw_arena_destroy(&cfg->arena);
     free(cfg);
+}
+
+size_t gw_config_warnings(const struct gw_config *cfg, const char **out, size_t max)
+{
+    size_t n = 0;
+    if (cfg->nkeys == 0 && n++ < max)
+        out[n - 1] = "no keys configured: every API request will be answered 401 (add one under "
+                     "keys:)";
+    if (cfg->nmodels == 0 && n++ < max)
+        out[n - 1] = "no models configured: every chat and embeddings request will be answered "
+                     "404 model_not_found (add one under models:)";
+    return n;
 }
 
 const struct gw_model *gw_config_find_model(const struct gw_config *cfg, struct gw_span name)

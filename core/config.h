@@ -115,6 +115,9 @@ struct gw_server_config {
     uint32_t idle_timeout_ms;     /* keep-alive wait for the next request; default 75000 */
     uint32_t max_sse_event_bytes; /* one upstream SSE event; default 1 MiB */
     bool access_log;              /* default true */
+    bool metrics_require_key;     /* /metrics answers only a valid virtual key (401 otherwise,
+                                   * as the API routes); default false. /healthz and /readyz
+                                   * never need one (probes carry no key) */
 };
 
 struct gw_config {
@@ -179,6 +182,16 @@ int gw_config_load_buffer(const char *name, const char *buf, size_t len, struct 
                           struct gw_config_error *err);
 /* Frees a snapshot whole (runs the release hook). NULL is ignored. */
 void gw_config_free(struct gw_config *cfg);
+
+/*
+ * What a snapshot that loaded fine will still do wrong, one line each for a
+ * person: no keys (every API request is answered 401), no models (every chat
+ * and embeddings request is answered 404). Writes up to max static strings
+ * into out and returns how many there are (which may exceed max). The entry
+ * point prints them at start and from --check-config, the control thread
+ * logs them at reload.
+ */
+size_t gw_config_warnings(const struct gw_config *cfg, const char **out, size_t max);
 
 /* Model by client-facing name, or NULL. O(1) average; safe on any thread. */
 const struct gw_model *gw_config_find_model(const struct gw_config *cfg, struct gw_span name);

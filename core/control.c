@@ -63,11 +63,17 @@ int gw_control_reload(struct gw_control *ctl)
     if (cur && (cur->server.workers != cfg->server.workers ||
                 strcmp(cur->server.listen, cfg->server.listen) != 0))
         logline("warn", "server.listen and server.workers take effect on restart only");
+    /* A config that loads can still refuse every request: say so (the same
+     * lines as at start), and publish it all the same, as the file says. */
+    const char *warn[4];
+    size_t nw = gw_config_warnings(cfg, warn, GW_ARRAY_SIZE(warn));
     uint64_t gen = gw_rcu_publish_on_control(ctl->rcu, cfg);
     if (ctl->wake_workers)
         ctl->wake_workers(ctl->arg);
     logline("info", "config loaded from %s: generation %llu, %zu providers, %zu models, %zu keys",
             ctl->path, (unsigned long long)gen, cfg->nproviders, cfg->nmodels, cfg->nkeys);
+    for (size_t i = 0; i < nw && i < GW_ARRAY_SIZE(warn); i++)
+        logline("warn", "%s: %s", ctl->path, warn[i]);
     return 0;
 }
 

@@ -156,7 +156,9 @@ void gw__log_access(struct gw_worker *w, struct gw_client *c)
     uint64_t now = gw__now_ns();
     char ts[40];
     format_time(ts, sizeof(ts));
-    char line[1536];
+    /* Room for every field at its longest: the model name alone may take
+     * 256 bytes escaped six-fold (net/server.c bounds it). */
+    char line[3072];
     struct gw_jw jw;
     gw_jw_init(&jw, line, sizeof(line) - 1);
     gw_jw_obj_begin(&jw);
@@ -169,9 +171,12 @@ void gw__log_access(struct gw_worker *w, struct gw_client *c)
         gw_jw_cstr(&jw, r->key->name);
     else
         gw_jw_null(&jw);
+    /* The name asked for, also when no model has it (a 404 model_not_found). */
     gw_jw_key(&jw, "model");
     if (r->model)
         gw_jw_cstr(&jw, r->model->name);
+    else if (r->model_asked)
+        gw_jw_cstr(&jw, r->model_asked);
     else
         gw_jw_null(&jw);
     gw_jw_key(&jw, "provider");
@@ -180,7 +185,7 @@ void gw__log_access(struct gw_worker *w, struct gw_client *c)
     else
         gw_jw_null(&jw);
     gw_jw_key(&jw, "endpoint");
-    gw_jw_cstr(&jw, r->model ? gw_endpoint_str(r->ep) : "local");
+    gw_jw_cstr(&jw, r->model || r->model_asked ? gw_endpoint_str(r->ep) : "local");
     gw_jw_key(&jw, "stream");
     gw_jw_bool(&jw, r->stream);
     gw_jw_key(&jw, "status");

@@ -17,6 +17,11 @@
  *    to read "usage" from at the end (usage is the last member OpenAI writes).
  * Client framing: Content-Length when the upstream gave one and the body is
  * not rewritten, else chunked (HTTP/1.1 clients) or close-delimited (HTTP/1.0).
+ *
+ * The upstream side (net/upstream.c) hands over what it receives, the end of
+ * the response (gw__relay_complete) or its failure (gw__relay_fail); the
+ * relay answers the client through net/response.c and reports the end of the
+ * request back through one call, gw__server_request_done.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -172,7 +177,11 @@ static bool array_is_empty(const char *p, size_t start, size_t end)
 static int event_pieces(struct gw_req *r, const struct gw_sse_event *ev, struct piece *pc)
 {
     pc[0] = (struct piece){ev->raw.ptr, ev->raw.len};
-    if (!ev->has_fields || ev->data_lines != 1 || gw_sse_is_done(ev))
+    if (ev->has_fields && gw_sse_is_done(ev)) {
+        r->sse_done = true;
+        return 1;
+    }
+    if (!ev->has_fields || ev->data_lines != 1)
         return 1;
     const char *d = ev->data.ptr;
     size_t dl = ev->data.len;
@@ -283,17 +292,26 @@ static int sse_feed(struct gw_worker *w, struct gw_client *c, const char *data, 
     return 0;
 }
 
+#define DONE_EVENT "data: [DONE]\n\n"
+#define DONE_LEN (sizeof(DONE_EVENT) - 1)
+
 /* The stream translator's output: each write goes to the client as one chunk. */
 struct xsink_ctx {
     struct gw_worker *w;
     struct gw_client *c;
+    bool failed; /* a write found no buffer: the body's framing may be broken */
 };
 
 static int xsink_write(void *arg, const char *p, size_t n)
 {
     struct xsink_ctx *x = arg;
     struct piece pc = {p, n};
-    return emit(x->w, x->c, &pc, 1);
+    int e = emit(x->w, x->c, &pc, 1);
+    x->failed |= e < 0;
+    /* Whether the client's stream, as written so far, ends with [DONE]. */
+    if (n)
+        x->c->req.sse_done = n >= DONE_LEN && memcmp(p + n - DONE_LEN, DONE_EVENT, DONE_LEN) == 0;
+    return e;
 }
 
 static void xusage(struct gw_req *r, const struct gw_xlate_usage *u)
@@ -332,7 +350,7 @@ static int body_out(struct gw_worker *w, struct gw_client *c, const char *data, 
     if (!len)
         return 0;
     if (r->xstream) {
-        struct xsink_ctx ctx = {w, c};
+        struct xsink_ctx ctx = {w, c, false};
         struct gw_xlate_sink sink = {xsink_write, &ctx};
         struct gw_xlate_usage u = {0};
         int k = r->dialect->stream_feed(r->xstream, data, len, &sink, &u);
@@ -472,8 +490,7 @@ static int on_resp_head(struct gw_worker *w, struct gw_client *c, const struct g
             r->keepalive = false; /* close-delimited */
     }
     c->action = r->relay_sse || xstream ? "relaying event stream" : "relaying response body";
-    if (gw__server_queue_head(w, c, h->status, xstream ? "text/event-stream" : ctype, body_len,
-                              extra) < 0)
+    if (gw__resp_head(w, c, h->status, xstream ? "text/event-stream" : ctype, body_len, extra) < 0)
         return -GW_FAIL_NOMEM;
     return 0;
 }
@@ -610,9 +627,9 @@ static void xfinish_buffered(struct gw_worker *w, struct gw_client *c)
                     : r->dialect->translate_response(&r->xl, body, r->xlen, &out, &u);
         if (k < 0) {
             r->fail = GW_FAIL_PROTO;
-            gw__server_error(w, c, 502, "upstream_error", gw_fail_code(GW_FAIL_PROTO), NULL,
-                             "The provider's answer could not be translated (provider %s).",
-                             r->model->provider->name);
+            gw__resp_error(w, c, 502, "upstream_error", gw_fail_code(GW_FAIL_PROTO), NULL,
+                           "The provider's answer could not be translated (provider %s).",
+                           r->model->provider->name);
             return;
         }
         xusage(r, &u);
@@ -622,7 +639,7 @@ static void xfinish_buffered(struct gw_worker *w, struct gw_client *c)
             ctype = "application/json";
     }
     r->relay_chunked_out = false;
-    if (gw__server_queue_head(w, c, status, ctype, (long long)out.len, r->xextra) < 0 ||
+    if (gw__resp_head(w, c, status, ctype, (long long)out.len, r->xextra) < 0 ||
         gw_obuf_append(&c->out, &w->iopool, out.ptr, out.len) < 0)
         c->flags |= GW_CF_CLOSE_AFTER;
 }
@@ -635,12 +652,15 @@ void gw__relay_finish(struct gw_worker *w, struct gw_client *c)
         return;
     }
     if (r->xstream) {
-        struct xsink_ctx ctx = {w, c};
+        struct xsink_ctx ctx = {w, c, false};
         struct gw_xlate_sink sink = {xsink_write, &ctx};
         struct gw_xlate_usage u = {0};
         if (r->dialect->stream_end(r->xstream, &sink, &u) < 0)
             c->flags |= GW_CF_CLOSE_AFTER;
         xusage(r, &u);
+        /* A stream the translator ended with an error chunk ends with [DONE] too. */
+        if (!r->sse_done)
+            xsink_write(&ctx, DONE_EVENT, DONE_LEN);
     }
     if (r->relay_sse && r->sse_len) {
         /* The stream ended inside an event: pass the bytes on as they are. */
@@ -652,4 +672,121 @@ void gw__relay_finish(struct gw_worker *w, struct gw_client *c)
         usage_from_tail(r);
     if (r->relay_chunked_out && gw_obuf_append(&c->out, &w->iopool, "0\r\n\r\n", 5) < 0)
         c->flags |= GW_CF_CLOSE_AFTER;
+}
+
+/*
+ * The upstream failed after the client's response head went out. A byte
+ * stream can only be cut, but an event stream can still end in a way every
+ * OpenAI client understands, so that one waiting for [DONE] is not left to
+ * guess: an error event, data: [DONE], and the body's proper end.
+ *  - translated: the dialect's stream_end, which for a stream cut short
+ *    writes the OpenAI error chunk (and nothing when a broken event already
+ *    made its feed write one);
+ *  - pass-through: a partial event is dropped (followed by ours it would
+ *    read as one event), then our error event;
+ * then data: [DONE], unless the stream as written so far already ends with
+ * it (the upstream's own, or the translator's after its error chunk).
+ */
+static bool relay_abort(struct gw_worker *w, struct gw_client *c, enum gw_fail f)
+{
+    struct gw_req *r = &c->req;
+    if (!r->resp_head_done || (!r->xstream && !r->relay_sse))
+        return false;
+    struct xsink_ctx ctx = {w, c, false};
+    if (r->xstream) {
+        struct gw_xlate_sink sink = {xsink_write, &ctx};
+        struct gw_xlate_usage u = {0};
+        r->dialect->stream_end(r->xstream, &sink, &u);
+        xusage(r, &u);
+    } else {
+        r->sse_len = 0;
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s mid-stream; the response is incomplete (provider %s)",
+                 gw_fail_str(f), r->model->provider->name);
+        /* Room for msg with every byte escaped as \u00XX. */
+        char ev[sizeof(msg) * 6 + 160];
+        memcpy(ev, "data: ", 6);
+        struct gw_jw jw;
+        gw_jw_init(&jw, ev + 6, sizeof(ev) - 6 - 2);
+        gw_jw_obj_begin(&jw);
+        gw_jw_key(&jw, "error");
+        gw_jw_obj_begin(&jw);
+        gw_jw_key(&jw, "message");
+        gw_jw_cstr(&jw, msg);
+        gw_jw_key(&jw, "type");
+        gw_jw_cstr(&jw, "server_error");
+        gw_jw_key(&jw, "param");
+        gw_jw_null(&jw);
+        gw_jw_key(&jw, "code");
+        gw_jw_cstr(&jw, gw_fail_code(f));
+        gw_jw_obj_end(&jw);
+        gw_jw_obj_end(&jw);
+        GW_BUG_ON(jw.overflow);
+        size_t n = 6 + jw.len;
+        ev[n++] = '\n';
+        ev[n++] = '\n';
+        xsink_write(&ctx, ev, n);
+    }
+    if (!r->sse_done)
+        xsink_write(&ctx, DONE_EVENT, DONE_LEN);
+    if (ctx.failed)
+        return false;
+    return !r->relay_chunked_out || gw_obuf_append(&c->out, &w->iopool, "0\r\n\r\n", 5) == 0;
+}
+
+/* ---- completion ---- */
+
+/*
+ * The client's response is fully queued: the request finishes now if nothing
+ * waits to be sent, else when the last send completes (net/worker.c). This
+ * is the relay's one call back into the server: gw__server_request_done.
+ */
+static void finish_when_sent(struct gw_worker *w, struct gw_client *c)
+{
+    gw__client_flush(w, c);
+    if (!(c->flags & GW_CF_SEND_BUSY) && c->out.len == 0 && c->state == GW_CS_ACTIVE)
+        gw__server_request_done(w, c);
+}
+
+void gw__relay_complete(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_req *r = &c->req;
+    gw__relay_finish(w, c);
+    r->upstream_done = true;
+    r->committed = true;
+    c->flags |= GW_CF_RESP_DONE;
+    finish_when_sent(w, c);
+}
+
+void gw__relay_fail(struct gw_worker *w, struct gw_client *c, enum gw_fail f, const char *detail,
+                    const char *provider)
+{
+    struct gw_req *r = &c->req;
+    r->fail = f;
+    if (r->head_sent && !r->committed && !(c->flags & GW_CF_SEND_BUSY)) {
+        /* Nothing of the held response reached the client: replace it with the error. */
+        gw_obuf_clear(&c->out, &w->iopool);
+        r->head_sent = false;
+        r->relay_chunked_out = false;
+    }
+    if (!r->head_sent) {
+        gw__resp_error(w, c, gw_fail_status(f), "upstream_error", gw_fail_code(f), NULL,
+                       "%s%s%s (provider %s)", gw_fail_str(f), detail[0] ? ": " : "", detail,
+                       provider);
+        return;
+    }
+    if (relay_abort(w, c, f)) {
+        /* The stream told the client it failed and ended properly. */
+        r->upstream_done = true;
+        r->committed = true;
+        c->flags |= GW_CF_RESP_DONE;
+        finish_when_sent(w, c);
+        return;
+    }
+    /* The client already has part of a body that is not an event stream:
+     * cutting the connection is the only honest signal (a chunked body
+     * without its last chunk, or fewer bytes than its Content-Length). */
+    r->keepalive = false;
+    c->flags |= GW_CF_RESP_DONE | GW_CF_CLOSE_AFTER;
+    finish_when_sent(w, c);
 }

@@ -3,19 +3,19 @@
  * client's input buffer into requests, answering the gateway's own endpoints,
  * preparing proxied requests for the upstream side, and finishing each request
  * (access log, metrics, snapshot unbinding) before the next pipelined one.
+ * It answers through net/response.c and asks net/upstream.c to carry a
+ * proxied request; the relay reports the end of each one back through
+ * gw__server_request_done (the one-way order: net/worker.h).
  *
  * A request's bytes stay in the client's ibuf until it ends: the head at the
  * front, then the body (a chunked body is decoded in place, so the body is
  * always contiguous), then any pipelined bytes. Requests are answered one at
  * a time, so pipelined requests are answered in order.
  */
-#include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "core/auth.h"
@@ -26,6 +26,7 @@
 #include "net/worker.h"
 
 #define MAX_HEADERS_HARD 256
+/* The most of a requested model name kept for the access log and messages. */
 #define MODEL_NAME_MAX 256
 
 enum route {
@@ -40,52 +41,6 @@ enum route {
     ROUTE_COUNT
 };
 
-static const char *status_reason(int status)
-{
-    switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 499: return "Client Closed Request";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
-    }
-}
-
-/* ---- request ids ---- */
-
-static __thread uint64_t rid_state;
-
-static void make_request_id(char *out, size_t cap)
-{
-    if (!rid_state) {
-        if (getrandom(&rid_state, sizeof(rid_state), GRND_NONBLOCK) != sizeof(rid_state))
-            rid_state = gw__now_ns() | 1;
-    }
-    /* xorshift64*: unique enough for correlation, no syscall per request */
-    rid_state ^= rid_state >> 12;
-    rid_state ^= rid_state << 25;
-    rid_state ^= rid_state >> 27;
-    uint64_t a = rid_state * 0x2545F4914F6CDD1DULL;
-    struct gw_sb b;
-    gw_sb_init(&b, out, cap - 1);
-    gw_sb_lit(&b, "req_");
-    gw_sb_hex(&b, a, 16);
-    gw_sb_hex(&b, (gw__now_ns() >> 10) & 0xffffffffu, 8);
-    out[b.len] = '\0';
-}
-
 /* A propagated id must be safe to echo in a header and a JSON log line. */
 static bool request_id_ok(struct gw_span v)
 {
@@ -99,105 +54,13 @@ static bool request_id_ok(struct gw_span v)
     return true;
 }
 
-/* ---- responses ---- */
-
-int gw__server_queue_head(struct gw_worker *w, struct gw_client *c, int status,
-                          const char *content_type, long long body_len, const char *extra)
-{
-    struct gw_req *r = &c->req;
-    char head[1536];
-    struct gw_sb b;
-    gw_sb_init(&b, head, sizeof(head));
-    gw_sb_lit(&b, "HTTP/1.1 ");
-    gw_sb_u64(&b, (uint64_t)status);
-    gw_sb_lit(&b, " ");
-    gw_sb_puts(&b, status_reason(status));
-    gw_sb_lit(&b, "\r\ncontent-type: ");
-    gw_sb_puts(&b, content_type);
-    if (body_len >= 0) {
-        gw_sb_lit(&b, "\r\ncontent-length: ");
-        gw_sb_u64(&b, (uint64_t)body_len);
-    } else if (r->relay_chunked_out) {
-        gw_sb_lit(&b, "\r\ntransfer-encoding: chunked");
-    }
-    gw_sb_lit(&b, "\r\nx-request-id: ");
-    gw_sb_puts(&b, r->rid);
-    if (r->keepalive)
-        gw_sb_lit(&b, "\r\nconnection: keep-alive\r\n");
-    else
-        gw_sb_lit(&b, "\r\nconnection: close\r\n");
-    if (extra)
-        gw_sb_puts(&b, extra);
-    gw_sb_lit(&b, "\r\n");
-    if (b.overflow)
-        return -ENOBUFS;
-    r->status = status;
-    r->head_sent = true;
-    return gw_obuf_append(&c->out, &w->iopool, head, b.len);
-}
-
-/* Queues a complete local response and marks it done; the send finishes the request. */
-static void respond(struct gw_worker *w, struct gw_client *c, int status, const char *ctype,
-                    const char *body, size_t len, const char *extra)
-{
-    struct gw_req *r = &c->req;
-    if (!r->rid[0])
-        make_request_id(r->rid, sizeof(r->rid));
-    c->state = GW_CS_ACTIVE;
-    if (gw__server_queue_head(w, c, status, ctype, (long long)len, extra) < 0 ||
-        (!r->head_only && gw_obuf_append(&c->out, &w->iopool, body, len) < 0)) {
-        gw__stat_add(&w->shared.buffer_refusals, 1);
-        gw_obuf_clear(&c->out, &w->iopool);
-        gw__client_close(w, c, "no buffer for a response");
-        return;
-    }
-    r->status = status;
-    c->flags |= GW_CF_RESP_DONE;
-    gw__client_flush(w, c);
-}
-
-void gw__server_error(struct gw_worker *w, struct gw_client *c, int status, const char *type,
-                      const char *code, const char *param, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    /* Room for the worst case: every byte of msg escaped as \u00XX. */
-    char body[sizeof(msg) * 6 + 256];
-    struct gw_jw jw;
-    gw_jw_init(&jw, body, sizeof(body));
-    gw_jw_obj_begin(&jw);
-    gw_jw_key(&jw, "error");
-    gw_jw_obj_begin(&jw);
-    gw_jw_key(&jw, "message");
-    gw_jw_cstr(&jw, msg);
-    gw_jw_key(&jw, "type");
-    gw_jw_cstr(&jw, type);
-    gw_jw_key(&jw, "param");
-    if (param)
-        gw_jw_cstr(&jw, param);
-    else
-        gw_jw_null(&jw);
-    gw_jw_key(&jw, "code");
-    if (code)
-        gw_jw_cstr(&jw, code);
-    else
-        gw_jw_null(&jw);
-    gw_jw_obj_end(&jw);
-    gw_jw_obj_end(&jw);
-    GW_BUG_ON(jw.overflow);
-    respond(w, c, status, "application/json", body, jw.len, NULL);
-}
-
 /* Errors found before the body was read: answer and close, never read the body. */
 static void early_error(struct gw_worker *w, struct gw_client *c, bool body_pending, int status,
                         const char *type, const char *code, const char *param, const char *msg)
 {
     if (body_pending)
         gw__client_refuse_rest(c);
-    gw__server_error(w, c, status, type, code, param, "%s", msg);
+    gw__resp_error(w, c, status, type, code, param, "%s", msg);
 }
 
 /* ---- local endpoints ---- */
@@ -208,8 +71,8 @@ static void serve_models(struct gw_worker *w, struct gw_client *c)
     size_t cap = 256 + cfg->nmodels * 256;
     char *buf = gw_arena_alloc(&c->req.arena, cap);
     if (!buf) {
-        gw__server_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
-                         "The gateway is out of memory for this request.");
+        gw__resp_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
+                       "The gateway is out of memory for this request.");
         return;
     }
     struct gw_jw jw;
@@ -234,10 +97,11 @@ static void serve_models(struct gw_worker *w, struct gw_client *c)
     gw_jw_arr_end(&jw);
     gw_jw_obj_end(&jw);
     if (jw.overflow) {
-        gw__server_error(w, c, 500, "server_error", NULL, NULL, "model list too large");
+        gw__resp_error(w, c, 500, "server_error", "internal_error", NULL,
+                       "The model list is too large to send.");
         return;
     }
-    respond(w, c, 200, "application/json", buf, jw.len, NULL);
+    gw__resp_local(w, c, 200, "application/json", buf, jw.len, NULL);
 }
 
 static void serve_metrics(struct gw_worker *w, struct gw_client *c)
@@ -245,14 +109,58 @@ static void serve_metrics(struct gw_worker *w, struct gw_client *c)
     size_t len = 0;
     char *text = gw__metrics_render(w, &c->req.arena, &len);
     if (!text) {
-        gw__server_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
-                         "The gateway is out of memory for this request.");
+        gw__resp_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
+                       "The gateway is out of memory for this request.");
         return;
     }
-    respond(w, c, 200, "text/plain; version=0.0.4", text, len, NULL);
+    gw__resp_local(w, c, 200, "text/plain; version=0.0.4", text, len, NULL);
 }
 
 /* ---- proxied requests ---- */
+
+/*
+ * A copy of a client-chosen name for logs and messages, in the arena: at most
+ * MODEL_NAME_MAX bytes, cut on a UTF-8 character boundary, any byte that is
+ * not part of valid UTF-8 (or is NUL) shown as '?', so that the JSON writers
+ * that escape it always produce valid UTF-8. NULL when out of memory.
+ */
+static const char *bounded_name(struct gw_arena *a, const char *s, size_t n)
+{
+    char *out = gw_arena_alloc(a, MODEL_NAME_MAX + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = (unsigned char)s[i];
+        size_t len = ch < 0x80             ? 1
+                     : (ch & 0xe0) == 0xc0 ? 2
+                     : (ch & 0xf0) == 0xe0 ? 3
+                     : (ch & 0xf8) == 0xf0 ? 4
+                                           : 0;
+        bool ok = len > 0 && i + len <= n && !(len == 2 && ch < 0xc2) && !(len == 4 && ch > 0xf4);
+        for (size_t k = 1; ok && k < len; k++)
+            ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
+        /* No overlong 3/4-byte forms, UTF-16 surrogates or code points past U+10FFFF. */
+        if (ok && len == 3)
+            ok = !(ch == 0xe0 && (unsigned char)s[i + 1] < 0xa0) &&
+                 !(ch == 0xed && (unsigned char)s[i + 1] >= 0xa0);
+        if (ok && len == 4)
+            ok = !(ch == 0xf0 && (unsigned char)s[i + 1] < 0x90) &&
+                 !(ch == 0xf4 && (unsigned char)s[i + 1] >= 0x90);
+        if (!ok || ch == 0)
+            len = 1;
+        if (o + len > MODEL_NAME_MAX)
+            break;
+        if (ok && ch != 0)
+            memcpy(out + o, s + i, len);
+        else
+            out[o] = '?';
+        o += len;
+        i += len;
+    }
+    out[o] = '\0';
+    return out;
+}
 
 struct edit {
     size_t start, end; /* body bytes [start, end) are replaced */
@@ -336,12 +244,12 @@ static int plan_usage_edit(const char *body, const struct gw_json_member *so, st
 static void usage_option_refused(struct gw_worker *w, struct gw_client *c, int k)
 {
     if (k == -3)
-        gw__server_error(w, c, 400, "invalid_request_error", "duplicate_member",
-                         "stream_options.include_usage",
-                         "`stream_options` has more than one `include_usage` member.");
+        gw__resp_error(w, c, 400, "invalid_request_error", "duplicate_member",
+                       "stream_options.include_usage",
+                       "`stream_options` has more than one `include_usage` member.");
     else
-        gw__server_error(w, c, 400, "invalid_request_error", NULL, "stream_options",
-                         "`stream_options` must be an object.");
+        gw__resp_error(w, c, 400, "invalid_request_error", "invalid_type", "stream_options",
+                       "`stream_options` must be an object.");
 }
 
 /*
@@ -458,8 +366,12 @@ static void prepare_translated(struct gw_worker *w, struct gw_client *c, const c
                 ? r->dialect->build_embeddings(&r->xl, body, blen, &xr, &e)
                 : r->dialect->build_request(&r->xl, body, blen, &xr, &e);
     if (k < 0) {
-        gw__server_error(w, c, e.status ? e.status : 400, "invalid_request_error", NULL, e.param,
-                         "%s", e.message[0] ? e.message : "The request could not be translated.");
+        /* 4xx: the request cannot be put to this provider as it is (the message
+         * and param say why); 5xx: the gateway failed to build it. */
+        int st = e.status ? e.status : 400;
+        gw__resp_error(w, c, st, st >= 500 ? "server_error" : "invalid_request_error",
+                       st >= 500 ? "translation_failed" : "translation_refused", e.param, "%s",
+                       e.message[0] ? e.message : "The request could not be translated.");
         return;
     }
     r->warning = xr.warning;
@@ -469,8 +381,8 @@ static void prepare_translated(struct gw_worker *w, struct gw_client *c, const c
     struct iovec *iov = gw_arena_alloc(&r->arena, 2 * sizeof(*iov));
     if (!head || !iov) {
         gw__stat_add(&w->shared.buffer_refusals, 1);
-        gw__server_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
-                         "The gateway is out of memory for this request.");
+        gw__resp_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
+                       "The gateway is out of memory for this request.");
         return;
     }
     struct gw_sb hb;
@@ -497,9 +409,9 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
     static const char *const keys[] = {"model", "stream", "stream_options", "encoding_format"};
     struct gw_json_member m[4];
     if (blen == 0 || gw_json_scan_object(body, blen, keys, 4, m) < 0) {
-        gw__server_error(w, c, 400, "invalid_request_error", NULL, NULL,
-                         "We could not parse the JSON body of your request. The body must be "
-                         "a JSON object.");
+        gw__resp_error(w, c, 400, "invalid_request_error", "invalid_json", NULL,
+                       "We could not parse the JSON body of your request. The body must be "
+                       "a JSON object.");
         return;
     }
     /* A member the gateway reads or rewrites must be there once: an upstream
@@ -507,46 +419,57 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
      * checked (a model it did not approve, a stream it does not relay). */
     for (size_t i = 0; i < GW_ARRAY_SIZE(keys); i++) {
         if (m[i].dup) {
-            gw__server_error(w, c, 400, "invalid_request_error", "duplicate_member", keys[i],
-                             "The request body has more than one `%s` member.", keys[i]);
+            gw__resp_error(w, c, 400, "invalid_request_error", "duplicate_member", keys[i],
+                           "The request body has more than one `%s` member.", keys[i]);
             return;
         }
     }
-    if (!m[0].found || m[0].value.type != GW_JT_STRING) {
-        gw__server_error(w, c, 400, "invalid_request_error", NULL, "model",
-                         "You must provide a model parameter (a string).");
+    if (!m[0].found) {
+        gw__resp_error(w, c, 400, "invalid_request_error", "missing_required_parameter", "model",
+                       "You must provide a model parameter.");
         return;
     }
-    char name[MODEL_NAME_MAX];
-    long nlen = gw_json_unescape(m[0].value.span, name, sizeof(name) - 1);
-    if (nlen < 0) {
-        gw__server_error(w, c, 404, "invalid_request_error", "model_not_found", "model",
-                         "The model does not exist or you do not have access to it.");
-        return;
-    }
-    name[nlen] = '\0';
-    r->model = gw_config_find_model(r->snap, gw_span_make(name, (size_t)nlen));
-    if (!r->model) {
-        gw__server_error(w, c, 404, "invalid_request_error", "model_not_found", "model",
-                         "The model `%s` does not exist or you do not have access to it.", name);
+    if (m[0].value.type != GW_JT_STRING) {
+        gw__resp_error(w, c, 400, "invalid_request_error", "invalid_type", "model",
+                       "The model parameter must be a string.");
         return;
     }
     r->ep = route == ROUTE_CHAT ? GW_EP_CHAT : GW_EP_EMBEDDINGS;
+    /* Decoded whole (never longer than its JSON form) for the lookup; the
+     * access log and the 404 keep a bounded copy of what was asked for. */
+    struct gw_span raw = m[0].value.span;
+    char *name = gw_arena_alloc(&r->arena, raw.len + 1);
+    if (!name)
+        goto nomem;
+    long nlen = gw_json_unescape(raw, name, raw.len);
+    if (nlen < 0) {
+        gw__resp_error(w, c, 400, "invalid_request_error", "invalid_json", "model",
+                       "The model parameter is not a valid JSON string.");
+        return;
+    }
+    r->model_asked = bounded_name(&r->arena, name, (size_t)nlen);
+    r->model = gw_config_find_model(r->snap, gw_span_make(name, (size_t)nlen));
+    if (!r->model) {
+        gw__resp_error(w, c, 404, "invalid_request_error", "model_not_found", "model",
+                       "The model `%s` does not exist or you do not have access to it.",
+                       r->model_asked ? r->model_asked : "");
+        return;
+    }
     if (route == ROUTE_CHAT && m[1].found) {
         if (m[1].value.type == GW_JT_TRUE)
             r->stream = true;
         else if (m[1].value.type != GW_JT_FALSE && m[1].value.type != GW_JT_NULL) {
-            gw__server_error(w, c, 400, "invalid_request_error", NULL, "stream",
-                             "`stream` must be a boolean.");
+            gw__resp_error(w, c, 400, "invalid_request_error", "invalid_type", "stream",
+                           "`stream` must be a boolean.");
             return;
         }
     }
 
     r->dialect = gw_dialect_for(r->model->provider->type);
     if (r->dialect && r->ep == GW_EP_EMBEDDINGS && !r->dialect->build_embeddings) {
-        gw__server_error(w, c, 400, "invalid_request_error", "unsupported_endpoint", "model",
-                         "The model `%s` (provider type %s) does not serve %s.", r->model->name,
-                         r->model->provider->type_name, gw_endpoint_str(r->ep));
+        gw__resp_error(w, c, 400, "invalid_request_error", "unsupported_endpoint", "model",
+                       "The model `%s` (provider type %s) does not serve %s.", r->model->name,
+                       r->model->provider->type_name, gw_endpoint_str(r->ep));
         return;
     }
     if (r->dialect) {
@@ -640,8 +563,8 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
     return;
 nomem:
     gw__stat_add(&w->shared.buffer_refusals, 1);
-    gw__server_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
-                     "The gateway is out of memory for this request.");
+    gw__resp_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
+                   "The gateway is out of memory for this request.");
 }
 
 /* ---- parsing ---- */
@@ -712,9 +635,8 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
     if (n == -2) {
         if (c->ilen >= sc->max_header_bytes) {
             gw__client_refuse_rest(c);
-            gw__server_error(w, c, 431, "invalid_request_error",
-                             "request_header_fields_too_large", NULL,
-                             "The request head is larger than %u bytes.", sc->max_header_bytes);
+            gw__resp_error(w, c, 431, "invalid_request_error", "request_header_fields_too_large",
+                           NULL, "The request head is larger than %u bytes.", sc->max_header_bytes);
             return -1;
         }
         return 0;
@@ -723,18 +645,17 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
     if (n < 0) {
         gw__client_refuse_rest(c);
         if (h.err == GW_H1E_TOO_MANY_HEADERS)
-            gw__server_error(w, c, 431, "invalid_request_error",
-                             "request_header_fields_too_large", NULL,
-                             "The request has more than %zu header fields.", maxh);
+            gw__resp_error(w, c, 431, "invalid_request_error", "request_header_fields_too_large",
+                           NULL, "The request has more than %zu header fields.", maxh);
         else
-            gw__server_error(w, c, 400, "invalid_request_error", "bad_request", NULL,
-                             "Malformed HTTP request: %s.", gw_http1_err_str(h.err));
+            gw__resp_error(w, c, 400, "invalid_request_error", "bad_request", NULL,
+                           "Malformed HTTP request: %s.", gw_http1_err_str(h.err));
         return -1;
     }
     if ((size_t)n > sc->max_header_bytes) {
         gw__client_refuse_rest(c);
-        gw__server_error(w, c, 431, "invalid_request_error", "request_header_fields_too_large",
-                         NULL, "The request head is larger than %u bytes.", sc->max_header_bytes);
+        gw__resp_error(w, c, 431, "invalid_request_error", "request_header_fields_too_large", NULL,
+                       "The request head is larger than %u bytes.", sc->max_header_bytes);
         return -1;
     }
     r->head_len = (size_t)n;
@@ -746,7 +667,7 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
         memcpy(r->rid, rid->value.ptr, rid->value.len);
         r->rid[rid->value.len] = '\0';
     } else {
-        make_request_id(r->rid, sizeof(r->rid));
+        gw__resp_request_id(r->rid, sizeof(r->rid));
     }
     *route = (unsigned)route_of(h.method, h.target);
     r->head_only = gw_span_eq(h.method, GW_SPAN_LIT("HEAD"));
@@ -769,7 +690,10 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
                     "Too many configuration generations in use; retry.");
         return -1;
     }
-    if (*route == ROUTE_CHAT || *route == ROUTE_EMBEDDINGS || *route == ROUTE_MODELS) {
+    /* The API routes need a virtual key; /metrics too when the config says so
+     * (it names models, providers and traffic); the probes never do. */
+    if (*route == ROUTE_CHAT || *route == ROUTE_EMBEDDINGS || *route == ROUTE_MODELS ||
+        (*route == ROUTE_METRICS && r->snap->server.metrics_require_key)) {
         const struct gw_http1_header *ah = gw_http1_find(hdrs, h.num_headers, "authorization");
         const struct gw_http1_header *xh = gw_http1_find(hdrs, h.num_headers, "x-api-key");
         struct gw_span key;
@@ -833,8 +757,8 @@ void gw__server_process(struct gw_worker *w, struct gw_client *c)
         ssize_t left = gw_chunked_decode(&r->in_dec, c->ibuf + start, &n);
         if (left == -1) {
             gw__client_refuse_rest(c);
-            gw__server_error(w, c, 400, "invalid_request_error", "bad_request", NULL,
-                             "Malformed chunked request body.");
+            gw__resp_error(w, c, 400, "invalid_request_error", "bad_request", NULL,
+                           "Malformed chunked request body.");
             return;
         }
         r->body_have += n;
@@ -863,8 +787,8 @@ void gw__server_process(struct gw_worker *w, struct gw_client *c)
     case ROUTE_EMBEDDINGS:
         if (w->draining) {
             r->keepalive = false;
-            gw__server_error(w, c, 503, "server_error", "gateway_draining", NULL,
-                             "The gateway is shutting down.");
+            gw__resp_error(w, c, 503, "server_error", "gateway_draining", NULL,
+                           "The gateway is shutting down.");
             return;
         }
         /* The upstream request is built from these bytes and may be sent
@@ -872,8 +796,8 @@ void gw__server_process(struct gw_worker *w, struct gw_client *c)
         if (!gw__client_input_to_request(w, c)) {
             gw__stat_add(&w->shared.buffer_refusals, 1);
             r->keepalive = false;
-            gw__server_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
-                             "The gateway is out of memory for this request.");
+            gw__resp_error(w, c, 503, "server_error", "gateway_overloaded", NULL,
+                           "The gateway is out of memory for this request.");
             return;
         }
         prepare_proxy(w, c, (enum route)r->route);
@@ -882,13 +806,13 @@ void gw__server_process(struct gw_worker *w, struct gw_client *c)
         serve_models(w, c);
         return;
     case ROUTE_HEALTHZ:
-        respond(w, c, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
+        gw__resp_local(w, c, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
         return;
     case ROUTE_READYZ:
         if (w->draining)
-            respond(w, c, 503, "application/json", "{\"status\":\"draining\"}", 21, NULL);
+            gw__resp_local(w, c, 503, "application/json", "{\"status\":\"draining\"}", 21, NULL);
         else
-            respond(w, c, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
+            gw__resp_local(w, c, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
         return;
     case ROUTE_METRICS:
         serve_metrics(w, c);

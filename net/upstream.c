@@ -333,30 +333,20 @@ static void tls_fill_app(struct gw_upconn *up, br_ssl_engine_context *eng, size_
 }
 
 /*
- * The client's response is fully queued: the request finishes now if nothing
- * waits to be sent, else when the last send completes (net/worker.c).
+ * The upstream response ended, by its framing or by a close that delimits it:
+ * the connection goes back to its pool (or closes) first, so that a
+ * pipelined request the completion starts can have it, then the relay ends
+ * the client's response.
  */
-static void finish_when_sent(struct gw_worker *w, struct gw_client *c)
-{
-    gw__client_flush(w, c);
-    if (!(c->flags & GW_CF_SEND_BUSY) && c->out.len == 0 && c->state == GW_CS_ACTIVE)
-        gw__server_request_done(w, c);
-}
-
-/* The upstream response ended, by its framing or by a close that delimits it. */
 static void response_complete(struct gw_worker *w, struct gw_upconn *up, bool reusable)
 {
     struct gw_client *c = up->owner;
     struct gw_req *r = &c->req;
-    gw__relay_finish(w, c);
-    r->upstream_done = true;
     r->up = NULL;
-    r->committed = true;
-    c->flags |= GW_CF_RESP_DONE;
     /* A response that ended before its request was fully written leaves the
      * connection mid-request: never reuse it. */
     up_release(w, up, reusable && r->up_written);
-    finish_when_sent(w, c);
+    gw__relay_complete(w, c);
 }
 
 /*
@@ -532,8 +522,8 @@ void gw__up_start(struct gw_worker *w, struct gw_client *c, bool fresh)
     struct gw_pool *pl = pool_get(w, p);
     if (!pl) {
         r->fail = GW_FAIL_NOMEM;
-        gw__server_error(w, c, 503, "server_error", gw_fail_code(GW_FAIL_NOMEM), NULL, "%s",
-                         gw_fail_str(GW_FAIL_NOMEM));
+        gw__resp_error(w, c, 503, "server_error", gw_fail_code(GW_FAIL_NOMEM), NULL, "%s",
+                       gw_fail_str(GW_FAIL_NOMEM));
         return;
     }
     struct gw_upconn *up = NULL;
@@ -620,19 +610,17 @@ void gw__up_start(struct gw_worker *w, struct gw_client *c, bool fresh)
     return;
 fail:
     gw__stat_add(&w->shared.fails[f], 1);
-    r->fail = f;
     gw__log_err(w, "request %s: %s%s%s (provider %s)", r->rid, gw_fail_str(f), detail[0] ? ": " : "",
                 detail, p->name);
-    gw__server_error(w, c, gw_fail_status(f), "upstream_error", gw_fail_code(f), NULL,
-                     "%s%s%s (provider %s)", gw_fail_str(f), detail[0] ? ": " : "", detail,
-                     p->name);
+    gw__relay_fail(w, c, f, detail, p->name);
 }
 
 /*
  * Every failure of an upstream request leaves through here [ngx
- * finalize_request]: the connection is closed; the request is retried once
- * on a fresh connection when that is safe, else the client gets the error
- * (or, when its response already started, a cut connection).
+ * finalize_request]: the connection is closed and the failure counted; the
+ * request is retried once on a fresh connection when that is safe, else the
+ * failure is logged and the relay tells the client (gw__relay_fail: an
+ * error response, an event stream's error event and [DONE], or a cut).
  */
 static void up_fail(struct gw_worker *w, struct gw_upconn *up, enum gw_fail f, const char *detail)
 {
@@ -655,26 +643,9 @@ static void up_fail(struct gw_worker *w, struct gw_upconn *up, enum gw_fail f, c
         gw__up_start(w, c, true);
         return;
     }
-    r->fail = f;
     gw__log_err(w, "request %s: %s%s%s (provider %s, while %s)", r->rid, gw_fail_str(f),
                 detail && detail[0] ? ": " : "", detail ? detail : "", pname, action);
-    if (r->head_sent && !r->committed && !(c->flags & GW_CF_SEND_BUSY)) {
-        /* Nothing of the held response reached the client: replace it with the error. */
-        gw_obuf_clear(&c->out, &w->iopool);
-        r->head_sent = false;
-        r->relay_chunked_out = false;
-    }
-    if (!r->head_sent) {
-        gw__server_error(w, c, gw_fail_status(f), "upstream_error", gw_fail_code(f), NULL,
-                         "%s%s%s (provider %s)", gw_fail_str(f), detail && detail[0] ? ": " : "",
-                         detail ? detail : "", pname);
-        return;
-    }
-    /* The client already has part of the response: cutting the connection is
-     * the only honest signal (a chunked body without its last chunk). */
-    r->keepalive = false;
-    c->flags |= GW_CF_RESP_DONE | GW_CF_CLOSE_AFTER;
-    finish_when_sent(w, c);
+    gw__relay_fail(w, c, f, detail ? detail : "", pname);
 }
 
 static void up_timeout(struct gw_timer *t)

@@ -139,6 +139,8 @@ struct gw_req {
     struct gw_config *snap;          /* borrowed: snapshot bound at dispatch (RCU) */
     uint64_t gen;                    /* its generation, counted in the worker's gentrack */
     const struct gw_model *model;    /* points into snap */
+    const char *model_asked;         /* arena: the model name the body asked for, bounded and
+                                      * valid UTF-8 (net/server.c), known or not; NULL if none */
     const struct gw_key *key;        /* points into snap */
     enum gw_endpoint ep;
     unsigned route;                  /* net/server.c's route, decided at head time */
@@ -186,6 +188,7 @@ struct gw_req {
     bool head_sent;                  /* response head queued to the client */
     bool committed;                  /* some of the response went to the client's socket */
     bool relay_sse;                  /* inspecting the body event by event */
+    bool sse_done;                   /* the client's event stream has had its data: [DONE] */
     bool relay_chunked_out;          /* body goes to the client chunked */
     bool upstream_done;              /* whole upstream response consumed */
     char *sse;                       /* owns (malloc'd, capped): a partial SSE event */

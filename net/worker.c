@@ -81,6 +81,28 @@ void gw__cancel(struct gw_worker *w, uint64_t ud)
     sqe->user_data = gw__ud(GW_OP_CANCEL, 0, 0);
 }
 
+int gw_listener_probe(const struct sockaddr *addr, socklen_t len, uint16_t *port)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    /* SO_REUSEADDR: an earlier process's connections in TIME_WAIT do not hold
+     * the address; a listening socket still does, whatever its options. */
+    int one = 1;
+    int err = 0;
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, addr, len) < 0 || getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
+        err = -errno;
+    else if (bound.ss_family == AF_INET6)
+        *port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+    else
+        *port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    close(fd);
+    return err;
+}
+
 int gw_listener_open(const struct sockaddr *addr, socklen_t len)
 {
     int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -276,8 +298,8 @@ static void client_timeout(struct gw_timer *t)
         }
         c->action = c->req.head_len ? "reading request body" : "reading request head";
         gw__client_refuse_rest(c);
-        gw__server_error(w, c, 408, "invalid_request_error", "request_timeout", NULL,
-                         "The request was not received in time.");
+        gw__resp_error(w, c, 408, "invalid_request_error", "request_timeout", NULL,
+                       "The request was not received in time.");
         return;
     }
     /* ACTIVE: the client stopped reading our output. */
@@ -580,15 +602,15 @@ static void on_client_recv(struct gw_worker *w, struct gw_client *c,
                 buf_return(w->cbr, w->cbufs, GW_CBUF_COUNT, bid);
                 if (c->state == GW_CS_READING && c->req.head_len == 0) {
                     gw__client_refuse_rest(c);
-                    gw__server_error(w, c, 431, "invalid_request_error",
-                                     "request_header_fields_too_large", NULL,
-                                     "The request head is larger than %u bytes.",
-                                     w->snap->server.max_header_bytes);
+                    gw__resp_error(w, c, 431, "invalid_request_error",
+                                   "request_header_fields_too_large", NULL,
+                                   "The request head is larger than %u bytes.",
+                                   w->snap->server.max_header_bytes);
                 } else if (c->state == GW_CS_READING) {
                     gw__client_refuse_rest(c);
-                    gw__server_error(w, c, 413, "invalid_request_error", "request_too_large",
-                                     NULL, "The request body is larger than %llu bytes.",
-                                     (unsigned long long)w->snap->server.max_body_bytes);
+                    gw__resp_error(w, c, 413, "invalid_request_error", "request_too_large", NULL,
+                                   "The request body is larger than %llu bytes.",
+                                   (unsigned long long)w->snap->server.max_body_bytes);
                 } else {
                     gw__client_close(w, c, "input over its cap while a request runs");
                 }

@@ -16,6 +16,18 @@
 #include "net/worker-t.h"
 
 /*
+ * Checks that nobody else holds addr before the workers' listeners open: it
+ * binds a socket WITHOUT SO_REUSEPORT and closes it again. The workers'
+ * SO_REUSEPORT listeners would otherwise join those of another process of
+ * the same user on that address (a second conduit) and silently take part of
+ * its traffic. Returns 0 with *port the port it bound (the one the kernel
+ * chose when addr's port is 0, for every worker to use), -EADDRINUSE when
+ * another socket listens there, or another -errno from socket/bind.
+ * Called at boot, before gw_listener_open.
+ */
+int gw_listener_probe(const struct sockaddr *addr, socklen_t len, uint16_t *port);
+
+/*
  * Opens a listening TCP socket with SO_REUSEPORT (one per worker) and
  * TCP_NODELAY, which accepted sockets inherit. Returns the fd or -errno.
  * Called at boot, before the workers start.
@@ -34,7 +46,22 @@ void gw_worker_wake_on_control(struct gw_worker *w);
 /* Joins the worker thread and frees what it owns. */
 void gw_worker_join(struct gw_worker *w);
 
-/* ---- internals shared by net/worker.c, net/server.c, net/upstream.c, net/metrics.c ---- */
+/*
+ * ---- internals shared by the files of net/ ----
+ *
+ * The one-way order: the worker loop (net/worker.c) owns the ring and the
+ * connections and dispatches each completion through its op table to the
+ * server (client input, net/server.c) or the upstream side (net/upstream.c).
+ * The server asks the upstream side to carry a request (gw__up_start); the
+ * upstream side hands the relay (net/relay.c) whatever comes back, the end
+ * of it, or its failure; the relay answers the client and reports back
+ * through one completion, gw__server_request_done. Responses
+ * (net/response.c) and logs and metrics (net/metrics.c) are leaves that any
+ * of them may call, as are the worker's connection primitives (flush,
+ * close, timers). The calls from the loop into its handlers (the op table,
+ * gw__up_resume when a client's output drains, gw__server_request_abort when
+ * a client goes) are the callbacks an event loop is made of.
+ */
 
 static inline uint64_t gw__ud(enum gw_op op, uint32_t idx, uint32_t gen)
 {
@@ -103,22 +130,38 @@ void gw__server_process(struct gw_worker *w, struct gw_client *c);
 void gw__server_request_done(struct gw_worker *w, struct gw_client *c);
 /* The client went away (or the worker closes it) mid-request: account and unbind. */
 void gw__server_request_abort(struct gw_worker *w, struct gw_client *c);
+/* Output queue high/low water marks for relaying (bytes). */
+#define GW_OUT_HIWAT (64 * 1024)
+#define GW_OUT_LOWAT (16 * 1024)
+
+/* Responses (net/response.c): a leaf that the server, upstream side and relay all answer through.
+ */
+/* A fresh request id ("req_" and 24 hex digits) into out, NUL-terminated. */
+void gw__resp_request_id(char *out, size_t cap);
 /*
  * Queues a response head. `extra` is pre-formatted header lines (each ending
  * in CRLF) or NULL. body_len < 0: chunked when req.relay_chunked_out, else
  * close-delimited. 0 or -ENOBUFS.
  */
-int gw__server_queue_head(struct gw_worker *w, struct gw_client *c, int status,
-                          const char *content_type, long long body_len, const char *extra);
-/* Queues a complete gateway-made OpenAI error response. */
-void gw__server_error(struct gw_worker *w, struct gw_client *c, int status, const char *type,
-                      const char *code, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-/* Output queue high/low water marks for relaying (bytes). */
-#define GW_OUT_HIWAT (64 * 1024)
-#define GW_OUT_LOWAT (16 * 1024)
+int gw__resp_head(struct gw_worker *w, struct gw_client *c, int status, const char *content_type,
+                  long long body_len, const char *extra);
+/*
+ * Queues a complete local response (head and body; no body for HEAD) and
+ * marks the response done: the send that empties the queue finishes the
+ * request. No buffer: the connection is closed (counted).
+ */
+void gw__resp_local(struct gw_worker *w, struct gw_client *c, int status, const char *ctype,
+                    const char *body, size_t len, const char *extra);
+/*
+ * Queues a complete gateway-made OpenAI error response. Every one carries a
+ * code (a gateway-made error is never "code": null): type and code must not
+ * be NULL, which the compiler checks for literal NULLs; param may be.
+ */
+void gw__resp_error(struct gw_worker *w, struct gw_client *c, int status, const char *type,
+                    const char *code, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8), nonnull(1, 2, 4, 5, 7)));
 
-/* Relay (net/relay.c). */
+/* Relay (net/relay.c): what the upstream side hands over; it answers the client. */
 /*
  * Feeds upstream response bytes (mutable: chunked framing is decoded in
  * place). Returns 0 when more is expected, 1 when the response is complete,
@@ -127,11 +170,41 @@ void gw__server_error(struct gw_worker *w, struct gw_client *c, int status, cons
 int gw__relay_feed(struct gw_worker *w, struct gw_client *c, char *data, size_t len);
 /* The upstream closed: 1 when that ends a close-delimited response, else -GW_FAIL_RESET. */
 int gw__relay_eof(struct gw_worker *w, struct gw_client *c);
-/* Queues the end of the client body (last chunk) and captures usage from the tail. */
+/*
+ * Queues the end of the client's body: a gathered answer translated with its
+ * head, a translated stream's end (stream_end, and data: [DONE] if the
+ * stream as written lacks it), a partial pass-through event as it is, the
+ * last chunk; captures usage from the tail. gw__relay_complete's first step
+ * (the fuzz target tests/fuzz/fuzz_upstream_response.c calls it alone).
+ */
 void gw__relay_finish(struct gw_worker *w, struct gw_client *c);
+/*
+ * The upstream response ended (gw__relay_feed said 1, or gw__relay_eof did)
+ * and the upstream side has let go of its connection: queues the end of the
+ * client's body (a translated answer, a stream's end, the last chunk),
+ * captures usage, marks the response done and, once it is sent, finishes
+ * the request through the one completion, gw__server_request_done.
+ */
+void gw__relay_complete(struct gw_worker *w, struct gw_client *c);
+/*
+ * The upstream side gave up on the request with f (no retry left; it closed
+ * its connection, counted and logged the failure). Records f for the access
+ * log, then tells the client: nothing of the response sent yet, the
+ * gateway's error (status and code from f, the message naming detail and
+ * the provider); an event stream under way, an OpenAI error event, data:
+ * [DONE] unless it already passed (a translated stream: the dialect's
+ * stream_end) and the body's proper end; any other body under way, a cut
+ * connection (its head promised a length or a whole JSON document). Then the
+ * request finishes as gw__relay_complete's does.
+ */
+void gw__relay_fail(struct gw_worker *w, struct gw_client *c, enum gw_fail f, const char *detail,
+                    const char *provider);
 
 /* Upstream side (net/upstream.c). */
-/* Sends the client's prepared request upstream (pooled or new connection). */
+/*
+ * Sends the client's prepared request upstream (pooled or new connection).
+ * Whatever comes of it reaches the client through the relay (net/relay.c).
+ */
 void gw__up_start(struct gw_worker *w, struct gw_client *c, bool fresh);
 /* The client left: drop its upstream connection (closed, never pooled mid-response). */
 void gw__up_detach(struct gw_worker *w, struct gw_client *c);

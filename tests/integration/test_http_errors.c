@@ -245,14 +245,14 @@ Test(http_errors, chunked_body_over_the_limit_is_413)
     h_finish();
 }
 
-Test(http_errors, invalid_json_body_is_400)
+Test(http_errors, invalid_json_body_is_400_invalid_json)
 {
     struct h_resp r;
     cr_assert_eq(h_chat("{\"model\":\"gpt-4o-mini\",\"messages\":[", NULL, &r), 0);
-    h_assert_error(&r, 400, NULL);
+    h_assert_error(&r, 400, "invalid_json");
     h_resp_free(&r);
     cr_assert_eq(h_chat("not json at all", NULL, &r), 0);
-    h_assert_error(&r, 400, NULL);
+    h_assert_error(&r, 400, "invalid_json");
     h_resp_free(&r);
     assert_still_serving();
     h_finish();
@@ -262,12 +262,47 @@ Test(http_errors, missing_model_is_400)
 {
     struct h_resp r;
     cr_assert_eq(h_chat("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", NULL, &r), 0);
-    h_assert_error(&r, 400, NULL);
+    h_assert_error(&r, 400, "missing_required_parameter");
     h_resp_free(&r);
     /* A model that is not a string is no better. */
     cr_assert_eq(h_chat("{\"model\":42,\"messages\":[]}", NULL, &r), 0);
-    h_assert_error(&r, 400, NULL);
+    h_assert_error(&r, 400, "invalid_type");
     h_resp_free(&r);
+    assert_still_serving();
+    h_finish();
+}
+
+/*
+ * Every error the gateway makes itself carries a code a client can branch
+ * on (OpenAI's own errors sometimes have "code": null; ours never do).
+ */
+Test(http_errors, every_gateway_made_error_has_a_code)
+{
+    static const struct {
+        const char *method, *path, *headers, *body;
+        int status;
+        const char *code;
+    } cases[] = {
+        {"POST", "/v1/chat/completions", H_AUTH, "[1,2]", 400, "invalid_json"},
+        {"POST", "/v1/chat/completions", H_AUTH,
+         "{\"model\":\"gpt-4o-mini\",\"stream\":\"yes\",\"messages\":[]}", 400, "invalid_type"},
+        {"POST", "/v1/chat/completions", H_AUTH,
+         "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"stream_options\":3,\"messages\":[]}", 400,
+         "invalid_type"},
+        {"POST", "/v1/chat/completions", H_AUTH, "{\"model\":\"nope\",\"messages\":[]}", 404,
+         "model_not_found"},
+        {"POST", "/v1/chat/completions", NULL, "{}", 401, "invalid_api_key"},
+        {"GET", "/v1/chat/completions", H_AUTH, NULL, 405, "method_not_allowed"},
+        {"GET", "/v2/nothing", NULL, NULL, 404, "unknown_url"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct h_resp r;
+        cr_assert_eq(
+            h_do(H.gw_port, cases[i].method, cases[i].path, cases[i].headers, cases[i].body, &r), 0,
+            "case %zu", i);
+        h_assert_error(&r, cases[i].status, cases[i].code);
+        h_resp_free(&r);
+    }
     assert_still_serving();
     h_finish();
 }

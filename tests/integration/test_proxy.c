@@ -679,33 +679,60 @@ Test(proxy, upstream_malformed_chunked_body_gives_502)
     h_finish();
 }
 
-Test(proxy, upstream_closing_mid_stream_ends_the_client_stream_without_done)
+/*
+ * An upstream that closes mid-stream: the client's stream still ends the way
+ * an OpenAI client understands (an error event, then [DONE], then the last
+ * chunk), instead of a cut connection it would have to interpret; the
+ * failure is in the access log.
+ */
+Test(proxy, upstream_closing_mid_stream_ends_the_client_stream_with_an_error_event_and_done)
 {
     char *body =
         h_chat_body(H_MODEL, true, "\"mock\":{\"chunks\":6,\"fault\":\"close_mid_stream\"}");
     struct h_conn c;
     struct h_stream s;
-    cr_assert_eq(h_stream_start(&c, &s, H.gw_port, "/v1/chat/completions", H_AUTH, body), 0);
+    cr_assert_eq(h_stream_start(&c, &s, H.gw_port, "/v1/chat/completions",
+                                H_AUTH "x-request-id: cut-stream-1\r\n", body),
+                 0);
+    free(body);
     cr_assert_eq(s.head.status, 200);
     int rc = h_stream_read_all(&c, &s, 10000);
-    /* Either the body is cut (the client must see it was) or it ends; never a hang. */
-    cr_assert(rc == 0 || rc == -ECONNRESET, "stream read: %s", strerror(-rc));
-    cr_assert(!s.saw_done, "conduit made up a [DONE] for a stream the upstream cut");
+    cr_assert_eq(rc, 0, "stream read: %s after %zu events", strerror(-rc), s.nevs);
+    cr_assert(s.complete, "the body did not end with its last chunk");
     size_t n;
     free(h_stream_text(&s, &n));
-    cr_assert(n < 6, "all %zu chunks arrived although the upstream cut the stream", n);
-    if (rc == 0)
-        cr_assert(h_conn_wait_closed(&c, 5000), "the cut stream's connection stays open");
-    h_conn_close(&c);
+    cr_assert_eq(n, 3, "%zu content chunks; the mock cuts after 3 of 6", n);
+    cr_assert(s.nevs >= 2);
+    cr_assert_str_eq(s.evs[s.nevs - 1].data, "[DONE]", "[DONE] is not the last event");
+    const char *err = s.evs[s.nevs - 2].data;
+    char v[256];
+    cr_assert_gt(h_json_get(err, strlen(err), "error.code", v, sizeof(v)), 0, "%s", err);
+    cr_assert_str_eq(v, "upstream_reset");
+    cr_assert_gt(h_json_get(err, strlen(err), "error.type", v, sizeof(v)), 0, "%s", err);
+    cr_assert_str_eq(v, "server_error");
+    cr_assert_gt(h_json_get(err, strlen(err), "error.message", v, sizeof(v)), 0, "%s", err);
+    cr_assert(strstr(v, "provider mock"), "%s", v);
+    size_t dones = 0;
+    for (size_t i = 0; i < s.nevs; i++)
+        dones += strcmp(s.evs[i].data, "[DONE]") == 0;
+    cr_assert_eq(dones, 1, "%zu [DONE] events", dones);
     h_stream_free(&s);
+
+    /* The response was whole, so the connection serves the next request. */
+    body = h_chat_body(H_MODEL, false, NULL);
+    cr_assert_eq(h_send_request(&c, "POST", "/v1/chat/completions", H_AUTH, body), 0);
+    struct h_resp r;
+    cr_assert_eq(h_read_response(&c, &r, H_IO_TIMEOUT_MS), 0);
+    cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
+    h_resp_free(&r);
+    h_conn_close(&c);
     free(body);
 
-    struct h_resp r;
-    body = h_chat_body(H_MODEL, false, NULL);
-    cr_assert_eq(h_chat(body, NULL, &r), 0);
-    cr_assert_eq(r.status, 200);
-    h_resp_free(&r);
-    free(body);
+    /* The access log still says the upstream failed. */
+    char *line = h_log_find("cut-stream-1", 5000);
+    cr_assert(line, "no access log line for the cut stream");
+    cr_assert(strstr(line, "\"error\":\"upstream closed the connection early\""), "%s", line);
+    free(line);
     h_finish();
 }
 

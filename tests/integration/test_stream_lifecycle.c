@@ -382,3 +382,66 @@ Test(stream_lifecycle, config_file_replaced_by_rename_is_picked_up_without_a_sig
     cr_assert_eq(chat_status(H_MODEL), 200);
     h_finish();
 }
+
+/*
+ * A translated stream (Anthropic's events turned into OpenAI chunks) whose
+ * upstream closes mid-way ends like an OpenAI stream that failed: the chunks
+ * that came, an error chunk, [DONE] and the last chunk of the body; never a
+ * cut connection the client has to interpret. The access log keeps the failure.
+ */
+Test(stream_lifecycle, translated_stream_cut_upstream_ends_with_an_error_chunk_and_done)
+{
+    char providers[256];
+    snprintf(providers, sizeof(providers),
+             "  - name: anth\n    type: anthropic\n    base_url: \"http://127.0.0.1:%d\"\n",
+             H.mock_port);
+    struct h_gw_opts o = {.provider_items = providers,
+                          .extra_model_items = "  - name: claude\n    provider: anth\n"
+                                               "    model: claude-sonnet-4-5\n"};
+    h_gw_start_with(&o);
+
+    char *body =
+        h_chat_body("claude", true, "\"mock\":{\"chunks\":6,\"fault\":\"close_mid_stream\"}");
+    struct h_conn c;
+    struct h_stream s;
+    cr_assert_eq(h_stream_start(&c, &s, H.gw_port, "/v1/chat/completions",
+                                H_AUTH "x-request-id: cut-translated-1\r\n", body),
+                 0);
+    free(body);
+    cr_assert_eq(s.head.status, 200, "status %d: %s", s.head.status, s.head.body);
+    int rc = h_stream_read_all(&c, &s, 10000);
+    cr_assert_eq(rc, 0, "stream read: %s after %zu events", strerror(-rc), s.nevs);
+    cr_assert(s.complete, "the body did not end with its last chunk");
+    size_t n;
+    char *text = h_stream_text(&s, &n);
+    cr_assert_str_eq(text, "tok0 tok1 tok2 ", "the chunks before the cut: %s", text);
+    free(text);
+    cr_assert(s.nevs >= 2);
+    cr_assert_str_eq(s.evs[s.nevs - 1].data, "[DONE]", "[DONE] is not the last event");
+    const char *err = s.evs[s.nevs - 2].data;
+    char v[256];
+    cr_assert_gt(h_json_get(err, strlen(err), "error.type", v, sizeof(v)), 0,
+                 "no error chunk before [DONE]: %s", err);
+    cr_assert_str_eq(v, "server_error");
+    cr_assert_gt(h_json_get(err, strlen(err), "error.message", v, sizeof(v)), 0, "%s", err);
+    size_t dones = 0;
+    for (size_t i = 0; i < s.nevs; i++)
+        dones += strcmp(s.evs[i].data, "[DONE]") == 0;
+    cr_assert_eq(dones, 1, "%zu [DONE] events", dones);
+    h_stream_free(&s);
+    h_conn_close(&c);
+
+    char *line = h_log_find("cut-translated-1", 5000);
+    cr_assert(line, "no access log line for the cut stream");
+    cr_assert(strstr(line, "\"error\":\"upstream closed the connection early\""), "%s", line);
+    free(line);
+
+    /* The next request to the same provider is served. */
+    body = h_chat_body("claude", false, NULL);
+    struct h_resp r;
+    cr_assert_eq(h_chat(body, NULL, &r), 0);
+    cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
+    h_resp_free(&r);
+    free(body);
+    h_finish();
+}

@@ -122,6 +122,7 @@ static const char full_example[] =
     "  idle_timeout: 75s\n"
     "  max_sse_event_bytes: 1MiB\n"
     "  access_log: true\n"
+    "  metrics_require_key: true\n"
     "keys:\n"
     "  - name: demo\n"
     "    key: \"${CONDUIT_DEMO_KEY}\"\n"
@@ -163,6 +164,7 @@ Test(config, full_example_loads_with_every_value)
     cr_assert_eq(s->idle_timeout_ms, 75000);
     cr_assert_eq(s->max_sse_event_bytes, 1u << 20);
     cr_assert(s->access_log);
+    cr_assert(s->metrics_require_key);
 
     cr_assert_eq(cfg->nkeys, 1);
     cr_assert_str_eq(cfg->keys[0].name, "demo");
@@ -225,6 +227,7 @@ Test(config, empty_file_gives_every_default)
         cr_assert_eq(s->idle_timeout_ms, 75000);
         cr_assert_eq(s->max_sse_event_bytes, 1u << 20);
         cr_assert(s->access_log);
+        cr_assert_not(s->metrics_require_key, "/metrics needs no key by default");
         cr_assert_eq(cfg->nproviders, 0);
         cr_assert_eq(cfg->nmodels, 0);
         cr_assert_eq(cfg->nkeys, 0);
@@ -1039,8 +1042,11 @@ Test(config, presets_default_their_base_url_and_quirks)
         {"vllm", "localhost", "/v1", 8000, false, true},
     };
     for (size_t i = 0; i < GW_ARRAY_SIZE(want); i++) {
+        /* Off Conduit's default port: vllm's default (localhost:8000) is that address. */
         char yaml[256];
-        snprintf(yaml, sizeof(yaml), "providers:\n  - name: p\n    type: %s\n", want[i].type);
+        snprintf(yaml, sizeof(yaml),
+                 "server:\n  listen: 127.0.0.1:9000\nproviders:\n  - name: p\n    type: %s\n",
+                 want[i].type);
         struct gw_config *cfg = load_ok(yaml);
         const struct gw_provider *p = &cfg->providers[0];
         cr_assert_eq(p->type, GW_PT_OPENAI, "%s", want[i].type);
@@ -1265,4 +1271,116 @@ Test(config, ordinary_header_and_path_values_still_load)
     cr_assert_str_eq(cfg->providers[1].api_key, "k with spaces");
     cr_assert_str_eq(cfg->models[2].upstream_model, "gpt-4o_2024-08-06");
     gw_config_free(cfg);
+}
+
+Test(config, vllm_default_on_conduits_default_listen_address_is_refused)
+{
+    /* vLLM's default address is also Conduit's: a gateway calling itself loops. */
+    cr_assert_str_eq(load_err("providers:\n  - name: local\n    type: vllm\n"),
+                     "t.yaml:2: providers[0].base_url: http://localhost:8000/v1 (type vllm's "
+                     "default) is Conduit's own listen address (server.listen 127.0.0.1:8000): "
+                     "provider \"local\" would send every request back to this gateway, a loop; "
+                     "set base_url to where that provider listens");
+    /* Given in the file, the message names it without the preset note, at its line. */
+    cr_assert_str_eq(load_err("server:\n  listen: 0.0.0.0:8100\n"
+                              "providers:\n  - name: self\n    type: openai\n"
+                              "    base_url: http://127.0.0.1:8100/v1\n"),
+                     "t.yaml:6: providers[0].base_url: http://127.0.0.1:8100/v1 is Conduit's own "
+                     "listen address (server.listen 0.0.0.0:8100): provider \"self\" would send "
+                     "every request back to this gateway, a loop; set base_url to where that "
+                     "provider listens");
+    /* The preset keeps its default: elsewhere it loads. */
+    struct gw_config *cfg =
+        load_ok("server:\n  listen: 127.0.0.1:9000\nproviders:\n  - name: local\n    type: vllm\n");
+    cr_assert_str_eq(cfg->providers[0].base_url, "http://localhost:8000/v1");
+    gw_config_free(cfg);
+}
+
+Test(config, a_provider_at_conduits_own_address_is_refused_and_others_load)
+{
+    static const struct {
+        const char *listen, *base_url;
+        bool refused;
+    } cases[] = {
+        {"127.0.0.1:8000", "http://127.0.0.1:8000/v1", true},
+        {"127.0.0.1:8000", "http://localhost:8000", true},
+        {"127.0.0.1:8000", "http://0.0.0.0:8000", true}, /* a connect to 0.0.0.0 is local */
+        {"0.0.0.0:8000", "http://127.0.0.1:8000", true}, /* a wildcard takes loopback */
+        {"0.0.0.0:8000", "http://127.0.0.5:8000", true},
+        {"[::]:8000", "http://127.0.0.1:8000", true}, /* dual-stack wildcard */
+        {"[::]:8000", "http://[::1]:8000", true},
+        {"[::1]:8000", "http://[::1]:8000/v1", true},
+        {"[::1]:8000", "http://[::ffff:127.0.0.1]:8000", false},
+        {"127.0.0.1:8000", "http://[::ffff:127.0.0.1]:8000", true}, /* v4-mapped is v4 */
+        {"127.0.0.1:8000", "http://127.0.0.1:8001", false},         /* another port */
+        {"127.0.0.1:8000", "http://127.0.0.2:8000", false},         /* another address */
+        {"[::1]:8000", "http://127.0.0.1:8000", false},
+        {"127.0.0.1:8000", "http://example.test:8000", false},
+        {"0.0.0.0:8000", "https://api.openai.com/v1", false},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(cases); i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml),
+                 "server:\n  listen: \"%s\"\nproviders:\n  - name: p\n    type: openai\n"
+                 "    base_url: \"%s\"\n",
+                 cases[i].listen, cases[i].base_url);
+        struct gw_config *cfg = NULL;
+        struct gw_config_error err;
+        int rc = gw_config_load_buffer("t.yaml", yaml, strlen(yaml), &cfg, &err);
+        if (cases[i].refused) {
+            cr_assert_eq(rc, -1, "%s -> %s loaded", cases[i].listen, cases[i].base_url);
+            cr_assert(strstr(err.message, "is Conduit's own listen address"), "%s -> %s: %s",
+                      cases[i].listen, cases[i].base_url, err.message);
+            cr_assert(strstr(err.message, "provider \"p\""), "%s", err.message);
+        } else {
+            cr_assert_eq(rc, 0, "%s -> %s: %s", cases[i].listen, cases[i].base_url, err.message);
+            gw_config_free(cfg);
+        }
+    }
+}
+
+Test(config, no_keys_or_no_models_is_loaded_with_a_warning_for_each)
+{
+    const char *w[4];
+    struct gw_config *cfg = load_ok("");
+    cr_assert_eq(gw_config_warnings(cfg, w, GW_ARRAY_SIZE(w)), 2);
+    cr_assert_str_eq(w[0], "no keys configured: every API request will be answered 401 (add one "
+                           "under keys:)");
+    cr_assert_str_eq(w[1], "no models configured: every chat and embeddings request will be "
+                           "answered 404 model_not_found (add one under models:)");
+    /* max bounds what is written, not the count. */
+    w[0] = NULL;
+    cr_assert_eq(gw_config_warnings(cfg, w, 0), 2);
+    cr_assert_null(w[0]);
+    gw_config_free(cfg);
+
+    cfg = load_ok("keys:\n  - name: k\n    key: s\n");
+    cr_assert_eq(gw_config_warnings(cfg, w, GW_ARRAY_SIZE(w)), 1);
+    cr_assert(strstr(w[0], "no models configured"), "%s", w[0]);
+    gw_config_free(cfg);
+
+    cfg = load_ok("providers:\n  - name: p\n    type: openai\n"
+                  "models:\n  - name: m\n    provider: p\n");
+    cr_assert_eq(gw_config_warnings(cfg, w, GW_ARRAY_SIZE(w)), 1);
+    cr_assert(strstr(w[0], "no keys configured"), "%s", w[0]);
+    gw_config_free(cfg);
+
+    setenv("CONDUIT_DEMO_KEY", "sk-demo-123", 1);
+    setenv("OPENAI_API_KEY", "sk-openai-456", 1);
+    cfg = load_ok(full_example);
+    cr_assert_eq(gw_config_warnings(cfg, w, GW_ARRAY_SIZE(w)), 0);
+    gw_config_free(cfg);
+}
+
+Test(config, metrics_require_key_is_a_server_boolean)
+{
+    struct gw_config *cfg = load_ok("server:\n  metrics_require_key: yes\n");
+    cr_assert(cfg->server.metrics_require_key);
+    gw_config_free(cfg);
+    cfg = load_ok("server:\n  metrics_require_key: false\n");
+    cr_assert_not(cfg->server.metrics_require_key);
+    gw_config_free(cfg);
+    cr_assert_str_eq(load_err("server:\n  metrics_require_key: sometimes\n"),
+                     "t.yaml:2: server.metrics_require_key: must be true or false, not "
+                     "\"sometimes\"");
 }
