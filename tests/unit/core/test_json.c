@@ -30,29 +30,55 @@ struct exp_tok {
     const char *span;
 };
 
-static void expect_tokens(const char *doc, const struct exp_tok *exp, size_t n)
+/* Checks that doc (case name) yields exactly the n tokens exp, then the end. */
+static void expect_tokens(const char *name, const char *doc, const struct exp_tok *exp, size_t n)
 {
     struct gw_json j;
     struct gw_json_tok t;
 
     gw_json_init(&j, doc, strlen(doc));
     for (size_t i = 0; i < n; i++) {
+        const struct exp_tok *x = &exp[i];
         int r = gw_json_next(&j, &t);
-        cr_assert_eq(r, 1, "token %zu: next returned %d", i, r);
-        cr_assert_eq(t.type, exp[i].type, "token %zu: type %s, want %s", i,
-                     gw_json_tok_type_str(t.type), gw_json_tok_type_str(exp[i].type));
-        cr_assert_eq(t.start, exp[i].start, "token %zu: start %zu, want %zu", i, t.start,
-                     exp[i].start);
-        cr_assert_eq(t.end, exp[i].end, "token %zu: end %zu, want %zu", i, t.end, exp[i].end);
-        cr_assert_eq(t.depth, exp[i].depth, "token %zu: depth %u, want %u", i, t.depth,
-                     exp[i].depth);
-        cr_assert_eq(t.span.len, strlen(exp[i].span), "token %zu: span len %zu", i, t.span.len);
-        cr_assert(memcmp(t.span.ptr, exp[i].span, t.span.len) == 0, "token %zu: span '%.*s'", i,
-                  (int)t.span.len, t.span.ptr);
-        cr_assert_eq(j.pos, t.end, "token %zu: pos %zu", i, j.pos);
+        cr_assert_eq(r, 1, "%s: token %zu: next returned %d", name, i, r);
+        cr_assert_eq(t.type, x->type, "%s: token %zu: type %s, want %s", name, i,
+                     gw_json_tok_type_str(t.type), gw_json_tok_type_str(x->type));
+        cr_assert_eq(t.start, x->start, "%s: token %zu: start %zu, want %zu", name, i, t.start,
+                     x->start);
+        cr_assert_eq(t.end, x->end, "%s: token %zu: end %zu, want %zu", name, i, t.end, x->end);
+        cr_assert_eq(t.depth, x->depth, "%s: token %zu: depth %u, want %u", name, i, t.depth,
+                     x->depth);
+        cr_assert_eq(t.span.len, strlen(x->span), "%s: token %zu: span len %zu", name, i,
+                     t.span.len);
+        cr_assert(memcmp(t.span.ptr, x->span, t.span.len) == 0, "%s: token %zu: span '%.*s'", name,
+                  i, (int)t.span.len, t.span.ptr);
+        cr_assert_eq(j.pos, t.end, "%s: token %zu: pos %zu", name, i, j.pos);
     }
-    cr_assert_eq(gw_json_next(&j, &t), 0);
-    cr_assert_eq(gw_json_next(&j, &t), 0, "0 is sticky");
+    cr_assert_eq(gw_json_next(&j, &t), 0, "%s: end after %zu tokens", name, n);
+    cr_assert_eq(gw_json_next(&j, &t), 0, "%s: 0 is sticky", name);
+}
+
+/* Starts j on doc and reads its first n tokens, each of which must be one. */
+static void start_after(struct gw_json *j, struct gw_json_tok *t, const char *doc, unsigned n)
+{
+    gw_json_init(j, doc, strlen(doc));
+    for (unsigned i = 0; i < n; i++)
+        cr_assert_eq(gw_json_next(j, t), 1, "token %u of %s", i, doc);
+}
+
+/*
+ * Unescapes the string value span into out and checks it is escaped and
+ * decodes to want[0, wn); gw_json_str_eq must agree. Returns the length.
+ */
+static size_t expect_unescaped(struct gw_json_tok v, const char *want, size_t wn, char *out,
+                               size_t cap)
+{
+    cr_assert(v.escaped, "'%.*s' has an escape", (int)v.span.len, v.span.ptr);
+    long n = gw_json_unescape(v.span, out, cap);
+    cr_assert_eq(n, (long)wn, "unescaped length %ld, want %zu", n, wn);
+    cr_assert(memcmp(out, want, wn) == 0, "%.*s", (int)n, out);
+    cr_assert(gw_json_str_eq(v.span, want));
+    return (size_t)n;
 }
 
 static size_t off(const char *doc, const char *needle)
@@ -339,15 +365,11 @@ Test(json, tool_call_arguments_unescape_to_valid_json)
     first_element(doc, &calls, &s2, &e2);
     struct gw_json_member fn = member_of(doc, s2, e2, "function");
     struct gw_json_member args = member_of(doc, fn.value.start, fn.value_end, "arguments");
-    cr_assert(args.value.escaped);
 
     char out[128];
-    long n = gw_json_unescape(args.value.span, out, sizeof(out));
     const char want[] = "{\n\"location\": \"Paris, France\"\n}";
-    cr_assert_eq(n, (long)strlen(want));
-    cr_assert(memcmp(out, want, (size_t)n) == 0, "%.*s", (int)n, out);
-    cr_assert(gw_json_validate(out, (size_t)n));
-    cr_assert(gw_json_str_eq(args.value.span, want));
+    size_t n = expect_unescaped(args.value, want, sizeof(want) - 1, out, sizeof(out));
+    cr_assert(gw_json_validate(out, n));
 }
 
 Test(json, chunk_delta_unicode_escapes_decode)
@@ -365,13 +387,9 @@ Test(json, chunk_delta_unicode_escapes_decode)
     first_element(doc, &m[2], &s, &e);
     struct gw_json_member delta = member_of(doc, s, e, "delta");
     struct gw_json_member content = member_of(doc, delta.value.start, delta.value_end, "content");
-    cr_assert(content.value.escaped);
     char out[64];
-    long n = gw_json_unescape(content.value.span, out, sizeof(out));
     const char want[] = "Bonjour \xc3\xa0 vous \xf0\x9f\x98\x80 \xe2\x82\xac\n";
-    cr_assert_eq(n, (long)sizeof(want) - 1, "n = %ld", n);
-    cr_assert(memcmp(out, want, sizeof(want) - 1) == 0);
-    cr_assert(gw_json_str_eq(content.value.span, want));
+    expect_unescaped(content.value, want, sizeof(want) - 1, out, sizeof(out));
     cr_assert_not(gw_json_str_eq(content.value.span, "Bonjour"));
 }
 
@@ -425,10 +443,11 @@ Test(json, error_object_fields)
 
 Test(json, every_token_type_with_offsets_and_depths)
 {
-    /*                 0         1         2         3         4         5
-     *                 0123456789012345678901234567890123456789012345678901234567 */
-    const char *doc = "{\"a\":[1,-2.5e3,true,false,null],\"b\":{\"c\":\"x\\ny\"},\"d\":[]}";
-    static const struct exp_tok exp[] = {
+    /* Offsets in "every token type":
+     * 0         1         2         3         4         5
+     * 0123456789012345678901234567890123456789012345678901234567
+     * {"a":[1,-2.5e3,true,false,null],"b":{"c":"x\ny"},"d":[]} */
+    static const struct exp_tok all_toks[] = {
         {GW_JT_OBJ_BEGIN, 0, 1, 0, "{"},    {GW_JT_KEY, 1, 4, 1, "a"},
         {GW_JT_ARR_BEGIN, 5, 6, 1, "["},    {GW_JT_NUMBER, 6, 7, 2, "1"},
         {GW_JT_NUMBER, 8, 14, 2, "-2.5e3"}, {GW_JT_TRUE, 15, 19, 2, "true"},
@@ -439,35 +458,39 @@ Test(json, every_token_type_with_offsets_and_depths)
         {GW_JT_KEY, 49, 52, 1, "d"},        {GW_JT_ARR_BEGIN, 53, 54, 1, "["},
         {GW_JT_ARR_END, 54, 55, 1, "]"},    {GW_JT_OBJ_END, 55, 56, 0, "}"},
     };
-    expect_tokens(doc, exp, GW_ARRAY_SIZE(exp));
-}
-
-Test(json, whitespace_everywhere_offsets_exact)
-{
-    const char *doc = " \t\n{ \"k\" :\r\n\"v\" , \"n\" : [ 0 ] }\r\n ";
-    static const struct exp_tok exp[] = {
+    /* Whitespace around every token moves the offsets, never the spans. */
+    static const struct exp_tok spaced_toks[] = {
         {GW_JT_OBJ_BEGIN, 3, 4, 0, "{"},   {GW_JT_KEY, 5, 8, 1, "k"},
         {GW_JT_STRING, 12, 15, 1, "v"},    {GW_JT_KEY, 18, 21, 1, "n"},
         {GW_JT_ARR_BEGIN, 24, 25, 1, "["}, {GW_JT_NUMBER, 26, 27, 2, "0"},
         {GW_JT_ARR_END, 28, 29, 1, "]"},   {GW_JT_OBJ_END, 30, 31, 0, "}"},
     };
-    expect_tokens(doc, exp, GW_ARRAY_SIZE(exp));
+    static const struct {
+        const char *name, *doc;
+        const struct exp_tok *exp;
+        size_t n;
+    } cases[] = {
+        {"every token type", "{\"a\":[1,-2.5e3,true,false,null],\"b\":{\"c\":\"x\\ny\"},\"d\":[]}",
+         all_toks, GW_ARRAY_SIZE(all_toks)},
+        {"whitespace everywhere", " \t\n{ \"k\" :\r\n\"v\" , \"n\" : [ 0 ] }\r\n ", spaced_toks,
+         GW_ARRAY_SIZE(spaced_toks)},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(cases); i++)
+        expect_tokens(cases[i].name, cases[i].doc, cases[i].exp, cases[i].n);
 }
 
 Test(json, top_level_scalars)
 {
-    static const struct exp_tok s1[] = {{GW_JT_STRING, 0, 5, 0, "str"}};
-    static const struct exp_tok s2[] = {{GW_JT_NUMBER, 1, 4, 0, "123"}};
-    static const struct exp_tok s3[] = {{GW_JT_TRUE, 0, 4, 0, "true"}};
-    static const struct exp_tok s4[] = {{GW_JT_NULL, 2, 6, 0, "null"}};
-    static const struct exp_tok s5[] = {{GW_JT_NUMBER, 0, 2, 0, "-0"}};
-    static const struct exp_tok s6[] = {{GW_JT_STRING, 0, 2, 0, ""}};
-    expect_tokens("\"str\"", s1, 1);
-    expect_tokens(" 123\n", s2, 1);
-    expect_tokens("true", s3, 1);
-    expect_tokens("\t\tnull ", s4, 1);
-    expect_tokens("-0", s5, 1);
-    expect_tokens("\"\"", s6, 1);
+    static const struct {
+        const char *doc;
+        struct exp_tok tok;
+    } cases[] = {
+        {"\"str\"", {GW_JT_STRING, 0, 5, 0, "str"}}, {" 123\n", {GW_JT_NUMBER, 1, 4, 0, "123"}},
+        {"true", {GW_JT_TRUE, 0, 4, 0, "true"}},     {"\t\tnull ", {GW_JT_NULL, 2, 6, 0, "null"}},
+        {"-0", {GW_JT_NUMBER, 0, 2, 0, "-0"}},       {"\"\"", {GW_JT_STRING, 0, 2, 0, ""}},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(cases); i++)
+        expect_tokens(cases[i].doc, cases[i].doc, &cases[i].tok, 1);
 }
 
 Test(json, escaped_flag_and_raw_span)
@@ -476,9 +499,7 @@ Test(json, escaped_flag_and_raw_span)
     struct gw_json_tok t;
     const char *doc = "[\"plain text that is longer than eight\",\"tab\\there\",\"\\u00e9\"]";
 
-    gw_json_init(&j, doc, strlen(doc));
-    cr_assert_eq(gw_json_next(&j, &t), 1);
-    cr_assert_eq(gw_json_next(&j, &t), 1);
+    start_after(&j, &t, doc, 2);
     cr_assert_not(t.escaped);
     cr_assert_eq(t.span.len, 36);
     cr_assert_eq(t.span.ptr, doc + 2);
@@ -500,14 +521,11 @@ Test(json, error_is_sticky_and_pos_points_at_it)
     struct gw_json_tok t;
     const char *doc = "[1, 2,, 3]";
 
-    gw_json_init(&j, doc, strlen(doc));
-    cr_assert_eq(gw_json_next(&j, &t), 1);
-    cr_assert_eq(gw_json_next(&j, &t), 1);
-    cr_assert_eq(gw_json_next(&j, &t), 1);
+    start_after(&j, &t, doc, 3);
     cr_assert_eq(gw_json_next(&j, &t), -1);
     cr_assert_eq(j.pos, 6);
-    cr_assert_eq(gw_json_next(&j, &t), -1);
-    cr_assert_eq(gw_json_next(&j, &t), -1);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(gw_json_next(&j, &t), -1, "call %d after the error", i + 1);
 }
 
 Test(json, skip_containers_and_scalars)
@@ -517,14 +535,9 @@ Test(json, skip_containers_and_scalars)
     const char *doc = "{\"a\":{\"x\":[1,{\"y\":[]}],\"z\":\"]}\"},\"b\":7,\"c\":[[],[{}]]}";
     size_t end;
 
-    gw_json_init(&j, doc, strlen(doc));
-    cr_assert_eq(gw_json_next(&j, &t), 1);
-    cr_assert_eq(gw_json_next(&j, &t), 1); /* "a" */
+    start_after(&j, &t, doc, 2); /* at the key "a" */
     cr_assert_eq(gw_json_skip(&j, &t, &end), -1, "a key is not a value");
-    gw_json_init(&j, doc, strlen(doc));
-    gw_json_next(&j, &t);
-    gw_json_next(&j, &t);
-    cr_assert_eq(gw_json_next(&j, &t), 1);
+    start_after(&j, &t, doc, 3);
     cr_assert_eq(t.type, GW_JT_OBJ_BEGIN);
     cr_assert_eq(gw_json_skip(&j, &t, &end), 0);
     cr_assert_eq(end, off(doc, ",\"b\""));
@@ -1033,20 +1046,30 @@ Test(json, unescape_refuses_bad_escapes)
         cr_assert_eq(gw_json_unescape(gw_span_cstr(bad[i]), out, sizeof(out)), -1, "%s", bad[i]);
 }
 
+/* A raw JSON string body, as a token's span holds it, and a C string it is compared with. */
+struct str_pair {
+    const char *span, *s;
+};
+
 Test(json, str_eq_resolves_escapes_exactly)
 {
-    cr_assert(gw_json_str_eq(GW_SPAN_LIT("model"), "model"));
-    cr_assert(gw_json_str_eq(GW_SPAN_LIT(""), ""));
-    cr_assert(gw_json_str_eq(GW_SPAN_LIT("\\u006dodel"), "model"));
-    cr_assert(gw_json_str_eq(GW_SPAN_LIT("a\\nb"), "a\nb"));
-    cr_assert(gw_json_str_eq(GW_SPAN_LIT("\\ud83d\\ude00"), "\xf0\x9f\x98\x80"));
-    cr_assert_not(gw_json_str_eq(GW_SPAN_LIT("model"), "models"));
-    cr_assert_not(gw_json_str_eq(GW_SPAN_LIT("models"), "model"));
-    cr_assert_not(gw_json_str_eq(GW_SPAN_LIT("Model"), "model"));
-    cr_assert_not(gw_json_str_eq(GW_SPAN_LIT("model\\u0000"), "model"));
-    cr_assert_not(gw_json_str_eq(GW_SPAN_LIT("mode\\l"), "model"));
-    cr_assert_not(gw_json_str_eq(GW_SPAN_LIT(""), "a"));
-    cr_assert_not(gw_json_str_eq(GW_SPAN_LIT("a"), ""));
+    static const struct str_pair equal[] = {
+        {"model", "model"},
+        {"", ""},
+        {"\\u006dodel", "model"},
+        {"a\\nb", "a\nb"},
+        {"\\ud83d\\ude00", "\xf0\x9f\x98\x80"},
+    };
+    static const struct str_pair different[] = {
+        {"model", "models"},  {"models", "model"}, {"Model", "model"}, {"model\\u0000", "model"},
+        {"mode\\l", "model"}, {"", "a"},           {"a", ""},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(equal); i++)
+        cr_assert(gw_json_str_eq(gw_span_cstr(equal[i].span), equal[i].s), "'%s' == '%s'",
+                  equal[i].span, equal[i].s);
+    for (size_t i = 0; i < GW_ARRAY_SIZE(different); i++)
+        cr_assert_not(gw_json_str_eq(gw_span_cstr(different[i].span), different[i].s),
+                      "'%s' != '%s'", different[i].span, different[i].s);
     /* A raw NUL in an arbitrary span must not read past the end of s. */
     cr_assert_not(gw_json_str_eq((struct gw_span){"ab\0cd", 5}, "ab"));
 }

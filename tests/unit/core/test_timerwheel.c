@@ -37,6 +37,23 @@ static void probe_init(struct probe *p, struct gw_timerwheel *tw)
     gw_timer_init(&p->t, probe_fire);
 }
 
+/* Starts tw at now with the probes of the NULL-terminated list ps, none armed. */
+static void wheel_with(struct gw_timerwheel *tw, uint64_t now, struct probe *const *ps)
+{
+    gw_tw_init(tw, now);
+    for (; *ps; ps++)
+        probe_init(*ps, tw);
+}
+
+/* Gives p the action `then` runs inside its callback, on other and with arg. */
+static void probe_then(struct probe *p, void (*then)(struct probe *p), struct probe *other,
+                       uint64_t arg)
+{
+    p->then = then;
+    p->other = other;
+    p->arg = arg;
+}
+
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
 static uint64_t rnd(void)
@@ -53,17 +70,24 @@ static uint64_t rnd_below(uint64_t n)
     return n ? rnd() % n : 0;
 }
 
+/* Starts tw at start with the n probes p armed at random in [start, start + span). */
+static void arm_random(struct gw_timerwheel *tw, uint64_t start, struct probe *p, int n,
+                       uint64_t span)
+{
+    gw_tw_init(tw, start);
+    for (int i = 0; i < n; i++) {
+        probe_init(&p[i], tw);
+        gw_tw_add(tw, &p[i].t, start + rnd_below(span));
+    }
+}
+
 Test(timerwheel, fires_exactly_at_expiry_when_run_every_ms)
 {
     struct gw_timerwheel tw;
     const uint64_t start = 1000003;
-    gw_tw_init(&tw, start);
     enum { N = 400 };
     static struct probe p[N];
-    for (int i = 0; i < N; i++) {
-        probe_init(&p[i], &tw);
-        gw_tw_add(&tw, &p[i].t, start + rnd_below(3 * LAP_MS));
-    }
+    arm_random(&tw, start, p, N, 3 * LAP_MS);
     for (uint64_t now = start; now <= start + 3 * LAP_MS; now++)
         gw_tw_run(&tw, now);
     for (int i = 0; i < N; i++) {
@@ -79,13 +103,9 @@ Test(timerwheel, fires_within_one_tick_when_run_every_tick)
     for (uint64_t phase = 0; phase < GW_TW_TICK_MS; phase += 3) {
         struct gw_timerwheel tw;
         const uint64_t start = 5000 + phase;
-        gw_tw_init(&tw, start);
         enum { N = 300 };
         static struct probe p[N];
-        for (int i = 0; i < N; i++) {
-            probe_init(&p[i], &tw);
-            gw_tw_add(&tw, &p[i].t, start + rnd_below(2 * LAP_MS));
-        }
+        arm_random(&tw, start, p, N, 2 * LAP_MS);
         for (uint64_t now = start; now <= start + 2 * LAP_MS + GW_TW_TICK_MS;
              now += GW_TW_TICK_MS) {
             gw_tw_run(&tw, now);
@@ -103,13 +123,9 @@ Test(timerwheel, fires_within_one_tick_when_run_every_tick)
 Test(timerwheel, irregular_runs_fire_at_the_first_run_past_expiry)
 {
     struct gw_timerwheel tw;
-    gw_tw_init(&tw, 0);
     enum { N = 2000 };
     static struct probe p[N];
-    for (int i = 0; i < N; i++) {
-        probe_init(&p[i], &tw);
-        gw_tw_add(&tw, &p[i].t, rnd_below(5 * LAP_MS));
-    }
+    arm_random(&tw, 0, p, N, 5 * LAP_MS);
     uint64_t prev = 0, now = 0;
     while (now < 6 * LAP_MS) {
         prev = now;
@@ -131,10 +147,8 @@ Test(timerwheel, ten_minute_timer_fires_right)
     struct gw_timerwheel tw;
     const uint64_t start = 123456789;
     const uint64_t ten_min = 10 * 60 * 1000;
-    gw_tw_init(&tw, start);
     struct probe a, b;
-    probe_init(&a, &tw);
-    probe_init(&b, &tw);
+    wheel_with(&tw, start, (struct probe *[]){&a, &b, NULL});
     gw_tw_add(&tw, &a.t, start + ten_min);
     gw_tw_add(&tw, &b.t, start + ten_min + 1);
 
@@ -149,8 +163,7 @@ Test(timerwheel, ten_minute_timer_fires_right)
     cr_assert_eq(a.fired_at, now);
 
     /* One big jump: just before, then exactly at expiry. */
-    gw_tw_init(&tw, start);
-    probe_init(&a, &tw);
+    wheel_with(&tw, start, (struct probe *[]){&a, NULL});
     gw_tw_add(&tw, &a.t, start + ten_min);
     cr_assert_eq(gw_tw_wait_ms(&tw, start, UINT64_MAX), ten_min);
     cr_assert_eq(gw_tw_wait_ms(&tw, start, 1000), 1000);
@@ -163,11 +176,8 @@ Test(timerwheel, ten_minute_timer_fires_right)
 Test(timerwheel, past_and_present_expiry_fires_at_the_next_run)
 {
     struct gw_timerwheel tw;
-    gw_tw_init(&tw, 10000);
     struct probe a, b, c;
-    probe_init(&a, &tw);
-    probe_init(&b, &tw);
-    probe_init(&c, &tw);
+    wheel_with(&tw, 10000, (struct probe *[]){&a, &b, &c, NULL});
     gw_tw_add(&tw, &a.t, 0);
     gw_tw_add(&tw, &b.t, 10000);
     gw_tw_add(&tw, &c.t, 10000 - LAP_MS - 3); /* a lap back: must not wait a lap */
@@ -180,9 +190,8 @@ Test(timerwheel, past_and_present_expiry_fires_at_the_next_run)
 Test(timerwheel, clock_going_backwards_counts_as_standing_still)
 {
     struct gw_timerwheel tw;
-    gw_tw_init(&tw, 1000);
     struct probe a;
-    probe_init(&a, &tw);
+    wheel_with(&tw, 1000, (struct probe *[]){&a, NULL});
     gw_tw_add(&tw, &a.t, 1005);
     cr_assert_eq(gw_tw_run(&tw, 900), 0);
     cr_assert_eq(tw.now_ms, 1000);
@@ -197,31 +206,29 @@ static void rearm_periodic(struct probe *p)
 
 Test(timerwheel, callback_rearms_itself)
 {
-    struct gw_timerwheel tw;
-    gw_tw_init(&tw, 0);
-    struct probe p;
-    probe_init(&p, &tw);
-    p.then = rearm_periodic;
-    p.arg = 100;
-    gw_tw_add(&tw, &p.t, 100);
-    for (uint64_t now = 0; now <= 2000; now++) {
-        gw_tw_run(&tw, now);
-        if (now % 100 == 0 && now >= 100 && now <= 1000)
-            cr_assert_eq(p.fires, now / 100, "at %llu", (unsigned long long)now);
+    /* A short period run every ms, and a long one that crosses laps each time. */
+    static const struct {
+        uint64_t period, step, until; /* ms: the re-arm interval, between runs, last run */
+    } cases[] = {
+        {100, 1, 2000},
+        {LAP_MS + 5, 5, 11 * (LAP_MS + 5)},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(cases); i++) {
+        const uint64_t period = cases[i].period;
+        struct gw_timerwheel tw;
+        struct probe p;
+        wheel_with(&tw, 0, (struct probe *[]){&p, NULL});
+        probe_then(&p, rearm_periodic, NULL, period);
+        gw_tw_add(&tw, &p.t, period);
+        for (uint64_t now = 0; now <= cases[i].until; now += cases[i].step) {
+            gw_tw_run(&tw, now);
+            cr_assert_eq(p.fires, GW_MIN(10, now / period), "period %llu: at %llu",
+                         (unsigned long long)period, (unsigned long long)now);
+        }
+        cr_assert_eq(p.fires, 10, "period %llu", (unsigned long long)period);
+        cr_assert_eq(p.fired_at, 10 * period, "period %llu", (unsigned long long)period);
+        cr_assert_not(gw_timer_is_armed(&p.t), "period %llu", (unsigned long long)period);
     }
-    cr_assert_eq(p.fires, 10);
-    cr_assert_not(gw_timer_is_armed(&p.t));
-
-    /* A long period crosses laps each time. */
-    gw_tw_init(&tw, 0);
-    probe_init(&p, &tw);
-    p.then = rearm_periodic;
-    p.arg = LAP_MS + 5;
-    gw_tw_add(&tw, &p.t, p.arg);
-    for (uint64_t now = 0; now <= 11 * (LAP_MS + 5); now += 5)
-        gw_tw_run(&tw, now);
-    cr_assert_eq(p.fires, 10);
-    cr_assert_eq(p.fired_at, 10 * (LAP_MS + 5));
 }
 
 static void rearm_now(struct probe *p)
@@ -232,10 +239,9 @@ static void rearm_now(struct probe *p)
 Test(timerwheel, rearming_for_now_fires_at_the_next_run_not_this_one)
 {
     struct gw_timerwheel tw;
-    gw_tw_init(&tw, 40);
     struct probe p;
-    probe_init(&p, &tw);
-    p.then = rearm_now;
+    wheel_with(&tw, 40, (struct probe *[]){&p, NULL});
+    probe_then(&p, rearm_now, NULL, 0);
     gw_tw_add(&tw, &p.t, 41);
     cr_assert_eq(gw_tw_run(&tw, 41), 1);
     cr_assert(gw_timer_is_armed(&p.t));
@@ -255,24 +261,16 @@ static void delete_other(struct probe *p)
 Test(timerwheel, callback_deletes_another_timer_in_the_same_slot)
 {
     struct gw_timerwheel tw;
-    gw_tw_init(&tw, 0);
-    struct probe a, b, far;
-    probe_init(&a, &tw);
-    probe_init(&b, &tw);
-    probe_init(&far, &tw);
+    struct probe a, b, c, far;
+    wheel_with(&tw, 0, (struct probe *[]){&a, &b, &c, &far, NULL});
     /* Both due together, same slot; whichever fires first deletes the other. */
-    a.then = delete_other;
-    a.other = &b;
-    b.then = delete_other;
-    b.other = &a;
+    probe_then(&a, delete_other, &b, 0);
+    probe_then(&b, delete_other, &a, 0);
     gw_tw_add(&tw, &a.t, 80);
     gw_tw_add(&tw, &b.t, 80);
     /* Same slot, a later lap, not due: deleting it mid-walk is fine too. */
     gw_tw_add(&tw, &far.t, 80 + 3 * LAP_MS);
-    struct probe c;
-    probe_init(&c, &tw);
-    c.then = delete_other;
-    c.other = &far;
+    probe_then(&c, delete_other, &far, 0);
     gw_tw_add(&tw, &c.t, 81);
 
     cr_assert_eq(gw_tw_run(&tw, 100), 2);
@@ -303,18 +301,11 @@ static void arm_other_now(struct probe *p)
 Test(timerwheel, callbacks_may_delete_themselves_and_move_or_arm_others)
 {
     struct gw_timerwheel tw;
-    gw_tw_init(&tw, 0);
     struct probe a, b, c, d;
-    probe_init(&a, &tw);
-    probe_init(&b, &tw);
-    probe_init(&c, &tw);
-    probe_init(&d, &tw);
-    a.then = delete_self;
-    b.then = move_other_later; /* postpones c, due in the same run */
-    b.other = &c;
-    b.arg = 30;
-    c.then = arm_other_now; /* arms d for the current time */
-    c.other = &d;
+    wheel_with(&tw, 0, (struct probe *[]){&a, &b, &c, &d, NULL});
+    probe_then(&a, delete_self, NULL, 0);
+    probe_then(&b, move_other_later, &c, 30); /* postpones c, due in the same run */
+    probe_then(&c, arm_other_now, &d, 0);     /* arms d for the current time */
     gw_tw_add(&tw, &a.t, 16);
     gw_tw_add(&tw, &b.t, 16);
     gw_tw_add(&tw, &c.t, 17);
@@ -341,9 +332,8 @@ Test(timerwheel, callbacks_may_delete_themselves_and_move_or_arm_others)
 Test(timerwheel, delete_disarms_and_is_idempotent)
 {
     struct gw_timerwheel tw;
-    gw_tw_init(&tw, 0);
     struct probe a;
-    probe_init(&a, &tw);
+    wheel_with(&tw, 0, (struct probe *[]){&a, NULL});
     gw_tw_del(&tw, &a.t);
     cr_assert_not(gw_timer_is_armed(&a.t));
     gw_tw_add(&tw, &a.t, 50);
@@ -359,14 +349,11 @@ Test(timerwheel, delete_disarms_and_is_idempotent)
 Test(timerwheel, wait_ms_reports_time_to_the_earliest_timer)
 {
     struct gw_timerwheel tw;
-    gw_tw_init(&tw, 1000);
+    struct probe a, b, c;
+    wheel_with(&tw, 1000, (struct probe *[]){&a, &b, &c, NULL});
     cr_assert_eq(gw_tw_wait_ms(&tw, 1000, 250), 250, "nothing armed");
     cr_assert_eq(gw_tw_wait_ms(&tw, 1000, 0), 0);
 
-    struct probe a, b, c;
-    probe_init(&a, &tw);
-    probe_init(&b, &tw);
-    probe_init(&c, &tw);
     gw_tw_add(&tw, &a.t, 1000 + 2 * LAP_MS + 3); /* far, hashed to a slot scanned early */
     cr_assert_eq(gw_tw_wait_ms(&tw, 1000, UINT64_MAX), 2 * LAP_MS + 3);
     cr_assert_eq(gw_tw_wait_ms(&tw, 1000, 250), 250);
@@ -397,13 +384,9 @@ Test(timerwheel, wait_ms_reports_time_to_the_earliest_timer)
 Test(timerwheel, jump_past_a_lap_fires_all_due_and_keeps_the_rest)
 {
     struct gw_timerwheel tw;
-    gw_tw_init(&tw, 0);
     enum { N = 5000 };
     static struct probe p[N];
-    for (int i = 0; i < N; i++) {
-        probe_init(&p[i], &tw);
-        gw_tw_add(&tw, &p[i].t, rnd_below(10 * LAP_MS));
-    }
+    arm_random(&tw, 0, p, N, 10 * LAP_MS);
     const uint64_t mid = 5 * LAP_MS + 17;
     unsigned due = 0;
     for (int i = 0; i < N; i++)

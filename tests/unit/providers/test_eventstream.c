@@ -118,41 +118,72 @@ static void teardown(void)
 
 TestSuite(eventstream, .init = setup, .fini = teardown);
 
+/* A decoder over an arena of its own, so each run starts clean and leaks nothing. */
+struct own_decoder {
+    struct gw_arena a;
+    struct gw_es_decoder d;
+};
+
+static struct gw_es_decoder *own_open(struct own_decoder *o, size_t max)
+{
+    gw_arena_init(&o->a, 1024, 0);
+    gw_es_init(&o->d, &o->a, max);
+    return &o->d;
+}
+
 /* Decodes s[0..n) fed in pieces of `step` bytes (0: in one piece) with a fresh decoder. */
 static int decode_steps(const char *s, size_t n, size_t step, struct rec *r, size_t max,
                         enum gw_es_error *err)
 {
-    struct gw_arena a;
-    gw_arena_init(&a, 1024, 0);
-    struct gw_es_decoder d;
-    gw_es_init(&d, &a, max);
+    struct own_decoder o;
+    struct gw_es_decoder *d = own_open(&o, max);
     int rc = 0;
     if (step == 0)
         step = n ? n : 1;
     for (size_t i = 0; i < n && rc == 0; i += step)
-        rc = gw_es_feed(&d, s + i, GW_MIN(step, n - i), on_msg, r);
+        rc = gw_es_feed(d, s + i, GW_MIN(step, n - i), on_msg, r);
     if (rc == 0)
-        cr_assert(gw_es_idle(&d), "a whole stream leaves the decoder idle");
+        cr_assert(gw_es_idle(d), "a whole stream leaves the decoder idle");
     if (err)
-        *err = gw_es_error(&d);
-    gw_arena_destroy(&a);
+        *err = gw_es_error(d);
+    gw_arena_destroy(&o.a);
     return rc;
 }
 
-/* Decodes s[0..n) as two feeds cut at `cut`. */
-static int decode_cut(const char *s, size_t n, size_t cut, struct rec *r)
+/* Decodes s[0..n) with a fresh decoder, cut before each of the ascending offsets cuts[0..k). */
+static int decode_cuts(const char *s, size_t n, const size_t *cuts, size_t k, struct rec *r)
 {
-    struct gw_arena a;
-    gw_arena_init(&a, 1024, 0);
-    struct gw_es_decoder d;
-    gw_es_init(&d, &a, 0);
-    int rc = gw_es_feed(&d, s, cut, on_msg, r);
+    struct own_decoder o;
+    struct gw_es_decoder *d = own_open(&o, 0);
+    size_t at = 0;
+    int rc = 0;
+    for (size_t i = 0; i < k && rc == 0; at = cuts[i++])
+        rc = gw_es_feed(d, s + at, cuts[i] - at, on_msg, r);
     if (rc == 0)
-        rc = gw_es_feed(&d, s + cut, n - cut, on_msg, r);
+        rc = gw_es_feed(d, s + at, n - at, on_msg, r);
     if (rc == 0)
-        cr_assert(gw_es_idle(&d));
-    gw_arena_destroy(&a);
+        cr_assert(gw_es_idle(d));
+    gw_arena_destroy(&o.a);
     return rc;
+}
+
+/*
+ * Decodes s[0..n) split as decode_cuts does when cuts is set, else in pieces
+ * of step bytes, and checks it hands out exactly what want holds; messages
+ * name the split (what, the step, the first two cuts).
+ */
+static void expect_split_same(const char *s, size_t n, size_t step, const size_t *cuts, size_t k,
+                              const struct rec *want, const char *what)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "%s (step %zu; pieces end at %zu, %zu, ..., %zu)", what, step,
+             k > 0 ? cuts[0] : n, k > 1 ? cuts[1] : n, n);
+
+    struct rec got = {0};
+    int rc = cuts ? decode_cuts(s, n, cuts, k, &got) : decode_steps(s, n, step, &got, 0, NULL);
+    cr_assert_eq(rc, 0, "%s", name);
+    assert_same(&got, want, name);
+    rec_free(&got);
 }
 
 /* ---- CRC-32 ---- */
@@ -246,18 +277,10 @@ Test(eventstream, published_stream_decodes_at_every_fragment_size_and_cut)
     /* "content-type" is not the well-known ":content-type": it stays in the raw block. */
     cr_assert_str_eq(want.m[2].content_type, "");
 
-    for (size_t step = 1; step <= sizeof(s); step++) {
-        struct rec got = {0};
-        cr_assert_eq(decode_steps((const char *)s, sizeof(s), step, &got, 0, NULL), 0);
-        assert_same(&got, &want, "fragment size");
-        rec_free(&got);
-    }
-    for (size_t cut = 0; cut <= sizeof(s); cut++) {
-        struct rec got = {0};
-        cr_assert_eq(decode_cut((const char *)s, sizeof(s), cut, &got), 0);
-        assert_same(&got, &want, "cut");
-        rec_free(&got);
-    }
+    for (size_t step = 1; step <= sizeof(s); step++)
+        expect_split_same((const char *)s, sizeof(s), step, NULL, 0, &want, "fragment size");
+    for (size_t cut = 0; cut <= sizeof(s); cut++)
+        expect_split_same((const char *)s, sizeof(s), 0, &cut, 1, &want, "cut");
     rec_free(&want);
 }
 
@@ -303,13 +326,20 @@ static size_t converse_stream(char *buf, size_t cap)
     return n;
 }
 
+/* Writes the CONVERSE stream into buf, decodes it whole into r (one message an event). */
+static size_t converse_decoded(char *buf, size_t cap, struct rec *r)
+{
+    size_t n = converse_stream(buf, cap);
+    cr_assert_eq(decode_steps(buf, n, 0, r, 0, NULL), 0);
+    cr_assert_eq(r->n, GW_ARRAY_SIZE(CONVERSE));
+    return n;
+}
+
 Test(eventstream, bedrock_events_decode_with_their_headers)
 {
     char s[4096];
-    size_t n = converse_stream(s, sizeof(s));
     struct rec r = {0};
-    cr_assert_eq(decode_steps(s, n, 0, &r, 0, NULL), 0);
-    cr_assert_eq(r.n, GW_ARRAY_SIZE(CONVERSE));
+    converse_decoded(s, sizeof(s), &r);
     for (size_t i = 0; i < r.n; i++) {
         cr_assert_str_eq(r.m[i].message_type, "event");
         cr_assert_str_eq(r.m[i].event_type, CONVERSE[i].type);
@@ -327,38 +357,16 @@ Test(eventstream, bedrock_events_decode_with_their_headers)
 Test(eventstream, bedrock_stream_decodes_the_same_at_every_split)
 {
     char s[4096];
-    size_t n = converse_stream(s, sizeof(s));
     struct rec want = {0};
-    cr_assert_eq(decode_steps(s, n, 0, &want, 0, NULL), 0);
-    cr_assert_eq(want.n, GW_ARRAY_SIZE(CONVERSE));
-    for (size_t cut = 0; cut <= n; cut++) {
-        struct rec got = {0};
-        cr_assert_eq(decode_cut(s, n, cut, &got), 0);
-        assert_same(&got, &want, "cut");
-        rec_free(&got);
-    }
-    for (size_t step = 1; step <= 64; step++) {
-        struct rec got = {0};
-        cr_assert_eq(decode_steps(s, n, step, &got, 0, NULL), 0);
-        assert_same(&got, &want, "step");
-        rec_free(&got);
-    }
+    size_t n = converse_decoded(s, sizeof(s), &want);
+    for (size_t cut = 0; cut <= n; cut++)
+        expect_split_same(s, n, 0, &cut, 1, &want, "cut");
+    for (size_t step = 1; step <= 64; step++)
+        expect_split_same(s, n, step, NULL, 0, &want, "step");
     /* Three pieces: every pair of cuts, in a coarser grid. */
     for (size_t a = 0; a <= n; a += 7) {
-        for (size_t b = a; b <= n; b += 11) {
-            struct gw_arena ar;
-            gw_arena_init(&ar, 1024, 0);
-            struct gw_es_decoder d;
-            gw_es_init(&d, &ar, 0);
-            struct rec got = {0};
-            cr_assert_eq(gw_es_feed(&d, s, a, on_msg, &got), 0);
-            cr_assert_eq(gw_es_feed(&d, s + a, b - a, on_msg, &got), 0);
-            cr_assert_eq(gw_es_feed(&d, s + b, n - b, on_msg, &got), 0);
-            cr_assert(gw_es_idle(&d));
-            assert_same(&got, &want, "three pieces");
-            rec_free(&got);
-            gw_arena_destroy(&ar);
-        }
+        for (size_t b = a; b <= n; b += 11)
+            expect_split_same(s, n, 0, (const size_t[]){a, b}, 2, &want, "three pieces");
     }
     rec_free(&want);
 }
@@ -367,31 +375,29 @@ Test(eventstream, whole_messages_are_handed_out_in_place)
 {
     char s[4096];
     size_t n = converse_stream(s, sizeof(s));
-    struct gw_arena a;
-    gw_arena_init(&a, 1024, 0);
-    struct gw_es_decoder d;
-    gw_es_init(&d, &a, 0);
+    struct own_decoder o;
+    struct gw_es_decoder *d = own_open(&o, 0);
     struct rec r = {0};
-    cr_assert_eq(gw_es_feed(&d, s, n, on_msg, &r), 0);
+    cr_assert_eq(gw_es_feed(d, s, n, on_msg, &r), 0);
     cr_assert_eq(r.n, GW_ARRAY_SIZE(CONVERSE));
     for (size_t i = 0; i < r.n; i++)
         cr_assert(r.m[i].payload_ptr >= s && r.m[i].payload_ptr < s + n, "zero-copy");
-    cr_assert_eq(a.total, 0, "no arena memory taken");
+    cr_assert_eq(o.a.total, 0, "no arena memory taken");
     rec_free(&r);
 
     /* A message split across feeds is gathered, and only that one. */
     size_t first = 12 + 2; /* inside the first message */
-    cr_assert_eq(gw_es_feed(&d, s, first, on_msg, &r), 0);
+    cr_assert_eq(gw_es_feed(d, s, first, on_msg, &r), 0);
     cr_assert_eq(r.n, 0);
-    cr_assert_not(gw_es_idle(&d));
-    cr_assert_eq(gw_es_feed(&d, s + first, n - first, on_msg, &r), 0);
+    cr_assert_not(gw_es_idle(d));
+    cr_assert_eq(gw_es_feed(d, s + first, n - first, on_msg, &r), 0);
     cr_assert_eq(r.n, GW_ARRAY_SIZE(CONVERSE));
     cr_assert(r.m[0].payload_ptr < s || r.m[0].payload_ptr >= s + n, "gathered");
     for (size_t i = 1; i < r.n; i++)
         cr_assert(r.m[i].payload_ptr >= s && r.m[i].payload_ptr < s + n, "zero-copy");
-    cr_assert(gw_es_idle(&d));
+    cr_assert(gw_es_idle(d));
     rec_free(&r);
-    gw_arena_destroy(&a);
+    gw_arena_destroy(&o.a);
 }
 
 Test(eventstream, exceptions_and_errors_surface_their_headers)
