@@ -50,12 +50,35 @@ void h_sleep_ms(int ms)
         ;
 }
 
-static int remaining_ms(double deadline)
+int h_ms_left(double deadline)
 {
     double left = deadline - h_now_ms();
     if (left <= 0)
         return 0;
     return (int)left + 1;
+}
+
+long h_recv_before(int fd, void *dst, size_t cap, double deadline)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int ms = h_ms_left(deadline);
+        if (ms == 0)
+            return -ETIMEDOUT;
+        int pr = poll(&pfd, 1, ms);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr < 0)
+            return -errno;
+        if (pr == 0)
+            return -ETIMEDOUT;
+        ssize_t r = recv(fd, dst, cap, MSG_DONTWAIT);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (r < 0)
+            return errno == ECONNRESET ? 0 : -errno;
+        return (long)r;
+    }
 }
 
 /* ---- small owned buffer ---- */
@@ -460,35 +483,41 @@ void h_gw_config(const struct h_gw_opts *o)
                                  "  - name: " H_EMBED_MODEL "\n"
                                  "    provider: mock\n"
                                  "    model: " H_UPSTREAM_EMBED_MODEL "\n";
-    size_t cap = 16384;
+    const char *default_keys = "  - name: demo\n"
+                               "    key: \"" H_CLIENT_KEY "\"\n"
+                               "  - name: other\n"
+                               "    key: \"" H_OTHER_CLIENT_KEY "\"\n";
+    char mock[PATH_MAX + 1024];
+    int mn = snprintf(mock, sizeof(mock),
+                      "  - name: mock\n"
+                      "    type: openai\n"
+                      "    base_url: \"%s\"\n"
+                      "    api_key: \"" H_PROVIDER_KEY "\"\n"
+                      "    connect_timeout: 2s\n"
+                      "%s%s",
+                      base_url, ca_line, o->mock_lines ? o->mock_lines : "");
+    cr_assert(mn > 0 && (size_t)mn < sizeof(mock));
+    size_t cap = 65536;
     char *y = malloc(cap);
     cr_assert(y != NULL);
     int n = snprintf(y, cap,
                      "# written by tests/integration/harness.c\n"
                      "server:\n"
                      "  listen: \"127.0.0.1:%d\"\n"
-                     "  workers: 2\n"
+                     "  workers: %d\n"
                      "  drain_timeout: 10s\n"
                      "%s"
                      "keys:\n"
-                     "  - name: demo\n"
-                     "    key: \"" H_CLIENT_KEY "\"\n"
-                     "  - name: other\n"
-                     "    key: \"" H_OTHER_CLIENT_KEY "\"\n"
-                     "providers:\n"
-                     "  - name: mock\n"
-                     "    type: openai\n"
-                     "    base_url: \"%s\"\n"
-                     "    api_key: \"" H_PROVIDER_KEY "\"\n"
-                     "    connect_timeout: 2s\n"
                      "%s"
+                     "providers:\n"
                      "%s"
                      "%s"
                      "models:\n"
                      "%s"
                      "%s",
-                     H.gw_port, o->server_lines ? o->server_lines : "", base_url, ca_line,
-                     o->mock_lines ? o->mock_lines : "", o->provider_items ? o->provider_items : "",
+                     H.gw_port, o->workers ? o->workers : 2, o->server_lines ? o->server_lines : "",
+                     o->key_items ? o->key_items : default_keys, o->no_mock_provider ? "" : mock,
+                     o->provider_items ? o->provider_items : "",
                      o->model_items ? o->model_items : default_models,
                      o->extra_model_items ? o->extra_model_items : "");
     cr_assert(n > 0 && (size_t)n < cap, "config too long");
@@ -705,33 +734,12 @@ static int conn_fill(struct h_conn *c, double deadline)
     if (c->eof)
         return 0;
     buf_reserve(&c->buf, &c->cap, c->len + 16384);
-    for (;;) {
-        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        int ms = remaining_ms(deadline);
-        if (ms == 0)
-            return -ETIMEDOUT;
-        int pr = poll(&pfd, 1, ms);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr < 0)
-            return -errno;
-        if (pr == 0)
-            return -ETIMEDOUT;
-        ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
-        if (r < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (r < 0) {
-            /* A reset is the peer closing too, only less politely. */
-            c->eof = true;
-            return errno == ECONNRESET ? 0 : -errno;
-        }
-        if (r == 0) {
-            c->eof = true;
-            return 0;
-        }
+    long r = h_recv_before(c->fd, c->buf + c->len, c->cap - c->len, deadline);
+    if (r == 0)
+        c->eof = true;
+    if (r > 0)
         c->len += (size_t)r;
-        return (int)r;
-    }
+    return (int)r;
 }
 
 static void conn_consume(struct h_conn *c, size_t n)
@@ -1038,7 +1046,7 @@ int h_stream_read_all(struct h_conn *c, struct h_stream *s, int timeout_ms)
 {
     double deadline = h_now_ms() + timeout_ms;
     for (;;) {
-        int ms = remaining_ms(deadline);
+        int ms = h_ms_left(deadline);
         if (ms == 0)
             return -ETIMEDOUT;
         int rc = h_stream_next(c, s, ms);
@@ -1208,6 +1216,13 @@ char *h_json_dup(const char *doc, size_t len, const char *path)
     return out;
 }
 
+void h_json_expect(const char *doc, const char *path, const char *want)
+{
+    char v[4096];
+    cr_assert(h_json_get(doc, strlen(doc), path, v, sizeof(v)) >= 0, "no %s in %s", path, doc);
+    cr_assert_str_eq(v, want, "%s in %s", path, doc);
+}
+
 bool h_json_int(const char *doc, size_t len, const char *path, long long *v)
 {
     size_t vs, ve;
@@ -1329,4 +1344,11 @@ void h_mock_last_get(const char *path, char *out, size_t cap)
     if (h_json_get(doc, strlen(doc), path, out, cap) < 0)
         out[0] = '\0';
     free(doc);
+}
+
+void h_mock_last_expect(const char *path, const char *want)
+{
+    char v[4096];
+    h_mock_last_get(path, v, sizeof(v));
+    cr_assert_str_eq(v, want, "the mock's last request: %s", path);
 }

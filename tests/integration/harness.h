@@ -109,6 +109,10 @@ struct h_gw_opts {
     const char *provider_items;    /* more entries under providers: ("  - name: x\n    ...") */
     const char *model_items;       /* replaces the default models: entries when not NULL */
     const char *extra_model_items; /* appended to the models: entries */
+    const char *key_items;         /* replaces the default keys: entries when not NULL */
+    int workers;                   /* server.workers; 0: 2 */
+    bool no_mock_provider;         /* leave provider "mock" out (provider_items and
+                                    * model_items then say everything) */
 };
 /* Writes the config file (atomically: tmp file + rename). */
 void h_gw_config(const struct h_gw_opts *o);
@@ -150,6 +154,14 @@ bool h_stderr_wait(const char *needle, int timeout_ms);
 /* Monotonic clock in milliseconds. */
 double h_now_ms(void);
 void h_sleep_ms(int ms);
+/* Milliseconds left until deadline (an h_now_ms() time), rounded up; 0 once past. */
+int h_ms_left(double deadline);
+/*
+ * Waits (poll) until fd is readable or deadline passes, then receives at most
+ * cap bytes into dst. Returns >0 bytes, 0 at EOF or a reset (the peer closing,
+ * only less politely), -ETIMEDOUT, or another -errno.
+ */
+long h_recv_before(int fd, void *dst, size_t cap, double deadline);
 
 /* ---- HTTP/1.1 client ---- */
 
@@ -278,6 +290,8 @@ long h_json_get(const char *doc, size_t len, const char *path, char *out, size_t
 /* Same, malloc'd; NULL when not found. */
 char *h_json_dup(const char *doc, size_t len, const char *path);
 /* Integer value at path; false when absent or not an integer. */
+/* The value at path in the NUL-terminated document doc must be want (as h_json_get gives it). */
+void h_json_expect(const char *doc, const char *path, const char *want);
 bool h_json_int(const char *doc, size_t len, const char *path, long long *v);
 /* True when the value at path is the literal `true`. */
 bool h_json_true(const char *doc, size_t len, const char *path);
@@ -307,5 +321,7 @@ void h_mock_stats(struct h_mock_stats *st);
 char *h_mock_last(void);
 /* One field of /mock/last by dotted path ("headers.api-key") into out; "" when absent. */
 void h_mock_last_get(const char *path, char *out, size_t cap);
+/* h_mock_last_get(path) must equal want (the empty string: absent). */
+void h_mock_last_expect(const char *path, const char *want);
 
 #endif

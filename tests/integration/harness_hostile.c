@@ -65,19 +65,6 @@ struct hs_server {
 
 /* ---- small helpers ---- */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static int left_ms(double deadline)
-{
-    double l = deadline - now_ms();
-    return l <= 0 ? 0 : (int)l + 1;
-}
-
 static void grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
@@ -369,7 +356,7 @@ static long conn_fill(struct hs_conn *c, double deadline)
     grow((void **)&rec->raw, &rec->cap, rec->len + READ_CHUNK + 1, 1);
     char *dst = rec->raw + rec->len;
     if (c->_tls) {
-        int ms = left_ms(deadline);
+        int ms = h_ms_left(deadline);
         if (ms == 0)
             return -ETIMEDOUT;
         set_timeo(c->fd, SO_RCVTIMEO, ms);
@@ -378,33 +365,17 @@ static long conn_fill(struct hs_conn *c, double deadline)
             rec->len += (size_t)n;
             return n;
         }
-        if (n < 0 && left_ms(deadline) == 0)
+        if (n < 0 && h_ms_left(deadline) == 0)
             return -ETIMEDOUT;
         c->eof = true;
         return n == 0 ? 0 : -ECONNRESET;
     }
-    for (;;) {
-        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        int ms = left_ms(deadline);
-        if (ms == 0)
-            return -ETIMEDOUT;
-        int pr = poll(&pfd, 1, ms);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr < 0)
-            return -errno;
-        if (pr == 0)
-            return -ETIMEDOUT;
-        ssize_t n = recv(c->fd, dst, READ_CHUNK, MSG_DONTWAIT);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n <= 0) {
-            c->eof = true;
-            return n == 0 || errno == ECONNRESET ? 0 : -errno;
-        }
+    long n = h_recv_before(c->fd, dst, READ_CHUNK, deadline);
+    if (n == 0)
+        c->eof = true;
+    if (n > 0)
         rec->len += (size_t)n;
-        return n;
-    }
+    return n;
 }
 
 /* Counts buffered bytes past the connection's read point into r's body. */
@@ -438,7 +409,7 @@ int hs_read_head(struct hs_conn *c, const struct hs_req **out, int timeout_ms)
 {
     struct hs_rec *rec = rec_of(c);
     struct hs_server *s = c->srv;
-    double deadline = now_ms() + timeout_ms;
+    double deadline = h_now_ms() + timeout_ms;
     for (;;) {
         size_t have = rec->len - c->_off;
         const char *start = rec->raw ? rec->raw + c->_off : NULL;
@@ -474,7 +445,7 @@ int hs_read_head(struct hs_conn *c, const struct hs_req **out, int timeout_ms)
 long hs_read_body(struct hs_conn *c, const struct hs_req *cr, uint64_t upto, int timeout_ms)
 {
     struct hs_req *r = (struct hs_req *)cr; /* ours: the handler's own request */
-    double deadline = now_ms() + timeout_ms;
+    double deadline = h_now_ms() + timeout_ms;
     if (upto > r->content_length)
         upto = r->content_length;
     for (;;) {
@@ -491,11 +462,11 @@ long hs_read_body(struct hs_conn *c, const struct hs_req *cr, uint64_t upto, int
 
 int hs_read_request(struct hs_conn *c, const struct hs_req **out, int timeout_ms)
 {
-    double deadline = now_ms() + timeout_ms;
+    double deadline = h_now_ms() + timeout_ms;
     int k = hs_read_head(c, out, timeout_ms);
     if (k <= 0)
         return k;
-    int ms = left_ms(deadline);
+    int ms = h_ms_left(deadline);
     long n = hs_read_body(c, *out, (*out)->content_length, ms ? ms : 1);
     return n < 0 ? (int)n : 1;
 }
@@ -585,7 +556,7 @@ void hs_close(struct hs_conn *c)
 
 bool hs_wait_peer_close(struct hs_conn *c, int timeout_ms)
 {
-    double deadline = now_ms() + timeout_ms;
+    double deadline = h_now_ms() + timeout_ms;
     for (;;) {
         long n = conn_fill(c, deadline);
         if (n == 0 || (n < 0 && n != -ETIMEDOUT))

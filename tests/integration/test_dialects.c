@@ -11,44 +11,31 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include "harness_dialect.h"
 
 static void setup(void)
 {
-    h_setup();
     struct h_mock_opts mo = {.api_key = H_PROVIDER_KEY};
-    h_mock_start(&mo);
-    char providers[2048];
-    snprintf(providers, sizeof(providers),
-             "  - name: az1\n    type: azure\n    base_url: \"http://127.0.0.1:%d\"\n"
+    hd_setup(&mo,
+             "  - name: az1\n    type: azure\n    base_url: \"http://127.0.0.1:{port}\"\n"
              "    api_key: \"" H_PROVIDER_KEY "\"\n"
-             "  - name: az2\n    type: azure\n    base_url: \"http://127.0.0.1:%d\"\n"
+             "  - name: az2\n    type: azure\n    base_url: \"http://127.0.0.1:{port}\"\n"
              "    api_key: \"" H_PROVIDER_KEY "\"\n"
              "    api_version: \"2024-10-21\"\n    deployment: dep-1\n"
-             "  - name: oai\n    type: openai\n    base_url: \"http://127.0.0.1:%d/v1\"\n"
+             "  - name: oai\n    type: openai\n    base_url: \"http://127.0.0.1:{port}/v1\"\n"
              "    api_key: \"" H_PROVIDER_KEY "\"\n"
              "    organization: org-1\n    project: proj-1\n"
-             "  - name: mis\n    type: mistral\n    base_url: \"http://127.0.0.1:%d/v1\"\n"
+             "  - name: mis\n    type: mistral\n    base_url: \"http://127.0.0.1:{port}/v1\"\n"
              "    api_key: \"" H_PROVIDER_KEY "\"\n",
-             H.mock_port, H.mock_port, H.mock_port, H.mock_port);
-    struct h_gw_opts o = {.provider_items = providers,
-                          .extra_model_items = "  - name: az-v1\n    provider: az1\n"
-                                               "    model: az-deploy\n"
-                                               "  - name: az-dated\n    provider: az2\n"
-                                               "  - name: oai-org\n    provider: oai\n"
-                                               "  - name: mis\n    provider: mis\n"
-                                               "    model: mistral-small\n"};
-    h_gw_start_with(&o);
+             "  - name: az-v1\n    provider: az1\n    model: az-deploy\n"
+             "  - name: az-dated\n    provider: az2\n"
+             "  - name: oai-org\n    provider: oai\n"
+             "  - name: mis\n    provider: mis\n    model: mistral-small\n");
 }
 
-static void teardown(void)
-{
-    h_teardown();
-}
+TestSuite(dialects, .init = setup, .fini = h_teardown, .timeout = 60);
 
-TestSuite(dialects, .init = setup, .fini = teardown, .timeout = 60);
-
-/* A field of /mock/last into out (empty when absent). */
+/* A chat request for model, plain or streamed, must succeed. */
 static void chat_ok(const char *model, bool stream)
 {
     char *body = h_chat_body(model, stream, NULL);
@@ -64,32 +51,23 @@ static void chat_ok(const char *model, bool stream)
 Test(dialects, azure_v1_uses_the_v1_path_and_the_api_key_header)
 {
     chat_ok("az-v1", false);
-    char v[512];
-    h_mock_last_get("path", v, sizeof(v));
-    cr_assert_str_eq(v, "/openai/v1/chat/completions");
-    h_mock_last_get("headers.api-key", v, sizeof(v));
-    cr_assert_str_eq(v, H_PROVIDER_KEY);
-    h_mock_last_get("headers.authorization", v, sizeof(v));
-    cr_assert_str_eq(v, "", "the provider key must not also go as a bearer token");
-    char *doc = h_mock_last();
-    char body[4096];
-    cr_assert(h_json_get(doc, strlen(doc), "body", body, sizeof(body)) > 0);
-    free(doc);
+    h_mock_last_expect("path", "/openai/v1/chat/completions");
+    h_mock_last_expect("headers.api-key", H_PROVIDER_KEY);
+    h_mock_last_expect("headers.authorization", "");
+    char *body = hd_last_body();
     char model[128];
     cr_assert(h_json_get(body, strlen(body), "model", model, sizeof(model)) > 0);
     cr_assert_str_eq(model, "az-deploy", "v1 names the deployment in the body");
+    free(body);
     h_finish();
 }
 
 Test(dialects, azure_dated_uses_the_deployment_path_with_api_version)
 {
     chat_ok("az-dated", false);
-    char v[512];
-    h_mock_last_get("path", v, sizeof(v));
-    cr_assert_str_eq(v, "/openai/deployments/dep-1/chat/completions?api-version=2024-10-21");
+    h_mock_last_expect("path", "/openai/deployments/dep-1/chat/completions?api-version=2024-10-21");
     chat_ok("az-dated", true);
-    h_mock_last_get("path", v, sizeof(v));
-    cr_assert_str_eq(v, "/openai/deployments/dep-1/chat/completions?api-version=2024-10-21");
+    h_mock_last_expect("path", "/openai/deployments/dep-1/chat/completions?api-version=2024-10-21");
 
     struct h_resp r;
     cr_assert_eq(h_do(H.gw_port, "POST", "/v1/embeddings", H_AUTH,
@@ -97,34 +75,27 @@ Test(dialects, azure_dated_uses_the_deployment_path_with_api_version)
                  0);
     cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
     h_resp_free(&r);
-    h_mock_last_get("path", v, sizeof(v));
-    cr_assert_str_eq(v, "/openai/deployments/dep-1/embeddings?api-version=2024-10-21");
+    h_mock_last_expect("path", "/openai/deployments/dep-1/embeddings?api-version=2024-10-21");
     h_finish();
 }
 
 Test(dialects, openai_organization_and_project_go_upstream)
 {
     chat_ok("oai-org", false);
-    char v[256];
-    h_mock_last_get("headers.openai-organization", v, sizeof(v));
-    cr_assert_str_eq(v, "org-1");
-    h_mock_last_get("headers.openai-project", v, sizeof(v));
-    cr_assert_str_eq(v, "proj-1");
-    h_mock_last_get("headers.authorization", v, sizeof(v));
-    cr_assert_str_eq(v, "Bearer " H_PROVIDER_KEY);
+    h_mock_last_expect("headers.openai-organization", "org-1");
+    h_mock_last_expect("headers.openai-project", "proj-1");
+    h_mock_last_expect("headers.authorization", "Bearer " H_PROVIDER_KEY);
     h_finish();
 }
 
 Test(dialects, a_preset_without_stream_options_gets_none)
 {
     chat_ok("mis", true);
-    char *doc = h_mock_last();
-    char body[4096];
-    cr_assert(h_json_get(doc, strlen(doc), "body", body, sizeof(body)) > 0);
-    free(doc);
+    char *body = hd_last_body();
     cr_assert_null(strstr(body, "stream_options"), "mistral was sent stream_options: %s", body);
     char model[128];
     cr_assert(h_json_get(body, strlen(body), "model", model, sizeof(model)) > 0);
     cr_assert_str_eq(model, "mistral-small");
+    free(body);
     h_finish();
 }

@@ -71,46 +71,31 @@ struct gw_cfg {
     const char *prov_lines;   /* more keys of provider "hostile" (4-space indent) */
 };
 
-/*
- * Starts the scripted upstream, then conduit with provider "hostile" on it
- * and HMODEL mapped onto it. The whole config is written here (the harness's
- * default fixes the worker count, and keys may not repeat).
- */
+/* Starts the scripted upstream, then conduit with provider "hostile" on it and HMODEL mapped onto
+ * it. */
 static void start(const struct hs_opts *ho, const struct gw_cfg *g)
 {
     S = hs_start(ho);
-    char url[128], ca[1024] = "", cfg[4096];
-    snprintf(url, sizeof(url), "%s://%s:%d", g->tls ? "https" : "http",
-             g->tls ? "localhost" : "127.0.0.1", hs_port(S));
-    if (g->tls)
-        snprintf(ca, sizeof(ca), "    tls_ca_file: \"%s/tests/data/tls/ca.pem\"\n", GW_SOURCE_DIR);
-    int n = snprintf(cfg, sizeof(cfg),
-                     "# written by tests/integration/test_hostile.c\n"
-                     "server:\n"
-                     "  listen: \"127.0.0.1:%d\"\n"
-                     "  workers: %d\n"
-                     "  drain_timeout: 10s\n"
-                     "%s"
-                     "keys:\n"
-                     "  - name: demo\n"
-                     "    key: \"" H_CLIENT_KEY "\"\n"
-                     "  - name: other\n"
-                     "    key: \"" H_OTHER_CLIENT_KEY "\"\n"
-                     "providers:\n"
-                     "  - name: hostile\n"
-                     "    type: %s\n"
-                     "    base_url: \"%s\"\n"
-                     "    api_key: \"" H_PROVIDER_KEY "\"\n"
-                     "%s%s"
-                     "models:\n"
-                     "  - name: " HMODEL "\n"
-                     "    provider: hostile\n"
-                     "    model: " HUPSTREAM "\n",
-                     H.gw_port, g->workers ? g->workers : 2, g->server_lines ? g->server_lines : "",
-                     g->type ? g->type : "openai", url, ca, g->prov_lines ? g->prov_lines : "");
-    cr_assert(n > 0 && (size_t)n < sizeof(cfg));
-    h_gw_config_raw(cfg);
-    h_gw_start();
+    char prov[2048];
+    int n = snprintf(
+        prov, sizeof(prov),
+        "  - name: hostile\n"
+        "    type: %s\n"
+        "    base_url: \"%s://%s:%d\"\n"
+        "    api_key: \"" H_PROVIDER_KEY "\"\n"
+        "%s%s%s%s",
+        g->type ? g->type : "openai", g->tls ? "https" : "http", g->tls ? "localhost" : "127.0.0.1",
+        hs_port(S), g->tls ? "    tls_ca_file: \"" : "", g->tls ? GW_SOURCE_DIR : "",
+        g->tls ? "/tests/data/tls/ca.pem\"\n" : "", g->prov_lines ? g->prov_lines : "");
+    cr_assert(n > 0 && (size_t)n < sizeof(prov));
+    struct h_gw_opts o = {
+        .server_lines = g->server_lines,
+        .workers = g->workers,
+        .no_mock_provider = true,
+        .provider_items = prov,
+        .model_items = "  - name: " HMODEL "\n    provider: hostile\n    model: " HUPSTREAM "\n",
+    };
+    h_gw_start_with(&o);
 }
 
 /* Stops the upstream (so nothing of conduit's still waits on it), then conduit: clean exit. */

@@ -1066,6 +1066,25 @@ static bool status_allowed(int st)
 }
 
 /*
+ * The gateway's last event of a stream whose upstream failed mid-way:
+ * {"error":{"type":"server_error","code":<an upstream failure>,...}}.
+ */
+static bool stream_failure_event(const char *d)
+{
+    static const char *const codes[] = {"upstream_reset", "upstream_timeout",
+                                        "upstream_protocol_error", "gateway_overloaded"};
+    char type[32], code[32];
+    if (h_json_get(d, strlen(d), "error.type", type, sizeof(type)) < 0 ||
+        strcmp(type, "server_error") != 0 ||
+        h_json_get(d, strlen(d), "error.code", code, sizeof(code)) < 0)
+        return false;
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (strcmp(code, codes[i]) == 0)
+            return true;
+    return false;
+}
+
+/*
  * Reads the answer to q and checks it. Returns true when the connection can
  * carry the next request.
  */
@@ -1160,13 +1179,23 @@ static bool read_answer(struct client *c, struct h_conn *hc, const struct creq *
     if (!status_allowed(s.head.status)) {
         note_failure("client: %s: stream status %d", q->rid, s.head.status);
     } else if (s.head.status == 200) {
+        bool failed_upstream = false;
         for (size_t i = 0; i < s.nevs; i++) {
             const char *d = s.evs[i].data;
             if (strcmp(d, "[DONE]") == 0)
                 continue;
             char content[64];
             long n = h_json_get(d, strlen(d), "choices.0.delta.content", content, sizeof(content));
-            if (h_event_is_usage(d))
+            if (stream_failure_event(d)) {
+                /* The upstream failed mid-stream: one error event, then only [DONE]. */
+                bool last = i + 1 == s.nevs ||
+                            (i + 2 == s.nevs && strcmp(s.evs[i + 1].data, "[DONE]") == 0);
+                if (!last || !s.saw_done)
+                    note_failure("client: %s: an upstream-failure event that does not end the "
+                                 "stream with [DONE]",
+                                 q->rid);
+                failed_upstream = true;
+            } else if (h_event_is_usage(d))
                 note_failure("client: %s: a usage chunk it did not ask for", q->rid);
             else if (n != RID_LEN || strcmp(content, q->rid) != 0) {
                 excerpt(ex, sizeof(ex), d, min_sz(strlen(d), (size_t)200));
@@ -1174,7 +1203,7 @@ static bool read_answer(struct client *c, struct h_conn *hc, const struct creq *
                              ex);
             }
         }
-        atomic_fetch_add(rc == 0 ? &C.ok : &C.cut, 1);
+        atomic_fetch_add(rc == 0 && !failed_upstream ? &C.ok : &C.cut, 1);
     } else {
         atomic_fetch_add(&C.upstream_errors, 1);
     }
@@ -1406,47 +1435,35 @@ static void asan_fill_freed(void)
 
 static void write_config(unsigned workers)
 {
-    size_t cap = 16384;
-    char *y = malloc(cap);
-    cr_assert(y != NULL);
-    size_t n = 0;
-#define PUT(...)                                                                                   \
-    do {                                                                                           \
-        int k_ = snprintf(y + n, cap - n, __VA_ARGS__);                                            \
-        cr_assert(k_ > 0 && (size_t)k_ < cap - n, "stress config too long");                       \
-        n += (size_t)k_;                                                                           \
-    } while (0)
-    PUT("# written by tests/integration/test_stress.c\n"
-        "server:\n"
-        "  listen: \"127.0.0.1:%d\"\n"
-        "  workers: %u\n"
-        "  drain_timeout: 10s\n"
-        "  header_timeout: 10s\n"
-        "  body_timeout: 10s\n"
-        "  max_body_bytes: 4MiB\n"
-        "keys:\n",
-        H.gw_port, workers);
+    char keys[NCLIENTS * 64 + 1], prov[2048];
+    size_t k = 0;
     for (unsigned i = 0; i < NCLIENTS; i++)
-        PUT("  - name: client%02u\n    key: \"" KEY_PREFIX "%02u\"\n", i, i);
-    PUT("providers:\n"
-        "  - name: hostile\n"
-        "    type: openai\n"
-        "    base_url: \"%s://localhost:%d/v1\"\n"
-        "    api_key: \"" H_PROVIDER_KEY "\"\n"
-        "    connect_timeout: 3s\n"
-        "    first_byte_timeout: 5s\n"
-        "    read_timeout: 5s\n"
-        "    pool: {max_idle: 8}\n",
-        U.tls ? "https" : "http", U.port);
-    if (U.tls)
-        PUT("    tls_ca_file: \"%s/tests/data/tls/ca.pem\"\n", GW_SOURCE_DIR);
-    PUT("models:\n"
-        "  - name: " H_MODEL "\n"
-        "    provider: hostile\n"
-        "    model: " H_UPSTREAM_MODEL "\n");
-#undef PUT
-    h_gw_config_raw(y);
-    free(y);
+        k += (size_t)snprintf(keys + k, sizeof(keys) - k,
+                              "  - name: client%02u\n    key: \"" KEY_PREFIX "%02u\"\n", i, i);
+    cr_assert(k < sizeof(keys));
+    int n = snprintf(prov, sizeof(prov),
+                     "  - name: hostile\n"
+                     "    type: openai\n"
+                     "    base_url: \"%s://localhost:%d/v1\"\n"
+                     "    api_key: \"" H_PROVIDER_KEY "\"\n"
+                     "    connect_timeout: 3s\n"
+                     "    first_byte_timeout: 5s\n"
+                     "    read_timeout: 5s\n"
+                     "    pool: {max_idle: 8}\n"
+                     "%s%s%s",
+                     U.tls ? "https" : "http", U.port, U.tls ? "    tls_ca_file: \"" : "",
+                     U.tls ? GW_SOURCE_DIR : "", U.tls ? "/tests/data/tls/ca.pem\"\n" : "");
+    cr_assert(n > 0 && (size_t)n < sizeof(prov));
+    struct h_gw_opts o = {
+        .server_lines = "  header_timeout: 10s\n  body_timeout: 10s\n  max_body_bytes: 4MiB\n",
+        .workers = (int)workers,
+        .key_items = keys,
+        .no_mock_provider = true,
+        .provider_items = prov,
+        .model_items =
+            "  - name: " H_MODEL "\n    provider: hostile\n    model: " H_UPSTREAM_MODEL "\n",
+    };
+    h_gw_config(&o);
 }
 
 /* With the upstream calm again, one plain request must go through intact. */
