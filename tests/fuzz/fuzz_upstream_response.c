@@ -52,8 +52,7 @@
 #include "net/iobuf.h"
 #include "net/worker.h"
 #include "providers/dialect.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_common.h"
 
 #define PIECE_MAX 16384 /* GW_RBUF_SIZE: one receive never hands the relay more */
 #define MAX_SPLITS 15
@@ -111,25 +110,7 @@ static void run(const struct setup *su, const char *resp, size_t len, const size
 
     /* The provider and model as the snapshot would hold them. */
     struct gw_provider p;
-    memset(&p, 0, sizeof(p));
-    p.name = "fuzz";
-    p.type = su->ptype;
-    p.type_name = gw_provider_type_str(su->ptype);
-    p.stream_usage_option = su->ptype == GW_PT_OPENAI;
-    p.organization = p.project = p.deployment = p.aws_session_token = "";
-    p.api_version = "v1";
-    p.anthropic_version = "2023-06-01";
-    p.aws_access_key_id = "AKIDEXAMPLE";
-    p.aws_secret_access_key = "secret";
-    p.region = "us-east-1";
-    p.base_url = "http://upstream.test/v1";
-    p.host = "upstream.test";
-    p.port = 80;
-    p.host_header = "upstream.test";
-    p.base_path = "/v1";
-    p.api_key = "upstream-key";
-    p.tls_ca_file = "";
-    p.origin_key = "http://upstream.test:80";
+    fz_provider(&p, su->ptype);
     struct gw_model m = {
         .name = "client-model", .provider = &p, .upstream_model = "upstream-model"};
 

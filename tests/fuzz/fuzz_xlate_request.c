@@ -21,10 +21,9 @@
 #include "providers/embed.h"
 #include "providers/xbound.h"
 #include "providers/xlate.h"
+#include "fuzz_common.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define MODEL "fuzz-model"
+#define MODEL FZ_UPSTREAM_MODEL
 
 /* What any dialect may add on top of xbound's relative limit (xbound.h: `fixed`). */
 static size_t fixed_allowance(enum gw_endpoint ep)
@@ -34,30 +33,15 @@ static size_t fixed_allowance(enum gw_endpoint ep)
     return ep == GW_EP_EMBEDDINGS ? GW_EMBED_MAX_INPUTS * (6 * m + 128) : 2 * m;
 }
 
-static void run(const struct gw_dialect *d, enum gw_endpoint ep, const char *body, size_t len)
+static void run(enum gw_provider_type t, enum gw_endpoint ep, const char *body, size_t len)
 {
     struct gw_arena a;
     struct gw_provider prov;
-    memset(&prov, 0, sizeof(prov));
-    prov.name = "fuzz";
-    prov.api_key = "k";
-    prov.anthropic_version = "2023-06-01";
-    prov.region = "us-east-1";
-    prov.host_header = "example.com";
-    prov.base_path = "";
-    prov.aws_access_key_id = "";
-    prov.aws_secret_access_key = "";
-    prov.aws_session_token = "";
+    const struct gw_dialect *d = gw_dialect_for(t);
+    GW_BUG_ON(!d);
+    fz_provider(&prov, t);
     gw_arena_init(&a, 4096, 0);
-    struct gw_xlate x = {
-        .prov = &prov,
-        .upstream_model = MODEL,
-        .client_model = "fuzz",
-        .ep = ep,
-        .request_id = "fuzz",
-        .created = 1,
-        .arena = &a,
-    };
+    struct gw_xlate x = fz_xlate(&prov, &a, ep);
     struct gw_xlate_req out;
     struct gw_xlate_err err;
     memset(&err, 0, sizeof(err));
@@ -84,11 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                   GW_PT_BEDROCK};
     const char *body = (const char *)data;
     for (size_t i = 0; i < GW_ARRAY_SIZE(types); i++) {
-        const struct gw_dialect *d = gw_dialect_for(types[i]);
-        GW_BUG_ON(!d);
-        run(d, GW_EP_CHAT, body, size);
-        if (d->build_embeddings)
-            run(d, GW_EP_EMBEDDINGS, body, size);
+        run(types[i], GW_EP_CHAT, body, size);
+        if (gw_dialect_for(types[i])->build_embeddings)
+            run(types[i], GW_EP_EMBEDDINGS, body, size);
     }
     return 0;
 }

@@ -292,16 +292,18 @@ Test(sse, crlf_split_between_cr_and_lf_keeps_the_lf_in_the_event)
     cr_assert_eq(gw_sse_next("data: z\r\rx", 10, &ev), 9);
 }
 
+/* Data lines joined with LF; the reader and gw_sse_data_join both give "{\n \"a\": 1,\n\n\n}". */
+static const char multi_line[] = "data: {\n"
+                                 "data:  \"a\": 1,\n" /* only one space is stripped */
+                                 "data\n"             /* no colon: an empty data line */
+                                 "data:\n"
+                                 "data:}\n"
+                                 "\n";
+
 Test(sse, multi_line_data_joins_with_newlines)
 {
-    const char s[] = "data: {\n"
-                     "data:  \"a\": 1,\n" /* only one space is stripped */
-                     "data\n"             /* no colon: an empty data line */
-                     "data:\n"
-                     "data:}\n"
-                     "\n";
     struct gw_sse_event ev;
-    cr_assert_eq(gw_sse_next(s, LIT_LEN(s), &ev), (int)LIT_LEN(s));
+    cr_assert_eq(gw_sse_next(multi_line, LIT_LEN(multi_line), &ev), (int)LIT_LEN(multi_line));
     cr_assert_eq(ev.data_lines, 5);
     assert_str(ev.data.ptr, ev.data.len, "{");
     char buf[64];
@@ -501,4 +503,388 @@ Test(sse, long_cr_only_stream_parses_in_linear_time)
     cr_assert_eq(events, count);
     cr_assert_eq(off, len);
     free(s);
+}
+
+/* ---- the incremental reader (struct gw_sse_reader) ---- */
+
+/* What the reader dispatched: each event's type and data, copied. */
+struct rd_log {
+    struct rd_ev {
+        char *type, *data; /* owns */
+        size_t type_len, data_len;
+    } ev[MAX_EVENTS];
+    size_t n;
+    size_t stop_at; /* 1-based: the event whose callback returns stop_ret; 0: never */
+    int stop_ret;
+};
+
+static int rd_collect(void *arg, struct gw_span event, struct gw_span data)
+{
+    struct rd_log *l = arg;
+    cr_assert_lt(l->n, MAX_EVENTS);
+    cr_assert_gt(data.len, 0, "an event with empty data is never dispatched");
+    struct rd_ev *e = &l->ev[l->n++];
+    e->type = dup_bytes(event.ptr, event.len);
+    e->type_len = event.len;
+    e->data = dup_bytes(data.ptr, data.len);
+    e->data_len = data.len;
+    return l->n == l->stop_at ? l->stop_ret : 0;
+}
+
+static int rd_count(void *arg, struct gw_span event, struct gw_span data)
+{
+    cr_assert_eq(event.len, 0);
+    assert_str(data.ptr, data.len, "01");
+    (*(unsigned *)arg)++;
+    return 0;
+}
+
+static void rd_free(struct rd_log *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->ev[i].type);
+        free(l->ev[i].data);
+    }
+    l->n = 0;
+}
+
+/*
+ * Feeds s[0..len) to a fresh reader capped at max, cut before each offset in
+ * cuts[0..ncuts) (ascending), stopping at the first non-zero result, which it
+ * returns (0 when every piece was taken).
+ */
+static int rd_feed(const char *s, size_t len, const size_t *cuts, size_t ncuts, size_t max,
+                   struct rd_log *l)
+{
+    struct gw_arena a;
+    gw_arena_init(&a, 4096, 0);
+    struct gw_sse_reader r;
+    gw_sse_reader_init(&r, &a, max);
+    size_t off = 0;
+    int ret = 0;
+    for (size_t i = 0; i <= ncuts && ret == 0; i++) {
+        size_t end = i < ncuts ? cuts[i] : len;
+        ret = gw_sse_reader_feed(&r, s + off, end - off, rd_collect, l);
+        off = end;
+    }
+    gw_arena_destroy(&a);
+    return ret;
+}
+
+static int rd_whole(const char *s, size_t len, size_t max, struct rd_log *l)
+{
+    return rd_feed(s, len, NULL, 0, max, l);
+}
+
+static void rd_assert(const struct rd_log *l, size_t i, const char *type, const char *data)
+{
+    cr_assert_lt(i, l->n, "event %zu of %zu", i, l->n);
+    assert_str(l->ev[i].type, l->ev[i].type_len, type);
+    assert_str(l->ev[i].data, l->ev[i].data_len, data);
+}
+
+/* One expected event. */
+struct rd_want {
+    const char *type, *data;
+};
+
+/*
+ * Feeds s[0..len) whole to a reader capped at max: it must take all of it and
+ * dispatch exactly want[0..n).
+ */
+static void rd_expect(const char *s, size_t len, size_t max, const struct rd_want *want, size_t n)
+{
+    struct rd_log l = {.n = 0};
+    cr_assert_eq(rd_whole(s, len, max, &l), 0);
+    cr_assert_eq(l.n, n, "%zu events, want %zu", l.n, n);
+    for (size_t i = 0; i < n; i++)
+        rd_assert(&l, i, want[i].type, want[i].data);
+    rd_free(&l);
+}
+
+/* rd_expect with the events listed: RD_EXPECT(s, len, max, {type, data}, ...). */
+#define RD_EXPECT(s, len, max, ...)                                                                \
+    do {                                                                                           \
+        static const struct rd_want want_[] = {__VA_ARGS__};                                       \
+        rd_expect(s, len, max, want_, GW_ARRAY_SIZE(want_));                                       \
+    } while (0)
+
+static void rd_assert_same(const struct rd_log *a, const struct rd_log *b, const char *how)
+{
+    cr_assert_eq(a->n, b->n, "%s: %zu events vs %zu", how, a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        const struct rd_ev *x = &a->ev[i], *y = &b->ev[i];
+        cr_assert(x->type_len == y->type_len && memcmp(x->type, y->type, x->type_len) == 0,
+                  "%s: event %zu type", how, i);
+        cr_assert(x->data_len == y->data_len && memcmp(x->data, y->data, x->data_len) == 0,
+                  "%s: event %zu data", how, i);
+    }
+}
+
+/* Whole, cut at every offset, and a byte at a time: the same events and the same result. */
+static void rd_assert_split_invariant(const char *s, size_t len, size_t max)
+{
+    struct rd_log whole = {.n = 0};
+    int rw = rd_whole(s, len, max, &whole);
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct rd_log parts = {.n = 0};
+        char how[32];
+        snprintf(how, sizeof(how), "cut %zu", cut);
+        cr_assert_eq(rd_feed(s, len, &cut, 1, max, &parts), rw, "%s", how);
+        rd_assert_same(&whole, &parts, how);
+        rd_free(&parts);
+    }
+    size_t *cuts = malloc((len ? len : 1) * sizeof(*cuts));
+    cr_assert_not_null(cuts);
+    for (size_t i = 0; i + 1 < len; i++)
+        cuts[i] = i + 1;
+    struct rd_log bytes = {.n = 0};
+    cr_assert_eq(rd_feed(s, len, cuts, len ? len - 1 : 0, max, &bytes), rw);
+    rd_assert_same(&whole, &bytes, "byte at a time");
+    rd_free(&bytes);
+    free(cuts);
+    rd_free(&whole);
+}
+
+Test(sse_reader, lf_crlf_and_cr_line_ends_read_alike)
+{
+    static const char *const variants[] = {
+        "event: a\ndata: one\ndata: two\nid: 7\n\n",
+        "event: a\r\ndata: one\r\ndata: two\r\nid: 7\r\n\r\n",
+        "event: a\rdata: one\rdata: two\rid: 7\r\r",
+        "event: a\r\ndata: one\rdata: two\nid: 7\r\n\r",
+    };
+    /* A CR ends its line at once: no need to wait for a possible LF. */
+    for (size_t i = 0; i < GW_ARRAY_SIZE(variants); i++)
+        RD_EXPECT(variants[i], strlen(variants[i]), 1024, {"a", "one\ntwo"});
+}
+
+Test(sse_reader, crlf_split_between_feeds_is_one_line_end)
+{
+    /* Were the LF of the first CRLF read as a blank line, "a" and "b" would be two events. */
+    const char s[] = "data: a\r\ndata: b\r\n\r\n";
+    const size_t cut[] = {8};
+    struct rd_log l = {.n = 0};
+    cr_assert_eq(rd_feed(s, LIT_LEN(s), cut, 1, 1024, &l), 0);
+    cr_assert_eq(l.n, 1);
+    rd_assert(&l, 0, "", "a\nb");
+    rd_free(&l);
+
+    /* The same with the blank line's CRLF split, and an empty feed between. */
+    const size_t cuts[] = {18, 18, 19};
+    cr_assert_eq(rd_feed(s, LIT_LEN(s), cuts, 3, 1024, &l), 0);
+    cr_assert_eq(l.n, 1);
+    rd_assert(&l, 0, "", "a\nb");
+    rd_free(&l);
+
+    /* A CR then CR is two line ends, even across feeds. */
+    const char t[] = "data: x\r\rdata: y\r\r";
+    const size_t cut2[] = {8};
+    cr_assert_eq(rd_feed(t, LIT_LEN(t), cut2, 1, 1024, &l), 0);
+    cr_assert_eq(l.n, 2);
+    rd_assert(&l, 0, "", "x");
+    rd_assert(&l, 1, "", "y");
+    rd_free(&l);
+}
+
+Test(sse_reader, multi_line_data_is_joined_with_newlines)
+{
+    RD_EXPECT(multi_line, LIT_LEN(multi_line), 1024, {"", "{\n \"a\": 1,\n\n\n}"});
+}
+
+Test(sse_reader, comments_id_retry_and_unknown_fields_are_skipped)
+{
+    const char s[] =
+        ": OPENROUTER PROCESSING\n\n"
+        "id: 5\nretry: 100\n\n"
+        "id: 6\n: mid-event comment\ndata: d\nretry: 7\nfoo: bar\nDATA: x\ndata: e\n\n";
+    RD_EXPECT(s, LIT_LEN(s), 1024, {"", "d\ne"});
+}
+
+Test(sse_reader, event_type_is_passed_and_reset_after_each_event)
+{
+    const char s[] = "event: a\ndata: 1\n\n"
+                     "data: 2\n\n"
+                     "event: first\nevent: b\ndata: 3\n\n"
+                     "event: lost\n\n" /* no data: not dispatched, and its type goes with it */
+                     "data: 4\n\n"
+                     "event:\ndata: 5\n\n"
+                     "event:c:d\ndata: 6\n\n";
+    RD_EXPECT(s, LIT_LEN(s), 1024, {"a", "1"}, {"", "2"}, {"b", "3"}, {"", "4"}, {"", "5"},
+              {"c:d", "6"});
+}
+
+Test(sse_reader, an_event_name_longer_than_31_bytes_matches_no_name)
+{
+    static const char n31[] = "content_block_delta_0123456789a"; /* 31 bytes: kept */
+    static const char n32[] = "content_block_delta_0123456789ab";
+    cr_assert_eq(LIT_LEN(n31), 31);
+    char s[256];
+    int len =
+        snprintf(s, sizeof(s), "event: %s\ndata: 1\n\nevent: %s\ndata: 2\n\ndata: 3\n\n", n31, n32);
+    struct rd_log l = {.n = 0};
+    cr_assert_eq(rd_whole(s, (size_t)len, 1024, &l), 0);
+    cr_assert_eq(l.n, 3);
+    rd_assert(&l, 0, n31, "1");
+    const struct rd_ev *e = &l.ev[1];
+    cr_assert_gt(e->type_len, 0, "not the same as no event: line");
+    cr_assert(e->type_len > LIT_LEN(n32) || memcmp(e->type, n32, e->type_len) != 0,
+              "not a prefix of the long name: \"%.*s\"", (int)e->type_len, e->type);
+    for (size_t i = 0; i < e->type_len; i++)
+        cr_assert(e->type[i] == '\n' || e->type[i] == '\r', "no field value can name it");
+    assert_str(e->data, e->data_len, "2");
+    rd_assert(&l, 2, "", "3");
+    rd_free(&l);
+}
+
+Test(sse_reader, an_event_with_empty_data_is_not_dispatched)
+{
+    const char s[] = "data\n\n"
+                     "data:\n\n"
+                     "data: \n\n"
+                     "event: x\n\n"
+                     ":\n\n"
+                     "\n\n\n";
+    rd_expect(s, LIT_LEN(s), 1024, NULL, 0);
+    /* Two empty data lines join to "\n": not empty, so dispatched (WHATWG). */
+    RD_EXPECT("data:\ndata:\n\n", 13, 1024, {"", "\n"});
+    /* An unterminated last event is never dispatched. */
+    rd_expect("data: a\n", 8, 1024, NULL, 0);
+}
+
+Test(sse_reader, a_callback_result_stops_the_feed_and_is_returned)
+{
+    const char s[] = "data: 1\n\ndata: 2\n\ndata: 3\n\n";
+    struct rd_log l = {.n = 0, .stop_at = 2, .stop_ret = 7};
+    cr_assert_eq(rd_whole(s, LIT_LEN(s), 1024, &l), 7);
+    cr_assert_eq(l.n, 2, "the rest of the feed is not read");
+    rd_assert(&l, 1, "", "2");
+    rd_free(&l);
+
+    l = (struct rd_log){.n = 0, .stop_at = 1, .stop_ret = -3};
+    const size_t cut[] = {9};
+    cr_assert_eq(rd_feed(s, LIT_LEN(s), cut, 1, 1024, &l), -3);
+    cr_assert_eq(l.n, 1);
+    rd_free(&l);
+}
+
+Test(sse_reader, an_event_past_max_is_oversize_and_exactly_max_is_taken)
+{
+    const char s[] = "data: 0123456789\n\n"; /* the line: 16 bytes */
+    RD_EXPECT(s, LIT_LEN(s), 16, {"", "0123456789"});
+    struct rd_log l = {.n = 0};
+    cr_assert_eq(rd_whole(s, LIT_LEN(s), 15, &l), GW_SSE_OVERSIZE);
+    cr_assert_eq(l.n, 0);
+    rd_assert_split_invariant(s, LIT_LEN(s), 15);
+    rd_assert_split_invariant(s, LIT_LEN(s), 16);
+
+    /* The cap is on the event's data so far plus the line being read. */
+    const char t[] = "data: 01234\ndata: 56789\n\n"; /* 5 bytes of data, then an 11-byte line */
+    RD_EXPECT(t, LIT_LEN(t), 16, {"", "01234\n56789"});
+    cr_assert_eq(rd_whole(t, LIT_LEN(t), 15, &l), GW_SSE_OVERSIZE);
+    cr_assert_eq(l.n, 0);
+
+    /* A long comment is a line like any other. */
+    cr_assert_eq(rd_whole(": 0123456789abcdef\n\n", 20, 16, &l), GW_SSE_OVERSIZE);
+    /* Many small events under the cap never add up. */
+    char many[4000];
+    for (size_t i = 0; i < sizeof(many); i += 10)
+        memcpy(many + i, "data: 01\n\n", 10);
+    struct gw_arena a;
+    gw_arena_init(&a, 4096, 0);
+    struct gw_sse_reader r;
+    gw_sse_reader_init(&r, &a, 16);
+    unsigned count = 0;
+    cr_assert_eq(gw_sse_reader_feed(&r, many, sizeof(many), rd_count, &count), 0);
+    cr_assert_eq(count, sizeof(many) / 10);
+    gw_arena_destroy(&a);
+}
+
+Test(sse_reader, an_exhausted_arena_is_nomem)
+{
+    struct gw_arena a;
+    gw_arena_init(&a, 1024, 1024);
+    struct gw_sse_reader r;
+    gw_sse_reader_init(&r, &a, 1 << 20);
+    struct rd_log l = {.n = 0};
+    cr_assert_eq(gw_sse_reader_feed(&r, "data: x\n", 8, rd_collect, &l), GW_SSE_NOMEM);
+    cr_assert_eq(l.n, 0);
+    gw_arena_destroy(&a);
+}
+
+/* Every event of s by gw_sse_next (+ gw_sse_next_final for the tail) that a browser dispatches. */
+static void next_events(const char *s, size_t len, struct rd_log *l)
+{
+    size_t off = 0;
+    struct gw_sse_event ev;
+    int r;
+    for (;;) {
+        r = gw_sse_next(s + off, len - off, &ev);
+        if (r == -2)
+            r = gw_sse_next_final(s + off, len - off, &ev);
+        if (r <= 0)
+            break;
+        off += (size_t)r;
+        char buf[4096];
+        long n = gw_sse_data_join(&ev, buf, sizeof(buf));
+        cr_assert_geq(n, 0);
+        if (n == 0)
+            continue;
+        cr_assert_lt(l->n, MAX_EVENTS);
+        struct rd_ev *e = &l->ev[l->n++];
+        e->type = dup_bytes(ev.event.ptr, ev.event.len);
+        e->type_len = ev.event.len;
+        e->data = dup_bytes(buf, (size_t)n);
+        e->data_len = (size_t)n;
+    }
+}
+
+/* Every field rule at once: comments, id/retry, types set and reset, multi-line data, line ends. */
+static const char reader_sample[] = "\xEF\xBB\xBF: hi\r\n\r\n" /* BOM: the caller's; here a field */
+                                    "retry: 10\nid: 1\nevent: ping\ndata: {}\n\n"
+                                    "data: a\rdata: b\r\r"
+                                    "event: only-type\r\n\r\n"
+                                    "data\n\n"
+                                    "event: x\r\nevent: y\r\ndata:  lead\r\n: c\r\ndata:\r\n\r\n"
+                                    "data:[DONE]\n\n"
+                                    "event: tail\ndata: t\r";
+
+Test(sse_reader, agrees_with_gw_sse_next_and_data_join)
+{
+    static const struct {
+        const char *s;
+        size_t len;
+    } samples[] = {
+        {openai_stream, LIT_LEN(openai_stream)},
+        {anthropic_stream, LIT_LEN(anthropic_stream)},
+        {reader_sample, LIT_LEN(reader_sample)},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(samples); i++) {
+        struct rd_log want = {.n = 0}, got = {.n = 0};
+        next_events(samples[i].s, samples[i].len, &want);
+        cr_assert_eq(rd_whole(samples[i].s, samples[i].len, 1 << 16, &got), 0);
+        char how[32];
+        snprintf(how, sizeof(how), "sample %zu", i);
+        rd_assert_same(&want, &got, how);
+        rd_free(&want);
+        rd_free(&got);
+    }
+    /* The unterminated tail is not an event. */
+    RD_EXPECT(reader_sample, LIT_LEN(reader_sample), 1 << 16, {"ping", "{}"}, {"", "a\nb"},
+              {"y", " lead\n"}, {"", "[DONE]"});
+}
+
+Test(sse_reader, every_split_of_the_sample_streams_gives_the_same_events)
+{
+    rd_assert_split_invariant(openai_stream, LIT_LEN(openai_stream), 1 << 16);
+    rd_assert_split_invariant(anthropic_stream, LIT_LEN(anthropic_stream), 1 << 16);
+    rd_assert_split_invariant(reader_sample, LIT_LEN(reader_sample), 1 << 16);
+    const char mixed[] = "\r\n: keep-alive\r\n\r\n"
+                         "event: a\rdata: 1\rdata: 2\r\r"
+                         "id: 9\r\ndata:x\r\n\r\n"
+                         "\n\ndata\n\n"
+                         ":c\r\r\n"
+                         "data: tail\r\n\r";
+    rd_assert_split_invariant(mixed, LIT_LEN(mixed), 1 << 16);
+    RD_EXPECT(mixed, LIT_LEN(mixed), 1 << 16, {"a", "1\n2"}, {"", "x"}, {"", "tail"});
 }
