@@ -8,26 +8,21 @@
  * required fields; errors come in Anthropic's error shape. The answer is a
  * "message" object, or its SSE event stream (message_start, content_block_*,
  * ping, message_delta, message_stop), paced and broken by the same "mock"
- * controls as chat completions. mock.tool answers with a tool_use block.
+ * controls as chat completions (reply.c). mock.tool answers with a tool_use
+ * block.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/common.h"
 #include "core/json.h"
 #include "net/http1.h"
 #include "tools/mock/mock.h"
+#include "tools/mock/reply.h"
 
-#define A_EVENT_CAP (2048 + 2 * GW_MOCK_MODEL_CAP) /* one rendered event's JSON */
 #define A_TOOL_ID "toolu_mock_1"
-#define A_TOOL_NAME "\"get_weather\"" /* as a JSON token */
-#define A_TOOL_INPUT "{\"city\":\"Paris\",\"unit\":\"c\"}"
 #define A_CACHE_READ 3 /* usage.cache_read_input_tokens, fixed */
-
-/* The input JSON streamed as input_json_delta pieces; joined they read A_TOOL_INPUT. */
-static const char *const tool_pieces[] = {"{\"city\"", ":\"Paris\",\"un", "it\":\"c\"}"};
 
 /* The versions the mock knows; V2026 takes Authorization: Bearer and refuses sampling knobs. */
 enum a_version { A_V2023 = 0, A_V2026 };
@@ -65,12 +60,7 @@ static void a_reply_error(struct gw_mock_conn *c, int status, const char *type, 
                           const char *retry_after)
 {
     struct a_error_args a = {type, message, c->plan.id};
-    struct gw_span body = gw_mock_render(c, render_a_error, &a);
-    if (!body.ptr)
-        return;
-    gw_mock_put_head(c, status, "application/json", false, body.len, retry_after);
-    gw_mock_out_append(c, body.ptr, body.len);
-    c->plan.mode = GW_MOCK_MODE_DONE;
+    gw_mock_reply(c, status, retry_after, NULL, render_a_error, &a);
 }
 
 static void a_bad_request(struct gw_mock_conn *c, const char *message)
@@ -79,63 +69,29 @@ static void a_bad_request(struct gw_mock_conn *c, const char *message)
 }
 
 /* A forced mock.status, typed as Anthropic types that status. */
-static void a_reply_status(struct gw_mock_conn *c, int status, const char *retry_after)
+static const struct gw_mock_status_text status_texts[] = {
+    {401, "authentication_error", NULL, "invalid x-api-key"},
+    {402, "billing_error", NULL, "Your credit balance is too low"},
+    {403, "permission_error", NULL,
+     "Your API key does not have permission to use the specified resource."},
+    {404, "not_found_error", NULL, "The requested resource could not be found."},
+    {413, "request_too_large", NULL, "Request exceeds the maximum allowed number of bytes."},
+    {429, "rate_limit_error", NULL, "Number of requests has exceeded your rate limit."},
+    {500, "api_error", NULL, "Internal server error"},
+    {504, "timeout_error", NULL, "Request timed out"},
+    {529, "overloaded_error", NULL, "Overloaded"},
+};
+
+static void a_reply_status(struct gw_mock_conn *c, const struct gw_mock_ctl *ctl)
 {
-    const char *type = status >= 500 ? "api_error" : "invalid_request_error";
-    const char *msg = "Mock error";
-    switch (status) {
-    case 401:
-        type = "authentication_error";
-        msg = "invalid x-api-key";
-        break;
-    case 402:
-        type = "billing_error";
-        msg = "Your credit balance is too low";
-        break;
-    case 403:
-        type = "permission_error";
-        msg = "Your API key does not have permission to use the specified resource.";
-        break;
-    case 404:
-        type = "not_found_error";
-        msg = "The requested resource could not be found.";
-        break;
-    case 413:
-        type = "request_too_large";
-        msg = "Request exceeds the maximum allowed number of bytes.";
-        break;
-    case 429:
-        type = "rate_limit_error";
-        msg = "Number of requests has exceeded your rate limit.";
-        break;
-    case 500:
-        msg = "Internal server error";
-        break;
-    case 504:
-        type = "timeout_error";
-        msg = "Request timed out";
-        break;
-    case 529:
-        type = "overloaded_error";
-        msg = "Overloaded";
-        break;
-    default:
-        break;
-    }
-    a_reply_error(c, status, type, msg, retry_after);
+    const struct gw_mock_status_text *t =
+        gw_mock_status_find(status_texts, GW_ARRAY_SIZE(status_texts), ctl->status);
+    const char *type = ctl->status >= 500 ? "api_error" : "invalid_request_error";
+    a_reply_error(c, ctl->status, t ? t->type : type, t ? t->message : "Mock error",
+                  ctl->retry_after);
 }
 
 /* ---- headers ---- */
-
-static const struct gw_http1_header *hdr(const struct gw_http1_req *req, const char *name)
-{
-    return gw_http1_find(req->headers, req->num_headers, name);
-}
-
-static bool span_is(struct gw_span s, const char *lit)
-{
-    return gw_span_eq(s, gw_span_cstr(lit));
-}
 
 /*
  * The anthropic-version header. Returns 0 with *v set, or -1 after answering
@@ -143,16 +99,16 @@ static bool span_is(struct gw_span s, const char *lit)
  */
 static int check_version(struct gw_mock_conn *c, const struct gw_http1_req *req, enum a_version *v)
 {
-    const struct gw_http1_header *h = hdr(req, "anthropic-version");
+    const struct gw_http1_header *h = gw_mock_header(req, "anthropic-version");
     if (!h) {
         a_bad_request(c, "anthropic-version: header is required");
         return -1;
     }
-    if (span_is(h->value, "2023-06-01")) {
+    if (gw_mock_span_is(h->value, "2023-06-01")) {
         *v = A_V2023;
         return 0;
     }
-    if (span_is(h->value, "2026-10-21")) {
+    if (gw_mock_span_is(h->value, "2026-10-21")) {
         *v = A_V2026;
         return 0;
     }
@@ -173,31 +129,26 @@ static int check_auth(struct gw_mock_conn *c, const struct gw_http1_req *req, en
     if (!gw_mock.api_key)
         return 0;
     if (v == A_V2023) {
-        const struct gw_http1_header *h = hdr(req, "x-api-key");
+        const struct gw_http1_header *h = gw_mock_header(req, "x-api-key");
         if (!h) {
             a_reply_error(c, 401, "authentication_error", "x-api-key header is required", NULL);
             return -1;
         }
-        if (!span_is(h->value, gw_mock.api_key)) {
+        if (!gw_mock_span_is(h->value, gw_mock.api_key)) {
             a_reply_error(c, 401, "authentication_error", "invalid x-api-key", NULL);
             return -1;
         }
         return 0;
     }
-    const struct gw_http1_header *h = hdr(req, "authorization");
-    if (!h || h->value.len < 7 || strncasecmp(h->value.ptr, "bearer ", 7) != 0) {
+    struct gw_span key = gw_mock_bearer(req);
+    if (!key.ptr) {
         a_reply_error(c, 401, "authentication_error",
                       "Authorization: Bearer header is required with anthropic-version "
                       "2026-10-21",
                       NULL);
         return -1;
     }
-    struct gw_span key = gw_span_make(h->value.ptr + 7, h->value.len - 7);
-    while (key.len && key.ptr[0] == ' ') {
-        key.ptr++;
-        key.len--;
-    }
-    if (!span_is(key, gw_mock.api_key)) {
+    if (!gw_mock_span_is(key, gw_mock.api_key)) {
         a_reply_error(c, 401, "authentication_error", "invalid bearer token", NULL);
         return -1;
     }
@@ -274,8 +225,7 @@ static const char *take_tool_name(struct gw_mock_conn *c, const char *doc,
                                   const struct gw_json_member *m)
 {
     struct gw_mock_plan *p = &c->plan;
-    memcpy(p->tool_name, A_TOOL_NAME, sizeof(A_TOOL_NAME) - 1);
-    p->tool_name_len = sizeof(A_TOOL_NAME) - 1;
+    gw_mock_tool_default(p);
     if (!m->found)
         return NULL;
     if (m->value.type != GW_JT_ARR_BEGIN)
@@ -343,7 +293,7 @@ static void jw_tool_block(struct gw_jw *jw, const struct gw_mock_plan *p, bool f
     gw_jw_raw(jw, p->tool_name, p->tool_name_len);
     gw_jw_key(jw, "input");
     if (full_input)
-        gw_jw_raw(jw, A_TOOL_INPUT, sizeof(A_TOOL_INPUT) - 1);
+        gw_jw_raw(jw, GW_MOCK_TOOL_INPUT, sizeof(GW_MOCK_TOOL_INPUT) - 1);
     else
         gw_jw_raw(jw, "{}", 2);
     gw_jw_obj_end(jw);
@@ -361,14 +311,9 @@ static void jw_msg_head(struct gw_jw *jw, const struct gw_mock_plan *p)
     gw_jw_raw(jw, p->model, p->model_len);
 }
 
-struct a_msg_args {
-    const struct gw_mock_plan *p;
-    struct gw_span text; /* text mode: the whole content */
-};
-
 static void render_message(struct gw_jw *jw, const void *arg)
 {
-    const struct a_msg_args *a = arg;
+    const struct gw_mock_body *a = arg;
     const struct gw_mock_plan *p = a->p;
     gw_jw_obj_begin(jw);
     jw_msg_head(jw, p);
@@ -408,145 +353,124 @@ static const char *const ev_names[] = {
     "message_start",      "content_block_start", "ping",        "content_block_delta",
     "content_block_stop", "message_delta",       "message_stop"};
 
-/* Renders one event's JSON into buf (A_EVENT_CAP); returns its length. */
-static size_t render_a_event(const struct gw_mock_plan *p, enum a_ev kind, uint32_t index,
-                             char *buf)
+/* Renders one event's JSON (arg: a struct gw_mock_event of kind enum a_ev). */
+static void render_a_event(struct gw_jw *jw, const void *arg)
 {
-    struct gw_jw jw;
-    gw_jw_init(&jw, buf, A_EVENT_CAP);
-    gw_jw_obj_begin(&jw);
-    gw_jw_key(&jw, "type");
-    gw_jw_cstr(&jw, ev_names[kind]);
+    const struct gw_mock_event *ev = arg;
+    const struct gw_mock_plan *p = ev->p;
+    enum a_ev kind = (enum a_ev)ev->kind;
+    uint32_t index = ev->index;
+    gw_jw_obj_begin(jw);
+    gw_jw_key(jw, "type");
+    gw_jw_cstr(jw, ev_names[kind]);
     switch (kind) {
     case A_EV_MESSAGE_START:
-        gw_jw_key(&jw, "message");
-        gw_jw_obj_begin(&jw);
-        jw_msg_head(&jw, p);
-        gw_jw_key(&jw, "content");
-        gw_jw_arr_begin(&jw);
-        gw_jw_arr_end(&jw);
-        gw_jw_key(&jw, "stop_reason");
-        gw_jw_null(&jw);
-        gw_jw_key(&jw, "stop_sequence");
-        gw_jw_null(&jw);
-        jw_a_usage(&jw, p, 1);
-        gw_jw_obj_end(&jw);
+        gw_jw_key(jw, "message");
+        gw_jw_obj_begin(jw);
+        jw_msg_head(jw, p);
+        gw_jw_key(jw, "content");
+        gw_jw_arr_begin(jw);
+        gw_jw_arr_end(jw);
+        gw_jw_key(jw, "stop_reason");
+        gw_jw_null(jw);
+        gw_jw_key(jw, "stop_sequence");
+        gw_jw_null(jw);
+        jw_a_usage(jw, p, 1);
+        gw_jw_obj_end(jw);
         break;
     case A_EV_BLOCK_START:
-        gw_jw_key(&jw, "index");
-        gw_jw_int(&jw, 0);
-        gw_jw_key(&jw, "content_block");
+        gw_jw_key(jw, "index");
+        gw_jw_int(jw, 0);
+        gw_jw_key(jw, "content_block");
         if (p->tool) {
-            jw_tool_block(&jw, p, false);
+            jw_tool_block(jw, p, false);
         } else {
-            gw_jw_obj_begin(&jw);
-            gw_jw_key(&jw, "type");
-            gw_jw_cstr(&jw, "text");
-            gw_jw_key(&jw, "text");
-            gw_jw_cstr(&jw, "");
-            gw_jw_obj_end(&jw);
+            gw_jw_obj_begin(jw);
+            gw_jw_key(jw, "type");
+            gw_jw_cstr(jw, "text");
+            gw_jw_key(jw, "text");
+            gw_jw_cstr(jw, "");
+            gw_jw_obj_end(jw);
         }
         break;
     case A_EV_DELTA:
-        gw_jw_key(&jw, "index");
-        gw_jw_int(&jw, 0);
-        gw_jw_key(&jw, "delta");
-        gw_jw_obj_begin(&jw);
-        gw_jw_key(&jw, "type");
+        gw_jw_key(jw, "index");
+        gw_jw_int(jw, 0);
+        gw_jw_key(jw, "delta");
+        gw_jw_obj_begin(jw);
+        gw_jw_key(jw, "type");
         if (p->tool) {
-            gw_jw_cstr(&jw, "input_json_delta");
-            gw_jw_key(&jw, "partial_json");
-            gw_jw_cstr(&jw, tool_pieces[index % GW_ARRAY_SIZE(tool_pieces)]);
+            gw_jw_cstr(jw, "input_json_delta");
+            gw_jw_key(jw, "partial_json");
+            gw_jw_cstr(jw, gw_mock_tool_piece(index));
         } else {
-            char tok[24];
-            int n = snprintf(tok, sizeof(tok), "tok%" PRIu32 " ", index);
-            gw_jw_cstr(&jw, "text_delta");
-            gw_jw_key(&jw, "text");
-            gw_jw_str(&jw, tok, (size_t)n);
+            char tok[GW_MOCK_TOKEN_CAP];
+            struct gw_span t = gw_mock_token(tok, index);
+            gw_jw_cstr(jw, "text_delta");
+            gw_jw_key(jw, "text");
+            gw_jw_str(jw, t.ptr, t.len);
         }
-        gw_jw_obj_end(&jw);
+        gw_jw_obj_end(jw);
         break;
     case A_EV_BLOCK_STOP:
-        gw_jw_key(&jw, "index");
-        gw_jw_int(&jw, 0);
+        gw_jw_key(jw, "index");
+        gw_jw_int(jw, 0);
         break;
     case A_EV_MESSAGE_DELTA:
-        gw_jw_key(&jw, "delta");
-        gw_jw_obj_begin(&jw);
-        gw_jw_key(&jw, "stop_reason");
-        gw_jw_cstr(&jw, p->tool ? "tool_use" : "end_turn");
-        gw_jw_key(&jw, "stop_sequence");
-        gw_jw_null(&jw);
-        gw_jw_obj_end(&jw);
-        gw_jw_key(&jw, "usage");
-        gw_jw_obj_begin(&jw);
-        gw_jw_key(&jw, "output_tokens");
-        gw_jw_uint(&jw, p->output_tokens);
-        gw_jw_obj_end(&jw);
+        gw_jw_key(jw, "delta");
+        gw_jw_obj_begin(jw);
+        gw_jw_key(jw, "stop_reason");
+        gw_jw_cstr(jw, p->tool ? "tool_use" : "end_turn");
+        gw_jw_key(jw, "stop_sequence");
+        gw_jw_null(jw);
+        gw_jw_obj_end(jw);
+        gw_jw_key(jw, "usage");
+        gw_jw_obj_begin(jw);
+        gw_jw_key(jw, "output_tokens");
+        gw_jw_uint(jw, p->output_tokens);
+        gw_jw_obj_end(jw);
         break;
     case A_EV_PING:
     case A_EV_MESSAGE_STOP:
         break;
     }
-    gw_jw_obj_end(&jw);
-    GW_BUG_ON(jw.overflow);
-    return jw.len;
+    gw_jw_obj_end(jw);
 }
 
 /*
- * Appends "event: <name>\ndata: <json>\n\n" as one HTTP chunk (raw for an
- * HTTP/1.0 peer). With bad_size the chunk's size line is "zz" (the
- * malformed_chunk fault).
+ * The stream (paced by reply.c): message_start, content_block_start and
+ * ping with the head; a content_block_delta per chunk (plan.chunks counts
+ * the deltas); then content_block_stop, message_delta and message_stop.
  */
-static void emit_a_event(struct gw_mock_conn *c, enum a_ev kind, uint32_t index, bool bad_size)
+static void a_stream_head(struct gw_mock_conn *c)
 {
-    char json[A_EVENT_CAP];
-    size_t jl = render_a_event(&c->plan, kind, index, json);
-    const char *name = ev_names[kind];
-    size_t n = 7 + strlen(name) + 7 + jl + 2; /* "event: " name "\ndata: " json "\n\n" */
-    if (bad_size)
-        gw_mock_out_append(c, "zz\r\n", 4);
-    else if (!c->plan.http10)
-        gw_mock_out_printf(c, "%zx\r\n", n);
-    gw_mock_out_printf(c, "event: %s\ndata: ", name);
-    gw_mock_out_append(c, json, jl);
-    gw_mock_out_append(c, "\n\n", 2);
-    if (bad_size || !c->plan.http10)
-        gw_mock_out_append(c, "\r\n", 2);
+    gw_mock_put_event(c, A_EV_MESSAGE_START, 0, false);
+    gw_mock_put_event(c, A_EV_BLOCK_START, 0, false);
+    gw_mock_put_event(c, A_EV_PING, 0, false);
 }
 
-/*
- * Stream pacing, as for chat completions: message_start, content_block_start
- * and ping go out with the head; delta i is due delay_ms after the one
- * before it (the first, delay_ms after the head); content_block_stop,
- * message_delta, message_stop and the terminating chunk follow the last
- * delta at once. plan.chunks counts the deltas.
- */
-enum gw_mock_step gw_mock_anthropic_step(struct gw_mock_conn *c, uint64_t now_ms)
+static void a_stream_event(struct gw_mock_conn *c, uint32_t i, bool bad)
 {
-    struct gw_mock_plan *p = &c->plan;
-    if (p->fault == GW_MOCK_FAULT_CLOSE_MID_STREAM && p->next_chunk >= p->chunks / 2)
-        return GW_MOCK_STEP_FAULT;
-    if (p->next_chunk < p->chunks && now_ms < p->next_ms)
-        return GW_MOCK_STEP_WAIT;
-    if (p->fault == GW_MOCK_FAULT_MALFORMED_CHUNK) {
-        emit_a_event(c, p->next_chunk < p->chunks ? A_EV_DELTA : A_EV_BLOCK_STOP, p->next_chunk,
-                     true);
-        return GW_MOCK_STEP_FAULT;
-    }
-    if (p->next_chunk < p->chunks) {
-        emit_a_event(c, A_EV_DELTA, p->next_chunk, false);
-        p->next_chunk++;
-        p->next_ms += p->delay_ms;
-        return GW_MOCK_STEP_MORE;
-    }
-    emit_a_event(c, A_EV_BLOCK_STOP, 0, false);
-    emit_a_event(c, A_EV_MESSAGE_DELTA, 0, false);
-    emit_a_event(c, A_EV_MESSAGE_STOP, 0, false);
-    if (!p->http10)
-        gw_mock_out_append(c, "0\r\n\r\n", 5);
-    return GW_MOCK_STEP_DONE;
+    gw_mock_put_event(c, i < c->plan.chunks ? A_EV_DELTA : A_EV_BLOCK_STOP, i, bad);
 }
+
+static void a_stream_tail(struct gw_mock_conn *c)
+{
+    gw_mock_put_event(c, A_EV_MESSAGE_DELTA, 0, false);
+    gw_mock_put_event(c, A_EV_MESSAGE_STOP, 0, false);
+}
+
+const struct gw_mock_wire gw_mock_wire_anthropic = {
+    .tool_events = GW_MOCK_TOOL_PIECES,
+    .bad_ctl = a_bad_request,
+    .reply_status = a_reply_status,
+    .render = render_message,
+    .event_render = render_a_event,
+    .event_names = ev_names,
+    .stream_head = a_stream_head,
+    .stream_event = a_stream_event,
+    .stream_tail = a_stream_tail,
+};
 
 /* ---- the endpoint ---- */
 
@@ -624,44 +548,5 @@ void gw_mock_anthropic_messages(struct gw_mock_conn *c, const struct gw_http1_re
         a_bad_request(c, why);
         return;
     }
-    struct gw_mock_ctl ctl;
-    why = gw_mock_parse_ctl(body.ptr, &m[K_MOCK], &ctl);
-    if (why) {
-        a_bad_request(c, why);
-        return;
-    }
-    p->first_delay_ms = ctl.first_delay_ms;
-    p->delay_ms = ctl.delay_ms;
-    p->tool = ctl.tool;
-    p->output_tokens = (uint32_t)ctl.chunks;
-    p->chunks = ctl.tool ? (uint32_t)GW_ARRAY_SIZE(tool_pieces) : (uint32_t)ctl.chunks;
-    p->fault = ctl.fault;
-    p->prompt_tokens = body.len / 4;
-
-    if (ctl.fault == GW_MOCK_FAULT_CLOSE_BEFORE_RESPONSE) {
-        p->mode = GW_MOCK_MODE_CLOSE;
-        return;
-    }
-    if (ctl.status != 200) {
-        a_reply_status(c, ctl.status, ctl.retry_after);
-        return;
-    }
-    if (!stream) {
-        struct gw_span text = GW_SPAN_NULL;
-        if (!p->tool) {
-            text = gw_mock_build_content(c, p->chunks);
-            if (!text.ptr)
-                return;
-        }
-        struct a_msg_args a = {p, text};
-        struct gw_span out = gw_mock_render(c, render_message, &a);
-        if (out.ptr)
-            gw_mock_finish_json(c, &ctl, out);
-        return;
-    }
-    gw_mock_stream_begin(c, "text/event-stream", ctl.retry_after);
-    emit_a_event(c, A_EV_MESSAGE_START, 0, false);
-    emit_a_event(c, A_EV_BLOCK_START, 0, false);
-    emit_a_event(c, A_EV_PING, 0, false);
-    p->mode = ctl.fault == GW_MOCK_FAULT_STALL ? GW_MOCK_MODE_STALL : GW_MOCK_MODE_STREAM;
+    gw_mock_answer(c, body, &m[K_MOCK], stream);
 }

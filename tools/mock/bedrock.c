@@ -13,43 +13,49 @@
  * field (unknown keys, roles alternating from the user, known content blocks,
  * inferenceConfig and toolConfig shapes, toolConfig present when the
  * conversation holds tool blocks); failures are 400 {"message":...} as
- * ValidationException sends them. Answers are the Converse JSON, or the
- * ConverseStream event stream (application/vnd.amazon.eventstream: one
- * message per HTTP chunk, headers :event-type, :content-type and
- * :message-type, payloads padded with a "p" member as AWS pads them), paced
- * and broken by the "mock" controls; mock.fault malformed_chunk sends a
- * message with a bad CRC, mock.exception an exception message mid-stream.
+ * ValidationException sends them. Every error names its exception in the
+ * x-amzn-ErrorType header, as AWS's JSON protocols do. Answers are the
+ * Converse JSON, or the ConverseStream event stream
+ * (application/vnd.amazon.eventstream: one message per HTTP chunk, headers
+ * :event-type, :content-type and :message-type, payloads padded with a "p"
+ * member as AWS pads them), paced and broken by the "mock" controls
+ * (reply.c); mock.fault malformed_chunk sends a message with a bad CRC,
+ * mock.exception an exception message mid-stream, mock.error_type the
+ * exception a forced mock.status names.
  */
-#include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "core/common.h"
 #include "core/json.h"
 #include "net/http1.h"
-#include "providers/eventstream.h"
-#include "providers/sigv4.h"
+#include "tools/mock/aws.h"
 #include "tools/mock/mock.h"
+#include "tools/mock/reply.h"
 
-#define B_EVENT_CAP (2048 + 2 * GW_MOCK_MODEL_CAP) /* one event's JSON payload */
+#define B_EVENT_CAP (2048 + 2 * GW_MOCK_MODEL_CAP) /* an event's JSON payload is smaller */
 #define B_TOOL_ID "tooluse_mock_1"
-#define B_TOOL_NAME "\"get_weather\"" /* as a JSON token */
-#define B_TOOL_INPUT "{\"city\":\"Paris\",\"unit\":\"c\"}"
 #define B_CACHE_READ 3     /* usage.cacheReadInputTokens, fixed */
 #define B_LATENCY_MS 42    /* metrics.latencyMs, fixed */
 #define B_SKEW_S (15 * 60) /* SigV4: x-amz-date may be this far from now */
+#define B_DATE_LEN 17      /* "YYYYMMDDTHHMMSSZ" and its NUL */
 #define B_TOKEN_MAX 4096   /* x-amz-security-token bytes the mock takes */
 
-/* The input JSON streamed as toolUse input pieces; joined they read B_TOOL_INPUT. */
-static const char *const tool_pieces[] = {"{\"city\"", ":\"Paris\",\"un", "it\":\"c\"}"};
+/*
+ * x-amzn-ErrorType is "<exception>:<namespace>"; Bedrock's own exceptions
+ * live in the first namespace, the front door's (signature, unknown
+ * operation) in the second.
+ */
+#define B_NS_BEDROCK "http://internal.amazon.com/coral/com.amazon.bedrock/"
+#define B_NS_CORAL "http://internal.amazon.com/coral/com.amazon.coral.service/"
 
 /* mock.exception: what the stream's exception message names (plan.phase = index + 1). */
-static const char *const exceptions[] = {"throttlingException", "validationException",
-                                         "modelStreamErrorException", "internalServerException",
-                                         "serviceUnavailableException"};
+static const char *const stream_exceptions[] = {
+    "throttlingException", "validationException", "modelStreamErrorException",
+    "internalServerException", "serviceUnavailableException"};
 
 /* ---- errors ---- */
 
@@ -61,69 +67,77 @@ static void render_b_error(struct gw_jw *jw, const void *arg)
     gw_jw_obj_end(jw);
 }
 
-/* Appends a complete error response, {"message":"..."} as AWS's JSON protocol sends it. */
-static void b_reply_error(struct gw_mock_conn *c, int status, const char *message,
-                          const char *retry_after)
+/*
+ * Appends a complete error response, {"message":"..."} as AWS's JSON
+ * protocol sends it, with the exception in x-amzn-ErrorType (name in
+ * namespace ns).
+ */
+static void b_reply_error(struct gw_mock_conn *c, int status, const char *name, const char *ns,
+                          const char *message, const char *retry_after)
 {
-    struct gw_span body = gw_mock_render(c, render_b_error, message);
-    if (!body.ptr)
-        return;
-    gw_mock_put_head(c, status, "application/json", false, body.len, retry_after);
-    gw_mock_out_append(c, body.ptr, body.len);
-    c->plan.mode = GW_MOCK_MODE_DONE;
+    char header[192];
+    snprintf(header, sizeof(header), "x-amzn-ErrorType: %s:%s", name, ns);
+    gw_mock_reply(c, status, retry_after, header, render_b_error, message);
 }
 
 static void b_bad_request(struct gw_mock_conn *c, const char *message)
 {
-    b_reply_error(c, 400, message, NULL);
+    b_reply_error(c, 400, "ValidationException", B_NS_BEDROCK, message, NULL);
+}
+
+/* A 403 from the signature check: exception name (in the front door's namespace) and message. */
+static void b_deny(struct gw_mock_conn *c, const char *name, const char *message)
+{
+    b_reply_error(c, 403, name, B_NS_CORAL, message, NULL);
 }
 
 static const char sig_mismatch[] =
     "The request signature we calculated does not match the signature you provided. Check your "
     "AWS Secret Access Key and signing method. Consult the service documentation for details.";
 
-/* A forced mock.status, with the message Bedrock sends for that status's exception. */
-static void b_reply_status(struct gw_mock_conn *c, int status, const char *retry_after)
+/*
+ * Bedrock Runtime's exceptions [API Reference, Converse and ConverseStream,
+ * "Errors"] with the message the mock sends for each. A forced mock.status
+ * names the first row with its status (the rows with status 0 only when
+ * mock.error_type asks for them; a status without a row is an
+ * InternalServerException from 500 up, else a ValidationException, with the
+ * message "Mock error").
+ */
+static const struct gw_mock_status_text exceptions[] = {
+    {400, "ValidationException", NULL,
+     "Malformed input request, please reformat your input and try again."},
+    {403, "AccessDeniedException", NULL,
+     "You don't have access to the model with the specified model ID."},
+    {404, "ResourceNotFoundException", NULL, "The provided model identifier is invalid."},
+    {408, "ModelTimeoutException", NULL,
+     "Model has timed out in processing the request. Try your request again."},
+    {424, "ModelErrorException", NULL, "The model encountered an error processing the request."},
+    {429, "ThrottlingException", NULL, "Too many requests, please wait before trying again."},
+    {500, "InternalServerException", NULL,
+     "The system encountered an unexpected error during processing. Try your request again."},
+    {503, "ServiceUnavailableException", NULL, "Bedrock is unable to process your request."},
+    {0, "ServiceQuotaExceededException", NULL,
+     "Your request exceeds the service quota for your account. You can view your quotas at "
+     "https://console.aws.amazon.com/servicequotas. You can resubmit your request later."},
+    {0, "ModelNotReadyException", NULL,
+     "Model is not ready for inference. Wait and try your request again."},
+    {0, "ModelStreamErrorException", NULL,
+     "The request failed due to an error while processing the model's response stream."},
+};
+
+/* A forced mock.status: the exception mock.error_type named (plan.error_type), else its own. */
+static void b_reply_status(struct gw_mock_conn *c, const struct gw_mock_ctl *ctl)
 {
-    const char *msg = "Mock error";
-    switch (status) {
-    case 400:
-        msg = "Malformed input request, please reformat your input and try again.";
-        break;
-    case 403:
-        msg = "You don't have access to the model with the specified model ID.";
-        break;
-    case 404:
-        msg = "The provided model identifier is invalid.";
-        break;
-    case 408:
-        msg = "Model has timed out in processing the request. Try your request again.";
-        break;
-    case 424:
-        msg = "The model encountered an error processing the request.";
-        break;
-    case 429:
-        msg = "Too many requests, please wait before trying again.";
-        break;
-    case 500:
-        msg = "The system encountered an unexpected error during processing. Try your request "
-              "again.";
-        break;
-    case 503:
-        msg = "Bedrock is unable to process your request.";
-        break;
-    default:
-        break;
-    }
-    b_reply_error(c, status, msg, retry_after);
+    uint32_t et = c->plan.error_type;
+    const struct gw_mock_status_text *t =
+        et ? &exceptions[et - 1]
+           : gw_mock_status_find(exceptions, GW_ARRAY_SIZE(exceptions), ctl->status);
+    const char *name = ctl->status >= 500 ? "InternalServerException" : "ValidationException";
+    b_reply_error(c, ctl->status, t ? t->type : name, B_NS_BEDROCK, t ? t->message : "Mock error",
+                  ctl->retry_after);
 }
 
 /* ---- SigV4 ---- */
-
-static const struct gw_http1_header *hdr(const struct gw_http1_req *req, const char *name)
-{
-    return gw_http1_find(req->headers, req->num_headers, name);
-}
 
 /* Copies s into buf (cap bytes, NUL-terminated); false when it does not fit. */
 static bool copy_z(char *buf, size_t cap, struct gw_span s)
@@ -212,18 +226,18 @@ static int check_sigv4(struct gw_mock_conn *c, const struct gw_http1_req *req,
 {
     if (!gw_mock.aws_key_id || !gw_mock.aws_secret)
         return 0;
-    const struct gw_http1_header *ah = hdr(req, "authorization");
-    const struct gw_http1_header *dh = hdr(req, "x-amz-date");
-    const struct gw_http1_header *hh = hdr(req, "host");
-    const struct gw_http1_header *th = hdr(req, "x-amz-security-token");
+    const struct gw_http1_header *ah = gw_mock_header(req, "authorization");
+    const struct gw_http1_header *dh = gw_mock_header(req, "x-amz-date");
+    const struct gw_http1_header *hh = gw_mock_header(req, "host");
+    const struct gw_http1_header *th = gw_mock_header(req, "x-amz-security-token");
     if (!ah) {
-        b_reply_error(c, 403, "Missing Authentication Token", NULL);
+        b_deny(c, "MissingAuthenticationTokenException", "Missing Authentication Token");
         return -1;
     }
     static const char algo[] = "AWS4-HMAC-SHA256 ";
     if (ah->value.len <= sizeof(algo) - 1 || memcmp(ah->value.ptr, algo, sizeof(algo) - 1) != 0) {
-        b_reply_error(c, 403, "Authorization header requires the AWS4-HMAC-SHA256 algorithm.",
-                      NULL);
+        b_deny(c, "IncompleteSignatureException",
+               "Authorization header requires the AWS4-HMAC-SHA256 algorithm.");
         return -1;
     }
     struct gw_span params =
@@ -232,24 +246,22 @@ static int check_sigv4(struct gw_mock_conn *c, const struct gw_http1_req *req,
     struct gw_span signed_headers = auth_param(params, "SignedHeaders");
     struct gw_span sig = auth_param(params, "Signature");
     if (!cred.len || !signed_headers.len || !sig.len) {
-        b_reply_error(c, 403,
-                      "Authorization header requires 'Credential', 'SignedHeaders' and "
-                      "'Signature' parameters.",
-                      NULL);
+        b_deny(c, "IncompleteSignatureException",
+               "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
+               "parameters.");
         return -1;
     }
     if (!dh) {
-        b_reply_error(c, 403,
-                      "Authorization header requires existence of either a 'X-Amz-Date' or a "
-                      "'Date' header.",
-                      NULL);
+        b_deny(c, "IncompleteSignatureException",
+               "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
+               "header.");
         return -1;
     }
-    char date[GW_SIGV4_DATE_LEN];
+    char date[B_DATE_LEN];
     int64_t t;
     if (!copy_z(date, sizeof(date), dh->value) || !amz_time(date, &t)) {
-        b_reply_error(c, 403,
-                      "X-Amz-Date must be in the ISO8601 basic format YYYYMMDD'T'HHMMSS'Z'.", NULL);
+        b_deny(c, "IncompleteSignatureException",
+               "X-Amz-Date must be in the ISO8601 basic format YYYYMMDD'T'HHMMSS'Z'.");
         return -1;
     }
     int64_t now = (int64_t)time(NULL);
@@ -259,7 +271,7 @@ static int check_sigv4(struct gw_mock_conn *c, const struct gw_http1_req *req,
                  "Signature expired: %s is now earlier or later than 15 minutes from the "
                  "current time.",
                  date);
-        b_reply_error(c, 403, msg, NULL);
+        b_deny(c, "InvalidSignatureException", msg);
         return -1;
     }
     /* Credential = <key id>/<yyyymmdd>/<region>/<service>/aws4_request */
@@ -275,67 +287,65 @@ static int check_sigv4(struct gw_mock_conn *c, const struct gw_http1_req *req,
         p = slash + 1;
     }
     if (np != 5 || !part[2].len) {
-        b_reply_error(c, 403,
-                      "Credential should be of the form <key>/<date>/<region>/<service>/"
-                      "aws4_request.",
-                      NULL);
+        b_deny(c, "IncompleteSignatureException",
+               "Credential should be of the form <key>/<date>/<region>/<service>/aws4_request.");
         return -1;
     }
     if (!gw_span_eq(part[0], gw_span_cstr(gw_mock.aws_key_id))) {
-        b_reply_error(c, 403, "The security token included in the request is invalid.", NULL);
+        b_deny(c, "UnrecognizedClientException",
+               "The security token included in the request is invalid.");
         return -1;
     }
     if (part[1].len != 8 || memcmp(part[1].ptr, date, 8) != 0) {
-        b_reply_error(c, 403,
-                      "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
-                      "date from HTTP.",
-                      NULL);
+        b_deny(c, "InvalidSignatureException",
+               "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
+               "from HTTP.");
         return -1;
     }
     struct gw_span want_region = hh ? host_region(hh->value) : GW_SPAN_NULL;
     if (want_region.len && !gw_span_eq(part[2], want_region)) {
-        b_reply_error(c, 403, "Credential should be scoped to a valid region.", NULL);
+        b_deny(c, "InvalidSignatureException", "Credential should be scoped to a valid region.");
         return -1;
     }
     if (!gw_span_eq(part[3], GW_SPAN_LIT("bedrock"))) {
-        b_reply_error(c, 403, "Credential should be scoped to correct service: 'bedrock'.", NULL);
+        b_deny(c, "InvalidSignatureException",
+               "Credential should be scoped to correct service: 'bedrock'.");
         return -1;
     }
     if (!gw_span_eq(part[4], GW_SPAN_LIT("aws4_request"))) {
-        b_reply_error(c, 403,
-                      "Credential should be scoped with a valid terminator: 'aws4_request'.", NULL);
+        b_deny(c, "InvalidSignatureException",
+               "Credential should be scoped with a valid terminator: 'aws4_request'.");
         return -1;
     }
     const char *want_signed = th ? "host;x-amz-date;x-amz-security-token" : "host;x-amz-date";
     if (!gw_span_eq(signed_headers, gw_span_cstr(want_signed))) {
         char msg[160];
         snprintf(msg, sizeof(msg), "SignedHeaders must be %s for this request.", want_signed);
-        b_reply_error(c, 403, msg, NULL);
+        b_deny(c, "InvalidSignatureException", msg);
         return -1;
     }
 
     /* Recompute over what was received. */
-    char tok_buf[B_TOKEN_MAX];
-    char method[16], path[2048], region[64], host[256], hash[65], computed[GW_SIGV4_AUTH_MAX];
     const char *q = memchr(target.ptr, '?', target.len);
-    struct gw_span p = q ? gw_span_make(target.ptr, (size_t)(q - target.ptr)) : target;
-    struct gw_span query =
-        q ? gw_span_make(q + 1, target.len - (size_t)(q + 1 - target.ptr)) : GW_SPAN_NULL;
-    char qbuf[1024];
-    if (!hh || !copy_z(method, sizeof(method), req->method) || !copy_z(path, sizeof(path), p) ||
-        !copy_z(region, sizeof(region), part[2]) || !copy_z(host, sizeof(host), hh->value) ||
-        !copy_z(qbuf, sizeof(qbuf), query) ||
-        !copy_z(tok_buf, sizeof(tok_buf), th ? th->value : GW_SPAN_NULL)) {
-        b_reply_error(c, 403, sig_mismatch, NULL);
-        return -1;
-    }
-    gw_sha256_hex(body.ptr, body.len, hash);
-    struct gw_sigv4_creds cr = {gw_mock.aws_key_id, gw_mock.aws_secret, region, "bedrock"};
-    struct gw_sigv4_req rq = {method, path, qbuf, host, date, tok_buf, hash};
-    long n = gw_sigv4_authorization(&cr, &rq, computed, sizeof(computed));
-    const char *csig = n > 0 ? strstr(computed, "Signature=") : NULL;
-    if (!csig || strlen(csig + 10) != sig.len || !ct_equal(csig + 10, sig.ptr, sig.len)) {
-        b_reply_error(c, 403, sig_mismatch, NULL);
+    struct gw_mock_sigv4 rq = {
+        .method = req->method,
+        .path = q ? gw_span_make(target.ptr, (size_t)(q - target.ptr)) : target,
+        .query = q ? gw_span_make(q + 1, target.len - (size_t)(q + 1 - target.ptr)) : GW_SPAN_NULL,
+        .host = hh ? hh->value : GW_SPAN_NULL,
+        .date = dh->value,
+        .token = th ? th->value : GW_SPAN_NULL,
+        .body = body,
+        .region = part[2],
+        .service = "bedrock",
+        .secret = gw_mock.aws_secret,
+    };
+    /* The mock signs no longer fields than these (neither does the gateway). */
+    bool fits = rq.method.len < 16 && rq.path.len < 2048 && rq.query.len < 1024 &&
+                rq.host.len < 256 && rq.token.len < B_TOKEN_MAX && rq.region.len < 64;
+    char computed[65];
+    gw_mock_sigv4_signature(&rq, computed);
+    if (!hh || !fits || sig.len != 64 || !ct_equal(computed, sig.ptr, 64)) {
+        b_deny(c, "InvalidSignatureException", sig_mismatch);
         return -1;
     }
     return 0;
@@ -697,8 +707,7 @@ static const char *check_inference(struct check *ck, const struct bv *ic)
  */
 static const char *check_tool_config(struct check *ck, const struct bv *tc, struct gw_mock_plan *p)
 {
-    memcpy(p->tool_name, B_TOOL_NAME, sizeof(B_TOOL_NAME) - 1);
-    p->tool_name_len = sizeof(B_TOOL_NAME) - 1;
+    gw_mock_tool_default(p);
     if (tc->type == GW_JT_NONE)
         return ck->tool_blocks ? bad(ck, "The toolConfig field must be defined when using "
                                          "toolUse and toolResult content blocks.")
@@ -813,15 +822,10 @@ static void jw_metrics(struct gw_jw *jw)
     gw_jw_obj_end(jw);
 }
 
-struct b_msg_args {
-    const struct gw_mock_plan *p;
-    struct gw_span text;
-};
-
 /* The Converse response. */
 static void render_converse(struct gw_jw *jw, const void *arg)
 {
-    const struct b_msg_args *a = arg;
+    const struct gw_mock_body *a = arg;
     const struct gw_mock_plan *p = a->p;
     gw_jw_obj_begin(jw);
     jw_metrics(jw);
@@ -836,7 +840,7 @@ static void render_converse(struct gw_jw *jw, const void *arg)
         gw_jw_key(jw, "toolUse");
         gw_jw_obj_begin(jw);
         gw_jw_key(jw, "input");
-        gw_jw_raw(jw, B_TOOL_INPUT, sizeof(B_TOOL_INPUT) - 1);
+        gw_jw_raw(jw, GW_MOCK_TOOL_INPUT, sizeof(GW_MOCK_TOOL_INPUT) - 1);
         gw_jw_key(jw, "name");
         gw_jw_raw(jw, p->tool_name, p->tool_name_len);
         gw_jw_key(jw, "toolUseId");
@@ -871,73 +875,72 @@ enum b_ev {
 static const char *const ev_names[] = {"messageStart",     "contentBlockStart", "contentBlockDelta",
                                        "contentBlockStop", "messageStop",       "metadata"};
 
-/* Renders one event's payload into buf (B_EVENT_CAP); returns its length. */
-static size_t render_b_event(const struct gw_mock_plan *p, enum b_ev kind, uint32_t index,
-                             char *buf)
+/* Renders one event's JSON (arg: a struct gw_mock_event of kind enum b_ev). */
+static void render_b_event(struct gw_jw *jw, const void *arg)
 {
-    struct gw_jw jw;
-    gw_jw_init(&jw, buf, B_EVENT_CAP);
-    gw_jw_obj_begin(&jw);
+    const struct gw_mock_event *ev = arg;
+    const struct gw_mock_plan *p = ev->p;
+    enum b_ev kind = (enum b_ev)ev->kind;
+    uint32_t index = ev->index;
+    gw_jw_obj_begin(jw);
     switch (kind) {
     case B_EV_MESSAGE_START:
-        jw_pad(&jw, 0);
-        gw_jw_key(&jw, "role");
-        gw_jw_cstr(&jw, "assistant");
+        jw_pad(jw, 0);
+        gw_jw_key(jw, "role");
+        gw_jw_cstr(jw, "assistant");
         break;
     case B_EV_BLOCK_START:
-        gw_jw_key(&jw, "contentBlockIndex");
-        gw_jw_uint(&jw, 0);
-        jw_pad(&jw, 1);
-        gw_jw_key(&jw, "start");
-        gw_jw_obj_begin(&jw);
-        gw_jw_key(&jw, "toolUse");
-        gw_jw_obj_begin(&jw);
-        gw_jw_key(&jw, "name");
-        gw_jw_raw(&jw, p->tool_name, p->tool_name_len);
-        gw_jw_key(&jw, "toolUseId");
-        gw_jw_cstr(&jw, B_TOOL_ID);
-        gw_jw_obj_end(&jw);
-        gw_jw_obj_end(&jw);
+        gw_jw_key(jw, "contentBlockIndex");
+        gw_jw_uint(jw, 0);
+        jw_pad(jw, 1);
+        gw_jw_key(jw, "start");
+        gw_jw_obj_begin(jw);
+        gw_jw_key(jw, "toolUse");
+        gw_jw_obj_begin(jw);
+        gw_jw_key(jw, "name");
+        gw_jw_raw(jw, p->tool_name, p->tool_name_len);
+        gw_jw_key(jw, "toolUseId");
+        gw_jw_cstr(jw, B_TOOL_ID);
+        gw_jw_obj_end(jw);
+        gw_jw_obj_end(jw);
         break;
     case B_EV_DELTA:
-        gw_jw_key(&jw, "contentBlockIndex");
-        gw_jw_uint(&jw, 0);
-        gw_jw_key(&jw, "delta");
-        gw_jw_obj_begin(&jw);
+        gw_jw_key(jw, "contentBlockIndex");
+        gw_jw_uint(jw, 0);
+        gw_jw_key(jw, "delta");
+        gw_jw_obj_begin(jw);
         if (p->tool) {
-            gw_jw_key(&jw, "toolUse");
-            gw_jw_obj_begin(&jw);
-            gw_jw_key(&jw, "input");
-            gw_jw_cstr(&jw, tool_pieces[index % GW_ARRAY_SIZE(tool_pieces)]);
-            gw_jw_obj_end(&jw);
+            gw_jw_key(jw, "toolUse");
+            gw_jw_obj_begin(jw);
+            gw_jw_key(jw, "input");
+            gw_jw_cstr(jw, gw_mock_tool_piece(index));
+            gw_jw_obj_end(jw);
         } else {
-            char tok[24];
-            int n = snprintf(tok, sizeof(tok), "tok%" PRIu32 " ", index);
-            gw_jw_key(&jw, "text");
-            gw_jw_str(&jw, tok, (size_t)n);
+            char tok[GW_MOCK_TOKEN_CAP];
+            struct gw_span t = gw_mock_token(tok, index);
+            gw_jw_key(jw, "text");
+            gw_jw_str(jw, t.ptr, t.len);
         }
-        gw_jw_obj_end(&jw);
-        jw_pad(&jw, index + 2);
+        gw_jw_obj_end(jw);
+        jw_pad(jw, index + 2);
         break;
     case B_EV_BLOCK_STOP:
-        gw_jw_key(&jw, "contentBlockIndex");
-        gw_jw_uint(&jw, 0);
-        jw_pad(&jw, 3);
+        gw_jw_key(jw, "contentBlockIndex");
+        gw_jw_uint(jw, 0);
+        jw_pad(jw, 3);
         break;
     case B_EV_MESSAGE_STOP:
-        jw_pad(&jw, 4);
-        gw_jw_key(&jw, "stopReason");
-        gw_jw_cstr(&jw, p->tool ? "tool_use" : "end_turn");
+        jw_pad(jw, 4);
+        gw_jw_key(jw, "stopReason");
+        gw_jw_cstr(jw, p->tool ? "tool_use" : "end_turn");
         break;
     case B_EV_METADATA:
-        jw_metrics(&jw);
-        jw_pad(&jw, 5);
-        jw_b_usage(&jw, p);
+        jw_metrics(jw);
+        jw_pad(jw, 5);
+        jw_b_usage(jw, p);
         break;
     }
-    gw_jw_obj_end(&jw);
-    GW_BUG_ON(jw.overflow);
-    return jw.len;
+    gw_jw_obj_end(jw);
 }
 
 /*
@@ -945,29 +948,29 @@ static size_t render_b_event(const struct gw_mock_plan *p, enum b_ev kind, uint3
  * HTTP chunk (raw for an HTTP/1.0 peer). With bad_crc its message CRC is
  * wrong (the malformed_chunk fault): the framing is fine, the message is not.
  */
-static void emit_message(struct gw_mock_conn *c, const struct gw_es_header *h, size_t nh,
+static void emit_message(struct gw_mock_conn *c, const struct gw_mock_es_header *h, size_t nh,
                          const char *payload, size_t plen, bool bad_crc)
 {
     char msg[B_EVENT_CAP + 512];
-    size_t n = gw_es_encode(msg, sizeof(msg), h, nh, payload, plen);
+    size_t n = gw_mock_es_encode(msg, sizeof(msg), h, nh, payload, plen);
     GW_BUG_ON(n == 0);
     if (bad_crc)
         msg[n - 1] ^= 0x5a;
-    if (!c->plan.http10)
-        gw_mock_out_printf(c, "%zx\r\n", n);
-    gw_mock_out_append(c, msg, n);
-    if (!c->plan.http10)
-        gw_mock_out_append(c, "\r\n", 2);
+    struct gw_span whole = gw_span_make(msg, n);
+    gw_mock_put_chunk(c, &whole, 1, false);
 }
 
 static void emit_b_event(struct gw_mock_conn *c, enum b_ev kind, uint32_t index, bool bad_crc)
 {
-    char json[B_EVENT_CAP];
-    size_t jl = render_b_event(&c->plan, kind, index, json);
-    const struct gw_es_header h[] = {{":event-type", ev_names[kind]},
-                                     {":content-type", "application/json"},
-                                     {":message-type", "event"}};
-    emit_message(c, h, GW_ARRAY_SIZE(h), json, jl, bad_crc);
+    struct gw_mock_event ev = {&c->plan, kind, index};
+    struct gw_span json = gw_mock_render(c, render_b_event, &ev);
+    if (!json.ptr)
+        return;
+    GW_BUG_ON(json.len > B_EVENT_CAP);
+    const struct gw_mock_es_header h[] = {{":event-type", ev_names[kind]},
+                                          {":content-type", "application/json"},
+                                          {":message-type", "event"}};
+    emit_message(c, h, GW_ARRAY_SIZE(h), json.ptr, json.len, bad_crc);
 }
 
 /* mock.exception: the exception message, {"message":...} as ConverseStream sends it. */
@@ -975,69 +978,91 @@ static void emit_exception(struct gw_mock_conn *c, const char *type)
 {
     char json[256];
     int n = snprintf(json, sizeof(json), "{\"message\":\"Mock %s mid-stream.\"}", type);
-    const struct gw_es_header h[] = {{":exception-type", type},
-                                     {":content-type", "application/json"},
-                                     {":message-type", "exception"}};
+    const struct gw_mock_es_header h[] = {{":exception-type", type},
+                                          {":content-type", "application/json"},
+                                          {":message-type", "exception"}};
     emit_message(c, h, GW_ARRAY_SIZE(h), json, (size_t)n, false);
 }
 
 /*
- * Stream pacing, as for chat completions: messageStart (and, for a tool,
- * contentBlockStart) go out with the head; delta i is due delay_ms after the
- * one before it; contentBlockStop, messageStop, metadata and the terminating
- * chunk follow the last delta at once. plan.chunks counts the deltas;
- * plan.phase holds mock.exception (index + 1, 0 for none), sent in place of
- * delta chunks/2, after which the stream ends as AWS ends it.
+ * The stream (paced by reply.c): messageStart (and, for a tool,
+ * contentBlockStart) with the head; a contentBlockDelta per chunk
+ * (plan.chunks counts them); then contentBlockStop, messageStop and
+ * metadata. plan.phase holds mock.exception (index + 1, 0 for none), sent in
+ * place of delta chunks/2, after which the stream ends as AWS ends it.
  */
-enum gw_mock_step gw_mock_bedrock_step(struct gw_mock_conn *c, uint64_t now_ms)
+static void b_stream_head(struct gw_mock_conn *c)
 {
-    struct gw_mock_plan *p = &c->plan;
-    if (p->fault == GW_MOCK_FAULT_CLOSE_MID_STREAM && p->next_chunk >= p->chunks / 2)
-        return GW_MOCK_STEP_FAULT;
-    if (p->next_chunk < p->chunks && now_ms < p->next_ms)
-        return GW_MOCK_STEP_WAIT;
-    if (p->phase && p->next_chunk >= p->chunks / 2) {
-        emit_exception(c, exceptions[(p->phase - 1) % GW_ARRAY_SIZE(exceptions)]);
-        if (!p->http10)
-            gw_mock_out_append(c, "0\r\n\r\n", 5);
-        return GW_MOCK_STEP_DONE;
-    }
-    if (p->fault == GW_MOCK_FAULT_MALFORMED_CHUNK) {
-        emit_b_event(c, p->next_chunk < p->chunks ? B_EV_DELTA : B_EV_BLOCK_STOP, p->next_chunk,
-                     true);
-        return GW_MOCK_STEP_FAULT;
-    }
-    if (p->next_chunk < p->chunks) {
-        emit_b_event(c, B_EV_DELTA, p->next_chunk, false);
-        p->next_chunk++;
-        p->next_ms += p->delay_ms;
-        return GW_MOCK_STEP_MORE;
-    }
-    emit_b_event(c, B_EV_BLOCK_STOP, 0, false);
+    emit_b_event(c, B_EV_MESSAGE_START, 0, false);
+    if (c->plan.tool)
+        emit_b_event(c, B_EV_BLOCK_START, 0, false);
+}
+
+static void b_stream_event(struct gw_mock_conn *c, uint32_t i, bool bad)
+{
+    emit_b_event(c, i < c->plan.chunks ? B_EV_DELTA : B_EV_BLOCK_STOP, i, bad);
+}
+
+static void b_stream_tail(struct gw_mock_conn *c)
+{
     emit_b_event(c, B_EV_MESSAGE_STOP, 0, false);
     emit_b_event(c, B_EV_METADATA, 0, false);
-    if (!p->http10)
-        gw_mock_out_append(c, "0\r\n\r\n", 5);
-    return GW_MOCK_STEP_DONE;
 }
+
+static bool b_stream_cut(struct gw_mock_conn *c)
+{
+    const struct gw_mock_plan *p = &c->plan;
+    if (!p->phase || p->next_chunk < p->chunks / 2)
+        return false;
+    emit_exception(c, stream_exceptions[(p->phase - 1) % GW_ARRAY_SIZE(stream_exceptions)]);
+    return true;
+}
+
+const struct gw_mock_wire gw_mock_wire_bedrock = {
+    .stream_ctype = "application/vnd.amazon.eventstream",
+    .tool_events = GW_MOCK_TOOL_PIECES,
+    .bad_ctl = b_bad_request,
+    .reply_status = b_reply_status,
+    .render = render_converse,
+    .stream_head = b_stream_head,
+    .stream_event = b_stream_event,
+    .stream_tail = b_stream_tail,
+    .stream_cut = b_stream_cut,
+};
 
 /* ---- the endpoint ---- */
 
-/* mock.exception (a string naming one of `exceptions`). NULL, or the 400 message. */
-static const char *take_exception(const struct bv *mock, struct gw_mock_plan *p)
+/*
+ * Bedrock's own controls: mock.exception (a string naming one of
+ * `stream_exceptions`) into plan.phase, mock.error_type (one of
+ * `exceptions`' names, with mock.status) into plan.error_type. NULL, or the
+ * 400 message.
+ */
+static const char *take_controls(const struct bv *mock, struct gw_mock_plan *p)
 {
-    struct bv e = get(mock, "exception");
+    struct bv e = get(mock, "exception"), et = get(mock, "error_type");
     p->phase = 0;
-    if (e.type == GW_JT_NONE || e.type == GW_JT_NULL)
-        return NULL;
-    for (size_t i = 0; e.type == GW_JT_STRING && i < GW_ARRAY_SIZE(exceptions); i++) {
-        if (gw_json_str_eq(e.str, exceptions[i])) {
-            p->phase = (uint32_t)i + 1;
-            return NULL;
-        }
+    p->error_type = 0;
+    if (e.type != GW_JT_NONE && e.type != GW_JT_NULL) {
+        for (size_t i = 0; e.type == GW_JT_STRING && i < GW_ARRAY_SIZE(stream_exceptions); i++)
+            if (gw_json_str_eq(e.str, stream_exceptions[i]))
+                p->phase = (uint32_t)i + 1;
+        if (!p->phase)
+            return "mock.exception must be throttlingException, validationException, "
+                   "modelStreamErrorException, internalServerException or "
+                   "serviceUnavailableException";
     }
-    return "mock.exception must be throttlingException, validationException, "
-           "modelStreamErrorException, internalServerException or serviceUnavailableException";
+    if (et.type == GW_JT_NONE || et.type == GW_JT_NULL)
+        return NULL;
+    for (size_t i = 0; et.type == GW_JT_STRING && i < GW_ARRAY_SIZE(exceptions); i++)
+        if (gw_json_str_eq(et.str, exceptions[i].type))
+            p->error_type = (uint32_t)i + 1;
+    if (!p->error_type)
+        return "mock.error_type must name one of Bedrock's exceptions (ThrottlingException, "
+               "ServiceQuotaExceededException, ValidationException, ...)";
+    if (get(mock, "status").type == GW_JT_NONE)
+        return "mock.error_type needs mock.status";
+    return NULL;
 }
 
 /*
@@ -1057,7 +1082,8 @@ static int route(struct gw_mock_conn *c, const struct gw_http1_req *req, struct 
     *stream = gw_span_eq(op, GW_SPAN_LIT("/converse-stream"));
     if (!slash || slash == rest.ptr || !post ||
         !(*stream || gw_span_eq(op, GW_SPAN_LIT("/converse")))) {
-        b_reply_error(c, 404, "The requested operation is not recognized by the service.", NULL);
+        b_reply_error(c, 404, "UnknownOperationException", B_NS_CORAL,
+                      "The requested operation is not recognized by the service.", NULL);
         return -1;
     }
     for (const char *q = rest.ptr; q < slash; q++) {
@@ -1143,52 +1169,10 @@ void gw_mock_bedrock(struct gw_mock_conn *c, const struct gw_http1_req *req, str
     if (!why)
         why = check_tool_config(&ck, &tc, p);
     if (!why)
-        why = take_exception(&mock, p);
-    struct gw_mock_ctl ctl;
-    if (!why) {
-        /* gw_mock_parse_ctl takes the member as gw_json_scan_object finds it. */
-        static const char *const mk[] = {"mock"};
-        struct gw_json_member m;
-        if (gw_json_scan_object(body.ptr, body.len, mk, 1, &m) < 0)
-            m.found = false;
-        why = gw_mock_parse_ctl(body.ptr, &m, &ctl);
-    }
+        why = take_controls(&mock, p);
     if (why) {
         b_bad_request(c, why);
         return;
     }
-    p->first_delay_ms = ctl.first_delay_ms;
-    p->delay_ms = ctl.delay_ms;
-    p->tool = ctl.tool;
-    p->output_tokens = (uint32_t)ctl.chunks;
-    p->chunks = ctl.tool ? (uint32_t)GW_ARRAY_SIZE(tool_pieces) : (uint32_t)ctl.chunks;
-    p->fault = ctl.fault;
-    p->prompt_tokens = body.len / 4;
-
-    if (ctl.fault == GW_MOCK_FAULT_CLOSE_BEFORE_RESPONSE) {
-        p->mode = GW_MOCK_MODE_CLOSE;
-        return;
-    }
-    if (ctl.status != 200) {
-        b_reply_status(c, ctl.status, ctl.retry_after);
-        return;
-    }
-    if (!stream) {
-        struct gw_span text = GW_SPAN_NULL;
-        if (!p->tool) {
-            text = gw_mock_build_content(c, p->chunks);
-            if (!text.ptr)
-                return;
-        }
-        struct b_msg_args a = {p, text};
-        struct gw_span out = gw_mock_render(c, render_converse, &a);
-        if (out.ptr)
-            gw_mock_finish_json(c, &ctl, out);
-        return;
-    }
-    gw_mock_stream_begin(c, "application/vnd.amazon.eventstream", ctl.retry_after);
-    emit_b_event(c, B_EV_MESSAGE_START, 0, false);
-    if (p->tool)
-        emit_b_event(c, B_EV_BLOCK_START, 0, false);
-    p->mode = ctl.fault == GW_MOCK_FAULT_STALL ? GW_MOCK_MODE_STALL : GW_MOCK_MODE_STREAM;
+    gw_mock_answer(c, body, NULL, stream);
 }

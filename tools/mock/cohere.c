@@ -12,41 +12,30 @@
  * its SSE stream (event: + data: lines: message-start, content-start,
  * content-delta..., content-end, message-end; with mock.tool, tool-plan-delta,
  * tool-call-start, tool-call-delta..., tool-call-end), paced and broken by the
- * same "mock" controls as chat completions. Embeddings are deterministic unit
- * vectors, like api.c's, in every requested embedding type.
+ * same "mock" controls as chat completions (reply.c). Embeddings are the
+ * deterministic unit vectors of reply.c, in every requested embedding type.
  */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/common.h"
 #include "core/json.h"
 #include "net/http1.h"
 #include "tools/mock/mock.h"
+#include "tools/mock/reply.h"
 
-#define C_EVENT_CAP (2048 + 2 * GW_MOCK_MODEL_CAP) /* one rendered event's JSON */
 #define C_TOOL_ID "get_weather_mock1"
-#define C_TOOL_NAME "\"get_weather\"" /* as a JSON token */
-#define C_TOOL_ARGS "{\"city\":\"Paris\",\"unit\":\"c\"}"
 #define C_TOOL_PLAN "I will look up the weather."
-#define C_TEMPLATE_TOKENS 10 /* usage.tokens.input_tokens counts these on top of the billed ones   \
-                              */
+#define C_TEMPLATE_TOKENS 10 /* usage.tokens.input_tokens adds these to the billed ones */
 #define C_CACHED_TOKENS 3    /* usage.cached_tokens, fixed */
 #define C_EMBED_DIMS 8       /* without output_dimension */
 #define C_MAX_TEXTS 96
 
-/* The arguments streamed as tool-call-delta pieces; joined they read C_TOOL_ARGS. */
-static const char *const tool_pieces[] = {"{\"city\"", ":\"Paris\",\"un", "it\":\"c\"}"};
 /* The tool plan streamed as tool-plan-delta pieces; joined they read C_TOOL_PLAN. */
 static const char *const plan_pieces[] = {"I will look up ", "the weather."};
-
-static bool span_is(struct gw_span s, const char *lit)
-{
-    return gw_span_eq(s, gw_span_cstr(lit));
-}
 
 /* The response id, a UUID as Cohere's are. */
 static void jw_uuid(struct gw_jw *jw, uint64_t id)
@@ -79,12 +68,7 @@ static void c_reply_error(struct gw_mock_conn *c, int status, const char *messag
                           const char *retry_after)
 {
     struct c_error_args a = {message, c->plan.id};
-    struct gw_span body = gw_mock_render(c, render_c_error, &a);
-    if (!body.ptr)
-        return;
-    gw_mock_put_head(c, status, "application/json", false, body.len, retry_after);
-    gw_mock_out_append(c, body.ptr, body.len);
-    c->plan.mode = GW_MOCK_MODE_DONE;
+    gw_mock_reply(c, status, retry_after, NULL, render_c_error, &a);
 }
 
 __attribute__((format(printf, 2, 3))) static void c_bad_request(struct gw_mock_conn *c,
@@ -98,53 +82,42 @@ __attribute__((format(printf, 2, 3))) static void c_bad_request(struct gw_mock_c
     c_reply_error(c, 400, msg, NULL);
 }
 
-/* A forced mock.status, with the messages Cohere's error reference shows. */
-static void c_reply_status(struct gw_mock_conn *c, int status, const char *retry_after)
+static void c_bad_ctl(struct gw_mock_conn *c, const char *message)
 {
+    c_reply_error(c, 400, message, NULL);
+}
+
+/* A forced mock.status, with the messages Cohere's error reference shows (404 names the model). */
+static const struct gw_mock_status_text status_texts[] = {
+    {400, NULL, NULL, "invalid request: mock status 400 was requested"},
+    {401, NULL, NULL, "invalid api token"},
+    {402, NULL, NULL,
+     "Please add or update your payment method at https://dashboard.cohere.com/billing to "
+     "continue"},
+    {422, NULL, NULL, "invalid request: the request could not be processed"},
+    {429, NULL, NULL, "You are using a Trial key, which is limited to 20 API calls / minute."},
+    {499, NULL, NULL, "request cancelled"},
+    {500, NULL, NULL, "internal server error, this has been reported to our developers"},
+    {503, NULL, NULL, "service unavailable: the model is overloaded"},
+    {504, NULL, NULL, "gateway timeout"},
+};
+
+static void c_reply_status(struct gw_mock_conn *c, const struct gw_mock_ctl *ctl)
+{
+    const struct gw_mock_plan *p = &c->plan;
+    const struct gw_mock_status_text *t =
+        gw_mock_status_find(status_texts, GW_ARRAY_SIZE(status_texts), ctl->status);
     char msg[GW_MOCK_MODEL_CAP + 160];
-    snprintf(msg, sizeof(msg), "mock error: status %d was requested", status);
-    switch (status) {
-    case 400:
-        snprintf(msg, sizeof(msg), "invalid request: mock status 400 was requested");
-        break;
-    case 401:
-        snprintf(msg, sizeof(msg), "invalid api token");
-        break;
-    case 402:
-        snprintf(msg, sizeof(msg),
-                 "Please add or update your payment method at https://dashboard.cohere.com/billing"
-                 " to continue");
-        break;
-    case 404:
+    if (ctl->status == 404)
         snprintf(msg, sizeof(msg),
                  "model '%.*s' not found, make sure the correct model ID was used and that you "
                  "have access to the model.",
-                 (int)(c->plan.model_len ? c->plan.model_len - 2 : 0), c->plan.model + 1);
-        break;
-    case 422:
-        snprintf(msg, sizeof(msg), "invalid request: the request could not be processed");
-        break;
-    case 429:
-        snprintf(msg, sizeof(msg),
-                 "You are using a Trial key, which is limited to 20 API calls / minute.");
-        break;
-    case 499:
-        snprintf(msg, sizeof(msg), "request cancelled");
-        break;
-    case 500:
-        snprintf(msg, sizeof(msg),
-                 "internal server error, this has been reported to our developers");
-        break;
-    case 503:
-        snprintf(msg, sizeof(msg), "service unavailable: the model is overloaded");
-        break;
-    case 504:
-        snprintf(msg, sizeof(msg), "gateway timeout");
-        break;
-    default:
-        break;
-    }
-    c_reply_error(c, status, msg, retry_after);
+                 (int)(p->model_len ? p->model_len - 2 : 0), p->model + 1);
+    else if (t)
+        snprintf(msg, sizeof(msg), "%s", t->message);
+    else
+        snprintf(msg, sizeof(msg), "mock error: status %d was requested", ctl->status);
+    c_reply_error(c, ctl->status, msg, ctl->retry_after);
 }
 
 /* Authorization: Bearer <key> (the scheme case-insensitively). 0, or -1 after the 401. */
@@ -152,18 +125,10 @@ static int check_auth(struct gw_mock_conn *c, const struct gw_http1_req *req)
 {
     if (!gw_mock.api_key)
         return 0;
-    const struct gw_http1_header *h =
-        gw_http1_find(req->headers, req->num_headers, "authorization");
-    struct gw_span key = GW_SPAN_NULL;
-    if (h && h->value.len >= 7 && strncasecmp(h->value.ptr, "bearer ", 7) == 0) {
-        key = gw_span_make(h->value.ptr + 7, h->value.len - 7);
-        while (key.len && key.ptr[0] == ' ') {
-            key.ptr++;
-            key.len--;
-        }
-    }
-    if (!key.ptr || !span_is(key, gw_mock.api_key)) {
-        c_reply_error(c, 401, h ? "invalid api token" : "no api key supplied", NULL);
+    struct gw_span key = gw_mock_bearer(req);
+    if (!key.ptr || !gw_mock_span_is(key, gw_mock.api_key)) {
+        bool sent = gw_mock_header(req, "authorization") != NULL;
+        c_reply_error(c, 401, sent ? "invalid api token" : "no api key supplied", NULL);
         return -1;
     }
     return 0;
@@ -172,20 +137,23 @@ static int check_auth(struct gw_mock_conn *c, const struct gw_http1_req *req)
 /* ---- body checks ---- */
 
 /*
- * Every top-level key of the object doc[0..len) must be one of allowed[0..n)
- * or "mock". NULL, or the 400 message (written into msg).
+ * The body doc[0..len): a JSON object, m[i] its member keys[i], and every
+ * top-level key one of keys[0..n) (the last of which is "mock"). NULL, or
+ * the 400 message (written into msg).
  */
-static const char *check_fields(const char *doc, size_t len, const char *const *allowed, size_t n,
-                                char *msg, size_t cap)
+static const char *scan_fields(const char *doc, size_t len, const char *const *allowed, size_t n,
+                               struct gw_json_member *m, char *msg, size_t cap)
 {
     struct gw_json j;
     struct gw_json_tok t;
     int r;
+    if (gw_json_scan_object(doc, len, allowed, n, m) < 0)
+        return "invalid request: the body is not a valid JSON object";
     gw_json_init(&j, doc, len);
     while ((r = gw_json_next(&j, &t)) == 1) {
         if (t.type != GW_JT_KEY || t.depth != 1)
             continue;
-        bool ok = gw_json_str_eq(t.span, "mock");
+        bool ok = false;
         for (size_t i = 0; i < n && !ok; i++)
             ok = gw_json_str_eq(t.span, allowed[i]);
         if (!ok) {
@@ -398,8 +366,7 @@ static const char *take_tools(struct gw_mock_conn *c, const char *doc,
     struct gw_json_tok t;
     struct gw_span sub;
     int r;
-    memcpy(p->tool_name, C_TOOL_NAME, sizeof(C_TOOL_NAME) - 1);
-    p->tool_name_len = sizeof(C_TOOL_NAME) - 1;
+    gw_mock_tool_default(p);
     if (!m->found)
         return NULL;
     if (arr_open(&a, doc, m) != 0)
@@ -477,19 +444,14 @@ static void jw_tool_call(struct gw_jw *jw, const struct gw_mock_plan *p, bool fu
     gw_jw_key(jw, "name");
     gw_jw_raw(jw, p->tool_name, p->tool_name_len);
     gw_jw_key(jw, "arguments");
-    gw_jw_cstr(jw, full ? C_TOOL_ARGS : "");
+    gw_jw_cstr(jw, full ? GW_MOCK_TOOL_INPUT : "");
     gw_jw_obj_end(jw);
     gw_jw_obj_end(jw);
 }
 
-struct c_chat_args {
-    const struct gw_mock_plan *p;
-    struct gw_span text; /* text mode: the whole content */
-};
-
 static void render_chat(struct gw_jw *jw, const void *arg)
 {
-    const struct c_chat_args *a = arg;
+    const struct gw_mock_body *a = arg;
     const struct gw_mock_plan *p = a->p;
     gw_jw_obj_begin(jw);
     gw_jw_key(jw, "id");
@@ -559,153 +521,139 @@ static void ev_close_message(struct gw_jw *jw)
     gw_jw_obj_end(jw);
 }
 
-/* Renders one event's JSON into buf (C_EVENT_CAP); returns its length. */
-static size_t render_c_event(const struct gw_mock_plan *p, enum c_ev kind, uint32_t index,
-                             char *buf)
+/* Renders one event's JSON (arg: a struct gw_mock_event of kind enum c_ev). */
+static void render_c_event(struct gw_jw *jw, const void *arg)
 {
-    struct gw_jw jw;
-    gw_jw_init(&jw, buf, C_EVENT_CAP);
-    gw_jw_obj_begin(&jw);
+    const struct gw_mock_event *ev = arg;
+    const struct gw_mock_plan *p = ev->p;
+    enum c_ev kind = (enum c_ev)ev->kind;
+    uint32_t index = ev->index;
+    gw_jw_obj_begin(jw);
     if (kind == C_EV_MESSAGE_START) {
-        gw_jw_key(&jw, "id");
-        jw_uuid(&jw, p->id);
+        gw_jw_key(jw, "id");
+        jw_uuid(jw, p->id);
     }
-    gw_jw_key(&jw, "type");
-    gw_jw_cstr(&jw, ev_names[kind]);
+    gw_jw_key(jw, "type");
+    gw_jw_cstr(jw, ev_names[kind]);
     switch (kind) {
     case C_EV_MESSAGE_START:
-        ev_open_message(&jw, false);
-        gw_jw_key(&jw, "role");
-        gw_jw_cstr(&jw, "assistant");
-        gw_jw_key(&jw, "content");
-        gw_jw_arr_begin(&jw);
-        gw_jw_arr_end(&jw);
-        gw_jw_key(&jw, "tool_plan");
-        gw_jw_cstr(&jw, "");
-        gw_jw_key(&jw, "tool_calls");
-        gw_jw_arr_begin(&jw);
-        gw_jw_arr_end(&jw);
-        gw_jw_key(&jw, "citations");
-        gw_jw_arr_begin(&jw);
-        gw_jw_arr_end(&jw);
-        ev_close_message(&jw);
+        ev_open_message(jw, false);
+        gw_jw_key(jw, "role");
+        gw_jw_cstr(jw, "assistant");
+        gw_jw_key(jw, "content");
+        gw_jw_arr_begin(jw);
+        gw_jw_arr_end(jw);
+        gw_jw_key(jw, "tool_plan");
+        gw_jw_cstr(jw, "");
+        gw_jw_key(jw, "tool_calls");
+        gw_jw_arr_begin(jw);
+        gw_jw_arr_end(jw);
+        gw_jw_key(jw, "citations");
+        gw_jw_arr_begin(jw);
+        gw_jw_arr_end(jw);
+        ev_close_message(jw);
         break;
     case C_EV_CONTENT_START:
     case C_EV_CONTENT_DELTA: {
-        char tok[24];
-        int n = snprintf(tok, sizeof(tok), "tok%" PRIu32 " ", index);
-        ev_open_message(&jw, true);
-        gw_jw_key(&jw, "content");
-        gw_jw_obj_begin(&jw);
+        char tok[GW_MOCK_TOKEN_CAP];
+        struct gw_span t = gw_mock_token(tok, index);
+        ev_open_message(jw, true);
+        gw_jw_key(jw, "content");
+        gw_jw_obj_begin(jw);
         if (kind == C_EV_CONTENT_START) {
-            gw_jw_key(&jw, "type");
-            gw_jw_cstr(&jw, "text");
+            gw_jw_key(jw, "type");
+            gw_jw_cstr(jw, "text");
         }
-        gw_jw_key(&jw, "text");
-        gw_jw_str(&jw, tok, kind == C_EV_CONTENT_START ? 0 : (size_t)n);
-        gw_jw_obj_end(&jw);
-        ev_close_message(&jw);
+        gw_jw_key(jw, "text");
+        gw_jw_str(jw, t.ptr, kind == C_EV_CONTENT_START ? 0 : t.len);
+        gw_jw_obj_end(jw);
+        ev_close_message(jw);
         break;
     }
     case C_EV_TOOL_PLAN_DELTA:
-        ev_open_message(&jw, false);
-        gw_jw_key(&jw, "tool_plan");
-        gw_jw_cstr(&jw, plan_pieces[index % GW_ARRAY_SIZE(plan_pieces)]);
-        ev_close_message(&jw);
+        ev_open_message(jw, false);
+        gw_jw_key(jw, "tool_plan");
+        gw_jw_cstr(jw, plan_pieces[index % GW_ARRAY_SIZE(plan_pieces)]);
+        ev_close_message(jw);
         break;
     case C_EV_TOOL_CALL_START:
-        ev_open_message(&jw, true);
-        gw_jw_key(&jw, "tool_calls");
-        jw_tool_call(&jw, p, false);
-        ev_close_message(&jw);
+        ev_open_message(jw, true);
+        gw_jw_key(jw, "tool_calls");
+        jw_tool_call(jw, p, false);
+        ev_close_message(jw);
         break;
     case C_EV_TOOL_CALL_DELTA:
-        ev_open_message(&jw, true);
-        gw_jw_key(&jw, "tool_calls");
-        gw_jw_obj_begin(&jw);
-        gw_jw_key(&jw, "function");
-        gw_jw_obj_begin(&jw);
-        gw_jw_key(&jw, "arguments");
-        gw_jw_cstr(&jw, tool_pieces[index % GW_ARRAY_SIZE(tool_pieces)]);
-        gw_jw_obj_end(&jw);
-        gw_jw_obj_end(&jw);
-        ev_close_message(&jw);
+        ev_open_message(jw, true);
+        gw_jw_key(jw, "tool_calls");
+        gw_jw_obj_begin(jw);
+        gw_jw_key(jw, "function");
+        gw_jw_obj_begin(jw);
+        gw_jw_key(jw, "arguments");
+        gw_jw_cstr(jw, gw_mock_tool_piece(index));
+        gw_jw_obj_end(jw);
+        gw_jw_obj_end(jw);
+        ev_close_message(jw);
         break;
     case C_EV_CONTENT_END:
     case C_EV_TOOL_CALL_END:
-        gw_jw_key(&jw, "index");
-        gw_jw_int(&jw, 0);
+        gw_jw_key(jw, "index");
+        gw_jw_int(jw, 0);
         break;
     case C_EV_MESSAGE_END:
-        gw_jw_key(&jw, "delta");
-        gw_jw_obj_begin(&jw);
-        gw_jw_key(&jw, "finish_reason");
-        gw_jw_cstr(&jw, p->tool ? "TOOL_CALL" : "COMPLETE");
-        jw_c_usage(&jw, p);
-        gw_jw_obj_end(&jw);
+        gw_jw_key(jw, "delta");
+        gw_jw_obj_begin(jw);
+        gw_jw_key(jw, "finish_reason");
+        gw_jw_cstr(jw, p->tool ? "TOOL_CALL" : "COMPLETE");
+        jw_c_usage(jw, p);
+        gw_jw_obj_end(jw);
         break;
     }
-    gw_jw_obj_end(&jw);
-    GW_BUG_ON(jw.overflow);
-    return jw.len;
+    gw_jw_obj_end(jw);
 }
 
 /*
- * Appends "event: <name>\ndata: <json>\n\n" as one HTTP chunk (raw for an
- * HTTP/1.0 peer). With bad_size the chunk's size line is "zz" (the
- * malformed_chunk fault).
+ * The stream (paced by reply.c): message-start and content-start with the
+ * head (in tool mode message-start, the tool-plan-delta events and
+ * tool-call-start); a content-delta per chunk (tool mode: tool-call-delta
+ * pieces; plan.chunks counts them); then content-end (tool-call-end) and
+ * message-end.
  */
-static void emit_c_event(struct gw_mock_conn *c, enum c_ev kind, uint32_t index, bool bad_size)
+static void c_stream_head(struct gw_mock_conn *c)
 {
-    char json[C_EVENT_CAP];
-    size_t jl = render_c_event(&c->plan, kind, index, json);
-    const char *name = ev_names[kind];
-    size_t n = 7 + strlen(name) + 7 + jl + 2; /* "event: " name "\ndata: " json "\n\n" */
-    if (bad_size)
-        gw_mock_out_append(c, "zz\r\n", 4);
-    else if (!c->plan.http10)
-        gw_mock_out_printf(c, "%zx\r\n", n);
-    gw_mock_out_printf(c, "event: %s\ndata: ", name);
-    gw_mock_out_append(c, json, jl);
-    gw_mock_out_append(c, "\n\n", 2);
-    if (bad_size || !c->plan.http10)
-        gw_mock_out_append(c, "\r\n", 2);
+    gw_mock_put_event(c, C_EV_MESSAGE_START, 0, false);
+    if (c->plan.tool) {
+        for (uint32_t i = 0; i < GW_ARRAY_SIZE(plan_pieces); i++)
+            gw_mock_put_event(c, C_EV_TOOL_PLAN_DELTA, i, false);
+        gw_mock_put_event(c, C_EV_TOOL_CALL_START, 0, false);
+    } else {
+        gw_mock_put_event(c, C_EV_CONTENT_START, 0, false);
+    }
 }
 
-/*
- * Stream pacing, as for chat completions: the events before the first paced
- * one go out with the head (message-start and content-start; in tool mode
- * message-start, the tool-plan-delta events and tool-call-start); paced event
- * i (content-delta, or tool-call-delta in tool mode) is due delay_ms after
- * the one before it; the closing events (content-end or tool-call-end,
- * message-end) and the terminating chunk follow the last at once.
- * plan.chunks counts the paced events.
- */
-enum gw_mock_step gw_mock_cohere_step(struct gw_mock_conn *c, uint64_t now_ms)
+static void c_stream_event(struct gw_mock_conn *c, uint32_t i, bool bad)
 {
-    struct gw_mock_plan *p = &c->plan;
+    const struct gw_mock_plan *p = &c->plan;
     enum c_ev paced = p->tool ? C_EV_TOOL_CALL_DELTA : C_EV_CONTENT_DELTA;
     enum c_ev closing = p->tool ? C_EV_TOOL_CALL_END : C_EV_CONTENT_END;
-    if (p->fault == GW_MOCK_FAULT_CLOSE_MID_STREAM && p->next_chunk >= p->chunks / 2)
-        return GW_MOCK_STEP_FAULT;
-    if (p->next_chunk < p->chunks && now_ms < p->next_ms)
-        return GW_MOCK_STEP_WAIT;
-    if (p->fault == GW_MOCK_FAULT_MALFORMED_CHUNK) {
-        emit_c_event(c, p->next_chunk < p->chunks ? paced : closing, p->next_chunk, true);
-        return GW_MOCK_STEP_FAULT;
-    }
-    if (p->next_chunk < p->chunks) {
-        emit_c_event(c, paced, p->next_chunk, false);
-        p->next_chunk++;
-        p->next_ms += p->delay_ms;
-        return GW_MOCK_STEP_MORE;
-    }
-    emit_c_event(c, closing, 0, false);
-    emit_c_event(c, C_EV_MESSAGE_END, 0, false);
-    if (!p->http10)
-        gw_mock_out_append(c, "0\r\n\r\n", 5);
-    return GW_MOCK_STEP_DONE;
+    gw_mock_put_event(c, i < p->chunks ? paced : closing, i, bad);
 }
+
+static void c_stream_tail(struct gw_mock_conn *c)
+{
+    gw_mock_put_event(c, C_EV_MESSAGE_END, 0, false);
+}
+
+const struct gw_mock_wire gw_mock_wire_cohere = {
+    .tool_events = GW_MOCK_TOOL_PIECES,
+    .bad_ctl = c_bad_ctl,
+    .reply_status = c_reply_status,
+    .render = render_chat,
+    .event_render = render_c_event,
+    .event_names = ev_names,
+    .stream_head = c_stream_head,
+    .stream_event = c_stream_event,
+    .stream_tail = c_stream_tail,
+};
 
 /* ---- POST /v2/chat ---- */
 
@@ -758,14 +706,9 @@ static void chat(struct gw_mock_conn *c, struct gw_span body)
         K_MOCK
     };
     struct gw_json_member m[GW_ARRAY_SIZE(keys)];
-    struct gw_mock_plan *p = &c->plan;
     char msg[320];
-    if (gw_json_scan_object(body.ptr, body.len, keys, GW_ARRAY_SIZE(keys), m) < 0) {
-        c_bad_request(c, "invalid request: the body is not a valid JSON object");
-        return;
-    }
     const char *why =
-        check_fields(body.ptr, body.len, keys, GW_ARRAY_SIZE(keys) - 1, msg, sizeof(msg));
+        scan_fields(body.ptr, body.len, keys, GW_ARRAY_SIZE(keys), m, msg, sizeof(msg));
     if (why) {
         c_bad_request(c, "%s", why);
         return;
@@ -867,102 +810,10 @@ static void chat(struct gw_mock_conn *c, struct gw_span body)
             return;
         }
     }
-    struct gw_mock_ctl ctl;
-    why = gw_mock_parse_ctl(body.ptr, &m[K_MOCK], &ctl);
-    if (why) {
-        c_bad_request(c, "%s", why);
-        return;
-    }
-    p->first_delay_ms = ctl.first_delay_ms;
-    p->delay_ms = ctl.delay_ms;
-    p->tool = ctl.tool;
-    p->output_tokens = (uint32_t)ctl.chunks;
-    p->chunks = ctl.tool ? (uint32_t)GW_ARRAY_SIZE(tool_pieces) : (uint32_t)ctl.chunks;
-    p->fault = ctl.fault;
-    p->prompt_tokens = body.len / 4;
-
-    if (ctl.fault == GW_MOCK_FAULT_CLOSE_BEFORE_RESPONSE) {
-        p->mode = GW_MOCK_MODE_CLOSE;
-        return;
-    }
-    if (ctl.status != 200) {
-        c_reply_status(c, ctl.status, ctl.retry_after);
-        return;
-    }
-    if (!stream) {
-        struct gw_span text = GW_SPAN_NULL;
-        if (!p->tool) {
-            text = gw_mock_build_content(c, p->chunks);
-            if (!text.ptr)
-                return;
-        }
-        struct c_chat_args a = {p, text};
-        struct gw_span out = gw_mock_render(c, render_chat, &a);
-        if (out.ptr)
-            gw_mock_finish_json(c, &ctl, out);
-        return;
-    }
-    gw_mock_stream_begin(c, "text/event-stream", ctl.retry_after);
-    emit_c_event(c, C_EV_MESSAGE_START, 0, false);
-    if (p->tool) {
-        for (uint32_t i = 0; i < GW_ARRAY_SIZE(plan_pieces); i++)
-            emit_c_event(c, C_EV_TOOL_PLAN_DELTA, i, false);
-        emit_c_event(c, C_EV_TOOL_CALL_START, 0, false);
-    } else {
-        emit_c_event(c, C_EV_CONTENT_START, 0, false);
-    }
-    p->mode = ctl.fault == GW_MOCK_FAULT_STALL ? GW_MOCK_MODE_STALL : GW_MOCK_MODE_STREAM;
+    gw_mock_answer(c, body, &m[K_MOCK], stream);
 }
 
 /* ---- POST /v2/embed ---- */
-
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3u;
-    }
-    return h;
-}
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15u;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    return x ^ (x >> 31);
-}
-
-/* Square root by Newton's method, so the tool needs no libm; x > 0. */
-static double root(double x)
-{
-    double r = x > 1 ? x : 1;
-    for (int i = 0; i < 64; i++) {
-        double next = 0.5 * (r + x / r);
-        if (next >= r)
-            break;
-        r = next;
-    }
-    return r;
-}
-
-/* Component i of the deterministic unit vector of dims dimensions for one input's text. */
-static double component(uint64_t h, double inv_norm, unsigned i)
-{
-    uint64_t x = splitmix64(h + (uint64_t)i);
-    return ((double)(x >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0) * inv_norm;
-}
-
-static double inv_norm(uint64_t h, unsigned dims)
-{
-    double norm = 0;
-    for (unsigned i = 0; i < dims; i++) {
-        double v = component(h, 1.0, i);
-        norm += v * v;
-    }
-    return norm > 0 ? 1.0 / root(norm) : 0;
-}
 
 enum etype { ET_FLOAT = 0, ET_INT8, ET_UINT8, ET_BINARY, ET_UBINARY, ET_BASE64, ET_COUNT };
 static const char *const etype_names[] = {"float", "int8", "uint8", "binary", "ubinary", "base64"};
@@ -988,7 +839,7 @@ static void jw_base64_floats(struct gw_jw *jw, uint64_t h, double inv, unsigned 
     size_t o = 0, nb = (size_t)dims * 4;
     unsigned char bytes[1536 * 4];
     for (unsigned i = 0; i < dims; i++) {
-        float f = (float)component(h, inv, i);
+        float f = (float)gw_mock_vec_at(h, inv, i);
         uint32_t u;
         memcpy(&u, &f, 4);
         for (int b = 0; b < 4; b++)
@@ -1011,8 +862,8 @@ static void jw_base64_floats(struct gw_jw *jw, uint64_t h, double inv, unsigned 
 /* One input's embedding in one type. */
 static void jw_vector(struct gw_jw *jw, enum etype t, struct gw_span text, unsigned dims)
 {
-    uint64_t h = fnv1a(text.ptr, text.len);
-    double inv = inv_norm(h, dims);
+    uint64_t h = gw_mock_fnv1a(GW_MOCK_FNV_SEED, text.ptr, text.len);
+    double inv = gw_mock_vec_scale(h, dims);
     if (t == ET_BASE64) {
         jw_base64_floats(jw, h, inv, dims);
         return;
@@ -1022,12 +873,12 @@ static void jw_vector(struct gw_jw *jw, enum etype t, struct gw_span text, unsig
         for (unsigned i = 0; i < dims; i += 8) {
             unsigned byte = 0;
             for (unsigned b = 0; b < 8 && i + b < dims; b++)
-                byte |= (component(h, inv, i + b) > 0 ? 1u : 0u) << (7 - b);
+                byte |= (gw_mock_vec_at(h, inv, i + b) > 0 ? 1u : 0u) << (7 - b);
             gw_jw_int(jw, t == ET_BINARY ? (int64_t)byte - 128 : (int64_t)byte);
         }
     } else {
         for (unsigned i = 0; i < dims; i++) {
-            double v = component(h, inv, i);
+            double v = gw_mock_vec_at(h, inv, i);
             if (t == ET_FLOAT)
                 gw_jw_double(jw, v);
             else if (t == ET_INT8)
@@ -1104,12 +955,8 @@ static void embed(struct gw_mock_conn *c, struct gw_span body)
     struct gw_json_member m[GW_ARRAY_SIZE(keys)];
     struct gw_mock_plan *p = &c->plan;
     char msg[320];
-    if (gw_json_scan_object(body.ptr, body.len, keys, GW_ARRAY_SIZE(keys), m) < 0) {
-        c_bad_request(c, "invalid request: the body is not a valid JSON object");
-        return;
-    }
     const char *why =
-        check_fields(body.ptr, body.len, keys, GW_ARRAY_SIZE(keys) - 1, msg, sizeof(msg));
+        scan_fields(body.ptr, body.len, keys, GW_ARRAY_SIZE(keys), m, msg, sizeof(msg));
     if (why) {
         c_bad_request(c, "%s", why);
         return;
@@ -1201,28 +1048,10 @@ static void embed(struct gw_mock_conn *c, struct gw_span body)
         c_bad_request(c, "invalid request: %s must not be empty", keys[in - m]);
         return;
     }
-    struct gw_mock_ctl ctl;
-    why = gw_mock_parse_ctl(body.ptr, &m[K_MOCK], &ctl);
-    if (why) {
-        c_bad_request(c, "%s", why);
-        return;
-    }
-    p->first_delay_ms = ctl.first_delay_ms;
-    p->prompt_tokens = body.len / 4;
-    if (ctl.fault == GW_MOCK_FAULT_CLOSE_BEFORE_RESPONSE) {
-        p->mode = GW_MOCK_MODE_CLOSE;
-        return;
-    }
-    if (ctl.status != 200) {
-        c_reply_status(c, ctl.status, ctl.retry_after);
-        return;
-    }
     a.texts = texts;
     a.n = n;
     a.echo_texts = in == &m[K_TEXTS];
-    struct gw_span out = gw_mock_render(c, render_embed, &a);
-    if (out.ptr)
-        gw_mock_finish_json(c, &ctl, out);
+    gw_mock_answer_json(c, body, &m[K_MOCK], render_embed, &a);
 }
 
 /* ---- the endpoint ---- */
@@ -1233,10 +1062,10 @@ void gw_mock_cohere(struct gw_mock_conn *c, const struct gw_http1_req *req, stru
     c->plan.dialect = GW_MOCK_DIALECT_COHERE;
     if (check_auth(c, req) < 0)
         return;
-    bool post = span_is(req->method, "POST");
-    if (post && span_is(path, "/v2/chat")) {
+    bool post = gw_mock_span_is(req->method, "POST");
+    if (post && gw_mock_span_is(path, "/v2/chat")) {
         chat(c, body);
-    } else if (post && span_is(path, "/v2/embed")) {
+    } else if (post && gw_mock_span_is(path, "/v2/embed")) {
         embed(c, body);
     } else {
         char msg[320];

@@ -16,7 +16,7 @@
  * GenerateContentResponse, or its SSE stream (one event per content chunk,
  * the last with finishReason and usageMetadata, events separated by CRLF CRLF
  * as Google's are), paced and broken by the same "mock" controls as chat
- * completions. mock.tool answers with a functionCall part.
+ * completions (reply.c). mock.tool answers with a functionCall part.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,19 +26,12 @@
 #include "core/json.h"
 #include "net/http1.h"
 #include "tools/mock/mock.h"
+#include "tools/mock/reply.h"
 
-#define G_EVENT_CAP (4096 + 16 * GW_MOCK_MODEL_CAP) /* one rendered event, 8 candidates */
-#define G_TOOL_NAME "\"get_weather\""               /* as a JSON token */
-#define G_TOOL_ARGS "{\"city\":\"Paris\",\"unit\":\"c\"}"
 #define G_CACHED 3            /* usageMetadata.cachedContentTokenCount, fixed */
 #define G_EMBED_DIMS 8        /* vector length without outputDimensionality */
 #define G_EMBED_MAX_DIMS 3072 /* outputDimensionality's ceiling */
 #define G_MAX_CANDIDATES 8
-
-static bool span_is(struct gw_span s, const char *lit)
-{
-    return gw_span_eq(s, gw_span_cstr(lit));
-}
 
 /* ---- errors ---- */
 
@@ -88,12 +81,7 @@ static void g_reply_error(struct gw_mock_conn *c, int code, const char *status, 
                           bool key_invalid, const char *retry_after)
 {
     struct g_error_args a = {code, status, message, key_invalid};
-    struct gw_span body = gw_mock_render(c, render_g_error, &a);
-    if (!body.ptr)
-        return;
-    gw_mock_put_head(c, code, "application/json; charset=UTF-8", false, body.len, retry_after);
-    gw_mock_out_append(c, body.ptr, body.len);
-    c->plan.mode = GW_MOCK_MODE_DONE;
+    gw_mock_reply(c, code, retry_after, NULL, render_g_error, &a);
 }
 
 static void g_bad_request(struct gw_mock_conn *c, const char *message)
@@ -102,46 +90,26 @@ static void g_bad_request(struct gw_mock_conn *c, const char *message)
 }
 
 /* A forced mock.status, with the google.rpc.Code and message Gemini gives it. */
-static void g_reply_status(struct gw_mock_conn *c, int status, const char *retry_after)
+static const struct gw_mock_status_text status_texts[] = {
+    {400, "INVALID_ARGUMENT", NULL, "Request contains an invalid argument."},
+    {401, "UNAUTHENTICATED", NULL, "Request had invalid authentication credentials."},
+    {403, "PERMISSION_DENIED", NULL, "The caller does not have permission"},
+    {404, "NOT_FOUND", NULL, "models/mock is not found for API version v1beta."},
+    {429, "RESOURCE_EXHAUSTED", NULL, "Resource has been exhausted (e.g. check quota)."},
+    {500, "INTERNAL", NULL,
+     "An internal error has occurred. Please retry or report in "
+     "https://developers.generativeai.google/guide/troubleshooting"},
+    {503, "UNAVAILABLE", NULL, "The model is overloaded. Please try again later."},
+    {504, "DEADLINE_EXCEEDED", NULL, "Deadline expired before operation could complete."},
+};
+
+static void g_reply_status(struct gw_mock_conn *c, const struct gw_mock_ctl *ctl)
 {
-    const char *st = status >= 500 ? "INTERNAL" : "INVALID_ARGUMENT";
-    const char *msg = "Mock error";
-    switch (status) {
-    case 400:
-        msg = "Request contains an invalid argument.";
-        break;
-    case 401:
-        st = "UNAUTHENTICATED";
-        msg = "Request had invalid authentication credentials.";
-        break;
-    case 403:
-        st = "PERMISSION_DENIED";
-        msg = "The caller does not have permission";
-        break;
-    case 404:
-        st = "NOT_FOUND";
-        msg = "models/mock is not found for API version v1beta.";
-        break;
-    case 429:
-        st = "RESOURCE_EXHAUSTED";
-        msg = "Resource has been exhausted (e.g. check quota).";
-        break;
-    case 500:
-        msg = "An internal error has occurred. Please retry or report in "
-              "https://developers.generativeai.google/guide/troubleshooting";
-        break;
-    case 503:
-        st = "UNAVAILABLE";
-        msg = "The model is overloaded. Please try again later.";
-        break;
-    case 504:
-        st = "DEADLINE_EXCEEDED";
-        msg = "Deadline expired before operation could complete.";
-        break;
-    default:
-        break;
-    }
-    g_reply_error(c, status, st, msg, false, retry_after);
+    const struct gw_mock_status_text *t =
+        gw_mock_status_find(status_texts, GW_ARRAY_SIZE(status_texts), ctl->status);
+    const char *st = ctl->status >= 500 ? "INTERNAL" : "INVALID_ARGUMENT";
+    g_reply_error(c, ctl->status, t ? t->type : st, t ? t->message : "Mock error", false,
+                  ctl->retry_after);
 }
 
 /*
@@ -153,8 +121,7 @@ static int check_auth(struct gw_mock_conn *c, const struct gw_http1_req *req)
 {
     if (!gw_mock.api_key)
         return 0;
-    const struct gw_http1_header *h =
-        gw_http1_find(req->headers, req->num_headers, "x-goog-api-key");
+    const struct gw_http1_header *h = gw_mock_header(req, "x-goog-api-key");
     if (!h) {
         g_reply_error(c, 403, "PERMISSION_DENIED",
                       "Method doesn't allow unregistered callers (callers without established "
@@ -163,7 +130,7 @@ static int check_auth(struct gw_mock_conn *c, const struct gw_http1_req *req)
                       false, NULL);
         return -1;
     }
-    if (!span_is(h->value, gw_mock.api_key)) {
+    if (!gw_mock_span_is(h->value, gw_mock.api_key)) {
         g_reply_error(c, 400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
                       true, NULL);
         return -1;
@@ -664,7 +631,7 @@ static void jw_call_part(struct gw_jw *jw, const struct gw_mock_plan *p)
     gw_jw_key(jw, "name");
     gw_jw_raw(jw, p->tool_name, p->tool_name_len);
     gw_jw_key(jw, "args");
-    gw_jw_raw(jw, G_TOOL_ARGS, sizeof(G_TOOL_ARGS) - 1);
+    gw_jw_raw(jw, GW_MOCK_TOOL_INPUT, sizeof(GW_MOCK_TOOL_INPUT) - 1);
     gw_jw_obj_end(jw);
     gw_jw_obj_end(jw);
 }
@@ -709,14 +676,9 @@ static void jw_candidates(struct gw_jw *jw, const struct gw_mock_plan *p, const 
     gw_jw_arr_end(jw);
 }
 
-struct g_resp_args {
-    const struct gw_mock_plan *p;
-    struct gw_span text;
-};
-
 static void render_response(struct gw_jw *jw, const void *arg)
 {
-    const struct g_resp_args *a = arg;
+    const struct gw_mock_body *a = arg;
     struct g_cand k = {a->text, a->p->tool, true};
     gw_jw_obj_begin(jw);
     jw_candidates(jw, a->p, &k);
@@ -725,104 +687,48 @@ static void render_response(struct gw_jw *jw, const void *arg)
 }
 
 /*
- * Appends stream event i ("data: <json>\r\n\r\n") as one HTTP chunk (raw for
- * an HTTP/1.0 peer): content event i < plan.chunks, or the last event (empty
- * text, finishReason STOP, the full usage) when i == plan.chunks. With
- * bad_size the chunk's size line is "zz" (the malformed_chunk fault).
+ * The stream (paced by reply.c; Gemini sends nothing with the head and has
+ * no end event): event i < plan.chunks is content chunk i ("tokI ", or in
+ * tool mode the one functionCall) with the usage so far, and event
+ * plan.chunks the last (empty text, finishReason STOP, the full usage).
+ * Each is "data: <json>\r\n\r\n" in its own HTTP chunk.
  */
-static void emit_g_event(struct gw_mock_conn *c, uint32_t i, bool bad_size)
+static void render_event(struct gw_jw *jw, const void *arg)
 {
-    const struct gw_mock_plan *p = &c->plan;
-    char json[G_EVENT_CAP], tok[24];
-    struct gw_jw jw;
+    const struct gw_mock_event *ev = arg;
+    const struct gw_mock_plan *p = ev->p;
+    uint32_t i = ev->index;
+    char tok[GW_MOCK_TOKEN_CAP];
     struct g_cand k = {gw_span_make("", 0), false, i >= p->chunks};
     if (!k.last) {
-        if (p->tool) {
+        if (p->tool)
             k.call = true;
-        } else {
-            int n = snprintf(tok, sizeof(tok), "tok%" PRIu32 " ", i);
-            k.text = gw_span_make(tok, (size_t)n);
-        }
+        else
+            k.text = gw_mock_token(tok, i);
     }
-    gw_jw_init(&jw, json, sizeof(json));
-    gw_jw_obj_begin(&jw);
-    jw_candidates(&jw, p, &k);
-    jw_tail(&jw, p, k.last ? p->output_tokens : GW_MIN(i + 1, p->output_tokens));
-    gw_jw_obj_end(&jw);
-    GW_BUG_ON(jw.overflow);
-    size_t n = 6 + jw.len + 4; /* "data: " json CRLF CRLF */
-    if (bad_size)
-        gw_mock_out_append(c, "zz\r\n", 4);
-    else if (!p->http10)
-        gw_mock_out_printf(c, "%zx\r\n", n);
-    gw_mock_out_append(c, "data: ", 6);
-    gw_mock_out_append(c, json, jw.len);
-    gw_mock_out_append(c, "\r\n\r\n", 4);
-    if (bad_size || !p->http10)
-        gw_mock_out_append(c, "\r\n", 2);
+    gw_jw_obj_begin(jw);
+    jw_candidates(jw, p, &k);
+    jw_tail(jw, p, k.last ? p->output_tokens : GW_MIN(i + 1, p->output_tokens));
+    gw_jw_obj_end(jw);
 }
 
-/*
- * Stream pacing, as for chat completions: only the head goes out at first;
- * content event i is due delay_ms after the one before it (the first,
- * delay_ms after the head); the last event and the terminating chunk follow
- * the last content event at once. plan.chunks counts the content events (1
- * in tool mode: the functionCall).
- */
-enum gw_mock_step gw_mock_gemini_step(struct gw_mock_conn *c, uint64_t now_ms)
+static void g_stream_event(struct gw_mock_conn *c, uint32_t i, bool bad)
 {
-    struct gw_mock_plan *p = &c->plan;
-    if (p->fault == GW_MOCK_FAULT_CLOSE_MID_STREAM && p->next_chunk >= p->chunks / 2)
-        return GW_MOCK_STEP_FAULT;
-    if (p->next_chunk < p->chunks && now_ms < p->next_ms)
-        return GW_MOCK_STEP_WAIT;
-    if (p->fault == GW_MOCK_FAULT_MALFORMED_CHUNK) {
-        emit_g_event(c, p->next_chunk, true);
-        return GW_MOCK_STEP_FAULT;
-    }
-    if (p->next_chunk < p->chunks) {
-        emit_g_event(c, p->next_chunk, false);
-        p->next_chunk++;
-        p->next_ms += p->delay_ms;
-        return GW_MOCK_STEP_MORE;
-    }
-    emit_g_event(c, p->chunks, false);
-    if (!p->http10)
-        gw_mock_out_append(c, "0\r\n\r\n", 5);
-    return GW_MOCK_STEP_DONE;
+    gw_mock_put_event(c, 0, i, bad);
 }
+
+const struct gw_mock_wire gw_mock_wire_gemini = {
+    .json_ctype = "application/json; charset=UTF-8",
+    .sse_crlf = true,
+    .tool_events = 1,
+    .bad_ctl = g_bad_request,
+    .reply_status = g_reply_status,
+    .render = render_response,
+    .event_render = render_event,
+    .stream_event = g_stream_event,
+};
 
 /* ---- embeddings ---- */
-
-static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3u;
-    }
-    return h;
-}
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15u;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    return x ^ (x >> 31);
-}
-
-/* Square root by Newton's method, so the tool needs no libm; x > 0. */
-static double root(double x)
-{
-    double r = x > 1 ? x : 1;
-    for (int i = 0; i < 64; i++) {
-        double next = 0.5 * (r + x / r);
-        if (next >= r)
-            break;
-        r = next;
-    }
-    return r;
-}
 
 struct g_embed_args {
     const char *doc;     /* the request body */
@@ -838,7 +744,7 @@ static void embed_input(struct gw_span req, uint64_t *hash, uint64_t *dims)
     struct it it;
     struct gw_json_tok t;
     struct gw_span tr;
-    *hash = 0xcbf29ce484222325u;
+    *hash = GW_MOCK_FNV_SEED;
     *dims = G_EMBED_DIMS;
     if (gw_json_scan_object(req.ptr, req.len, k, 2, m) != 0)
         return;
@@ -853,7 +759,7 @@ static void embed_input(struct gw_span req, uint64_t *hash, uint64_t *dims)
     if (!it_begin(&it, parts, GW_JT_ARR_BEGIN))
         return;
     while (it_next(&it, NULL, &t, &tr) == 1)
-        *hash = fnv1a(tr.ptr, tr.len, *hash);
+        *hash = gw_mock_fnv1a(*hash, tr.ptr, tr.len);
 }
 
 static void render_embeddings(struct gw_jw *jw, const void *arg)
@@ -869,22 +775,9 @@ static void render_embeddings(struct gw_jw *jw, const void *arg)
         while (it_next(&it, NULL, &t, &tr) == 1) {
             uint64_t h, dims;
             embed_input(tr, &h, &dims);
-            double norm = 0;
-            for (uint64_t i = 0; i < dims; i++) {
-                double x =
-                    (double)(splitmix64(h + i) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0;
-                norm += x * x;
-            }
-            norm = norm > 0 ? 1.0 / root(norm) : 0;
             gw_jw_obj_begin(jw);
             gw_jw_key(jw, "values");
-            gw_jw_arr_begin(jw);
-            for (uint64_t i = 0; i < dims; i++) {
-                double x =
-                    (double)(splitmix64(h + i) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0;
-                gw_jw_double(jw, x * norm);
-            }
-            gw_jw_arr_end(jw);
+            gw_mock_jw_vector(jw, h, (unsigned)dims);
             gw_jw_obj_end(jw);
         }
     }
@@ -961,7 +854,6 @@ static void batch_embed(struct gw_mock_conn *c, struct gw_span body)
     static const char *const k[] = {"requests", "mock"};
     struct gw_json_tok v[2];
     struct gw_span vr[2];
-    struct gw_mock_plan *p = &c->plan;
     char msg[320];
     if (!gw_json_validate(body.ptr, body.len)) {
         g_bad_request(c, "Invalid JSON payload received.");
@@ -974,29 +866,8 @@ static void batch_embed(struct gw_mock_conn *c, struct gw_span body)
         g_bad_request(c, why);
         return;
     }
-    static const char *const mk[] = {"mock"};
-    struct gw_json_member mm;
-    struct gw_mock_ctl ctl;
-    (void)gw_json_scan_object(body.ptr, body.len, mk, 1, &mm);
-    why = gw_mock_parse_ctl(body.ptr, &mm, &ctl);
-    if (why) {
-        g_bad_request(c, why);
-        return;
-    }
-    p->first_delay_ms = ctl.first_delay_ms;
-    p->prompt_tokens = body.len / 4;
-    if (ctl.fault == GW_MOCK_FAULT_CLOSE_BEFORE_RESPONSE) {
-        p->mode = GW_MOCK_MODE_CLOSE;
-        return;
-    }
-    if (ctl.status != 200) {
-        g_reply_status(c, ctl.status, ctl.retry_after);
-        return;
-    }
     struct g_embed_args a = {body.ptr, vr[0]};
-    struct gw_span out = gw_mock_render(c, render_embeddings, &a);
-    if (out.ptr)
-        gw_mock_finish_json(c, &ctl, out);
+    gw_mock_answer_json(c, body, NULL, render_embeddings, &a);
 }
 
 /* ---- the endpoint ---- */
@@ -1067,12 +938,12 @@ void gw_mock_gemini(struct gw_mock_conn *c, const struct gw_http1_req *req, stru
     enum g_method method = G_GENERATE;
     struct gw_span name =
         colon ? gw_span_make(colon + 1, rest.len - (size_t)(colon + 1 - rest.ptr)) : GW_SPAN_NULL;
-    bool known = colon && span_is(req->method, "POST");
-    if (known && span_is(name, "generateContent"))
+    bool known = colon && gw_mock_span_is(req->method, "POST");
+    if (known && gw_mock_span_is(name, "generateContent"))
         method = G_GENERATE;
-    else if (known && span_is(name, "streamGenerateContent"))
+    else if (known && gw_mock_span_is(name, "streamGenerateContent"))
         method = G_STREAM;
-    else if (known && span_is(name, "batchEmbedContents"))
+    else if (known && gw_mock_span_is(name, "batchEmbedContents"))
         method = G_EMBED;
     else
         known = false;
@@ -1126,49 +997,8 @@ void gw_mock_gemini(struct gw_mock_conn *c, const struct gw_http1_req *req, stru
         g_bad_request(c, why);
         return;
     }
-    if (p->tool_name_len == 0) {
-        memcpy(p->tool_name, G_TOOL_NAME, sizeof(G_TOOL_NAME) - 1);
-        p->tool_name_len = sizeof(G_TOOL_NAME) - 1;
-    }
-    static const char *const mk[] = {"mock"};
-    struct gw_json_member mm;
-    struct gw_mock_ctl ctl;
-    (void)gw_json_scan_object(body.ptr, body.len, mk, 1, &mm);
-    why = gw_mock_parse_ctl(body.ptr, &mm, &ctl);
-    if (why) {
-        g_bad_request(c, why);
-        return;
-    }
-    p->first_delay_ms = ctl.first_delay_ms;
-    p->delay_ms = ctl.delay_ms;
-    p->tool = ctl.tool;
-    p->output_tokens = (uint32_t)ctl.chunks;
-    p->chunks = ctl.tool ? 1 : (uint32_t)ctl.chunks;
-    p->fault = ctl.fault;
-    p->prompt_tokens = body.len / 4;
+    if (p->tool_name_len == 0)
+        gw_mock_tool_default(p);
     p->phase = candidates; /* this dialect's phase: candidates per event */
-
-    if (ctl.fault == GW_MOCK_FAULT_CLOSE_BEFORE_RESPONSE) {
-        p->mode = GW_MOCK_MODE_CLOSE;
-        return;
-    }
-    if (ctl.status != 200) {
-        g_reply_status(c, ctl.status, ctl.retry_after);
-        return;
-    }
-    if (method == G_GENERATE) {
-        struct gw_span text = GW_SPAN_NULL;
-        if (!p->tool) {
-            text = gw_mock_build_content(c, p->chunks);
-            if (!text.ptr)
-                return;
-        }
-        struct g_resp_args a = {p, text};
-        struct gw_span out = gw_mock_render(c, render_response, &a);
-        if (out.ptr)
-            gw_mock_finish_json(c, &ctl, out);
-        return;
-    }
-    gw_mock_stream_begin(c, "text/event-stream", ctl.retry_after);
-    p->mode = ctl.fault == GW_MOCK_FAULT_STALL ? GW_MOCK_MODE_STALL : GW_MOCK_MODE_STREAM;
+    gw_mock_answer(c, body, NULL, method == G_STREAM);
 }

@@ -133,7 +133,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         fprintf(stderr, "conduit-mock: --tls-listen needs --cert and --key\n");
         return -1;
     }
-    if (!o->aws_key_id != !o->aws_secret || (o->aws_key_id && (!*o->aws_key_id || !*o->aws_secret))) {
+    if (!o->aws_key_id != !o->aws_secret ||
+        (o->aws_key_id && (!*o->aws_key_id || !*o->aws_secret))) {
         fprintf(stderr, "conduit-mock: --aws-access-key-id and --aws-secret-access-key go "
                         "together and must not be empty\n");
         return -1;

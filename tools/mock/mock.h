@@ -1,7 +1,8 @@
 /*
  * tools/mock/mock.h — the mock upstream provider's shared types: start-up
  * options, per-thread workers, connections, and the calls between the event
- * loop (conn.c), the endpoints (api.c) and start-up (mock.c).
+ * loop (conn.c), the endpoints (api.c and the dialect files), the answers
+ * they share (reply.c; its own calls are in reply.h) and start-up (mock.c).
  *
  * The mock is a test and benchmark tool, not part of the gateway: it uses
  * epoll and plain non-blocking sockets so it can run anywhere, and a thread
@@ -138,12 +139,13 @@ struct gw_mock_plan {
     uint64_t prompt_tokens;  /* request body length / 4 */
     size_t model_len;
     char model[GW_MOCK_MODEL_CAP]; /* the request's "model" token verbatim, quotes included */
-    enum gw_mock_dialect dialect;  /* whose stream events gw_mock_stream_step emits */
-    bool tool;                     /* mock.tool: answer with a tool call */
-    uint32_t output_tokens;        /* anthropic: usage.output_tokens (mock.chunks) */
+    enum gw_mock_dialect dialect;  /* whose wire the answer and the stream speak */
+    bool tool;                     /* mock.tool, for a dialect that answers it: a tool call */
+    uint32_t output_tokens;        /* the usage's output tokens (mock.chunks) */
     size_t tool_name_len;
-    char tool_name[GW_MOCK_MODEL_CAP]; /* anthropic: the tool_use name, a JSON string token */
-    uint32_t phase; /* dialect streams: which fixed event comes next (the dialect's own enum) */
+    char tool_name[GW_MOCK_MODEL_CAP]; /* the tool call's name, a JSON string token */
+    uint32_t phase;      /* the dialect's own: gemini candidates, bedrock mock.exception */
+    uint32_t error_type; /* bedrock: mock.error_type (index + 1), 0 for the status's own */
 };
 
 struct gw_mock_worker;
@@ -221,7 +223,7 @@ struct gw_mock_worker {
     struct gw_tls_server *tls_cache[64]; /* recycled TLS engines */
     unsigned n_tls_cache;
     struct gw_tls_session_cache *sessions; /* owns: this thread's TLS session cache */
-    char *scratch; /* owns: JSON bodies are rendered here */
+    char *scratch;                         /* owns: JSON bodies are rendered here */
     size_t scratch_cap;
     char *scratch2; /* owns: pieces a body is built from */
     size_t scratch2_cap;
@@ -288,18 +290,20 @@ void gw_mock_dispatch(struct gw_mock_conn *c, const struct gw_http1_req *req, st
  */
 void gw_mock_reply_proto_error(struct gw_mock_conn *c, int status, const char *message);
 
+/* ---- reply.c: what the dialects share (the rest is in reply.h) ---- */
+
 enum gw_mock_step {
     GW_MOCK_STEP_MORE = 0, /* emitted an event; call again */
     GW_MOCK_STEP_WAIT,     /* the next event is due at plan.next_ms */
-    GW_MOCK_STEP_DONE,     /* the stream ended properly: [DONE] and the last chunk are queued */
+    GW_MOCK_STEP_DONE,     /* ended properly: closing events and the last chunk are queued */
     GW_MOCK_STEP_FAULT,    /* the stream ends here by a fault: flush, then close abruptly */
     GW_MOCK_STEP_COUNT
 };
-/* Emits what a running stream owes at now_ms (one event per call). */
+/* Emits what a running stream owes at now_ms (one event per call), in plan.dialect's wire. */
 enum gw_mock_step gw_mock_stream_step(struct gw_mock_conn *c, uint64_t now_ms);
 
 /*
- * What the request's "mock" object asked for (api.c parses it for every
+ * What the request's "mock" object asked for (gw_mock_parse_ctl, for every
  * dialect; see tools/mock/README.md).
  */
 struct gw_mock_ctl {
@@ -312,67 +316,21 @@ struct gw_mock_ctl {
     bool tool; /* answer with a tool call (dialects that support it) */
 };
 
-/* ---- api.c: helpers shared with the other dialects' endpoints ---- */
+/* ---- the dialects' endpoints (their wires are in reply.h) ---- */
 
-struct gw_jw;
-struct gw_json_member;
-typedef void gw_mock_render_fn(struct gw_jw *jw, const void *arg);
-/*
- * Renders a JSON body with fn (which must be repeatable) into the worker's
- * scratch; the span is valid until the next render on this worker. NULL span
- * and CF_OOM on allocation failure.
- */
-struct gw_span gw_mock_render(struct gw_mock_conn *c, gw_mock_render_fn *fn, const void *arg);
-/* Appends a response head: Content-Length framing, or chunked (close-delimited for HTTP/1.0). */
-void gw_mock_put_head(struct gw_mock_conn *c, int status, const char *ctype, bool chunked,
-                      size_t content_length, const char *retry_after);
-/*
- * Starts a streamed answer: the event-stream head (chunked; close-delimited
- * for HTTP/1.0 peers) with content type ctype ("text/event-stream", or
- * Bedrock's "application/vnd.amazon.eventstream"), the stream counted as live.
- */
-void gw_mock_stream_begin(struct gw_mock_conn *c, const char *ctype, const char *retry_after);
-/* Parses the "mock" member (may be absent). NULL, or the message of the 400 it deserves. */
-const char *gw_mock_parse_ctl(const char *doc, const struct gw_json_member *mock,
-                              struct gw_mock_ctl *ctl);
-/* Copies the "model" string token into c->plan. NULL, or the message of the 400. */
-const char *gw_mock_take_model(struct gw_mock_conn *c, const char *doc,
-                               const struct gw_json_member *m);
-/* "tok0 tok1 ... tok<N-1>" in the worker's second scratch; NULL span on OOM. */
-struct gw_span gw_mock_build_content(struct gw_mock_conn *c, uint32_t chunks);
-/* A non-streamed 200 body, or a fault's share of it (not close_before_response). */
-void gw_mock_finish_json(struct gw_mock_conn *c, const struct gw_mock_ctl *ctl,
-                         struct gw_span body);
-
-/* ---- anthropic.c: the Messages API ---- */
-
-/* POST /v1/messages: checks version, auth and body, then answers or starts a stream. */
+/* anthropic.c: POST /v1/messages: checks version, auth and body, then answers or streams. */
 void gw_mock_anthropic_messages(struct gw_mock_conn *c, const struct gw_http1_req *req,
                                 struct gw_span body);
-/* gw_mock_stream_step for a plan whose dialect is GW_MOCK_DIALECT_ANTHROPIC. */
-enum gw_mock_step gw_mock_anthropic_step(struct gw_mock_conn *c, uint64_t now_ms);
-
-/* ---- gemini.c: the Gemini API ---- */
-
-/* POST /v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse and
+/* gemini.c: POST /v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse and
  * :batchEmbedContents (path is the target without its query). */
 void gw_mock_gemini(struct gw_mock_conn *c, const struct gw_http1_req *req, struct gw_span path,
                     struct gw_span body);
-enum gw_mock_step gw_mock_gemini_step(struct gw_mock_conn *c, uint64_t now_ms);
-
-/* ---- cohere.c: Cohere's v2 API ---- */
-
-/* POST /v2/chat (streamed when "stream": true) and POST /v2/embed. */
+/* cohere.c: POST /v2/chat (streamed when "stream": true) and POST /v2/embed. */
 void gw_mock_cohere(struct gw_mock_conn *c, const struct gw_http1_req *req, struct gw_span path,
                     struct gw_span body);
-enum gw_mock_step gw_mock_cohere_step(struct gw_mock_conn *c, uint64_t now_ms);
-
-/* ---- bedrock.c: Bedrock's Converse API ---- */
-
-/* POST /model/{modelId}/converse and /model/{modelId}/converse-stream, SigV4 checked. */
+/* bedrock.c: POST /model/{modelId}/converse and /model/{modelId}/converse-stream, SigV4 checked. */
 void gw_mock_bedrock(struct gw_mock_conn *c, const struct gw_http1_req *req, struct gw_span path,
                      struct gw_span body);
-enum gw_mock_step gw_mock_bedrock_step(struct gw_mock_conn *c, uint64_t now_ms);
 
 /* ---- inline bodies ---- */
 
