@@ -9,7 +9,9 @@
  * dialect table, whole, split at every byte boundary and a byte at a time
  * (xtest.h). The signature is checked by recomputing it with
  * gw_sigv4_authorization over what went on the wire (test_sigv4.c pins that
- * function to AWS's own test vectors).
+ * function to AWS's own test vectors). The fixture, the checks over the
+ * dialect table, the refusals and bounds every dialect shares and the stream
+ * drivers are the dialect suites' shared ones (xtest.h, amplify.h).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,13 +23,11 @@
 #include "core/arena.h"
 #include "core/common.h"
 #include "core/config.h"
-#include "core/json.h"
 #include "core/span.h"
 #include "providers/bedrock.h"
 #include "providers/dialect.h"
 #include "providers/eventstream.h"
 #include "providers/sigv4.h"
-#include "providers/xbound.h"
 #include "providers/xlate.h"
 
 #include "amplify.h"
@@ -57,35 +57,6 @@ TestSuite(bedrock, .init = setup, .fini = xt_teardown);
 
 static const struct gw_dialect *const D = &gw_dialect_bedrock;
 
-static struct gw_xlate_req build_ok(const char *body)
-{
-    struct gw_xlate_req req;
-    struct gw_xlate_err err;
-    int r = gw_bedrock_build_request(&X, body, strlen(body), &req, &err);
-    cr_assert_eq(r, 0, "refused (%d): %s", err.status, err.message);
-    cr_assert(gw_json_validate(req.body.ptr, req.body.len));
-    return req;
-}
-
-static void expect_body(const char *in, const char *want)
-{
-    struct gw_xlate_req req = build_ok(in);
-    xt_assert_span(req.body, want);
-}
-
-static void expect_400(const char *in, const char *param, const char *msg_part)
-{
-    struct gw_xlate_req req;
-    struct gw_xlate_err err;
-    cr_assert_eq(gw_bedrock_build_request(&X, in, strlen(in), &req, &err), -1, "accepted: %s", in);
-    cr_assert_eq(err.status, 400);
-    if (param)
-        cr_assert_str_eq(err.param, param);
-    else
-        cr_assert_null(err.param);
-    cr_assert(strstr(err.message, msg_part), "message: %s", err.message);
-}
-
 /* The value of header `name` in the request's header block, or "" (static buffer). */
 static const char *header(const struct gw_xlate_req *req, const char *name)
 {
@@ -113,15 +84,15 @@ static const char *header(const struct gw_xlate_req *req, const char *name)
 
 Test(bedrock, system_messages_become_system_blocks_and_users_merge)
 {
-    struct gw_xlate_req req =
-        build_ok("{\"model\":\"claude\",\"messages\":["
-                 "{\"role\":\"system\",\"content\":\"You are terse.\"},"
-                 "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Answer in "
-                 "French.\"},{\"type\":\"text\",\"text\":\"\"}]},"
-                 "{\"role\":\"user\",\"content\":\"Hi \\u00e9\\\"\"},"
-                 "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Still there?\"}]},"
-                 "{\"role\":\"assistant\",\"content\":\"Oui.\"},"
-                 "{\"role\":\"system\",\"content\":\"\"}]}");
+    struct gw_xlate_req req = xt_build_ok(
+        D, "{\"model\":\"claude\",\"messages\":["
+           "{\"role\":\"system\",\"content\":\"You are terse.\"},"
+           "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Answer in "
+           "French.\"},{\"type\":\"text\",\"text\":\"\"}]},"
+           "{\"role\":\"user\",\"content\":\"Hi \\u00e9\\\"\"},"
+           "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Still there?\"}]},"
+           "{\"role\":\"assistant\",\"content\":\"Oui.\"},"
+           "{\"role\":\"system\",\"content\":\"\"}]}");
     xt_assert_span(req.body,
                    "{\"system\":[{\"text\":\"You are terse.\"},{\"text\":\"Answer in French.\"}],"
                    "\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi \\u00e9\\\"\"},"
@@ -133,21 +104,22 @@ Test(bedrock, system_messages_become_system_blocks_and_users_merge)
 
 Test(bedrock, inference_config_and_dropped_fields)
 {
-    expect_body(HI_IN ",\"max_tokens\":50,\"max_completion_tokens\":100,\"stop\":\"\\n\\n\","
-                      "\"temperature\":0.7,\"top_p\":0.9,\"top_k\":40,\"stream\":false,"
-                      "\"stream_options\":{\"include_usage\":true},\"user\":\"u-42\","
-                      "\"frequency_penalty\":0.5,\"presence_penalty\":0.1,\"seed\":7,"
-                      "\"parallel_tool_calls\":false,\"store\":true,\"service_tier\":\"auto\","
-                      "\"metadata\":{\"a\":\"b\"},\"reasoning_effort\":\"low\","
-                      "\"response_format\":{\"type\":\"text\"},\"logprobs\":false,"
-                      "\"top_logprobs\":0,\"logit_bias\":{},\"modalities\":[\"text\"],\"n\":1}",
-                "{" HI_MSGS ",\"inferenceConfig\":{\"maxTokens\":100,\"temperature\":0.7,"
-                "\"topP\":0.9,\"stopSequences\":[\"\\n\\n\"]}}");
-    expect_body(HI_IN ",\"max_tokens\":7,\"stop\":[\"END\",\"STOP\"],\"temperature\":null}",
-                "{" HI_MSGS ",\"inferenceConfig\":{\"maxTokens\":7,"
-                "\"stopSequences\":[\"END\",\"STOP\"]}}");
+    xt_expect_body(D,
+                   HI_IN ",\"max_tokens\":50,\"max_completion_tokens\":100,\"stop\":\"\\n\\n\","
+                         "\"temperature\":0.7,\"top_p\":0.9,\"top_k\":40,\"stream\":false,"
+                         "\"stream_options\":{\"include_usage\":true},\"user\":\"u-42\","
+                         "\"frequency_penalty\":0.5,\"presence_penalty\":0.1,\"seed\":7,"
+                         "\"parallel_tool_calls\":false,\"store\":true,\"service_tier\":\"auto\","
+                         "\"metadata\":{\"a\":\"b\"},\"reasoning_effort\":\"low\","
+                         "\"response_format\":{\"type\":\"text\"},\"logprobs\":false,"
+                         "\"top_logprobs\":0,\"logit_bias\":{},\"modalities\":[\"text\"],\"n\":1}",
+                   "{" HI_MSGS ",\"inferenceConfig\":{\"maxTokens\":100,\"temperature\":0.7,"
+                   "\"topP\":0.9,\"stopSequences\":[\"\\n\\n\"]}}");
+    xt_expect_body(D, HI_IN ",\"max_tokens\":7,\"stop\":[\"END\",\"STOP\"],\"temperature\":null}",
+                   "{" HI_MSGS ",\"inferenceConfig\":{\"maxTokens\":7,"
+                   "\"stopSequences\":[\"END\",\"STOP\"]}}");
     /* Nothing to configure: no inferenceConfig at all (Converse's defaults). */
-    expect_body(HI_IN "}", "{" HI_MSGS "}");
+    xt_expect_body(D, HI_IN "}", "{" HI_MSGS "}");
 }
 
 Test(bedrock, path_encodes_model_ids_arns_and_profiles_once)
@@ -167,20 +139,21 @@ Test(bedrock, path_encodes_model_ids_arns_and_profiles_once)
     };
     for (size_t i = 0; i < GW_ARRAY_SIZE(t); i++) {
         X.upstream_model = t[i].model;
-        cr_assert_str_eq(build_ok(HI_IN "}").path, t[i].path);
+        cr_assert_str_eq(xt_build_ok(D, HI_IN "}").path, t[i].path);
     }
     X.upstream_model = MODEL;
     X.stream = true;
-    cr_assert_str_eq(build_ok(HI_IN ",\"stream\":true}").path,
+    cr_assert_str_eq(xt_build_ok(D, HI_IN ",\"stream\":true}").path,
                      "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream");
     /* No upstream model: the client's "model" (decoded) names it. */
     X.stream = false;
     X.upstream_model = NULL;
-    cr_assert_str_eq(build_ok("{\"model\":\"amazon.nova-pro-v1\\u003a0\",\"messages\":[{\"role\":"
-                              "\"user\",\"content\":\"x\"}]}")
-                         .path,
-                     "/model/amazon.nova-pro-v1%3A0/converse");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model", "model");
+    cr_assert_str_eq(
+        xt_build_ok(D, "{\"model\":\"amazon.nova-pro-v1\\u003a0\",\"messages\":[{\"role\":"
+                       "\"user\",\"content\":\"x\"}]}")
+            .path,
+        "/model/amazon.nova-pro-v1%3A0/converse");
+    xt_expect_400(D, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model", "model");
 }
 
 /* Recomputes the signature over what goes on the wire and compares. */
@@ -208,7 +181,7 @@ static void expect_signed(const struct gw_xlate_req *req, const char *token)
 
 Test(bedrock, requests_are_signed_with_sigv4_over_the_wire_path_host_and_body)
 {
-    struct gw_xlate_req req = build_ok(HI_IN "}");
+    struct gw_xlate_req req = xt_build_ok(D, HI_IN "}");
     expect_signed(&req, "");
     cr_assert_eq(memmem(req.headers.ptr, req.headers.len, "x-amz-security-token", 20), NULL);
 
@@ -216,17 +189,17 @@ Test(bedrock, requests_are_signed_with_sigv4_over_the_wire_path_host_and_body)
     prov.aws_session_token = "FQoGZXIvYXdzEXAMPLE//token=";
     prov.base_path = "/bedrock";
     prov.host_header = "127.0.0.1:8443";
-    req = build_ok(HI_IN "}");
+    req = xt_build_ok(D, HI_IN "}");
     expect_signed(&req, "FQoGZXIvYXdzEXAMPLE//token=");
 
     /* The signature covers the body and the time: either change changes it. */
     char a1[GW_SIGV4_AUTH_MAX], a2[GW_SIGV4_AUTH_MAX];
     snprintf(a1, sizeof(a1), "%s", header(&req, "authorization"));
-    req = build_ok(HI_IN ",\"temperature\":1}");
+    req = xt_build_ok(D, HI_IN ",\"temperature\":1}");
     snprintf(a2, sizeof(a2), "%s", header(&req, "authorization"));
     cr_assert_str_neq(a1, a2);
     X.created += 1;
-    req = build_ok(HI_IN "}");
+    req = xt_build_ok(D, HI_IN "}");
     cr_assert_str_neq(header(&req, "authorization"), a1);
     cr_assert_str_eq(header(&req, "x-amz-date"), "20150830T123601Z");
 }
@@ -234,7 +207,7 @@ Test(bedrock, requests_are_signed_with_sigv4_over_the_wire_path_host_and_body)
 Test(bedrock, no_access_key_sends_an_unsigned_request_and_bad_credentials_are_500)
 {
     prov.aws_access_key_id = "";
-    struct gw_xlate_req req = build_ok(HI_IN "}");
+    struct gw_xlate_req req = xt_build_ok(D, HI_IN "}");
     xt_assert_span(req.headers, "x-amz-date: 20150830T123600Z\r\n");
     prov.aws_access_key_id = "AKID WITH SPACE";
     struct gw_xlate_err err;
@@ -245,7 +218,8 @@ Test(bedrock, no_access_key_sends_an_unsigned_request_and_bad_credentials_are_50
 
 Test(bedrock, images_are_sent_as_bytes)
 {
-    expect_body(
+    xt_expect_body(
+        D,
         "{\"messages\":[{\"role\":\"user\",\"content\":["
         "{\"type\":\"text\",\"text\":\"What is in these?\"},"
         "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\","
@@ -259,22 +233,27 @@ Test(bedrock, images_are_sent_as_bytes)
         "{\"image\":{\"format\":\"jpeg\",\"source\":{\"bytes\":\"/9j/4AAQ\"}}},"
         "{\"image\":{\"format\":\"webp\",\"source\":{\"bytes\":\"UklGRg==\"}}},"
         "{\"image\":{\"format\":\"gif\",\"source\":{\"bytes\":\"R0lGOD\"}}}]}]}");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
-               "\"image_url\":{\"url\":\"https://upload.wikimedia.org/a.jpg\"}}]}]}",
-               "messages", "image bytes only");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
-               "\"image_url\":{\"url\":\"data:image/bmp;base64,Qk0=\"}}]}]}",
-               "messages", "png, jpeg, gif or webp");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
-               "\"image_url\":{\"url\":\"data:image/png,abc\"}}]}]}",
-               "messages", "base64");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
-               "\"image_url\":{\"url\":\"ftp://x/a.png\"}}]}]}",
-               "messages", "data: URLs");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\","
-               "\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":"
-               "\"data:image/png;base64,AA==\"}}]}]}",
-               "messages", "only accepted in user and tool messages");
+    xt_expect_400(D,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                  "\"image_url\":{\"url\":\"https://upload.wikimedia.org/a.jpg\"}}]}]}",
+                  "messages", "image bytes only");
+    xt_expect_400(D,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                  "\"image_url\":{\"url\":\"data:image/bmp;base64,Qk0=\"}}]}]}",
+                  "messages", "png, jpeg, gif or webp");
+    xt_expect_400(D,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                  "\"image_url\":{\"url\":\"data:image/png,abc\"}}]}]}",
+                  "messages", "base64");
+    xt_expect_400(D,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                  "\"image_url\":{\"url\":\"ftp://x/a.png\"}}]}]}",
+                  "messages", "data: URLs");
+    xt_expect_400(D,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\","
+                  "\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":"
+                  "\"data:image/png;base64,AA==\"}}]}]}",
+                  "messages", "only accepted in user and tool messages");
 }
 
 #define WEATHER_TOOL                                                                               \
@@ -293,27 +272,22 @@ Test(bedrock, images_are_sent_as_bytes)
 
 Test(bedrock, tools_and_every_tool_choice)
 {
-    expect_body(HI_IN "," WEATHER_TOOL "}", HI_OUT "\"toolConfig\":{" WEATHER_SPECS "}}");
-    expect_body(HI_IN "," WEATHER_TOOL ",\"tool_choice\":\"auto\"}",
-                HI_OUT "\"toolConfig\":{" WEATHER_SPECS ",\"toolChoice\":{\"auto\":{}}}}");
-    expect_body(HI_IN "," WEATHER_TOOL ",\"tool_choice\":\"required\"}",
-                HI_OUT "\"toolConfig\":{" WEATHER_SPECS ",\"toolChoice\":{\"any\":{}}}}");
-    expect_body(HI_IN "," WEATHER_TOOL ",\"tool_choice\":{\"type\":\"function\",\"function\":"
-                      "{\"name\":\"get_weather\"}}}",
-                HI_OUT "\"toolConfig\":{" WEATHER_SPECS
-                       ",\"toolChoice\":{\"tool\":{\"name\":\"get_weather\"}}}}");
+    xt_expect_body(D, HI_IN "," WEATHER_TOOL "}", HI_OUT "\"toolConfig\":{" WEATHER_SPECS "}}");
+    xt_expect_body(D, HI_IN "," WEATHER_TOOL ",\"tool_choice\":\"auto\"}",
+                   HI_OUT "\"toolConfig\":{" WEATHER_SPECS ",\"toolChoice\":{\"auto\":{}}}}");
+    xt_expect_body(D, HI_IN "," WEATHER_TOOL ",\"tool_choice\":\"required\"}",
+                   HI_OUT "\"toolConfig\":{" WEATHER_SPECS ",\"toolChoice\":{\"any\":{}}}}");
+    xt_expect_body(D,
+                   HI_IN "," WEATHER_TOOL ",\"tool_choice\":{\"type\":\"function\",\"function\":"
+                         "{\"name\":\"get_weather\"}}}",
+                   HI_OUT "\"toolConfig\":{" WEATHER_SPECS
+                          ",\"toolChoice\":{\"tool\":{\"name\":\"get_weather\"}}}}");
     /* none: Converse has no such choice; the model is not offered the tools. */
-    expect_body(HI_IN "," WEATHER_TOOL ",\"tool_choice\":\"none\"}", "{" HI_MSGS "}");
+    xt_expect_body(D, HI_IN "," WEATHER_TOOL ",\"tool_choice\":\"none\"}", "{" HI_MSGS "}");
     /* An empty tools list is no tools; tool_choice without tools is ignored. */
-    expect_body(HI_IN ",\"tools\":[],\"tool_choice\":\"required\"}", "{" HI_MSGS "}");
-    expect_400(HI_IN "," WEATHER_TOOL ",\"tool_choice\":\"sometimes\"}", "tool_choice", "auto");
-    expect_400(HI_IN "," WEATHER_TOOL ",\"tool_choice\":{\"type\":\"function\"}}", "tool_choice",
-               "name a function");
-    expect_400(HI_IN ",\"tools\":[{\"type\":\"web_search\"}]}", "tools", "function");
-    expect_400(HI_IN ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
-                     "\"parameters\":[]}}]}",
-               "tools", "JSON Schema object");
-    expect_400(HI_IN ",\"tools\":{}}", "tools", "array");
+    xt_expect_body(D, HI_IN ",\"tools\":[],\"tool_choice\":\"required\"}", "{" HI_MSGS "}");
+    xt_expect_400(D, HI_IN "," WEATHER_TOOL ",\"tool_choice\":{\"type\":\"function\"}}",
+                  "tool_choice", "name a function");
 }
 
 #define TOOL_HISTORY                                                                               \
@@ -355,113 +329,90 @@ Test(bedrock, tools_and_every_tool_choice)
 
 Test(bedrock, tool_calls_and_parallel_results_are_merged)
 {
-    expect_body(TOOL_HISTORY "," WEATHER_TOOL "}",
-                TOOL_HISTORY_OUT ",\"toolConfig\":{" WEATHER_SPECS "}}");
+    xt_expect_body(D, TOOL_HISTORY "," WEATHER_TOOL "}",
+                   TOOL_HISTORY_OUT ",\"toolConfig\":{" WEATHER_SPECS "}}");
 }
 
 Test(bedrock, a_tool_history_always_gets_the_tool_config_converse_requires)
 {
     /* tool_choice none: the client's tools, with no toolChoice. */
-    expect_body(TOOL_HISTORY "," WEATHER_TOOL ",\"tool_choice\":\"none\"}",
-                TOOL_HISTORY_OUT ",\"toolConfig\":{" WEATHER_SPECS "}}");
+    xt_expect_body(D, TOOL_HISTORY "," WEATHER_TOOL ",\"tool_choice\":\"none\"}",
+                   TOOL_HISTORY_OUT ",\"toolConfig\":{" WEATHER_SPECS "}}");
     /* No tools at all: the ones the history calls, once each, with an open schema. */
-    expect_body(TOOL_HISTORY "}",
-                TOOL_HISTORY_OUT ",\"toolConfig\":{\"tools\":["
-                                 "{\"toolSpec\":{\"name\":\"get_weather\",\"inputSchema\":"
-                                 "{\"json\":{\"type\":\"object\"}}}},"
-                                 "{\"toolSpec\":{\"name\":\"now\",\"inputSchema\":"
-                                 "{\"json\":{\"type\":\"object\"}}}}]}}");
+    xt_expect_body(D, TOOL_HISTORY "}",
+                   TOOL_HISTORY_OUT ",\"toolConfig\":{\"tools\":["
+                                    "{\"toolSpec\":{\"name\":\"get_weather\",\"inputSchema\":"
+                                    "{\"json\":{\"type\":\"object\"}}}},"
+                                    "{\"toolSpec\":{\"name\":\"now\",\"inputSchema\":"
+                                    "{\"json\":{\"type\":\"object\"}}}}]}}");
 }
 
+/* Arguments, ids and types are among xt_check_openai_400's refusals. */
 Test(bedrock, invalid_tool_calls_are_400)
 {
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
-               "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t1\",\"type\":\"function\","
-               "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":\"}}]}]}",
-               "messages", "arguments must be a JSON object");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
-               "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t1\",\"type\":\"function\","
-               "\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]}]}",
-               "messages", "arguments must be a JSON object");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
-               "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t1\",\"type\":\"custom\","
-               "\"function\":{\"name\":\"f\"}}]}]}",
-               "messages", "only function tool calls");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
-               "{\"role\":\"assistant\",\"tool_calls\":[{\"type\":\"function\","
-               "\"function\":{\"name\":\"f\"}}]}]}",
-               "messages", "need id and function.name");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"tool\","
-               "\"content\":\"x\"}]}",
-               "messages", "tool_call_id");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"tool\","
-               "\"tool_call_id\":\"t\",\"content\":7}]}",
-               "messages", "string or parts");
+    xt_expect_400(D,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"tool\","
+                  "\"tool_call_id\":\"t\",\"content\":7}]}",
+                  "messages", "string or parts");
 }
 
 Test(bedrock, the_conversation_must_start_with_the_user)
 {
-    expect_400("{\"messages\":[{\"role\":\"system\",\"content\":\"Be nice.\"},"
-               "{\"role\":\"assistant\",\"content\":\"Hello! How can I help?\"},"
-               "{\"role\":\"user\",\"content\":\"Hi\"}]}",
-               "messages", "start with a user message");
-    expect_400("{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t1\","
-               "\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}]}",
-               "messages", "start with a user message");
-    expect_400("{\"messages\":[{\"role\":\"system\",\"content\":\"Only a system prompt\"}]}",
-               "messages", "at least one user message");
-    expect_400("{\"messages\":[]}", "messages", "at least one user message");
+    xt_expect_400(D,
+                  "{\"messages\":[{\"role\":\"system\",\"content\":\"Be nice.\"},"
+                  "{\"role\":\"assistant\",\"content\":\"Hello! How can I help?\"},"
+                  "{\"role\":\"user\",\"content\":\"Hi\"}]}",
+                  "messages", "start with a user message");
+    xt_expect_400(D,
+                  "{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t1\","
+                  "\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}]}",
+                  "messages", "start with a user message");
+    xt_expect_400(D, "{\"messages\":[{\"role\":\"system\",\"content\":\"Only a system prompt\"}]}",
+                  "messages", "at least one user message");
+    xt_expect_400(D, "{\"messages\":[]}", "messages", "at least one user message");
     /* An empty assistant message first says nothing: it is skipped. */
-    expect_body("{\"messages\":[{\"role\":\"assistant\",\"content\":\"\"},"
-                "{\"role\":\"user\",\"content\":\"Hi\"}]}",
-                "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"}]}]}");
+    xt_expect_body(D,
+                   "{\"messages\":[{\"role\":\"assistant\",\"content\":\"\"},"
+                   "{\"role\":\"user\",\"content\":\"Hi\"}]}",
+                   "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Hi\"}]}]}");
 }
 
 Test(bedrock, fields_converse_cannot_honour_are_400_with_their_param)
 {
-    expect_400(HI_IN ",\"n\":2}", "n", "n must be 1");
-    expect_400(HI_IN ",\"response_format\":{\"type\":\"json_object\"}}", "response_format",
-               "not supported");
-    expect_400(HI_IN ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{}}}",
-               "response_format", "not supported");
-    expect_400(HI_IN ",\"logprobs\":true}", "logprobs", "not supported");
-    expect_400(HI_IN ",\"top_logprobs\":3}", "top_logprobs", "not supported");
-    expect_400(HI_IN ",\"logit_bias\":{\"50256\":-100}}", "logit_bias", "not supported");
-    expect_400(HI_IN ",\"modalities\":[\"text\",\"audio\"]}", "modalities", "text only");
-    expect_400(HI_IN ",\"audio\":{\"voice\":\"alloy\",\"format\":\"wav\"}}", "audio",
-               "not supported");
+    xt_expect_400(D, HI_IN ",\"n\":2}", "n", "n must be 1");
+    xt_expect_400(D, HI_IN ",\"response_format\":{\"type\":\"json_object\"}}", "response_format",
+                  "not supported");
+    xt_expect_400(D, HI_IN ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{}}}",
+                  "response_format", "not supported");
+    xt_expect_400(D, HI_IN ",\"logprobs\":true}", "logprobs", "not supported");
+    xt_expect_400(D, HI_IN ",\"top_logprobs\":3}", "top_logprobs", "not supported");
+    xt_expect_400(D, HI_IN ",\"logit_bias\":{\"50256\":-100}}", "logit_bias", "not supported");
+    xt_expect_400(D, HI_IN ",\"modalities\":[\"text\",\"audio\"]}", "modalities", "text only");
+    xt_expect_400(D, HI_IN ",\"audio\":{\"voice\":\"alloy\",\"format\":\"wav\"}}", "audio",
+                  "not supported");
 }
 
+/* The refusals every dialect shares (xtest.h), Bedrock parsing tool arguments too, and its own. */
 Test(bedrock, other_invalid_requests_are_400)
 {
-    expect_400("{\"messages\":", NULL, "JSON object");
-    expect_400("[1]", NULL, "JSON object");
-    expect_400("{\"model\":\"m\"}", "messages", "messages");
-    expect_400("{\"messages\":{}}", "messages", "messages");
-    expect_400("{\"messages\":[{\"role\":\"function\",\"content\":\"x\"}]}", "messages", "role");
-    expect_400("{\"messages\":[1]}", "messages", "objects");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":7}]}", "messages", "string or");
-    expect_400("{\"messages\":[{\"role\":\"system\",\"content\":7}]}", "messages", "text");
-    expect_400("{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image_url\"}]}]}",
-               "messages", "system message parts must be text");
-    expect_400(HI_IN ",\"max_tokens\":1.5}", "max_tokens", "positive integer");
-    expect_400(HI_IN ",\"max_completion_tokens\":0}", "max_completion_tokens", "positive");
-    expect_400(HI_IN ",\"temperature\":\"hot\"}", "temperature", "number");
-    expect_400(HI_IN ",\"top_p\":true}", "top_p", "number");
-    expect_400(HI_IN ",\"stream\":\"yes\"}", "stream", "boolean");
-    expect_400(HI_IN ",\"stop\":5}", "stop", "string");
-    expect_400(HI_IN ",\"stop\":[\"a\",1]}", "stop", "string");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\"}]}]}",
-               "messages", "not supported");
-    expect_400("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
-               "\"text\":3}]}]}",
-               "messages", "string text");
+    xt_check_openai_400(D, XT_REFUSES_BAD_ARGUMENTS);
+    xt_expect_400(D, "{\"messages\":[{\"role\":\"system\",\"content\":7}]}", "messages", "text");
+    xt_expect_400(D,
+                  "{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image_url\"}]}]}",
+                  "messages", "system message parts must be text");
+    xt_expect_400(D,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\"}]}]}",
+                  "messages", "not supported");
+    xt_expect_400(D,
+                  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+                  "\"text\":3}]}]}",
+                  "messages", "string text");
 }
 
 Test(bedrock, the_mock_controls_travel_verbatim)
 {
-    expect_body(HI_IN ",\"mock\":{\"chunks\":3,\"fault\":\"malformed_chunk\"}}",
-                "{" HI_MSGS ",\"mock\":{\"chunks\":3,\"fault\":\"malformed_chunk\"}}");
+    xt_expect_body(D, HI_IN ",\"mock\":{\"chunks\":3,\"fault\":\"malformed_chunk\"}}",
+                   "{" HI_MSGS ",\"mock\":{\"chunks\":3,\"fault\":\"malformed_chunk\"}}");
 }
 
 Test(bedrock, a_tiny_arena_gives_500_never_a_crash)
@@ -479,75 +430,10 @@ Test(bedrock, a_tiny_arena_gives_500_never_a_crash)
 
 /* ---- bounds (providers/xbound.h) ---- */
 
-/* The request of the security finding (Gemini's): refused on its name, nothing rendered. */
-/* Collecting the names the history calls looks back over them: calls are capped. */
-Test(bedrock, tool_calls_are_capped_at_4096)
+/* Collecting the names the history calls looks back over them: calls are capped. No embeddings. */
+Test(bedrock, translation_bounds)
 {
-    struct gw_xlate_req req;
-    struct gw_xlate_err err;
-    char *in = amp_body(8, GW_XBOUND_TOOL_CALLS_MAX, 1, 0);
-    cr_assert_eq(gw_bedrock_build_request(&X, in, strlen(in), &req, &err), 0, "%s", err.message);
-    free(in);
-    in = amp_body(8, GW_XBOUND_TOOL_CALLS_MAX + 1, 1, 0);
-    cr_assert_eq(gw_bedrock_build_request(&X, in, strlen(in), &req, &err), -1);
-    cr_assert_eq(err.status, 400);
-    cr_assert(strstr(err.message, "at most 4096 tool calls"), "%s", err.message);
-    free(in);
-}
-
-Test(bedrock, the_amplification_request_is_refused_and_the_arena_stays_small)
-{
-    char *in = amp_body(AMP_NAME_LEN, 1, AMP_RESULTS, 0);
-    struct gw_xlate_req req;
-    struct gw_xlate_err err;
-    cr_assert_eq(gw_bedrock_build_request(&X, in, strlen(in), &req, &err), -1);
-    cr_assert_eq(err.status, 400);
-    cr_assert_str_eq(err.param, AMP_PARAM);
-    cr_assert(strstr(err.message, "too long"), "%s", err.message);
-    cr_assert_lt(arena.total, (size_t)1 << 20, "arena %zu bytes", arena.total);
-    free(in);
-}
-
-Test(bedrock, function_names_over_64_characters_are_refused_where_they_are_copied)
-{
-    char n65[66], in[512];
-    memset(n65, 'n', 65);
-    n65[65] = '\0';
-    snprintf(in, sizeof(in),
-             HI_IN ",\"tools\":["
-                   "{\"type\":\"function\",\"function\":{\"name\":\"%s\"}}]}",
-             n65);
-    expect_400(in, "tools[0].function.name", "too long (65 bytes)");
-    snprintf(in, sizeof(in),
-             HI_IN ",\"tools\":["
-                   "{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],"
-                   "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"%s\"}}}",
-             n65);
-    expect_400(in, "tool_choice.function.name", "too long");
-    expect_400(HI_IN ",\"tools\":["
-                     "{\"type\":\"function\",\"function\":{\"name\":\"mcp.f\"}}]}",
-               "tools[0].function.name", "not valid");
-    char *hist = amp_body(GW_XBOUND_NAME_MAX + 1, 1, 1, 0);
-    expect_400(hist, AMP_PARAM, "too long");
-    free(hist);
-}
-
-Test(bedrock, a_large_request_under_the_limits_still_translates)
-{
-    char *in = amp_body(GW_XBOUND_NAME_MAX, 64, 512, 8 << 20);
-    struct gw_xlate_req req = build_ok(in);
-    cr_assert_gt(req.body.len, (size_t)8 << 20);
-    cr_assert_lt(req.body.len, 2 * strlen(in));
-    free(in);
-}
-
-Test(bedrock, a_request_over_the_ceiling_is_refused_with_400)
-{
-    char *in = amp_user_body(20000);
-    X.out_max = 8192;
-    expect_400(in, NULL, "larger than 8192 bytes");
-    cr_assert_lt(arena.total, (size_t)256 << 10);
-    free(in);
+    xt_check_bounds(D, &(struct xt_bounds){.caps_calls = true});
 }
 
 /* ---- responses ---- */
@@ -556,37 +442,28 @@ Test(bedrock, a_request_over_the_ceiling_is_refused_with_400)
     "{\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion\",\"created\":1440938160,"             \
     "\"model\":\"claude\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
 
-static void expect_response(const char *in, const char *want, struct gw_xlate_usage *u)
-{
-    struct gw_span out;
-    cr_assert_eq(gw_bedrock_translate_response(&X, in, strlen(in), &out, u), 0);
-    xt_assert_span(out, want);
-}
-
 Test(bedrock, response_text)
 {
     struct gw_xlate_usage u = {0};
-    expect_response("{\"metrics\":{\"latencyMs\":1105},\"output\":{\"message\":{\"content\":["
-                    "{\"text\":\"Hi! My name is \\\"Claude\\\".\"},{\"text\":\" Bye.\"}],"
-                    "\"role\":\"assistant\"}},\"stopReason\":\"end_turn\","
-                    "\"usage\":{\"inputTokens\":2095,\"outputTokens\":503,\"totalTokens\":2598}}",
-                    CHAT_HEAD
-                    "\"content\":\"Hi! My name is \\\"Claude\\\". Bye.\",\"refusal\":null},"
-                    "\"logprobs\":null,\"finish_reason\":\"stop\"}],"
-                    "\"usage\":{\"prompt_tokens\":2095,\"completion_tokens\":503,"
-                    "\"total_tokens\":2598,\"prompt_tokens_details\":{\"cached_tokens\":0},"
-                    "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}",
-                    &u);
-    cr_assert(u.have);
-    cr_assert_eq(u.prompt_tokens, 2095);
-    cr_assert_eq(u.completion_tokens, 503);
-    cr_assert_eq(u.cached_tokens, 0);
+    xt_expect_response(
+        D,
+        "{\"metrics\":{\"latencyMs\":1105},\"output\":{\"message\":{\"content\":["
+        "{\"text\":\"Hi! My name is \\\"Claude\\\".\"},{\"text\":\" Bye.\"}],"
+        "\"role\":\"assistant\"}},\"stopReason\":\"end_turn\","
+        "\"usage\":{\"inputTokens\":2095,\"outputTokens\":503,\"totalTokens\":2598}}",
+        CHAT_HEAD
+        "\"content\":\"Hi! My name is \\\"Claude\\\". Bye.\",\"refusal\":null},"
+        "\"logprobs\":null,\"finish_reason\":\"stop\"}]," XT_USAGE(2095, 503, 2598, 0, 0) "}",
+        &u);
+    xt_assert_usage(
+        &u, (struct gw_xlate_usage){.have = true, .prompt_tokens = 2095, .completion_tokens = 503});
 }
 
 Test(bedrock, response_tool_use_reasoning_and_cache_usage)
 {
     struct gw_xlate_usage u = {0};
-    expect_response(
+    xt_expect_response(
+        D,
         "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["
         "{\"reasoningContent\":{\"reasoningText\":{\"text\":\"Let me see.\","
         "\"signature\":\"EqQBCgIY\"}}},"
@@ -596,35 +473,35 @@ Test(bedrock, response_tool_use_reasoning_and_cache_usage)
         "\"stopReason\":\"tool_use\",\"usage\":{\"inputTokens\":21,\"outputTokens\":393,"
         "\"totalTokens\":189500,\"cacheReadInputTokens\":1000,\"cacheWriteInputTokens\":188086},"
         "\"metrics\":{\"latencyMs\":3212}}",
-        CHAT_HEAD "\"content\":null,\"tool_calls\":["
-                  "{\"id\":\"tooluse_kZJMlvQmRJ6eAyJE5GIl7Q\",\"type\":\"function\",\"function\":"
-                  "{\"name\":\"get_weather\",\"arguments\":\"{\\\"location\\\": \\\"Seattle, "
-                  "WA\\\", \\\"unit\\\": \\\"celsius\\\"}\"}},"
-                  "{\"id\":\"tooluse_02\",\"type\":\"function\",\"function\":{\"name\":\"now\","
-                  "\"arguments\":\"{}\"}}],"
-                  "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
-                  "\"usage\":{\"prompt_tokens\":189107,\"completion_tokens\":393,"
-                  "\"total_tokens\":189500,\"prompt_tokens_details\":{\"cached_tokens\":1000},"
-                  "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}",
+        CHAT_HEAD
+        "\"content\":null,\"tool_calls\":["
+        "{\"id\":\"tooluse_kZJMlvQmRJ6eAyJE5GIl7Q\",\"type\":\"function\",\"function\":"
+        "{\"name\":\"get_weather\",\"arguments\":\"{\\\"location\\\": \\\"Seattle, "
+        "WA\\\", \\\"unit\\\": \\\"celsius\\\"}\"}},"
+        "{\"id\":\"tooluse_02\",\"type\":\"function\",\"function\":{\"name\":\"now\","
+        "\"arguments\":\"{}\"}}],"
+        "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}]," XT_USAGE(
+            189107, 393, 189500, 1000, 0) "}",
         &u);
-    cr_assert_eq(u.prompt_tokens, 189107);
-    cr_assert_eq(u.cached_tokens, 1000);
-    cr_assert_eq(u.cache_creation_tokens, 188086);
-    cr_assert_eq(u.completion_tokens, 393);
+    xt_assert_usage(&u, (struct gw_xlate_usage){.have = true,
+                                                .prompt_tokens = 189107,
+                                                .cached_tokens = 1000,
+                                                .cache_creation_tokens = 188086,
+                                                .completion_tokens = 393});
 }
 
 Test(bedrock, response_text_and_tool_use_together)
 {
-    expect_response(
+    xt_expect_response(
+        D,
         "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["
         "{\"text\":\"Checking.\"},{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"f\"}}]}},"
         "\"stopReason\":\"tool_use\",\"usage\":{\"inputTokens\":1,\"outputTokens\":2}}",
-        CHAT_HEAD "\"content\":\"Checking.\",\"tool_calls\":[{\"id\":\"t1\",\"type\":"
-                  "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}],"
-                  "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
-                  "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3,"
-                  "\"prompt_tokens_details\":{\"cached_tokens\":0},"
-                  "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}",
+        CHAT_HEAD
+        "\"content\":\"Checking.\",\"tool_calls\":[{\"id\":\"t1\",\"type\":"
+        "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}],"
+        "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}]," XT_USAGE(
+            1, 2, 3, 0, 0) "}",
         NULL);
 }
 
@@ -643,18 +520,12 @@ Test(bedrock, response_every_stop_reason)
         {"\"something_new\"", "stop"},
         {"null", "stop"},
     };
-    for (size_t i = 0; i < GW_ARRAY_SIZE(map); i++) {
-        char in[512], want[128];
-        snprintf(in, sizeof(in),
-                 "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"x\"}]"
-                 "}},\"stopReason\":%s,\"usage\":{\"inputTokens\":1,\"outputTokens\":1}}",
-                 map[i][0]);
-        snprintf(want, sizeof(want), "\"finish_reason\":\"%s\"", map[i][1]);
-        struct gw_span out;
-        cr_assert_eq(gw_bedrock_translate_response(&X, in, strlen(in), &out, NULL), 0);
-        cr_assert(memmem(out.ptr, out.len, want, strlen(want)), "%s: %.*s", map[i][0], (int)out.len,
-                  out.ptr);
-    }
+    for (size_t i = 0; i < GW_ARRAY_SIZE(map); i++)
+        xt_expect_finish(D,
+                         "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":"
+                         "[{\"text\":\"x\"}]}},\"stopReason\":",
+                         map[i][0], ",\"usage\":{\"inputTokens\":1,\"outputTokens\":1}}",
+                         map[i][1]);
 }
 
 Test(bedrock, response_that_is_not_converse_is_refused)
@@ -670,29 +541,11 @@ Test(bedrock, response_that_is_not_converse_is_refused)
         "{\"output\":{\"message\":{\"content\":[{\"toolUse\":{\"name\":\"f\"}}]}}}",
         "{\"output\":{\"message\":{\"content\":[{\"text\":\"\\x\"}]}}}",
     };
-    for (size_t i = 0; i < GW_ARRAY_SIZE(bad); i++) {
-        struct gw_span out;
-        struct gw_xlate_usage u = {0};
-        cr_assert_eq(gw_bedrock_translate_response(&X, bad[i], strlen(bad[i]), &out, &u), -1, "%s",
-                     bad[i]);
-        cr_assert_not(u.have);
-    }
+    for (size_t i = 0; i < GW_ARRAY_SIZE(bad); i++)
+        xt_expect_unreadable(D, bad[i]);
 }
 
 /* ---- errors ---- */
-
-/* translate_error for status, the x-amzn-ErrorType value hdr and body (NULL: absent). */
-static void expect_error(int status, const char *hdr, const char *body, int want_status,
-                         const char *want)
-{
-    struct gw_span out;
-    int st = 0;
-    cr_assert_eq(gw_bedrock_translate_error(status, hdr ? gw_span_cstr(hdr) : GW_SPAN_NULL, body,
-                                            body ? strlen(body) : 0, &arena, &out, &st),
-                 0);
-    cr_assert_eq(st, want_status, "%d %s: %d", status, hdr ? hdr : "(no header)", st);
-    xt_assert_span(out, want);
-}
 
 /* What follows the exception's name in x-amzn-ErrorType. */
 #define CORAL ":http://internal.amazon.com/coral/com.amazon.bedrock/"
@@ -700,52 +553,48 @@ static void expect_error(int status, const char *hdr, const char *body, int want
 #define ERR(type, code)                                                                            \
     "{\"error\":{\"message\":\"Too many requests, please wait before trying again.\","             \
     "\"type\":\"" type "\",\"param\":null,\"code\":" code "}}"
-#define NO_MESSAGE(status, type, code)                                                             \
-    "{\"error\":{\"message\":\"upstream provider error (HTTP " status ")\",\"type\":\"" type       \
-    "\",\"param\":null,\"code\":" code "}}"
 
 Test(bedrock, error_message_spellings_and_unparseable_bodies)
 {
     /* The message goes through as the upstream escaped it. */
-    expect_error(400, NULL, "{\"message\":\"The provided model identifier is \\\"bad\\\".\"}", 400,
-                 "{\"error\":{\"message\":\"The provided model identifier is \\\"bad\\\".\","
-                 "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
-    expect_error(403, NULL, "{\"Message\":\"User: arn:aws:iam::123:user/x is not authorized\"}",
-                 403,
-                 "{\"error\":{\"message\":\"User: arn:aws:iam::123:user/x is not authorized\","
-                 "\"type\":\"permission_error\",\"param\":null,\"code\":null}}");
+    xt_expect_error(D, 400, NULL, "{\"message\":\"The provided model identifier is \\\"bad\\\".\"}",
+                    400,
+                    "{\"error\":{\"message\":\"The provided model identifier is \\\"bad\\\".\","
+                    "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
+    xt_expect_error(D, 403, NULL,
+                    "{\"Message\":\"User: arn:aws:iam::123:user/x is not authorized\"}", 403,
+                    "{\"error\":{\"message\":\"User: arn:aws:iam::123:user/x is not authorized\","
+                    "\"type\":\"permission_error\",\"param\":null,\"code\":null}}");
     /* No message to pass on: the upstream's status is named instead. */
-    expect_error(502, NULL, "<html><body>502 Bad Gateway</body></html>", 502,
-                 NO_MESSAGE("502", "server_error", "null"));
-    expect_error(429, NULL, "", 429,
-                 NO_MESSAGE("429", "rate_limit_error", "\"rate_limit_exceeded\""));
-    expect_error(400, NULL, NULL, 400, NO_MESSAGE("400", "invalid_request_error", "null"));
-    expect_error(400, NULL, "{\"message\":\"\",\"__type\":\"ValidationException\"}", 400,
-                 NO_MESSAGE("400", "invalid_request_error", "null"));
+    xt_check_unreadable_errors(D);
+    xt_expect_error(D, 429, NULL, "", 429,
+                    XT_NO_MESSAGE("429", "rate_limit_error", "\"rate_limit_exceeded\""));
+    xt_expect_error(D, 400, NULL, "{\"message\":\"\",\"__type\":\"ValidationException\"}", 400,
+                    XT_NO_MESSAGE("400", "invalid_request_error", "null"));
 }
 
 /* One status, three meanings: only the header tells them apart. */
 Test(bedrock, a_429_is_throttling_a_spent_quota_or_a_model_still_loading_by_its_error_type)
 {
-    expect_error(429, "ThrottlingException" CORAL, SLOW_DOWN, 429,
-                 ERR("rate_limit_error", "\"rate_limit_exceeded\""));
-    expect_error(429, "ServiceQuotaExceededException" CORAL, SLOW_DOWN, 429,
-                 ERR("insufficient_quota", "\"insufficient_quota\""));
-    expect_error(429, "ModelNotReadyException" CORAL, SLOW_DOWN, 503,
-                 ERR("server_error", "\"model_not_ready\""));
+    xt_expect_error(D, 429, "ThrottlingException" CORAL, SLOW_DOWN, 429,
+                    ERR("rate_limit_error", "\"rate_limit_exceeded\""));
+    xt_expect_error(D, 429, "ServiceQuotaExceededException" CORAL, SLOW_DOWN, 429,
+                    ERR("insufficient_quota", "\"insufficient_quota\""));
+    xt_expect_error(D, 429, "ModelNotReadyException" CORAL, SLOW_DOWN, 503,
+                    ERR("server_error", "\"model_not_ready\""));
     /* Without the ':' suffix, and whatever the case. */
-    expect_error(429, "ServiceQuotaExceededException", SLOW_DOWN, 429,
-                 ERR("insufficient_quota", "\"insufficient_quota\""));
-    expect_error(429, " modelnotreadyexception :x", SLOW_DOWN, 503,
-                 ERR("server_error", "\"model_not_ready\""));
+    xt_expect_error(D, 429, "ServiceQuotaExceededException", SLOW_DOWN, 429,
+                    ERR("insufficient_quota", "\"insufficient_quota\""));
+    xt_expect_error(D, 429, " modelnotreadyexception :x", SLOW_DOWN, 503,
+                    ERR("server_error", "\"model_not_ready\""));
 }
 
 Test(bedrock, a_400_is_a_bad_request_or_a_spent_quota_by_its_error_type)
 {
-    expect_error(400, "ValidationException" CORAL, SLOW_DOWN, 400,
-                 ERR("invalid_request_error", "null"));
-    expect_error(400, "ServiceQuotaExceededException" CORAL, SLOW_DOWN, 429,
-                 ERR("insufficient_quota", "\"insufficient_quota\""));
+    xt_expect_error(D, 400, "ValidationException" CORAL, SLOW_DOWN, 400,
+                    ERR("invalid_request_error", "null"));
+    xt_expect_error(D, 400, "ServiceQuotaExceededException" CORAL, SLOW_DOWN, 429,
+                    ERR("insufficient_quota", "\"insufficient_quota\""));
 }
 
 /* A type the table does not know, an empty one, or none: the status decides, as before. */
@@ -753,11 +602,11 @@ Test(bedrock, an_unknown_or_absent_error_type_falls_back_to_the_status)
 {
     static const char *const hdrs[] = {NULL, "", ":", "SomethingNewException:http://x/"};
     for (size_t i = 0; i < GW_ARRAY_SIZE(hdrs); i++) {
-        expect_error(429, hdrs[i], SLOW_DOWN, 429,
-                     ERR("rate_limit_error", "\"rate_limit_exceeded\""));
-        expect_error(400, hdrs[i], SLOW_DOWN, 400, ERR("invalid_request_error", "null"));
-        expect_error(409, hdrs[i], SLOW_DOWN, 409, ERR("invalid_request_error", "null"));
-        expect_error(502, hdrs[i], SLOW_DOWN, 502, ERR("server_error", "null"));
+        xt_expect_error(D, 429, hdrs[i], SLOW_DOWN, 429,
+                        ERR("rate_limit_error", "\"rate_limit_exceeded\""));
+        xt_expect_error(D, 400, hdrs[i], SLOW_DOWN, 400, ERR("invalid_request_error", "null"));
+        xt_expect_error(D, 409, hdrs[i], SLOW_DOWN, 409, ERR("invalid_request_error", "null"));
+        xt_expect_error(D, 502, hdrs[i], SLOW_DOWN, 502, ERR("server_error", "null"));
     }
 }
 
@@ -769,14 +618,14 @@ Test(bedrock, the_bodys_type_is_the_fallback_and_the_header_wins_over_it)
         "\"message\":\"Too many requests, please wait before trying again.\"}";
     static const char ns[] = "{\"__type\":\"com.amazon.coral.service#ModelNotReadyException\","
                              "\"message\":\"Too many requests, please wait before trying again.\"}";
-    expect_error(429, NULL, quota, 429, ERR("insufficient_quota", "\"insufficient_quota\""));
-    expect_error(400, "", quota, 429, ERR("insufficient_quota", "\"insufficient_quota\""));
-    expect_error(429, NULL, ns, 503, ERR("server_error", "\"model_not_ready\""));
-    expect_error(429, "ThrottlingException" CORAL, quota, 429,
-                 ERR("rate_limit_error", "\"rate_limit_exceeded\""));
+    xt_expect_error(D, 429, NULL, quota, 429, ERR("insufficient_quota", "\"insufficient_quota\""));
+    xt_expect_error(D, 400, "", quota, 429, ERR("insufficient_quota", "\"insufficient_quota\""));
+    xt_expect_error(D, 429, NULL, ns, 503, ERR("server_error", "\"model_not_ready\""));
+    xt_expect_error(D, 429, "ThrottlingException" CORAL, quota, 429,
+                    ERR("rate_limit_error", "\"rate_limit_exceeded\""));
     /* A header the table does not know leaves the choice to __type. */
-    expect_error(429, "SomethingNewException", quota, 429,
-                 ERR("insufficient_quota", "\"insufficient_quota\""));
+    xt_expect_error(D, 429, "SomethingNewException", quota, 429,
+                    ERR("insufficient_quota", "\"insufficient_quota\""));
 }
 
 /*
@@ -786,13 +635,8 @@ Test(bedrock, the_bodys_type_is_the_fallback_and_the_header_wins_over_it)
  */
 Test(bedrock, every_error_maps_by_its_type_or_else_its_status)
 {
-    static const struct {
-        int in;
-        const char *name; /* x-amzn-ErrorType's exception; NULL: no header */
-        int out;
-        const char *type;
-        const char *code; /* JSON */
-    } t[] = {
+    /* type: x-amzn-ErrorType's exception; NULL: no header. */
+    static const struct xt_error_map t[] = {
         {400, "ValidationException", 400, "invalid_request_error", "null"},
         {403, "AccessDeniedException", 403, "permission_error", "null"},
         {403, "UnrecognizedClientException", 403, "invalid_request_error", "\"invalid_api_key\""},
@@ -821,14 +665,14 @@ Test(bedrock, every_error_maps_by_its_type_or_else_its_status)
         {302, NULL, 502, "server_error", "null"},
     };
     for (size_t i = 0; i < GW_ARRAY_SIZE(t); i++) {
-        char hdr[128], want[512];
-        snprintf(hdr, sizeof(hdr), "%s" CORAL, t[i].name ? t[i].name : "");
-        snprintf(want, sizeof(want), ERR("%s", "%s"), t[i].type, t[i].code);
-        expect_error(t[i].in, t[i].name ? hdr : NULL, SLOW_DOWN, t[i].out, want);
+        char hdr[128];
+        snprintf(hdr, sizeof(hdr), "%s" CORAL, t[i].type ? t[i].type : "");
+        xt_expect_error_map(D, &t[i], t[i].type ? hdr : NULL, SLOW_DOWN,
+                            "Too many requests, please wait before trying again.");
     }
     /* With no message, the status the upstream sent says what happened. */
-    expect_error(429, "ServiceQuotaExceededException", "", 429,
-                 NO_MESSAGE("429", "insufficient_quota", "\"insufficient_quota\""));
+    xt_expect_error(D, 429, "ServiceQuotaExceededException", "", 429,
+                    XT_NO_MESSAGE("429", "insufficient_quota", "\"insufficient_quota\""));
 }
 
 /* ---- streams ---- */
@@ -930,16 +774,9 @@ static const char want_chunks[] = CHUNK
 
 static const char want_usage_chunk[] =
     "data: {\"id\":\"chatcmpl-req1\",\"object\":\"chat.completion.chunk\",\"created\":1440938160,"
-    "\"model\":\"claude\",\"choices\":[],\"usage\":{\"prompt_tokens\":495,"
-    "\"completion_tokens\":78,\"total_tokens\":573,\"prompt_tokens_details\":"
-    "{\"cached_tokens\":100},\"completion_tokens_details\":{\"reasoning_tokens\":0}}}\n\n";
+    "\"model\":\"claude\",\"choices\":[]," XT_USAGE(495, 78, 573, 100, 0) "}\n\n";
 
-static const char want_done[] = "data: [DONE]\n\n";
-
-/* The error chunk (OpenAI's error object, server_error) a broken stream ends with, then [DONE]. */
-#define FAIL_END(msg)                                                                              \
-    "data: {\"error\":{\"message\":\"" msg "\",\"type\":\"server_error\",\"param\":null,"          \
-    "\"code\":null}}\n\ndata: [DONE]\n\n"
+static const char want_done[] = XT_DONE;
 
 Test(bedrock, stream_transcript_translates)
 {
@@ -952,12 +789,12 @@ Test(bedrock, stream_transcript_translates)
     char want[sizeof(want_chunks) + sizeof(want_done)];
     snprintf(want, sizeof(want), "%s%s", want_chunks, want_done);
     xt_assert_out(&c, want);
-    cr_assert(u.have);
-    cr_assert_eq(u.prompt_tokens, 495);
-    cr_assert_eq(u.cached_tokens, 100);
-    cr_assert_eq(u.cache_creation_tokens, 20);
-    cr_assert_eq(u.completion_tokens, 78);
-    cr_assert_eq(u.reasoning_tokens, 0, "Converse does not count thinking tokens apart");
+    /* Converse does not count thinking tokens apart: reasoning 0. */
+    xt_assert_usage(&u, (struct gw_xlate_usage){.have = true,
+                                                .prompt_tokens = 495,
+                                                .cached_tokens = 100,
+                                                .cache_creation_tokens = 20,
+                                                .completion_tokens = 78});
     free(c.p);
     free(in.p);
 }
@@ -975,10 +812,7 @@ Test(bedrock, stream_usage_chunk_only_when_asked)
 Test(bedrock, stream_every_split_and_byte_at_a_time_give_the_same_chunks)
 {
     struct xt_out in = transcript(true);
-    X.want_usage = true;
-    xt_check_splits(D, in.p, in.n);
-    X.want_usage = false;
-    xt_check_splits(D, in.p, in.n);
+    xt_check_splits_both(D, in.p, in.n);
     free(in.p);
 }
 
@@ -1069,7 +903,7 @@ Test(bedrock, stream_exception_becomes_one_error_chunk_then_done)
     /* No message in the payload: the exception's name says what happened. */
     struct xt_out in = {0};
     exc(&in, "internalServerException", "{}");
-    xt_expect_stream(D, in.p, in.n, FAIL_END("upstream internalServerException"), 1);
+    xt_expect_stream(D, in.p, in.n, XT_ERROR_END("upstream internalServerException"), 1);
     xt_check_splits(D, in.p, in.n);
     free(in.p);
     /* A message-type "error" (the framing's own error) ends it the same way. */
@@ -1077,13 +911,13 @@ Test(bedrock, stream_exception_becomes_one_error_chunk_then_done)
     const char *const hv[] = {":message-type",  "error", ":error-code", "InternalFailure",
                               ":error-message", "boom",  NULL};
     es_add(&er, hv, "");
-    xt_expect_stream(D, er.p, er.n, FAIL_END("upstream stream error InternalFailure: boom"), 1);
+    xt_expect_stream(D, er.p, er.n, XT_ERROR_END("upstream stream error InternalFailure: boom"), 1);
     free(er.p);
     /* Header bytes are not JSON text: anything but printable ASCII shows as '?'
      * (found by fuzz_bedrock_stream). */
     struct xt_out odd = {0};
     exc(&odd, "model\xcfStream\n", "{}");
-    xt_expect_stream(D, odd.p, odd.n, FAIL_END("upstream model?Stream?"), 1);
+    xt_expect_stream(D, odd.p, odd.n, XT_ERROR_END("upstream model?Stream?"), 1);
     free(odd.p);
 }
 
@@ -1096,7 +930,7 @@ Test(bedrock, stream_bad_crc_is_an_error_chunk_and_minus_one)
     size_t second = in.n;
     ev(&in, "messageStop", "{\"stopReason\":\"end_turn\"}");
     static const char want_msg[] =
-        CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"}" NUL_END FAIL_END(
+        CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"}" NUL_END XT_ERROR_END(
             "broken event stream from the upstream: %s");
     char want[1024];
 
@@ -1116,7 +950,7 @@ Test(bedrock, stream_bad_crc_is_an_error_chunk_and_minus_one)
     in.p[in.n - 1] ^= 0xff;
     snprintf(want, sizeof(want),
              CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"}" NUL_END CHUNK
-                   "{\"content\":\"there\"}" NUL_END FAIL_END(
+                   "{\"content\":\"there\"}" NUL_END XT_ERROR_END(
                        "broken event stream from the upstream: %s"),
              gw_es_error_str(GW_ES_MESSAGE_CRC));
     xt_expect_stream(D, in.p, in.n, want, -1);
@@ -1128,8 +962,9 @@ Test(bedrock, stream_cut_short_ends_with_an_error_chunk_then_done)
 {
     struct xt_out in = {0};
     ev(&in, "contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hi\"}}");
-    static const char want[] = CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"}" NUL_END FAIL_END(
-        "upstream stream ended before messageStop");
+    static const char want[] =
+        CHUNK "{\"role\":\"assistant\",\"content\":\"Hi\"}" NUL_END XT_ERROR_END(
+            "upstream stream ended before messageStop");
     xt_expect_stream(D, in.p, in.n, want, -1);
     /* Also inside a message. */
     size_t whole = in.n;
@@ -1139,7 +974,7 @@ Test(bedrock, stream_cut_short_ends_with_an_error_chunk_then_done)
     xt_check_splits(D, in.p, in.n);
     /* Nothing at all. */
     in.n = 0;
-    xt_expect_stream(D, in.p, in.n, FAIL_END("upstream stream ended before messageStop"), -1);
+    xt_expect_stream(D, in.p, in.n, XT_ERROR_END("upstream stream ended before messageStop"), -1);
     free(in.p);
 }
 
@@ -1153,37 +988,28 @@ Test(bedrock, stream_invalid_payload_and_unknown_events)
        "{\"contentBlockIndex\":0,\"delta\":{\"toolUse\":{\"input\":"
        "\"{}\"}}}"); /* no tool block started: dropped */
     ev(&in, "contentBlockDelta", "{\"delta\":{\"text\":");
-    xt_expect_stream(D, in.p, in.n, FAIL_END("invalid event payload in the upstream stream"), -1);
+    xt_expect_stream(D, in.p, in.n, XT_ERROR_END("invalid event payload in the upstream stream"),
+                     -1);
     free(in.p);
 
     struct xt_out bad = {0};
     ev(&bad, "contentBlockStart",
        "{\"contentBlockIndex\":0,\"start\":{\"toolUse\":{\"toolUseId\":7}}}");
-    xt_expect_stream(D, bad.p, bad.n, FAIL_END("invalid toolUse block start upstream"), -1);
+    xt_expect_stream(D, bad.p, bad.n, XT_ERROR_END("invalid toolUse block start upstream"), -1);
     free(bad.p);
-}
-
-static int refuse_write(void *arg, const char *p, size_t n)
-{
-    (void)arg;
-    (void)p;
-    (void)n;
-    return -1;
 }
 
 Test(bedrock, stream_sink_refusal_stops_the_translation)
 {
     struct xt_out in = transcript(true);
-    struct gw_bedrock_stream s;
-    struct gw_xlate_sink sink = {refuse_write, NULL};
-    gw_bedrock_stream_init(&s, &X);
-    cr_assert_eq(gw_bedrock_stream_feed(&s, in.p, in.n, &sink, NULL), -1);
-    cr_assert_eq(gw_bedrock_stream_end(&s, &sink, NULL), -1);
+    xt_check_sink_refusal(D, in.p, in.n);
     /* The same when the refusal comes at the [DONE] after messageStop without metadata. */
     free(in.p);
     in = transcript(false);
     struct xt_out c = {0};
+    struct gw_bedrock_stream s;
     struct gw_xlate_sink ok = {xt_out_write, &c};
+    struct gw_xlate_sink sink = {xt_refuse_write, NULL};
     gw_bedrock_stream_init(&s, &X);
     cr_assert_eq(gw_bedrock_stream_feed(&s, in.p, in.n, &ok, NULL), 0);
     cr_assert_eq(gw_bedrock_stream_end(&s, &sink, NULL), -1);
@@ -1202,7 +1028,7 @@ Test(bedrock, stream_message_over_the_cap_is_refused_with_bounded_memory)
     prelude[10] = (unsigned char)(crc >> 8);
     prelude[11] = (unsigned char)crc;
     char want[512];
-    snprintf(want, sizeof(want), FAIL_END("broken event stream from the upstream: %s"),
+    snprintf(want, sizeof(want), XT_ERROR_END("broken event stream from the upstream: %s"),
              gw_es_error_str(GW_ES_BAD_LENGTH));
     xt_expect_stream(D, (const char *)prelude, sizeof(prelude), want, -1);
     struct xt_out c = {0};
@@ -1217,16 +1043,12 @@ Test(bedrock, stream_message_over_the_cap_is_refused_with_bounded_memory)
 
 Test(bedrock, the_dialect_table)
 {
-    const struct gw_dialect *d = gw_dialect_for(GW_PT_BEDROCK);
-    cr_assert_eq(d, &gw_dialect_bedrock);
-    cr_assert_str_eq(d->name, "bedrock");
-    cr_assert_str_eq(d->stream_ctype, "application/vnd.amazon.eventstream");
-    cr_assert_str_eq(d->error_type_header, "x-amzn-errortype");
-    cr_assert_null(d->build_embeddings);
-    cr_assert_null(d->translate_embeddings);
-    cr_assert_eq(d->stream_size, sizeof(struct gw_bedrock_stream));
-    cr_assert_eq(d->build_request, gw_bedrock_build_request);
-    cr_assert_eq(d->translate_response, gw_bedrock_translate_response);
-    cr_assert_eq(d->translate_error, gw_bedrock_translate_error);
+    xt_check_table(D, GW_PT_BEDROCK, "bedrock", "application/vnd.amazon.eventstream",
+                   sizeof(struct gw_bedrock_stream));
+    cr_assert_str_eq(D->error_type_header, "x-amzn-errortype");
+    cr_assert_null(D->build_embeddings);
+    cr_assert_eq(D->build_request, gw_bedrock_build_request);
+    cr_assert_eq(D->translate_response, gw_bedrock_translate_response);
+    cr_assert_eq(D->translate_error, gw_bedrock_translate_error);
     /* The stream entries are exercised by every stream test above (xtest.h drives the table). */
 }
