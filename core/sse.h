@@ -92,8 +92,8 @@ size_t gw_sse_write_data(char *out, size_t cap, const char *payload, size_t len)
 /*
  * The incremental reader: the stream's bytes in any split in, each complete
  * event's type ("event:", or empty) and joined data out. Lines end in CRLF,
- * LF or CR; comments and "id:"/"retry:" are skipped; an event whose data is
- * empty (no data line, or only empty ones) is not dispatched, as the spec
+ * LF or CR; comments and "id:"/"retry:" are skipped; an event whose joined
+ * data is empty (no data line, or one empty one) is not dispatched, as the spec
  * says; an unterminated last event is never dispatched. The partial event
  * lives in an arena buffer that doubles up to `max` bytes. All fields are
  * private.

@@ -97,10 +97,10 @@ int gw_embed_parse(const struct gw_xlate *x, const char *body, size_t len, struc
         out->dimensions = (long)d;
     }
     if (m[2].found && m[2].value.type != GW_JT_NULL) {
-        if (m[2].value.type == GW_JT_STRING && gw_span_eq(m[2].value.span, gw_span_cstr("base64")))
+        /* Compared unescaped: "b\u0061se64" is base64 to any JSON reader. */
+        if (m[2].value.type == GW_JT_STRING && gw_json_str_eq(m[2].value.span, "base64"))
             out->base64 = true;
-        else if (m[2].value.type != GW_JT_STRING ||
-                 !gw_span_eq(m[2].value.span, gw_span_cstr("float")))
+        else if (m[2].value.type != GW_JT_STRING || !gw_json_str_eq(m[2].value.span, "float"))
             return refuse(err, "encoding_format",
                           "`encoding_format` must be \"float\" or \"base64\".");
     }

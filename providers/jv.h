@@ -82,7 +82,11 @@ char *gw_jv_unesc(struct gw_arena *a, struct gw_span raw, size_t *n);
 /* A non-negative integer number into *out (0 when false); false otherwise. */
 bool gw_jv_u64(const struct gw_jv *v, uint64_t *out);
 
-/* A number as a double (0 when false); false when v is not a number. */
+/*
+ * A number as a double (0 when false); false when v is not a number or its
+ * text is 64 characters or longer (no count or parameter a translator reads
+ * is written that long).
+ */
 bool gw_jv_double(const struct gw_jv *v, double *out);
 
 /* True when v is an integer number (a sign allowed, no fraction or exponent). */

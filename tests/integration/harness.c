@@ -1346,6 +1346,30 @@ void h_mock_last_get(const char *path, char *out, size_t cap)
     free(doc);
 }
 
+char *h_mock_last_body(void)
+{
+    char *doc = h_mock_last();
+    cr_assert(doc, "GET /mock/last failed");
+    char *body = h_json_dup(doc, strlen(doc), "body");
+    cr_assert(body, "the mock's last request has no body: %s", doc);
+    free(doc);
+    return body;
+}
+
+void h_expect_chat_error(const char *model, bool stream, const char *extra, int status,
+                         const char *code, struct h_resp *out)
+{
+    char *body = h_chat_body(model, stream, extra);
+    struct h_resp r;
+    cr_assert_eq(h_chat(body, NULL, &r), 0, "no answer to %s", body);
+    h_assert_error(&r, status, code);
+    free(body);
+    if (out)
+        *out = r;
+    else
+        h_resp_free(&r);
+}
+
 void h_mock_last_expect(const char *path, const char *want)
 {
     char v[4096];

@@ -304,6 +304,13 @@ long h_json_array_len(const char *doc, size_t len, const char *path);
  * code is not NULL, error.code must equal it.
  */
 void h_assert_error(const struct h_resp *r, int status, const char *code);
+/*
+ * A chat request for model (h_chat_body(model, stream, extra)) that must be
+ * answered with the error `status`/`code` (code NULL: any). *out, when not
+ * NULL, keeps the answer (the caller frees it).
+ */
+void h_expect_chat_error(const char *model, bool stream, const char *extra, int status,
+                         const char *code, struct h_resp *out);
 
 /* ---- the mock's introspection ---- */
 
@@ -321,6 +328,8 @@ void h_mock_stats(struct h_mock_stats *st);
 char *h_mock_last(void);
 /* One field of /mock/last by dotted path ("headers.api-key") into out; "" when absent. */
 void h_mock_last_get(const char *path, char *out, size_t cap);
+/* The body of the mock's last request, unescaped (malloc'd); the test fails without one. */
+char *h_mock_last_body(void);
 /* h_mock_last_get(path) must equal want (the empty string: absent). */
 void h_mock_last_expect(const char *path, const char *want);
 

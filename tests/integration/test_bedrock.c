@@ -171,6 +171,35 @@ Test(bedrock, errors_are_translated)
     h_finish();
 }
 
+Test(bedrock, the_error_type_header_tells_errors_of_one_status_apart)
+{
+    /* Bedrock answers throttling and an exhausted quota both with 429 (and a
+     * quota and a validation error both with 400): x-amzn-ErrorType says which. */
+    static const struct {
+        int status;
+        const char *exception, *type, *code;
+        int client;
+    } t[] = {
+        {429, "ThrottlingException", "rate_limit_error", "rate_limit_exceeded", 429},
+        {429, "ServiceQuotaExceededException", "insufficient_quota", "insufficient_quota", 429},
+        {400, "ValidationException", "invalid_request_error", NULL, 400},
+        {400, "ServiceQuotaExceededException", "insufficient_quota", "insufficient_quota", 429},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"model\":\"" BR "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+                 "\"mock\":{\"status\":%d,\"error_type\":\"%s\"}}",
+                 t[i].status, t[i].exception);
+        struct h_resp r;
+        hd_post(body, &r);
+        h_assert_error(&r, t[i].client, t[i].code);
+        h_json_expect(r.body, "error.type", t[i].type);
+        h_resp_free(&r);
+    }
+    h_finish();
+}
+
 Test(bedrock, a_wrong_secret_gets_the_providers_403_translated)
 {
     struct h_resp r;

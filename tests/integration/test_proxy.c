@@ -65,15 +65,11 @@ TestSuite(proxy, .init = setup, .fini = teardown, .timeout = 90);
 /* The forwarded request as the mock saw it: its raw body, decoded from /mock/last. */
 static char *last_forwarded_body(char **last_out)
 {
-    char *last = h_mock_last();
-    cr_assert(last != NULL, "GET /mock/last failed");
-    char *body = h_json_dup(last, strlen(last), "body");
-    cr_assert(body != NULL, "/mock/last has no body: %s", last);
-    if (last_out)
-        *last_out = last;
-    else
-        free(last);
-    return body;
+    if (last_out) {
+        *last_out = h_mock_last();
+        cr_assert(*last_out != NULL, "GET /mock/last failed");
+    }
+    return h_mock_last_body();
 }
 
 static void assert_str_at(const char *doc, const char *path, const char *want)
@@ -477,40 +473,33 @@ Test(proxy, pipelined_requests_are_answered_in_order)
     h_finish();
 }
 
+/* An upstream 429 reaches the client as it came, retry-after included. */
+static void expect_429_passes_through(bool stream, const char *retry_after)
+{
+    char extra[96];
+    snprintf(extra, sizeof(extra), "\"mock\":{\"status\":429,\"retry_after\":\"%s\"}", retry_after);
+    struct h_resp r;
+    h_expect_chat_error(H_MODEL, stream, extra, 429, NULL, &r);
+    const char *ra = h_resp_header(&r, "retry-after");
+    cr_assert(ra && strcmp(ra, retry_after) == 0, "retry-after %s", ra ? ra : "(none)");
+    h_resp_free(&r);
+}
+
 Test(proxy, upstream_429_passes_through_with_retry_after)
 {
-    char *body = h_chat_body(H_MODEL, false, "\"mock\":{\"status\":429,\"retry_after\":\"3\"}");
-    struct h_resp r;
-    cr_assert_eq(h_chat(body, NULL, &r), 0);
-    h_assert_error(&r, 429, NULL);
-    const char *ra = h_resp_header(&r, "retry-after");
-    cr_assert(ra && strcmp(ra, "3") == 0, "retry-after %s", ra ? ra : "(none)");
-    h_resp_free(&r);
-    free(body);
+    expect_429_passes_through(false, "3");
     h_finish();
 }
 
 Test(proxy, streamed_upstream_429_passes_through_too)
 {
-    char *body = h_chat_body(H_MODEL, true, "\"mock\":{\"status\":429,\"retry_after\":\"7\"}");
-    struct h_resp r;
-    cr_assert_eq(h_chat(body, NULL, &r), 0);
-    h_assert_error(&r, 429, NULL);
-    const char *ra = h_resp_header(&r, "retry-after");
-    cr_assert(ra && strcmp(ra, "7") == 0, "retry-after %s", ra ? ra : "(none)");
-    h_resp_free(&r);
-    free(body);
+    expect_429_passes_through(true, "7");
     h_finish();
 }
 
 Test(proxy, upstream_connection_refused_gives_502)
 {
-    char *body = h_chat_body(DEAD_MODEL, false, NULL);
-    struct h_resp r;
-    cr_assert_eq(h_chat(body, NULL, &r), 0);
-    h_assert_error(&r, 502, NULL);
-    h_resp_free(&r);
-    free(body);
+    h_expect_chat_error(DEAD_MODEL, false, NULL, 502, NULL, NULL);
     h_finish();
 }
 
@@ -584,12 +573,7 @@ Test(proxy, x_api_key_header_is_accepted)
 
 Test(proxy, unknown_model_gives_404)
 {
-    char *body = h_chat_body("no-such-model", false, NULL);
-    struct h_resp r;
-    cr_assert_eq(h_chat(body, NULL, &r), 0);
-    h_assert_error(&r, 404, "model_not_found");
-    h_resp_free(&r);
-    free(body);
+    h_expect_chat_error("no-such-model", false, NULL, 404, "model_not_found", NULL);
     h_finish();
 }
 

@@ -108,15 +108,9 @@ Test(stream_lifecycle, client_abort_closes_the_upstream_connection)
 /* The upstream model name the mock saw for the last request. */
 static void assert_forwarded_model(const char *want)
 {
-    char *last = h_mock_last();
-    cr_assert(last != NULL);
-    char *fwd = h_json_dup(last, strlen(last), "body");
-    cr_assert(fwd != NULL, "%s", last);
-    char v[128];
-    cr_assert(h_json_get(fwd, strlen(fwd), "model", v, sizeof(v)) > 0, "%s", fwd);
-    cr_assert_str_eq(v, want, "upstream saw model %s, want %s", v, want);
+    char *fwd = h_mock_last_body();
+    h_json_expect(fwd, "model", want);
     free(fwd);
-    free(last);
 }
 
 /* Non-streamed chat for model; returns the status (the body is dropped). */
@@ -165,12 +159,7 @@ Test(stream_lifecycle, sighup_reload_mid_stream_keeps_the_stream_and_switches_ne
     h_mock_stats(&st);
     cr_assert(st.streams_active >= 1, "the stream ended before the reload could be seen");
 
-    char *body = h_chat_body("old-model", false, NULL);
-    struct h_resp r;
-    cr_assert_eq(h_chat(body, NULL, &r), 0);
-    h_assert_error(&r, 404, "model_not_found");
-    h_resp_free(&r);
-    free(body);
+    h_expect_chat_error("old-model", false, NULL, 404, "model_not_found", NULL);
     cr_assert_eq(chat_status(H_MODEL), 200);
     assert_forwarded_model("renamed-upstream");
 

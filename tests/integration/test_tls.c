@@ -85,12 +85,7 @@ Test(tls, non_streamed_completion_over_tls)
               r.body);
 
     /* It really went over TLS with the provider's key (the mock shares /mock/last). */
-    char *last = h_mock_last();
-    cr_assert(last != NULL);
-    cr_assert(h_json_get(last, strlen(last), "headers.authorization", v, sizeof(v)) > 0, "%s",
-              last);
-    cr_assert_str_eq(v, "Bearer " H_PROVIDER_KEY);
-    free(last);
+    h_mock_last_expect("headers.authorization", "Bearer " H_PROVIDER_KEY);
     h_resp_free(&r);
     free(body);
     h_finish();
@@ -120,10 +115,8 @@ Test(tls, streamed_completion_over_tls)
 
 Test(tls, wrong_ca_is_refused_with_502)
 {
-    char *body = h_chat_body(BAD_CA_MODEL, false, NULL);
     struct h_resp r;
-    cr_assert_eq(h_chat(body, NULL, &r), 0);
-    h_assert_error(&r, 502, NULL);
+    h_expect_chat_error(BAD_CA_MODEL, false, NULL, 502, NULL, &r);
     char msg[1024];
     cr_assert(h_json_get(r.body, r.body_len, "error.message", msg, sizeof(msg)) > 0);
     cr_assert(strcasestr(msg, "certificate") != NULL,
@@ -136,7 +129,6 @@ Test(tls, wrong_ca_is_refused_with_502)
     cr_assert_eq(r.status, 200, "status %d: %s", r.status, r.body);
     h_resp_free(&r);
     free(good);
-    free(body);
     h_finish();
 }
 

@@ -188,3 +188,15 @@ Test(embed, an_exhausted_arena_is_an_error_not_a_crash)
     cr_assert_eq(gw_embed_write(&X, &v, 1, 0, &out), -1);
     gw_arena_destroy(&tiny);
 }
+
+Test(embed, encoding_format_is_compared_unescaped)
+{
+    struct gw_embed_req r;
+    struct gw_xlate_err e;
+    cr_assert_eq(parse("{\"input\":\"x\",\"encoding_format\":\"b\\u0061se64\"}", &r, &e), 0,
+                 "%s", e.message);
+    cr_assert(r.base64);
+    cr_assert_eq(parse("{\"input\":\"x\",\"encoding_format\":\"\\u0066loat\"}", &r, &e), 0,
+                 "%s", e.message);
+    cr_assert(!r.base64);
+}
