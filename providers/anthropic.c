@@ -8,10 +8,12 @@
  * shape, and the SSE events of a streamed message. This file holds only the
  * mapping: JSON is read through providers/jv.h (strings are copied as their
  * raw, already escaped text whenever they pass through unchanged), the
- * OpenAI side is written by providers/oai.h, and the event stream is framed
- * by core/sse.h's reader. The request body is bounded by providers/xbound.h
- * (400 past its limit) and function names follow its rule (1 to 64 of
- * [a-zA-Z0-9_-], Anthropic's too).
+ * OpenAI request through providers/oreq.h (its walk hands this file the
+ * conversation piece by piece), the OpenAI side is written by
+ * providers/oai.h, and the event stream is framed by core/sse.h's reader.
+ * The request body is bounded by providers/xbound.h (400 past its limit)
+ * and function names follow its rule (1 to 64 of [a-zA-Z0-9_-],
+ * Anthropic's too).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +31,7 @@
 #include "providers/dialect.h"
 #include "providers/jv.h"
 #include "providers/oai.h"
+#include "providers/oreq.h"
 #include "providers/xbound.h"
 #include "providers/xlate.h"
 
@@ -42,106 +45,49 @@ static const char *prov_version(const struct gw_provider *p)
 
 /* ---- request: OpenAI -> Anthropic ---- */
 
-enum role { R_NONE = 0, R_USER, R_ASSISTANT };
-
 struct bctx {
     struct gw_jw w;
     struct gw_arena *a;
     struct gw_xlate_err *err;
-    enum role open; /* the message whose content array is open */
-    size_t msg;     /* index in messages of the message being written */
+    int open; /* the role (enum gw_oreq_role) whose message's content array is open */
 };
 
-static void close_msg(struct bctx *c)
-{
-    if (c->open == R_NONE)
-        return;
-    gw_jw_arr_end(&c->w);
-    gw_jw_obj_end(&c->w);
-    c->open = R_NONE;
-}
-
 /*
- * Opens a message of `role` for the next content block unless one is open:
- * consecutive messages of one role (tool results after each other, or a user
- * turn after them) become one Anthropic message, as parallel tool results
- * must; a message with no block is never written.
+ * Opens a message of `role` (user or assistant) for the next content block
+ * unless one is open: consecutive messages of one role (tool results after
+ * each other, or a user turn after them) become one Anthropic message, as
+ * parallel tool results must; a message with no block is never written.
  */
-static void begin_block(struct bctx *c, enum role role)
+static void begin_block(struct bctx *c, enum gw_oreq_role role)
 {
-    if (c->open == role)
-        return;
-    close_msg(c);
-    gw_jw_obj_begin(&c->w);
-    gw_jw_key(&c->w, "role");
-    gw_jw_cstr(&c->w, role == R_USER ? "user" : "assistant");
-    gw_jw_key(&c->w, "content");
-    gw_jw_arr_begin(&c->w);
-    c->open = role;
-}
-
-static void text_block(struct bctx *c, const struct gw_jv *s)
-{
-    gw_jw_obj_begin(&c->w);
-    gw_jw_key(&c->w, "type");
-    gw_jw_cstr(&c->w, "text");
-    gw_jw_key(&c->w, "text");
-    gw_jw_raw(&c->w, s->raw.ptr, s->raw.len);
-    gw_jw_obj_end(&c->w);
-}
-
-static bool has_prefix(const char *s, size_t n, const char *p)
-{
-    size_t k = strlen(p);
-    return n >= k && strncasecmp(s, p, k) == 0;
+    const char *name = role == GW_OREQ_ROLE_USER ? "user" : "assistant";
+    (void)gw_oreq_turn(&c->w, &c->open, (int)role, name, "content");
 }
 
 /* An image_url part's URL -> an image block (data: base64 or http(s) URL). */
 static int image_block(struct bctx *c, const struct gw_jv *part)
 {
-    static const char *const pk[] = {"image_url"};
-    static const char *const uk[] = {"url"};
-    struct gw_jv iu, url;
-    if (gw_jv_scan(part->raw, pk, 1, &iu) != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid content part");
-    if (gw_jv_is(&iu, GW_JT_STRING)) {
-        url = iu;
-    } else if (gw_jv_is(&iu, GW_JT_OBJ_BEGIN)) {
-        if (gw_jv_scan(iu.raw, uk, 1, &url) != 0)
-            return gw_xlate_fail(c->err, "messages", "invalid image_url");
-    } else {
-        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
-    }
-    if (!gw_jv_is(&url, GW_JT_STRING))
-        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
-    size_t n;
-    const char *u = gw_jv_unesc(c->a, url.str, &n);
-    if (!u)
-        return gw_xlate_fail_mem(c->err);
+    struct gw_oreq_url u;
+    if (gw_oreq_image_url(part, c->a, c->err, &u) != 0)
+        return -1;
+    if (u.kind == GW_OREQ_URL_OTHER)
+        return gw_xlate_fail(c->err, "messages", "image URLs must be http(s) or data: URLs");
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "type");
     gw_jw_cstr(&c->w, "image");
     gw_jw_key(&c->w, "source");
     gw_jw_obj_begin(&c->w);
-    if (has_prefix(u, n, "data:")) {
-        const char *semi = memchr(u, ';', n);
-        if (!semi || !has_prefix(semi, n - (size_t)(semi - u), ";base64,") || semi == u + 5)
-            return gw_xlate_fail(c->err, "messages",
-                                 "image data URLs must be data:<media type>;base64,<data>");
-        const char *data = semi + 8;
-        gw_jw_key(&c->w, "type");
+    gw_jw_key(&c->w, "type");
+    if (u.kind == GW_OREQ_URL_DATA) {
         gw_jw_cstr(&c->w, "base64");
         gw_jw_key(&c->w, "media_type");
-        gw_jw_str(&c->w, u + 5, (size_t)(semi - (u + 5)));
+        gw_jw_str(&c->w, u.media.ptr, u.media.len);
         gw_jw_key(&c->w, "data");
-        gw_jw_str(&c->w, data, n - (size_t)(data - u));
-    } else if (has_prefix(u, n, "https://") || has_prefix(u, n, "http://")) {
-        gw_jw_key(&c->w, "type");
+        gw_jw_str(&c->w, u.data.ptr, u.data.len);
+    } else {
         gw_jw_cstr(&c->w, "url");
         gw_jw_key(&c->w, "url");
-        gw_jw_str(&c->w, u, n);
-    } else {
-        return gw_xlate_fail(c->err, "messages", "image URLs must be http(s) or data: URLs");
+        gw_jw_str(&c->w, u.url.ptr, u.url.len);
     }
     gw_jw_obj_end(&c->w);
     gw_jw_obj_end(&c->w);
@@ -149,133 +95,40 @@ static int image_block(struct bctx *c, const struct gw_jv *part)
 }
 
 /*
- * One OpenAI content part -> one Anthropic block; `role` opens the message
- * first (R_NONE inside a tool_result). Empty text parts are dropped
- * (Anthropic refuses empty text blocks).
+ * A part (gw_oreq_walk) -> a text or an image block, in a message of its role
+ * (a tool result's parts go inside the tool_result block).
  */
-static int write_part(struct bctx *c, enum role role, const struct gw_jv *part, bool images)
+static int on_part(void *arg, enum gw_oreq_role role, const struct gw_oreq_part *p)
 {
-    static const char *const k[] = {"type", "text"};
-    struct gw_jv v[2];
-    if (gw_jv_scan_obj(part, k, 2, v) != 0)
-        return gw_xlate_fail(c->err, "messages", "content parts must be objects");
-    if (gw_jv_streq(&v[0], "text")) {
-        if (!gw_jv_is(&v[1], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "messages", "text part needs a string text");
-        if (v[1].str.len == 0)
-            return 0;
-        if (role != R_NONE)
-            begin_block(c, role);
-        text_block(c, &v[1]);
+    struct bctx *c = arg;
+    if (role != GW_OREQ_ROLE_TOOL)
+        begin_block(c, role);
+    if (p->kind == GW_OREQ_PART_TEXT) {
+        gw_oreq_text_part(&c->w, &p->text);
         return 0;
     }
-    if (gw_jv_streq(&v[0], "image_url")) {
-        if (!images)
-            return gw_xlate_fail(c->err, "messages",
-                                 "image parts are only accepted in user and tool messages");
-        if (role != R_NONE)
-            begin_block(c, role);
-        return image_block(c, part);
-    }
-    if (gw_jv_streq(&v[0], "refusal"))
-        return 0; /* an earlier refusal carries nothing the model needs */
-    return gw_xlate_fail(c->err, "messages", "content part type not supported by this provider");
+    return image_block(c, &p->part);
 }
 
-/* Content (string or parts) of a user or assistant message. */
-static int write_content(struct bctx *c, enum role role, const struct gw_jv *content)
+/* An assistant tool call (gw_oreq_walk) -> a tool_use block. */
+static int on_call(void *arg, const struct gw_oreq_call *call)
 {
-    if (gw_jv_is(content, GW_JT_STRING)) {
-        if (content->str.len) {
-            begin_block(c, role);
-            text_block(c, content);
-        }
-        return 0;
-    }
-    if (gw_jv_is(content, GW_JT_ARR_BEGIN)) {
-        struct gw_jv_it it;
-        struct gw_jv part;
-        int r;
-        if (gw_jv_arr_begin(&it, content) != 0)
-            return gw_xlate_fail(c->err, "messages", "invalid content");
-        while ((r = gw_jv_arr_next(&it, &part)) == 1)
-            if (write_part(c, role, &part, role == R_USER) != 0)
-                return -1;
-        return r == 0 ? 0 : gw_xlate_fail(c->err, "messages", "invalid content");
-    }
-    if (!content->found && role == R_ASSISTANT)
-        return 0;
-    return gw_xlate_fail(c->err, "messages",
-                         "message content must be a string or an array of parts");
+    struct bctx *c = arg;
+    begin_block(c, GW_OREQ_ROLE_ASSISTANT);
+    gw_jw_obj_begin(&c->w);
+    gw_jw_key(&c->w, "type");
+    gw_jw_cstr(&c->w, "tool_use");
+    gw_oreq_call_members(&c->w, call, "id", "input");
+    gw_jw_obj_end(&c->w);
+    return 0;
 }
 
-/* Assistant tool_calls -> tool_use blocks; arguments must be a JSON object. */
-static int write_tool_calls(struct bctx *c, const struct gw_jv *calls)
+/* A tool message (gw_oreq_walk) -> a tool_result block in a user message. */
+static int on_result(void *arg, const struct gw_oreq_msg *m, const struct gw_oreq_walk *w)
 {
-    static const char *const ck[] = {"id", "type", "function"};
-    static const char *const fk[] = {"name", "arguments"};
-    struct gw_jv_it it;
-    struct gw_jv call, cv[3], fv[2];
-    size_t k = 0;
-    int r;
-    if (gw_jv_arr_begin(&it, calls) != 0)
-        return gw_xlate_fail(c->err, "messages", "tool_calls must be an array");
-    for (; (r = gw_jv_arr_next(&it, &call)) == 1; k++) {
-        if (gw_jv_scan_obj(&call, ck, 3, cv) != 0)
-            return gw_xlate_fail(c->err, "messages", "tool_calls entries must be objects");
-        if (cv[1].found && !gw_jv_streq(&cv[1], "function"))
-            return gw_xlate_fail(c->err, "messages", "only function tool calls are supported");
-        if (!gw_jv_is(&cv[0], GW_JT_STRING) || gw_jv_scan_obj(&cv[2], fk, 2, fv) != 0 ||
-            !gw_jv_is(&fv[0], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "messages",
-                                 "tool_calls entries need id and function.name");
-        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err,
-                           "messages[%zu].tool_calls[%zu].function.name", c->msg, k) != 0)
-            return -1;
-        const char *args = "{}";
-        size_t alen = 2;
-        if (fv[1].found) {
-            if (!gw_jv_is(&fv[1], GW_JT_STRING))
-                return gw_xlate_fail(c->err, "messages",
-                                     "tool call arguments must be a JSON string");
-            char *s = gw_jv_unesc(c->a, fv[1].str, &alen);
-            if (!s)
-                return gw_xlate_fail_mem(c->err);
-            size_t i = 0;
-            while (i < alen && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-                i++;
-            if (i == alen) {
-                args = "{}";
-                alen = 2;
-            } else if (s[i] != '{' || !gw_json_validate(s, alen)) {
-                return gw_xlate_fail(c->err, "messages",
-                                     "tool call arguments must be a JSON object (function %.*s)",
-                                     (int)GW_MIN(fv[0].str.len, 64), fv[0].str.ptr);
-            } else {
-                args = s;
-            }
-        }
-        begin_block(c, R_ASSISTANT);
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "type");
-        gw_jw_cstr(&c->w, "tool_use");
-        gw_jw_key(&c->w, "id");
-        gw_jw_raw(&c->w, cv[0].raw.ptr, cv[0].raw.len);
-        gw_jw_key(&c->w, "name");
-        gw_jw_raw(&c->w, fv[0].raw.ptr, fv[0].raw.len);
-        gw_jw_key(&c->w, "input");
-        gw_jw_raw(&c->w, args, alen);
-        gw_jw_obj_end(&c->w);
-    }
-    return r == 0 ? 0 : gw_xlate_fail(c->err, "messages", "invalid tool_calls");
-}
-
-/* A tool message -> a tool_result block in a user message. */
-static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struct gw_jv *content)
-{
-    if (!gw_jv_is(id, GW_JT_STRING))
-        return gw_xlate_fail(c->err, "messages", "tool messages need tool_call_id");
-    begin_block(c, R_USER);
+    struct bctx *c = arg;
+    const struct gw_jv *id = &m->tool_call_id, *content = &m->content;
+    begin_block(c, GW_OREQ_ROLE_USER);
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "type");
     gw_jw_cstr(&c->w, "tool_result");
@@ -285,18 +138,10 @@ static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struc
         gw_jw_key(&c->w, "content");
         gw_jw_raw(&c->w, content->raw.ptr, content->raw.len);
     } else if (gw_jv_is(content, GW_JT_ARR_BEGIN)) {
-        struct gw_jv_it it;
-        struct gw_jv part;
-        int r;
         gw_jw_key(&c->w, "content");
         gw_jw_arr_begin(&c->w);
-        if (gw_jv_arr_begin(&it, content) != 0)
-            return gw_xlate_fail(c->err, "messages", "invalid tool message content");
-        while ((r = gw_jv_arr_next(&it, &part)) == 1)
-            if (write_part(c, R_NONE, &part, true) != 0)
-                return -1;
-        if (r != 0)
-            return gw_xlate_fail(c->err, "messages", "invalid tool message content");
+        if (gw_oreq_walk_parts(w, GW_OREQ_ROLE_TOOL, content, c, c->err) != 0)
+            return -1;
         gw_jw_arr_end(&c->w);
     } else if (content->found) {
         return gw_xlate_fail(c->err, "messages", "tool message content must be a string or parts");
@@ -305,199 +150,103 @@ static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struc
     return 0;
 }
 
-static const char *const msg_keys[] = {"role", "content", "tool_calls", "tool_call_id"};
-enum { MK_ROLE, MK_CONTENT, MK_TOOL_CALLS, MK_TOOL_CALL_ID, MK_COUNT };
-
-static bool is_system(const struct gw_jv *role)
-{
-    return gw_jv_streq(role, "system") || gw_jv_streq(role, "developer");
-}
+/*
+ * The conversation: text in every message, images in user and tool
+ * messages; tool call arguments must be a JSON object (tool_use.input).
+ * Empty text is dropped: Anthropic refuses empty text blocks.
+ */
+static const struct gw_oreq_walk walk = {
+    .part = on_part,
+    .call = on_call,
+    .result = on_result,
+    GW_OREQ_WALK_IMAGES_USER_TOOL,
+    .object_args = true,
+};
 
 /* System and developer messages' text, joined with "\n\n", unescaped, in the arena. */
 static int collect_system(struct bctx *c, const struct gw_jv *msgs, size_t total, char **out,
                           size_t *out_len)
 {
-    struct gw_jv_it it;
-    struct gw_jv m, mv[MK_COUNT];
+    struct gw_oreq_system it;
+    struct gw_jv text;
     char *buf = gw_arena_alloc(c->a, total + 1);
     size_t n = 0;
     int r;
     if (!buf)
         return gw_xlate_fail_mem(c->err);
-    if (gw_jv_arr_begin(&it, msgs) != 0)
-        return gw_xlate_fail(c->err, "messages", "messages must be an array");
-    while ((r = gw_jv_arr_next(&it, &m)) == 1) {
-        if (gw_jv_scan_obj(&m, msg_keys, MK_COUNT, mv) != 0)
-            return gw_xlate_fail(c->err, "messages", "messages must be objects");
-        if (!is_system(&mv[MK_ROLE]))
-            continue;
-        struct gw_jv one = mv[MK_CONTENT];
-        struct gw_jv_it pit;
-        bool parts = gw_jv_is(&one, GW_JT_ARR_BEGIN);
-        if (!parts && !gw_jv_is(&one, GW_JT_STRING))
-            return gw_xlate_fail(c->err, "messages", "system message content must be text");
-        if (parts && gw_jv_arr_begin(&pit, &mv[MK_CONTENT]) != 0)
-            return gw_xlate_fail(c->err, "messages", "invalid system content");
-        for (;;) {
-            struct gw_jv text = one;
-            if (parts) {
-                static const char *const pk[] = {"type", "text"};
-                struct gw_jv part, pv[2];
-                int pr = gw_jv_arr_next(&pit, &part);
-                if (pr == 0)
-                    break;
-                if (pr < 0 || gw_jv_scan_obj(&part, pk, 2, pv) != 0 ||
-                    !gw_jv_streq(&pv[0], "text") || !gw_jv_is(&pv[1], GW_JT_STRING))
-                    return gw_xlate_fail(c->err, "messages", "system message parts must be text");
-                text = pv[1];
-            }
-            if (text.str.len) {
-                if (n) {
-                    memcpy(buf + n, "\n\n", 2);
-                    n += 2;
-                }
-                long k = gw_json_unescape(text.str, buf + n, total - n);
-                if (k < 0)
-                    return gw_xlate_fail(c->err, "messages", "invalid system text");
-                n += (size_t)k;
-            }
-            if (!parts)
-                break;
+    if (gw_oreq_system_begin(&it, msgs, c->err) != 0)
+        return -1;
+    while ((r = gw_oreq_system_next(&it, &text)) == 1) {
+        if (n) {
+            memcpy(buf + n, "\n\n", 2);
+            n += 2;
         }
+        long k = gw_json_unescape(text.str, buf + n, total - n);
+        if (k < 0)
+            return gw_xlate_fail(c->err, "messages", "invalid system text");
+        n += (size_t)k;
     }
     if (r != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid messages");
+        return -1;
     *out = buf;
     *out_len = n;
     return 0;
 }
 
+/* The conversation -> "messages"; system and developer messages went to "system". */
 static int write_messages(struct bctx *c, const struct gw_jv *msgs)
 {
-    struct gw_jv_it it;
-    struct gw_jv m, mv[MK_COUNT];
-    int r;
-    if (gw_jv_arr_begin(&it, msgs) != 0)
-        return gw_xlate_fail(c->err, "messages", "messages must be an array");
     gw_jw_key(&c->w, "messages");
     gw_jw_arr_begin(&c->w);
-    for (c->msg = 0; (r = gw_jv_arr_next(&it, &m)) == 1; c->msg++) {
-        if (gw_jv_scan_obj(&m, msg_keys, MK_COUNT, mv) != 0)
-            return gw_xlate_fail(c->err, "messages", "messages must be objects");
-        const struct gw_jv *role = &mv[MK_ROLE];
-        if (is_system(role))
-            continue;
-        if (gw_jv_streq(role, "user")) {
-            if (write_content(c, R_USER, &mv[MK_CONTENT]) != 0)
-                return -1;
-        } else if (gw_jv_streq(role, "assistant")) {
-            if (write_content(c, R_ASSISTANT, &mv[MK_CONTENT]) != 0)
-                return -1;
-            if (mv[MK_TOOL_CALLS].found && write_tool_calls(c, &mv[MK_TOOL_CALLS]) != 0)
-                return -1;
-        } else if (gw_jv_streq(role, "tool")) {
-            if (write_tool_result(c, &mv[MK_TOOL_CALL_ID], &mv[MK_CONTENT]) != 0)
-                return -1;
-        } else {
-            return gw_xlate_fail(c->err, "messages",
-                                 "message role must be system, developer, user, assistant or tool");
-        }
-    }
-    if (r != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid messages");
-    close_msg(c);
+    if (gw_oreq_walk(msgs, &walk, c, c->a, c->err) != 0)
+        return -1;
+    gw_oreq_turn_close(&c->w, &c->open);
     gw_jw_arr_end(&c->w);
     return 0;
 }
 
 static int write_tools(struct bctx *c, const struct gw_jv *tools)
 {
-    static const char *const tk[] = {"type", "function"};
-    static const char *const fk[] = {"name", "description", "parameters"};
-    struct gw_jv_it it;
-    struct gw_jv t, tv[2], fv[3];
+    struct gw_oreq_tools it;
+    struct gw_oreq_tool t;
     int r;
-    if (gw_jv_arr_begin(&it, tools) != 0)
-        return gw_xlate_fail(c->err, "tools", "tools must be an array");
+    if (gw_oreq_tools_begin(&it, tools, NULL, c->a, c->err) != 0)
+        return -1;
     gw_jw_key(&c->w, "tools");
     gw_jw_arr_begin(&c->w);
-    for (size_t i = 0; (r = gw_jv_arr_next(&it, &t)) == 1; i++) {
-        if (gw_jv_scan_obj(&t, tk, 2, tv) != 0)
-            return gw_xlate_fail(c->err, "tools", "tools entries must be objects");
-        if (!gw_jv_streq(&tv[0], "function"))
-            return gw_xlate_fail(c->err, "tools",
-                                 "only function tools are supported by this provider");
-        if (gw_jv_scan_obj(&tv[1], fk, 3, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "tools", "function tools need function.name");
-        if (fv[2].found && !gw_jv_is(&fv[2], GW_JT_OBJ_BEGIN))
-            return gw_xlate_fail(c->err, "tools",
-                                 "function.parameters must be a JSON Schema object");
-        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "tools[%zu].function.name", i) != 0)
-            return -1;
+    while ((r = gw_oreq_tools_next(&it, &t)) == 1) {
         gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "name");
-        gw_jw_raw(&c->w, fv[0].raw.ptr, fv[0].raw.len);
-        if (gw_jv_is(&fv[1], GW_JT_STRING)) {
-            gw_jw_key(&c->w, "description");
-            gw_jw_raw(&c->w, fv[1].raw.ptr, fv[1].raw.len);
-        }
+        gw_oreq_tool_head(&c->w, &t);
         gw_jw_key(&c->w, "input_schema");
-        if (fv[2].found) {
-            gw_jw_raw(&c->w, fv[2].raw.ptr, fv[2].raw.len);
-        } else {
-            static const char empty_schema[] = "{\"type\":\"object\",\"properties\":{}}";
-            gw_jw_raw(&c->w, empty_schema, sizeof(empty_schema) - 1);
-        }
+        gw_oreq_tool_params(&c->w, &t);
         gw_jw_obj_end(&c->w);
     }
-    if (r != 0)
-        return gw_xlate_fail(c->err, "tools", "invalid tools");
     gw_jw_arr_end(&c->w);
-    return 0;
+    return r;
 }
 
+/* tool_choice (with tools) -> Anthropic's; parallel_tool_calls false needs one too. */
 static int write_tool_choice(struct bctx *c, const struct gw_jv *tc, bool no_parallel)
 {
-    static const char *const ok[] = {"type", "function"};
-    static const char *const fk[] = {"name"};
-    const char *type = "auto";
-    struct gw_jv name = {0};
-    if (!tc->found) {
-        if (!no_parallel)
-            return 0;
-    } else if (gw_jv_is(tc, GW_JT_STRING)) {
-        if (gw_jv_streq(tc, "auto"))
-            type = "auto";
-        else if (gw_jv_streq(tc, "required"))
-            type = "any";
-        else if (gw_jv_streq(tc, "none"))
-            type = "none";
-        else
-            return gw_xlate_fail(c->err, "tool_choice",
-                                 "tool_choice must be auto, required or none");
-    } else if (gw_jv_is(tc, GW_JT_OBJ_BEGIN)) {
-        struct gw_jv ov[2], fv[1];
-        if (gw_jv_scan(tc->raw, ok, 2, ov) != 0 || !gw_jv_streq(&ov[0], "function") ||
-            gw_jv_scan_obj(&ov[1], fk, 1, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "tool_choice",
-                                 "tool_choice must name a function: "
-                                 "{\"type\":\"function\",\"function\":{\"name\":...}}");
-        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "%s", "tool_choice.function.name") != 0)
-            return -1;
-        type = "tool";
-        name = fv[0];
-    } else {
-        return gw_xlate_fail(c->err, "tool_choice", "invalid tool_choice");
-    }
+    static const char *const types[GW_OREQ_TC_COUNT] = {[GW_OREQ_TC_ABSENT] = "auto",
+                                                        [GW_OREQ_TC_AUTO] = "auto",
+                                                        [GW_OREQ_TC_REQUIRED] = "any",
+                                                        [GW_OREQ_TC_NONE] = "none",
+                                                        [GW_OREQ_TC_FUNCTION] = "tool"};
+    struct gw_oreq_choice ch;
+    if (gw_oreq_tool_choice(tc, NULL, c->a, c->err, &ch) != 0)
+        return -1;
+    if (ch.mode == GW_OREQ_TC_ABSENT && !no_parallel)
+        return 0;
     gw_jw_key(&c->w, "tool_choice");
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "type");
-    gw_jw_cstr(&c->w, type);
-    if (name.found) {
+    gw_jw_cstr(&c->w, types[ch.mode]);
+    if (ch.mode == GW_OREQ_TC_FUNCTION) {
         gw_jw_key(&c->w, "name");
-        gw_jw_raw(&c->w, name.raw.ptr, name.raw.len);
+        gw_jw_raw(&c->w, ch.name.raw.ptr, ch.name.raw.len);
     }
-    if (no_parallel && strcmp(type, "none") != 0) {
+    if (no_parallel && ch.mode != GW_OREQ_TC_NONE) {
         gw_jw_key(&c->w, "disable_parallel_tool_use");
         gw_jw_bool(&c->w, true);
     }
@@ -505,116 +254,33 @@ static int write_tool_choice(struct bctx *c, const struct gw_jv *tc, bool no_par
     return 0;
 }
 
-static int write_stop(struct bctx *c, const struct gw_jv *stop)
-{
-    gw_jw_key(&c->w, "stop_sequences");
-    if (gw_jv_is(stop, GW_JT_STRING)) {
-        gw_jw_arr_begin(&c->w);
-        gw_jw_raw(&c->w, stop->raw.ptr, stop->raw.len);
-        gw_jw_arr_end(&c->w);
-        return 0;
-    }
-    struct gw_jv_it it;
-    struct gw_jv s;
-    int r;
-    if (gw_jv_arr_begin(&it, stop) != 0)
-        return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
-    gw_jw_arr_begin(&c->w);
-    while ((r = gw_jv_arr_next(&it, &s)) == 1) {
-        if (!gw_jv_is(&s, GW_JT_STRING))
-            return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
-        gw_jw_raw(&c->w, s.raw.ptr, s.raw.len);
-    }
-    gw_jw_arr_end(&c->w);
-    return r == 0 ? 0 : gw_xlate_fail(c->err, "stop", "invalid stop");
-}
-
-static const char *const req_keys[] = {
-    "model",  "messages",    "max_tokens",  "max_completion_tokens",
-    "stop",   "temperature", "top_p",       "top_k",
-    "stream", "tools",       "tool_choice", "parallel_tool_calls",
-    "n",      "user",        "mock",
-};
-enum {
-    RK_MODEL,
-    RK_MESSAGES,
-    RK_MAX_TOKENS,
-    RK_MAX_COMPLETION_TOKENS,
-    RK_STOP,
-    RK_TEMPERATURE,
-    RK_TOP_P,
-    RK_TOP_K,
-    RK_STREAM,
-    RK_TOOLS,
-    RK_TOOL_CHOICE,
-    RK_PARALLEL,
-    RK_N,
-    RK_USER,
-    RK_MOCK,
-    RK_COUNT
-};
-
 static const char warn_version[] =
     "sent with anthropic-version 2023-06-01: 2026-10-21 refuses temperature, top_p and top_k";
 
 int gw_anthropic_build_request(const struct gw_xlate *x, const char *body, size_t len,
                                struct gw_xlate_req *out, struct gw_xlate_err *err)
 {
-    struct gw_jv v[RK_COUNT];
+    static const enum gw_oreq_key sampling[] = {GW_RQ_TEMPERATURE, GW_RQ_TOP_P, GW_RQ_TOP_K};
+    struct gw_jv v[GW_RQ_COUNT];
     struct bctx c = {.a = x->arena, .err = err};
-    memset(out, 0, sizeof(*out));
-    memset(err, 0, sizeof(*err));
-    if (gw_jv_scan(gw_span_make(body, len), req_keys, RK_COUNT, v) != 0)
-        return gw_xlate_fail(err, NULL, "the request body must be a JSON object");
-    if (!gw_jv_is(&v[RK_MESSAGES], GW_JT_ARR_BEGIN))
-        return gw_xlate_fail(err, "messages", "messages must be a non-empty array");
-    uint64_t n;
-    if (v[RK_N].found && (!gw_jv_u64(&v[RK_N], &n) || n != 1))
-        return gw_xlate_fail(err, "n", "this provider returns one choice: n must be 1");
-    const struct gw_jv *max =
-        v[RK_MAX_COMPLETION_TOKENS].found ? &v[RK_MAX_COMPLETION_TOKENS] : &v[RK_MAX_TOKENS];
-    if (max->found && (!gw_jv_u64(max, &n) || n == 0))
-        return gw_xlate_fail(err, max == &v[RK_MAX_TOKENS] ? "max_tokens" : "max_completion_tokens",
-                             "must be a positive integer");
-    static const int sampling[] = {RK_TEMPERATURE, RK_TOP_P, RK_TOP_K};
-    bool any_sampling = false;
-    for (size_t i = 0; i < GW_ARRAY_SIZE(sampling); i++) {
-        const struct gw_jv *s = &v[sampling[i]];
-        if (s->found && !gw_jv_is(s, GW_JT_NUMBER))
-            return gw_xlate_fail(err, req_keys[sampling[i]], "must be a number");
-        any_sampling |= s->found;
-    }
-    if (v[RK_STREAM].found && !gw_jv_is(&v[RK_STREAM], GW_JT_TRUE) &&
-        !gw_jv_is(&v[RK_STREAM], GW_JT_FALSE))
-        return gw_xlate_fail(err, "stream", "stream must be a boolean");
-    bool no_parallel = gw_jv_is(&v[RK_PARALLEL], GW_JT_FALSE);
-
-    /* Strings are copied raw or get shorter when decoded; tool arguments get
-     * shorter too. The fixed part covers keys, headers and the model name.
-     * The buffer is never larger than xbound's limit; overflowing it there
-     * is the client's 400, below it this estimate's bug (500). */
-    const char *model = x->upstream_model;
-    size_t model_len = model ? strlen(model) : 0;
-    struct gw_xbound b;
-    gw_xbound_init(&b, x, len, model_len * 2);
-    char *obuf = gw_xbound_buf(&b, x->arena, 2 * len + model_len * 2 + 1024, err);
-    if (!obuf)
+    const struct gw_jv *max;
+    if (gw_oreq_chat(body, len, v, out, err) != 0 || gw_oreq_one_choice(&v[GW_RQ_N], err) != 0 ||
+        gw_oreq_max_tokens(&v[GW_RQ_MAX_TOKENS], &v[GW_RQ_MAX_COMPLETION_TOKENS], &max, err) != 0 ||
+        gw_oreq_numbers(v, sampling, GW_ARRAY_SIZE(sampling), err) != 0)
         return -1;
-    gw_jw_init(&c.w, obuf, b.cap);
+    bool any_sampling = false;
+    for (size_t i = 0; i < GW_ARRAY_SIZE(sampling); i++)
+        any_sampling |= v[sampling[i]].found;
+    bool no_parallel = gw_jv_is(&v[GW_RQ_PARALLEL_TOOL_CALLS], GW_JT_FALSE);
 
     char *sys = NULL;
     size_t sys_len = 0;
-    if (collect_system(&c, &v[RK_MESSAGES], len, &sys, &sys_len) != 0)
+    if (collect_system(&c, &v[GW_RQ_MESSAGES], len, &sys, &sys_len) != 0)
         return -1;
-
-    gw_jw_obj_begin(&c.w);
-    gw_jw_key(&c.w, "model");
-    if (model)
-        gw_jw_str(&c.w, model, model_len);
-    else if (gw_jv_is(&v[RK_MODEL], GW_JT_STRING))
-        gw_jw_raw(&c.w, v[RK_MODEL].raw.ptr, v[RK_MODEL].raw.len);
-    else
-        return gw_xlate_fail(err, "model", "model is required");
+    /* Tool arguments get shorter when decoded, like every other string. */
+    struct gw_xbound b;
+    if (gw_oreq_body_begin(&c.w, &b, x, len, 0, &v[GW_RQ_MODEL], err) != 0)
+        return -1;
     gw_jw_key(&c.w, "max_tokens");
     if (max->found)
         gw_jw_raw(&c.w, max->raw.ptr, max->raw.len);
@@ -624,43 +290,35 @@ int gw_anthropic_build_request(const struct gw_xlate *x, const char *body, size_
         gw_jw_key(&c.w, "system");
         gw_jw_str(&c.w, sys, sys_len);
     }
-    if (write_messages(&c, &v[RK_MESSAGES]) != 0)
+    if (write_messages(&c, &v[GW_RQ_MESSAGES]) != 0)
         return -1;
-    if (v[RK_STOP].found && write_stop(&c, &v[RK_STOP]) != 0)
-        return -1;
-    for (size_t i = 0; i < GW_ARRAY_SIZE(sampling); i++) {
-        const struct gw_jv *s = &v[sampling[i]];
-        if (!s->found)
-            continue;
-        gw_jw_key(&c.w, req_keys[sampling[i]]);
-        gw_jw_raw(&c.w, s->raw.ptr, s->raw.len);
+    if (v[GW_RQ_STOP].found) {
+        if (gw_oreq_stop(&v[GW_RQ_STOP], 0, err) < 0)
+            return -1;
+        gw_jw_key(&c.w, "stop_sequences");
+        gw_oreq_stop_write(&c.w, &v[GW_RQ_STOP]);
     }
-    if (gw_jv_is(&v[RK_STREAM], GW_JT_TRUE)) {
+    gw_oreq_copy(&c.w, v, sampling, GW_ARRAY_SIZE(sampling));
+    if (gw_jv_is(&v[GW_RQ_STREAM], GW_JT_TRUE)) {
         gw_jw_key(&c.w, "stream");
         gw_jw_bool(&c.w, true);
     }
-    /* The bundled mock provider's per-request controls (tools/mock) travel as
-     * they are; every other field a dialect does not know is dropped. */
-    if (gw_jv_is(&v[RK_MOCK], GW_JT_OBJ_BEGIN)) {
-        gw_jw_key(&c.w, "mock");
-        gw_jw_raw(&c.w, v[RK_MOCK].raw.ptr, v[RK_MOCK].raw.len);
-    }
-    if (gw_jv_is(&v[RK_USER], GW_JT_STRING)) {
+    gw_oreq_mock(&c.w, &v[GW_RQ_MOCK]);
+    if (gw_jv_is(&v[GW_RQ_USER], GW_JT_STRING)) {
         gw_jw_key(&c.w, "metadata");
         gw_jw_obj_begin(&c.w);
         gw_jw_key(&c.w, "user_id");
-        gw_jw_raw(&c.w, v[RK_USER].raw.ptr, v[RK_USER].raw.len);
+        gw_jw_raw(&c.w, v[GW_RQ_USER].raw.ptr, v[GW_RQ_USER].raw.len);
         gw_jw_obj_end(&c.w);
     }
-    if (v[RK_TOOLS].found) {
-        if (write_tools(&c, &v[RK_TOOLS]) != 0)
+    if (v[GW_RQ_TOOLS].found) {
+        if (write_tools(&c, &v[GW_RQ_TOOLS]) != 0)
             return -1;
-        if (write_tool_choice(&c, &v[RK_TOOL_CHOICE], no_parallel) != 0)
+        if (write_tool_choice(&c, &v[GW_RQ_TOOL_CHOICE], no_parallel) != 0)
             return -1;
     }
-    gw_jw_obj_end(&c.w);
-    if (c.w.overflow)
-        return gw_xbound_overflow(&b, err);
+    if (gw_oreq_body_end(&c.w, &b, out, err) != 0)
+        return -1;
 
     /* The version rule (issue 4): 2026-10-21 refuses every sampling parameter. */
     const char *ver = prov_version(x->prov);
@@ -686,7 +344,6 @@ int gw_anthropic_build_request(const struct gw_xlate *x, const char *body, size_
 
     out->path = "/v1/messages";
     out->headers = gw_span_make(h, (size_t)hn);
-    out->body = gw_span_make(obuf, c.w.len);
     return 0;
 }
 
@@ -739,93 +396,44 @@ static struct gw_xlate_usage to_usage(const uint64_t n[U_COUNT])
     };
 }
 
-static size_t strlen0(const char *s)
+/* A content block (a gw_oai_block_fn): text, tool_use, or one not translated (thinking, ...). */
+static int read_block(const struct gw_jv *b, struct gw_jv *text, struct gw_oai_call *call)
 {
-    return s ? strlen(s) : 0;
+    static const char *const bk[] = {"type", "text", "id", "name", "input"};
+    struct gw_jv bv[5];
+    if (gw_jv_scan_obj(b, bk, 5, bv) != 0)
+        return -1;
+    if (gw_jv_streq(&bv[0], "text") && gw_jv_is(&bv[1], GW_JT_STRING)) {
+        *text = bv[1];
+        return GW_OAI_BLOCK_TEXT;
+    }
+    if (!gw_jv_streq(&bv[0], "tool_use"))
+        return GW_OAI_BLOCK_OTHER;
+    if (!gw_jv_is(&bv[2], GW_JT_STRING) || !gw_jv_is(&bv[3], GW_JT_STRING))
+        return -1;
+    /* input is an object: OpenAI carries it as a JSON string */
+    *call = (struct gw_oai_call){
+        .index = -1, .id = bv[2].raw, .name = bv[3].raw, .args = bv[4].raw, .args_text = true};
+    return GW_OAI_BLOCK_CALL;
 }
 
 int gw_anthropic_translate_response(const struct gw_xlate *x, const char *body, size_t len,
                                     struct gw_span *out, struct gw_xlate_usage *u)
 {
     static const char *const mk[] = {"type", "content", "stop_reason", "usage"};
-    static const char *const bk[] = {"type", "text", "id", "name", "input"};
-    struct gw_jv mv[4], b, bv[5];
-    struct gw_jv_it it;
-    int r;
+    struct gw_jv mv[4];
+    struct gw_jw w;
     *out = GW_SPAN_NULL;
     if (gw_jv_scan(gw_span_make(body, len), mk, 4, mv) != 0 || !gw_jv_streq(&mv[0], "message") ||
-        !gw_jv_is(&mv[1], GW_JT_ARR_BEGIN))
+        !gw_jv_is(&mv[1], GW_JT_ARR_BEGIN) ||
+        gw_oai_message_blocks(&w, x, len, &mv[1], read_block) != 0)
         return -1;
-
-    /* Pass 1: the text blocks joined (decoded), and whether there are tool calls. */
-    char *text = gw_arena_alloc(x->arena, len + 1);
-    size_t text_len = 0;
-    bool have_text = false, have_tools = false;
-    if (!text || gw_jv_arr_begin(&it, &mv[1]) != 0)
-        return -1;
-    while ((r = gw_jv_arr_next(&it, &b)) == 1) {
-        if (gw_jv_scan_obj(&b, bk, 5, bv) != 0)
-            return -1;
-        if (gw_jv_streq(&bv[0], "text") && gw_jv_is(&bv[1], GW_JT_STRING)) {
-            long k = gw_json_unescape(bv[1].str, text + text_len, len - text_len);
-            if (k < 0)
-                return -1;
-            text_len += (size_t)k;
-            have_text = true;
-        } else if (gw_jv_streq(&bv[0], "tool_use")) {
-            if (!gw_jv_is(&bv[2], GW_JT_STRING) || !gw_jv_is(&bv[3], GW_JT_STRING))
-                return -1;
-            have_tools = true;
-        }
-    }
-    if (r != 0)
-        return -1;
-
-    /* Tool inputs are escaped into strings: at most 6 bytes per input byte
-     * (control characters as \u00XX; the tokenizer refuses raw ones, so 2). */
-    size_t cap = 2 * len + 2 * (strlen0(x->client_model) + strlen0(x->request_id)) + 1024;
-    char *obuf = gw_arena_alloc(x->arena, cap);
-    if (!obuf)
-        return -1;
-    struct gw_jw w;
-    gw_jw_init(&w, obuf, cap);
-    gw_oai_completion_begin(&w, x);
-    gw_oai_choice_begin(&w, 0);
-    gw_jw_key(&w, "content");
-    if (have_text)
-        gw_jw_str(&w, text, text_len);
-    else
-        gw_jw_null(&w);
-    if (have_tools) {
-        gw_jw_key(&w, "tool_calls");
-        gw_jw_arr_begin(&w);
-        if (gw_jv_arr_begin(&it, &mv[1]) != 0)
-            return -1;
-        while ((r = gw_jv_arr_next(&it, &b)) == 1) {
-            if (gw_jv_scan(b.raw, bk, 5, bv) != 0 || !gw_jv_streq(&bv[0], "tool_use"))
-                continue;
-            /* input is an object: OpenAI carries it as a JSON string */
-            gw_oai_tool_call(&w, &(struct gw_oai_call){.index = -1,
-                                                       .id = bv[2].raw,
-                                                       .name = bv[3].raw,
-                                                       .args = bv[4].raw,
-                                                       .args_text = true});
-        }
-        gw_jw_arr_end(&w);
-    }
-    gw_oai_message_end(&w);
     gw_oai_choice_end(&w, false, finish_reason(&mv[2]));
 
     uint64_t n[U_COUNT] = {0};
     read_usage(&mv[3], n);
-    struct gw_xlate_usage tmp = to_usage(n);
-    gw_oai_completion_end(&w, &tmp);
-    if (w.overflow)
-        return -1;
-    if (u)
-        *u = tmp;
-    *out = gw_span_make(obuf, w.len);
-    return 0;
+    struct gw_xlate_usage usage = to_usage(n);
+    return gw_oai_completion_close(&w, &usage, out, u);
 }
 
 /* ---- errors ---- */
@@ -900,23 +508,10 @@ int gw_anthropic_translate_error(int status, struct gw_span error_type, const ch
     static const char *const k[] = {"error"};
     struct gw_jv err; /* absent when the body is not Anthropic's error shape */
     (void)gw_jv_scan(gw_span_make(body, len), k, 1, &err);
-    *out = GW_SPAN_NULL;
     struct gw_oai_error e;
     char msg[64];
     int st = map_error(&err, status, &e, msg, sizeof(msg));
-    size_t cap = len + 512;
-    char *buf = gw_arena_alloc(a, cap);
-    if (!buf)
-        return -1;
-    struct gw_jw w;
-    gw_jw_init(&w, buf, cap);
-    gw_oai_error_write(&w, &e);
-    if (w.overflow)
-        return -1;
-    if (out_status)
-        *out_status = st;
-    *out = gw_span_make(buf, w.len);
-    return 0;
+    return gw_oai_error_body(a, &e, st, out, out_status);
 }
 
 /* ---- stream ---- */
@@ -939,13 +534,16 @@ static const char *const ev_keys[] = {"type",  "message", "content_block",
 enum { EK_TYPE, EK_MESSAGE, EK_BLOCK, EK_DELTA, EK_USAGE, EK_ERROR, EK_COUNT };
 
 /*
- * One event's data (JSON) -> chunks. The data's "type" says what the event
- * is; the SSE event name repeats it. 0, 1 when the stream ended, -1.
+ * One event's data (JSON) -> chunks (a gw_oai_event_fn). The data's "type"
+ * says what the event is; the SSE event name repeats it. 0, 1 when the
+ * stream ended, -1.
  */
-static int dispatch(struct gw_anthropic_stream *s, struct gw_span data,
+static int on_event(void *st, struct gw_span event, struct gw_span data,
                     const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
 {
+    struct gw_anthropic_stream *s = st;
     struct gw_oai_stream *o = &s->_o;
+    (void)event;
     struct gw_jv v[EK_COUNT];
     if (gw_jv_scan(data, ev_keys, EK_COUNT, v) != 0 || !gw_jv_is(&v[EK_TYPE], GW_JT_STRING))
         return gw_oai_stream_fail(o, sink, "invalid event in the upstream stream", -1);
@@ -1018,45 +616,17 @@ static int dispatch(struct gw_anthropic_stream *s, struct gw_span data,
     return 0; /* ping, content_block_stop, and event types added later */
 }
 
-struct feed {
-    struct gw_anthropic_stream *s;
-    const struct gw_xlate_sink *sink;
-    struct gw_xlate_usage *u;
-};
-
-static int on_event(void *arg, struct gw_span event, struct gw_span data)
-{
-    struct feed *f = arg;
-    (void)event;
-    return dispatch(f->s, data, f->sink, f->u);
-}
-
 int gw_anthropic_stream_feed(struct gw_anthropic_stream *s, const char *data, size_t len,
                              const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
 {
-    struct gw_oai_stream *o = &s->_o;
-    if (o->done)
-        return o->failed ? -1 : 1;
-    struct feed f = {s, sink, u};
-    int r = gw_sse_reader_feed(&s->_sse, data, len, on_event, &f);
-    if (r == GW_SSE_OVERSIZE)
-        return gw_oai_stream_fail(o, sink, "upstream stream event over 1 MiB", -1);
-    if (r == GW_SSE_NOMEM)
-        r = -1;
-    if (r != 0) { /* ended: finished, an error chunk written, or a write or allocation failed */
-        o->done = true;
-        o->failed |= r < 0;
-    }
-    return r;
+    return gw_oai_stream_feed_sse(&s->_o, &s->_sse, data, len, on_event, s, sink, u);
 }
 
 int gw_anthropic_stream_end(struct gw_anthropic_stream *s, const struct gw_xlate_sink *sink,
                             struct gw_xlate_usage *u)
 {
     (void)u;
-    if (s->_o.done)
-        return s->_o.failed ? -1 : 1;
-    return gw_oai_stream_fail(&s->_o, sink, "upstream stream ended before message_stop", -1);
+    return gw_oai_stream_cut(&s->_o, sink, "upstream stream ended before message_stop");
 }
 
 /* ---- the dialect table (providers/dialect.h) ---- */

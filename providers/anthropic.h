@@ -28,7 +28,7 @@
 #define GW_ANTHROPIC_VERSION_DEFAULT "2023-06-01"
 #define GW_ANTHROPIC_VERSION_2026 "2026-10-21"
 /* The largest stream event (all its data lines together) the translator holds. */
-#define GW_ANTHROPIC_EVENT_MAX (1u << 20)
+#define GW_ANTHROPIC_EVENT_MAX GW_OAI_EVENT_MAX
 
 /*
  * OpenAI chat completion request JSON body[0..len) -> the Anthropic Messages

@@ -17,10 +17,11 @@
  * shared. Requests are signed with SigV4, service "bedrock"
  * (providers/sigv4.h); the stream is framed by providers/eventstream.h.
  * JSON is read through providers/jv.h (strings pass through as their raw,
- * already escaped text), Converse is written with gw_jw_*, and everything
- * the client gets back is written by providers/oai.h, so this file holds the
- * mapping only. The request body is bounded by providers/xbound.h (400 past
- * its limit) and function names follow its rule, which is
+ * already escaped text), the OpenAI request through providers/oreq.h (its
+ * walk hands this file the conversation piece by piece), Converse is
+ * written with gw_jw_*, and everything the client gets back is written by
+ * providers/oai.h, so this file holds the mapping only. The request body is bounded by
+ * providers/xbound.h (400 past its limit) and function names follow its rule, which is
  * ToolSpecification.name's: 1 to 64 of [a-zA-Z0-9_-].
  */
 #include <stdbool.h>
@@ -40,40 +41,22 @@
 #include "providers/eventstream.h"
 #include "providers/jv.h"
 #include "providers/oai.h"
+#include "providers/oreq.h"
 #include "providers/sigv4.h"
 #include "providers/xbound.h"
 #include "providers/xlate.h"
 
-static size_t strlen0(const char *s)
-{
-    return s ? strlen(s) : 0;
-}
-
 /* ---- request: OpenAI -> Converse ---- */
-
-enum role { R_NONE = 0, R_USER, R_ASSISTANT };
 
 struct bctx {
     struct gw_jw w;
     struct gw_arena *a;
     struct gw_xlate_err *err;
-    enum role open;        /* the message whose content array is open */
-    bool any_message;      /* a message has been written */
-    bool tool_blocks;      /* a toolUse or toolResult block has been written */
-    struct gw_span *names; /* arena: raw JSON string tokens of the tools the history calls */
-    size_t nnames, names_cap;
-    size_t ncalls; /* tool calls in the history (GW_XBOUND_TOOL_CALLS_MAX) */
-    size_t msg;    /* index in messages of the message being written */
+    int open;                     /* the role (enum gw_oreq_role) whose message is open */
+    bool any_message;             /* a message has been written */
+    bool tool_blocks;             /* a toolUse or toolResult block has been written */
+    struct gw_oreq_history calls; /* the history's tool calls, for the tools it uses */
 };
-
-static void close_msg(struct bctx *c)
-{
-    if (c->open == R_NONE)
-        return;
-    gw_jw_arr_end(&c->w);
-    gw_jw_obj_end(&c->w);
-    c->open = R_NONE;
-}
 
 /*
  * Opens a message of `role` for the next content block unless one is open:
@@ -83,38 +66,31 @@ static void close_msg(struct bctx *c)
  * written. Converse also wants the first message to be the user's: an
  * assistant block first is refused (see bedrock.h).
  */
-static int begin_block(struct bctx *c, enum role role)
+static int begin_block(struct bctx *c, enum gw_oreq_role role)
 {
-    if (c->open == role)
-        return 0;
-    if (!c->any_message && role == R_ASSISTANT)
+    bool user = role == GW_OREQ_ROLE_USER;
+    if (!c->any_message && !user)
         return gw_xlate_fail(
             c->err, "messages",
             "this provider (Bedrock Converse) needs the conversation to start with a "
             "user message; the first message with content is an assistant message");
-    close_msg(c);
-    gw_jw_obj_begin(&c->w);
-    gw_jw_key(&c->w, "role");
-    gw_jw_cstr(&c->w, role == R_USER ? "user" : "assistant");
-    gw_jw_key(&c->w, "content");
-    gw_jw_arr_begin(&c->w);
-    c->open = role;
-    c->any_message = true;
+    if (gw_oreq_turn(&c->w, &c->open, (int)role, user ? "user" : "assistant", "content"))
+        c->any_message = true;
     return 0;
+}
+
+/* A text block {"text":...} (a ContentBlock or SystemContentBlock), the string as sent. */
+static void text_block_to(struct gw_jw *w, const struct gw_jv *s)
+{
+    gw_jw_obj_begin(w);
+    gw_jw_key(w, "text");
+    gw_jw_raw(w, s->raw.ptr, s->raw.len);
+    gw_jw_obj_end(w);
 }
 
 static void text_block(struct bctx *c, const struct gw_jv *s)
 {
-    gw_jw_obj_begin(&c->w);
-    gw_jw_key(&c->w, "text");
-    gw_jw_raw(&c->w, s->raw.ptr, s->raw.len);
-    gw_jw_obj_end(&c->w);
-}
-
-static bool has_prefix(const char *s, size_t n, const char *p)
-{
-    size_t k = strlen(p);
-    return n >= k && strncasecmp(s, p, k) == 0;
+    text_block_to(&c->w, s);
 }
 
 /* The ImageFormat for a data: URL's media type, or NULL when Converse has none. */
@@ -140,40 +116,19 @@ static const char *image_format(const char *mt, size_t n)
  */
 static int image_block(struct bctx *c, const struct gw_jv *part)
 {
-    static const char *const pk[] = {"image_url"};
-    static const char *const uk[] = {"url"};
-    struct gw_jv iu, url;
-    if (gw_jv_scan(part->raw, pk, 1, &iu) != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid content part");
-    if (gw_jv_is(&iu, GW_JT_STRING)) {
-        url = iu;
-    } else if (gw_jv_is(&iu, GW_JT_OBJ_BEGIN)) {
-        if (gw_jv_scan(iu.raw, uk, 1, &url) != 0)
-            return gw_xlate_fail(c->err, "messages", "invalid image_url");
-    } else {
-        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
-    }
-    if (!gw_jv_is(&url, GW_JT_STRING))
-        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
-    size_t n;
-    const char *u = gw_jv_unesc(c->a, url.str, &n);
-    if (!u)
-        return gw_xlate_fail_mem(c->err);
-    if (has_prefix(u, n, "https://") || has_prefix(u, n, "http://"))
+    struct gw_oreq_url u;
+    if (gw_oreq_image_url(part, c->a, c->err, &u) != 0)
+        return -1;
+    if (u.kind == GW_OREQ_URL_HTTP)
         return gw_xlate_fail(c->err, "messages",
                              "this provider (Bedrock) takes image bytes only: send the image as a "
                              "data:image/...;base64,... URL");
-    if (!has_prefix(u, n, "data:"))
+    if (u.kind != GW_OREQ_URL_DATA)
         return gw_xlate_fail(c->err, "messages", "image URLs must be data: URLs for this provider");
-    const char *semi = memchr(u, ';', n);
-    if (!semi || !has_prefix(semi, n - (size_t)(semi - u), ";base64,"))
-        return gw_xlate_fail(c->err, "messages",
-                             "image data URLs must be data:<media type>;base64,<data>");
-    const char *fmt = image_format(u + 5, (size_t)(semi - (u + 5)));
+    const char *fmt = image_format(u.media.ptr, u.media.len);
     if (!fmt)
         return gw_xlate_fail(c->err, "messages",
                              "image type not supported by this provider: png, jpeg, gif or webp");
-    const char *data = semi + 8;
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "image");
     gw_jw_obj_begin(&c->w);
@@ -182,7 +137,7 @@ static int image_block(struct bctx *c, const struct gw_jv *part)
     gw_jw_key(&c->w, "source");
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "bytes");
-    gw_jw_str(&c->w, data, n - (size_t)(data - u));
+    gw_jw_str(&c->w, u.data.ptr, u.data.len);
     gw_jw_obj_end(&c->w);
     gw_jw_obj_end(&c->w);
     gw_jw_obj_end(&c->w);
@@ -190,179 +145,50 @@ static int image_block(struct bctx *c, const struct gw_jv *part)
 }
 
 /*
- * One OpenAI content part -> one Converse block; `role` opens the message
- * first (R_NONE inside a toolResult). Empty text parts are dropped (Converse
- * refuses blank text blocks).
+ * A part (gw_oreq_walk) -> a text or an image block, in a message of its role
+ * (a tool result's parts go inside the toolResult block).
  */
-static int write_part(struct bctx *c, enum role role, const struct gw_jv *part, bool images)
+static int on_part(void *arg, enum gw_oreq_role role, const struct gw_oreq_part *p)
 {
-    static const char *const k[] = {"type", "text"};
-    struct gw_jv v[2];
-    if (gw_jv_scan_obj(part, k, 2, v) != 0)
-        return gw_xlate_fail(c->err, "messages", "content parts must be objects");
-    if (gw_jv_streq(&v[0], "text")) {
-        if (!gw_jv_is(&v[1], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "messages", "text part needs a string text");
-        if (v[1].str.len == 0)
-            return 0;
-        if (role != R_NONE && begin_block(c, role) != 0)
-            return -1;
-        text_block(c, &v[1]);
+    struct bctx *c = arg;
+    if (role != GW_OREQ_ROLE_TOOL && begin_block(c, role) != 0)
+        return -1;
+    if (p->kind == GW_OREQ_PART_TEXT) {
+        text_block(c, &p->text);
         return 0;
     }
-    if (gw_jv_streq(&v[0], "image_url")) {
-        if (!images)
-            return gw_xlate_fail(c->err, "messages",
-                                 "image parts are only accepted in user and tool messages");
-        if (role != R_NONE && begin_block(c, role) != 0)
-            return -1;
-        return image_block(c, part);
-    }
-    if (gw_jv_streq(&v[0], "refusal"))
-        return 0; /* an earlier refusal carries nothing the model needs */
-    return gw_xlate_fail(c->err, "messages", "content part type not supported by this provider");
+    return image_block(c, &p->part);
 }
 
-/* Each part of the array parts (write_part); `invalid` is the message for a malformed array. */
-static int write_parts(struct bctx *c, enum role role, const struct gw_jv *parts, bool images,
-                       const char *invalid)
+/* An assistant tool call (gw_oreq_walk) -> a toolUse block. */
+static int on_call(void *arg, const struct gw_oreq_call *call)
 {
-    struct gw_jv_it it;
-    struct gw_jv part;
-    int r;
-    if (gw_jv_arr_begin(&it, parts) != 0)
-        return gw_xlate_fail(c->err, "messages", "%s", invalid);
-    while ((r = gw_jv_arr_next(&it, &part)) == 1)
-        if (write_part(c, role, &part, images) != 0)
-            return -1;
-    return r == 0 ? 0 : gw_xlate_fail(c->err, "messages", "%s", invalid);
-}
-
-/* Content (string or parts) of a user or assistant message. */
-static int write_content(struct bctx *c, enum role role, const struct gw_jv *content)
-{
-    if (gw_jv_is(content, GW_JT_STRING)) {
-        if (content->str.len) {
-            if (begin_block(c, role) != 0)
-                return -1;
-            text_block(c, content);
-        }
-        return 0;
-    }
-    if (gw_jv_is(content, GW_JT_ARR_BEGIN))
-        return write_parts(c, role, content, role == R_USER, "invalid content");
-    if (!content->found && role == R_ASSISTANT)
-        return 0;
-    return gw_xlate_fail(c->err, "messages",
-                         "message content must be a string or an array of parts");
-}
-
-/* Remembers a tool name the history uses (raw JSON string token), once. */
-static int note_tool_name(struct bctx *c, struct gw_span name)
-{
-    if (++c->ncalls > GW_XBOUND_TOOL_CALLS_MAX)
-        return gw_xlate_fail(c->err, "messages", "A request may carry at most %u tool calls.",
-                             (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
-    for (size_t i = 0; i < c->nnames; i++)
-        if (gw_span_eq(c->names[i], name))
-            return 0;
-    if (c->nnames == c->names_cap) {
-        size_t cap = c->names_cap ? c->names_cap * 2 : 8;
-        struct gw_span *p = gw_arena_alloc(c->a, cap * sizeof(*p));
-        if (!p)
-            return gw_xlate_fail_mem(c->err);
-        if (c->nnames)
-            memcpy(p, c->names, c->nnames * sizeof(*p));
-        c->names = p;
-        c->names_cap = cap;
-    }
-    c->names[c->nnames++] = name;
+    struct bctx *c = arg;
+    /* The name is also repeated in the history's toolConfig (write_history_specs). */
+    if (begin_block(c, GW_OREQ_ROLE_ASSISTANT) != 0 ||
+        gw_oreq_history_add(&c->calls, c->a, call, c->err) != 0)
+        return -1;
+    c->tool_blocks = true;
+    gw_jw_obj_begin(&c->w);
+    gw_jw_key(&c->w, "toolUse");
+    gw_jw_obj_begin(&c->w);
+    gw_oreq_call_members(&c->w, call, "toolUseId", "input");
+    gw_jw_obj_end(&c->w);
+    gw_jw_obj_end(&c->w);
     return 0;
 }
 
-/* The length of the JSON whitespace s[0..n) starts with (RFC 8259 §2). */
-static size_t json_ws(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-        i++;
-    return i;
-}
-
-/* Assistant tool_calls -> toolUse blocks; arguments must be a JSON object. */
-static int write_tool_calls(struct bctx *c, const struct gw_jv *calls)
-{
-    static const char *const ck[] = {"id", "type", "function"};
-    static const char *const fk[] = {"name", "arguments"};
-    struct gw_jv_it it;
-    struct gw_jv call, cv[3], fv[2];
-    size_t k = 0;
-    int r;
-    if (gw_jv_arr_begin(&it, calls) != 0)
-        return gw_xlate_fail(c->err, "messages", "tool_calls must be an array");
-    for (; (r = gw_jv_arr_next(&it, &call)) == 1; k++) {
-        if (gw_jv_scan_obj(&call, ck, 3, cv) != 0)
-            return gw_xlate_fail(c->err, "messages", "tool_calls entries must be objects");
-        if (cv[1].found && !gw_jv_streq(&cv[1], "function"))
-            return gw_xlate_fail(c->err, "messages", "only function tool calls are supported");
-        if (!gw_jv_is(&cv[0], GW_JT_STRING) || gw_jv_scan_obj(&cv[2], fk, 2, fv) != 0 ||
-            !gw_jv_is(&fv[0], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "messages",
-                                 "tool_calls entries need id and function.name");
-        /* The name is also repeated in the history's toolConfig (write_history_specs). */
-        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err,
-                           "messages[%zu].tool_calls[%zu].function.name", c->msg, k) != 0)
-            return -1;
-        const char *args = "{}";
-        size_t alen = 2;
-        if (fv[1].found) {
-            if (!gw_jv_is(&fv[1], GW_JT_STRING))
-                return gw_xlate_fail(c->err, "messages",
-                                     "tool call arguments must be a JSON string");
-            char *s = gw_jv_unesc(c->a, fv[1].str, &alen);
-            if (!s)
-                return gw_xlate_fail_mem(c->err);
-            size_t i = json_ws(s, alen);
-            if (i == alen) {
-                args = "{}";
-                alen = 2;
-            } else if (s[i] != '{' || !gw_json_validate(s, alen)) {
-                return gw_xlate_fail(c->err, "messages",
-                                     "tool call arguments must be a JSON object (function %.*s)",
-                                     (int)GW_MIN(fv[0].str.len, 64), fv[0].str.ptr);
-            } else {
-                args = s;
-            }
-        }
-        if (begin_block(c, R_ASSISTANT) != 0 || note_tool_name(c, fv[0].raw) != 0)
-            return -1;
-        c->tool_blocks = true;
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "toolUse");
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "toolUseId");
-        gw_jw_raw(&c->w, cv[0].raw.ptr, cv[0].raw.len);
-        gw_jw_key(&c->w, "name");
-        gw_jw_raw(&c->w, fv[0].raw.ptr, fv[0].raw.len);
-        gw_jw_key(&c->w, "input");
-        gw_jw_raw(&c->w, args, alen);
-        gw_jw_obj_end(&c->w);
-        gw_jw_obj_end(&c->w);
-    }
-    return r == 0 ? 0 : gw_xlate_fail(c->err, "messages", "invalid tool_calls");
-}
-
 /*
- * A tool message -> a toolResult block in a user message. String content
+ * A tool message (gw_oreq_walk) -> a toolResult block in a user message. String content
  * that is a JSON object goes as {"json":{...}} (ToolResultContentBlock.json),
  * other strings as {"text":...}, parts as text and image blocks; empty
  * content gives an empty content list.
  */
-static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struct gw_jv *content)
+static int on_result(void *arg, const struct gw_oreq_msg *m, const struct gw_oreq_walk *w)
 {
-    if (!gw_jv_is(id, GW_JT_STRING))
-        return gw_xlate_fail(c->err, "messages", "tool messages need tool_call_id");
-    if (begin_block(c, R_USER) != 0)
+    struct bctx *c = arg;
+    const struct gw_jv *id = &m->tool_call_id, *content = &m->content;
+    if (begin_block(c, GW_OREQ_ROLE_USER) != 0)
         return -1;
     c->tool_blocks = true;
     gw_jw_obj_begin(&c->w);
@@ -373,12 +199,11 @@ static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struc
     gw_jw_key(&c->w, "content");
     gw_jw_arr_begin(&c->w);
     if (gw_jv_is(content, GW_JT_STRING)) {
-        size_t n;
+        size_t n, i;
         char *s = gw_jv_unesc(c->a, content->str, &n);
         if (!s)
             return gw_xlate_fail_mem(c->err);
-        size_t i = json_ws(s, n);
-        if (i < n && s[i] == '{' && gw_json_validate(s, n)) {
+        if (gw_oreq_object_text(s, n, &i)) {
             gw_jw_obj_begin(&c->w);
             gw_jw_key(&c->w, "json");
             gw_jw_raw(&c->w, s + i, n - i);
@@ -387,7 +212,7 @@ static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struc
             text_block(c, content);
         }
     } else if (gw_jv_is(content, GW_JT_ARR_BEGIN)) {
-        if (write_parts(c, R_NONE, content, true, "invalid tool message content") != 0)
+        if (gw_oreq_walk_parts(w, GW_OREQ_ROLE_TOOL, content, c, c->err) != 0)
             return -1;
     } else if (content->found) {
         return gw_xlate_fail(c->err, "messages", "tool message content must be a string or parts");
@@ -398,13 +223,18 @@ static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struc
     return 0;
 }
 
-static const char *const msg_keys[] = {"role", "content", "tool_calls", "tool_call_id"};
-enum { MK_ROLE, MK_CONTENT, MK_TOOL_CALLS, MK_TOOL_CALL_ID, MK_COUNT };
-
-static bool is_system(const struct gw_jv *role)
-{
-    return gw_jv_streq(role, "system") || gw_jv_streq(role, "developer");
-}
+/*
+ * The conversation: text in every message, images in user and tool
+ * messages; tool call arguments must be a JSON object (toolUse.input). Empty
+ * text is dropped: Converse refuses blank text blocks.
+ */
+static const struct gw_oreq_walk walk = {
+    .part = on_part,
+    .call = on_call,
+    .result = on_result,
+    GW_OREQ_WALK_IMAGES_USER_TOOL,
+    .object_args = true,
+};
 
 /*
  * System and developer messages -> "system":[{"text":...},...], one block
@@ -415,224 +245,103 @@ static bool is_system(const struct gw_jv *role)
  */
 static int write_system(struct bctx *c, const struct gw_jv *msgs, struct gw_jw *sw, bool *any)
 {
-    struct gw_jv_it it;
-    struct gw_jv m, mv[MK_COUNT];
+    struct gw_oreq_system it;
+    struct gw_jv text;
     int r;
     *any = false;
-    if (gw_jv_arr_begin(&it, msgs) != 0)
-        return gw_xlate_fail(c->err, "messages", "messages must be an array");
+    if (gw_oreq_system_begin(&it, msgs, c->err) != 0)
+        return -1;
     gw_jw_arr_begin(sw);
-    while ((r = gw_jv_arr_next(&it, &m)) == 1) {
-        if (gw_jv_scan_obj(&m, msg_keys, MK_COUNT, mv) != 0)
-            return gw_xlate_fail(c->err, "messages", "messages must be objects");
-        if (!is_system(&mv[MK_ROLE]))
-            continue;
-        const struct gw_jv *content = &mv[MK_CONTENT];
-        if (gw_jv_is(content, GW_JT_STRING)) {
-            if (content->str.len) {
-                gw_jw_obj_begin(sw);
-                gw_jw_key(sw, "text");
-                gw_jw_raw(sw, content->raw.ptr, content->raw.len);
-                gw_jw_obj_end(sw);
-                *any = true;
-            }
-            continue;
-        }
-        static const char *const pk[] = {"type", "text"};
-        struct gw_jv_it pit;
-        struct gw_jv part, pv[2];
-        int pr;
-        if (!gw_jv_is(content, GW_JT_ARR_BEGIN) || gw_jv_arr_begin(&pit, content) != 0)
-            return gw_xlate_fail(c->err, "messages", "system message content must be text");
-        while ((pr = gw_jv_arr_next(&pit, &part)) == 1) {
-            if (gw_jv_scan_obj(&part, pk, 2, pv) != 0 || !gw_jv_streq(&pv[0], "text") ||
-                !gw_jv_is(&pv[1], GW_JT_STRING))
-                return gw_xlate_fail(c->err, "messages", "system message parts must be text");
-            if (!pv[1].str.len)
-                continue;
-            gw_jw_obj_begin(sw);
-            gw_jw_key(sw, "text");
-            gw_jw_raw(sw, pv[1].raw.ptr, pv[1].raw.len);
-            gw_jw_obj_end(sw);
-            *any = true;
-        }
-        if (pr != 0)
-            return gw_xlate_fail(c->err, "messages", "invalid system content");
+    while ((r = gw_oreq_system_next(&it, &text)) == 1) {
+        text_block_to(sw, &text);
+        *any = true;
     }
-    if (r != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid messages");
     gw_jw_arr_end(sw);
-    return 0;
+    return r;
 }
 
 static int write_messages(struct bctx *c, const struct gw_jv *msgs)
 {
-    struct gw_jv_it it;
-    struct gw_jv m, mv[MK_COUNT];
-    int r;
-    if (gw_jv_arr_begin(&it, msgs) != 0)
-        return gw_xlate_fail(c->err, "messages", "messages must be an array");
     gw_jw_key(&c->w, "messages");
     gw_jw_arr_begin(&c->w);
-    for (c->msg = 0; (r = gw_jv_arr_next(&it, &m)) == 1; c->msg++) {
-        if (gw_jv_scan_obj(&m, msg_keys, MK_COUNT, mv) != 0)
-            return gw_xlate_fail(c->err, "messages", "messages must be objects");
-        const struct gw_jv *role = &mv[MK_ROLE];
-        if (is_system(role))
-            continue;
-        if (gw_jv_streq(role, "user")) {
-            if (write_content(c, R_USER, &mv[MK_CONTENT]) != 0)
-                return -1;
-        } else if (gw_jv_streq(role, "assistant")) {
-            if (write_content(c, R_ASSISTANT, &mv[MK_CONTENT]) != 0)
-                return -1;
-            if (mv[MK_TOOL_CALLS].found && write_tool_calls(c, &mv[MK_TOOL_CALLS]) != 0)
-                return -1;
-        } else if (gw_jv_streq(role, "tool")) {
-            if (write_tool_result(c, &mv[MK_TOOL_CALL_ID], &mv[MK_CONTENT]) != 0)
-                return -1;
-        } else {
-            return gw_xlate_fail(c->err, "messages",
-                                 "message role must be system, developer, user, assistant or tool");
-        }
-    }
-    if (r != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid messages");
+    if (gw_oreq_walk(msgs, &walk, c, c->a, c->err) != 0)
+        return -1;
     if (!c->any_message)
         return gw_xlate_fail(c->err, "messages",
                              "messages must hold at least one user message with content");
-    close_msg(c);
+    gw_oreq_turn_close(&c->w, &c->open);
     gw_jw_arr_end(&c->w);
     return 0;
 }
 
-/* Checks the tools array; *count gets the number of function tools. */
+/*
+ * Checks the tools array (gw_oreq_tools; Converse also wants a description
+ * to be a string); *count gets the number of function tools.
+ */
 static int check_tools(struct bctx *c, const struct gw_jv *tools, size_t *count)
 {
-    static const char *const tk[] = {"type", "function"};
-    static const char *const fk[] = {"name", "description", "parameters"};
-    struct gw_jv_it it;
-    struct gw_jv t, tv[2], fv[3];
+    struct gw_oreq_tools it;
+    struct gw_oreq_tool t;
     int r;
     *count = 0;
-    if (gw_jv_arr_begin(&it, tools) != 0)
-        return gw_xlate_fail(c->err, "tools", "tools must be an array");
-    for (size_t i = 0; (r = gw_jv_arr_next(&it, &t)) == 1; i++) {
-        if (gw_jv_scan_obj(&t, tk, 2, tv) != 0)
-            return gw_xlate_fail(c->err, "tools", "tools entries must be objects");
-        if (!gw_jv_streq(&tv[0], "function"))
-            return gw_xlate_fail(c->err, "tools",
-                                 "only function tools are supported by this provider");
-        if (gw_jv_scan_obj(&tv[1], fk, 3, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "tools", "function tools need function.name");
-        if (fv[1].found && !gw_jv_is(&fv[1], GW_JT_STRING))
+    if (gw_oreq_tools_begin(&it, tools, NULL, c->a, c->err) != 0)
+        return -1;
+    while ((r = gw_oreq_tools_next(&it, &t)) == 1) {
+        if (t.description.found && !gw_jv_is(&t.description, GW_JT_STRING))
             return gw_xlate_fail(c->err, "tools", "function.description must be a string");
-        if (fv[2].found && !gw_jv_is(&fv[2], GW_JT_OBJ_BEGIN))
-            return gw_xlate_fail(c->err, "tools",
-                                 "function.parameters must be a JSON Schema object");
-        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "tools[%zu].function.name", i) != 0)
-            return -1;
         (*count)++;
     }
-    return r == 0 ? 0 : gw_xlate_fail(c->err, "tools", "invalid tools");
+    return r;
 }
 
-/* The client's (checked) tools -> [{"toolSpec":{name,description,inputSchema:{json}}}]. */
+/*
+ * One {"toolSpec":{"name","description" (when a non-empty string),
+ * "inputSchema":{"json":schema}}}; name is a string token, schema JSON text.
+ */
+static void tool_spec(struct bctx *c, struct gw_span name, const struct gw_jv *desc,
+                      struct gw_span schema)
+{
+    gw_jw_obj_begin(&c->w);
+    gw_jw_key(&c->w, "toolSpec");
+    gw_jw_obj_begin(&c->w);
+    gw_jw_key(&c->w, "name");
+    gw_jw_raw(&c->w, name.ptr, name.len);
+    if (gw_jv_is(desc, GW_JT_STRING) && desc->str.len) {
+        gw_jw_key(&c->w, "description");
+        gw_jw_raw(&c->w, desc->raw.ptr, desc->raw.len);
+    }
+    gw_jw_key(&c->w, "inputSchema");
+    gw_jw_obj_begin(&c->w);
+    gw_jw_key(&c->w, "json");
+    gw_jw_raw(&c->w, schema.ptr, schema.len);
+    gw_jw_obj_end(&c->w);
+    gw_jw_obj_end(&c->w);
+    gw_jw_obj_end(&c->w);
+}
+
+/* The client's tools (check_tools accepted them) -> their toolSpecs. */
 static void write_tool_specs(struct bctx *c, const struct gw_jv *tools)
 {
-    static const char *const tk[] = {"function"};
-    static const char *const fk[] = {"name", "description", "parameters"};
-    static const char empty_schema[] = "{\"type\":\"object\",\"properties\":{}}";
-    struct gw_jv_it it;
-    struct gw_jv t, tv, fv[3];
+    struct gw_oreq_tools it;
+    struct gw_oreq_tool t;
     gw_jw_arr_begin(&c->w);
-    if (gw_jv_arr_begin(&it, tools) != 0) {
-        gw_jw_arr_end(&c->w);
-        return; /* check_tools accepted it: cannot happen */
-    }
-    while (gw_jv_arr_next(&it, &t) == 1) {
-        if (gw_jv_scan(t.raw, tk, 1, &tv) != 0 || gw_jv_scan(tv.raw, fk, 3, fv) != 0)
-            continue; /* check_tools accepted it: cannot happen */
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "toolSpec");
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "name");
-        gw_jw_raw(&c->w, fv[0].raw.ptr, fv[0].raw.len);
-        if (fv[1].found && fv[1].str.len) {
-            gw_jw_key(&c->w, "description");
-            gw_jw_raw(&c->w, fv[1].raw.ptr, fv[1].raw.len);
-        }
-        gw_jw_key(&c->w, "inputSchema");
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "json");
-        if (fv[2].found)
-            gw_jw_raw(&c->w, fv[2].raw.ptr, fv[2].raw.len);
-        else
-            gw_jw_raw(&c->w, empty_schema, sizeof(empty_schema) - 1);
-        gw_jw_obj_end(&c->w);
-        gw_jw_obj_end(&c->w);
-        gw_jw_obj_end(&c->w);
-    }
+    if (gw_oreq_tools_begin(&it, tools, NULL, c->a, c->err) == 0)
+        while (gw_oreq_tools_next(&it, &t) == 1)
+            tool_spec(c, t.name.raw, &t.description,
+                      t.parameters.found ? t.parameters.raw : GW_SPAN_LIT(GW_OREQ_EMPTY_SCHEMA));
     gw_jw_arr_end(&c->w);
 }
 
-/* The tools the history calls, for a toolConfig Converse requires (see bedrock.h). */
+/* The tools the history calls, each once, for a toolConfig Converse requires (see bedrock.h). */
 static void write_history_specs(struct bctx *c)
 {
-    static const char schema[] = "{\"type\":\"object\"}";
+    static const struct gw_jv no_description;
     gw_jw_arr_begin(&c->w);
-    for (size_t i = 0; i < c->nnames; i++) {
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "toolSpec");
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "name");
-        gw_jw_raw(&c->w, c->names[i].ptr, c->names[i].len);
-        gw_jw_key(&c->w, "inputSchema");
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "json");
-        gw_jw_raw(&c->w, schema, sizeof(schema) - 1);
-        gw_jw_obj_end(&c->w);
-        gw_jw_obj_end(&c->w);
-        gw_jw_obj_end(&c->w);
-    }
+    for (size_t i = 0; i < c->calls.n; i++)
+        if (gw_oreq_history_first_name(&c->calls, i))
+            tool_spec(c, c->calls.calls[i].name, &no_description,
+                      GW_SPAN_LIT("{\"type\":\"object\"}"));
     gw_jw_arr_end(&c->w);
-}
-
-enum choice { TC_DEFAULT = 0, TC_AUTO, TC_REQUIRED, TC_NONE, TC_NAMED };
-
-/* Reads tool_choice; for TC_NAMED *name gets the function's name token. */
-static int read_tool_choice(struct bctx *c, const struct gw_jv *tc, enum choice *out,
-                            struct gw_jv *name)
-{
-    static const char *const ok[] = {"type", "function"};
-    static const char *const fk[] = {"name"};
-    memset(name, 0, sizeof(*name));
-    *out = TC_DEFAULT;
-    if (!tc->found)
-        return 0;
-    if (gw_jv_is(tc, GW_JT_STRING)) {
-        if (gw_jv_streq(tc, "auto"))
-            *out = TC_AUTO;
-        else if (gw_jv_streq(tc, "required"))
-            *out = TC_REQUIRED;
-        else if (gw_jv_streq(tc, "none"))
-            *out = TC_NONE;
-        else
-            return gw_xlate_fail(c->err, "tool_choice",
-                                 "tool_choice must be auto, required or none");
-        return 0;
-    }
-    struct gw_jv ov[2], fv[1];
-    if (gw_jv_scan_obj(tc, ok, 2, ov) != 0 || !gw_jv_streq(&ov[0], "function") ||
-        gw_jv_scan_obj(&ov[1], fk, 1, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
-        return gw_xlate_fail(c->err, "tool_choice",
-                             "tool_choice must name a function: "
-                             "{\"type\":\"function\",\"function\":{\"name\":...}}");
-    if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "%s", "tool_choice.function.name") != 0)
-        return -1;
-    *out = TC_NAMED;
-    *name = fv[0];
-    return 0;
 }
 
 /*
@@ -642,9 +351,10 @@ static int read_tool_choice(struct bctx *c, const struct gw_jv *tc, enum choice 
  * them; the history's own tools when the client sent none (bedrock.h).
  */
 static void write_tool_config(struct bctx *c, const struct gw_jv *tools, size_t ntools,
-                              enum choice choice, const struct gw_jv *name)
+                              const struct gw_oreq_choice *ch)
 {
-    bool client = ntools > 0 && (choice != TC_NONE || c->tool_blocks);
+    enum gw_oreq_tc choice = ch->mode;
+    bool client = ntools > 0 && (choice != GW_OREQ_TC_NONE || c->tool_blocks);
     if (!client && !c->tool_blocks)
         return;
     gw_jw_key(&c->w, "toolConfig");
@@ -656,17 +366,18 @@ static void write_tool_config(struct bctx *c, const struct gw_jv *tools, size_t 
         return;
     }
     write_tool_specs(c, tools);
-    if (choice == TC_AUTO || choice == TC_REQUIRED || choice == TC_NAMED) {
+    if (choice == GW_OREQ_TC_AUTO || choice == GW_OREQ_TC_REQUIRED ||
+        choice == GW_OREQ_TC_FUNCTION) {
         gw_jw_key(&c->w, "toolChoice");
         gw_jw_obj_begin(&c->w);
-        if (choice == TC_NAMED) {
+        if (choice == GW_OREQ_TC_FUNCTION) {
             gw_jw_key(&c->w, "tool");
             gw_jw_obj_begin(&c->w);
             gw_jw_key(&c->w, "name");
-            gw_jw_raw(&c->w, name->raw.ptr, name->raw.len);
+            gw_jw_raw(&c->w, ch->name.raw.ptr, ch->name.raw.len);
             gw_jw_obj_end(&c->w);
         } else {
-            gw_jw_key(&c->w, choice == TC_AUTO ? "auto" : "any");
+            gw_jw_key(&c->w, choice == GW_OREQ_TC_AUTO ? "auto" : "any");
             gw_jw_obj_begin(&c->w);
             gw_jw_obj_end(&c->w);
         }
@@ -675,95 +386,25 @@ static void write_tool_config(struct bctx *c, const struct gw_jv *tools, size_t 
     gw_jw_obj_end(&c->w);
 }
 
-static int write_stop(struct bctx *c, const struct gw_jv *stop)
-{
-    gw_jw_key(&c->w, "stopSequences");
-    if (gw_jv_is(stop, GW_JT_STRING)) {
-        gw_jw_arr_begin(&c->w);
-        gw_jw_raw(&c->w, stop->raw.ptr, stop->raw.len);
-        gw_jw_arr_end(&c->w);
-        return 0;
-    }
-    struct gw_jv_it it;
-    struct gw_jv s;
-    int r;
-    if (gw_jv_arr_begin(&it, stop) != 0)
-        return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
-    gw_jw_arr_begin(&c->w);
-    while ((r = gw_jv_arr_next(&it, &s)) == 1) {
-        if (!gw_jv_is(&s, GW_JT_STRING))
-            return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
-        gw_jw_raw(&c->w, s.raw.ptr, s.raw.len);
-    }
-    gw_jw_arr_end(&c->w);
-    return r == 0 ? 0 : gw_xlate_fail(c->err, "stop", "invalid stop");
-}
-
-static const char *const req_keys[] = {
-    "model",    "messages",     "max_tokens", "max_completion_tokens",
-    "stop",     "temperature",  "top_p",      "stream",
-    "tools",    "tool_choice",  "n",          "response_format",
-    "logprobs", "top_logprobs", "logit_bias", "modalities",
-    "audio",    "mock",
-};
-enum {
-    RK_MODEL,
-    RK_MESSAGES,
-    RK_MAX_TOKENS,
-    RK_MAX_COMPLETION_TOKENS,
-    RK_STOP,
-    RK_TEMPERATURE,
-    RK_TOP_P,
-    RK_STREAM,
-    RK_TOOLS,
-    RK_TOOL_CHOICE,
-    RK_N,
-    RK_RESPONSE_FORMAT,
-    RK_LOGPROBS,
-    RK_TOP_LOGPROBS,
-    RK_LOGIT_BIAS,
-    RK_MODALITIES,
-    RK_AUDIO,
-    RK_MOCK,
-    RK_COUNT
-};
-
 /* The OpenAI fields Converse has no way to honour: 400 naming the field (bedrock.h). */
 static int refuse_unsupported(struct gw_xlate_err *err, const struct gw_jv *v)
 {
     uint64_t n;
-    if (v[RK_N].found && (!gw_jv_u64(&v[RK_N], &n) || n != 1))
-        return gw_xlate_fail(err, "n", "this provider returns one choice: n must be 1");
-    if (v[RK_RESPONSE_FORMAT].found) {
-        struct gw_jv type = gw_jv_member(&v[RK_RESPONSE_FORMAT], "type");
+    if (gw_oreq_one_choice(&v[GW_RQ_N], err) != 0)
+        return -1;
+    if (v[GW_RQ_RESPONSE_FORMAT].found) {
+        struct gw_jv type = gw_jv_member(&v[GW_RQ_RESPONSE_FORMAT], "type");
         if (!gw_jv_streq(&type, "text"))
             return gw_xlate_fail(
                 err, "response_format",
                 "response_format json_object and json_schema are not supported by this "
                 "provider (Bedrock Converse)");
     }
-    if (v[RK_LOGPROBS].found && !gw_jv_is(&v[RK_LOGPROBS], GW_JT_FALSE))
+    if (v[GW_RQ_LOGPROBS].found && !gw_jv_is(&v[GW_RQ_LOGPROBS], GW_JT_FALSE))
         return gw_xlate_fail(err, "logprobs", "logprobs are not supported by this provider");
-    if (v[RK_TOP_LOGPROBS].found && (!gw_jv_u64(&v[RK_TOP_LOGPROBS], &n) || n != 0))
+    if (v[GW_RQ_TOP_LOGPROBS].found && (!gw_jv_u64(&v[GW_RQ_TOP_LOGPROBS], &n) || n != 0))
         return gw_xlate_fail(err, "top_logprobs", "logprobs are not supported by this provider");
-    if (v[RK_LOGIT_BIAS].found &&
-        (!gw_jv_is(&v[RK_LOGIT_BIAS], GW_JT_OBJ_BEGIN) || !gw_jv_obj_empty(&v[RK_LOGIT_BIAS])))
-        return gw_xlate_fail(err, "logit_bias", "logit_bias is not supported by this provider");
-    if (v[RK_AUDIO].found)
-        return gw_xlate_fail(err, "audio", "audio output is not supported by this provider");
-    if (v[RK_MODALITIES].found) {
-        struct gw_jv_it it;
-        struct gw_jv m;
-        int r;
-        if (gw_jv_arr_begin(&it, &v[RK_MODALITIES]) != 0)
-            return gw_xlate_fail(err, "modalities", "modalities must be an array");
-        while ((r = gw_jv_arr_next(&it, &m)) == 1)
-            if (!gw_jv_streq(&m, "text"))
-                return gw_xlate_fail(err, "modalities", "this provider answers with text only");
-        if (r != 0)
-            return gw_xlate_fail(err, "modalities", "invalid modalities");
-    }
-    return 0;
+    return gw_oreq_text_only(v, err);
 }
 
 /*
@@ -844,54 +485,28 @@ static int sign(const struct gw_xlate *x, const char *path, struct gw_span body,
 int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t len,
                              struct gw_xlate_req *out, struct gw_xlate_err *err)
 {
-    struct gw_jv v[RK_COUNT];
-    struct bctx c = {.a = x->arena, .err = err};
-    memset(out, 0, sizeof(*out));
-    memset(err, 0, sizeof(*err));
-    if (gw_jv_scan(gw_span_make(body, len), req_keys, RK_COUNT, v) != 0)
-        return gw_xlate_fail(err, NULL, "the request body must be a JSON object");
-    if (!gw_jv_is(&v[RK_MESSAGES], GW_JT_ARR_BEGIN))
-        return gw_xlate_fail(err, "messages", "messages must be a non-empty array");
-    if (refuse_unsupported(err, v) != 0)
-        return -1;
-    uint64_t n;
-    const struct gw_jv *max =
-        v[RK_MAX_COMPLETION_TOKENS].found ? &v[RK_MAX_COMPLETION_TOKENS] : &v[RK_MAX_TOKENS];
-    if (max->found && (!gw_jv_u64(max, &n) || n == 0))
-        return gw_xlate_fail(err, max == &v[RK_MAX_TOKENS] ? "max_tokens" : "max_completion_tokens",
-                             "must be a positive integer");
-    static const int sampling[] = {RK_TEMPERATURE, RK_TOP_P};
+    static const enum gw_oreq_key sampling[] = {GW_RQ_TEMPERATURE, GW_RQ_TOP_P};
     static const char *const sampling_out[] = {"temperature", "topP"};
-    for (size_t i = 0; i < GW_ARRAY_SIZE(sampling); i++) {
-        const struct gw_jv *s = &v[sampling[i]];
-        if (s->found && !gw_jv_is(s, GW_JT_NUMBER))
-            return gw_xlate_fail(err, req_keys[sampling[i]], "must be a number");
-    }
-    if (v[RK_STREAM].found && !gw_jv_is(&v[RK_STREAM], GW_JT_TRUE) &&
-        !gw_jv_is(&v[RK_STREAM], GW_JT_FALSE))
-        return gw_xlate_fail(err, "stream", "stream must be a boolean");
-    if (v[RK_STOP].found && !gw_jv_is(&v[RK_STOP], GW_JT_STRING) &&
-        !gw_jv_is(&v[RK_STOP], GW_JT_ARR_BEGIN))
-        return gw_xlate_fail(err, "stop", "stop must be a string or an array of strings");
-    size_t ntools = 0;
-    if (v[RK_TOOLS].found && check_tools(&c, &v[RK_TOOLS], &ntools) != 0)
+    struct gw_jv v[GW_RQ_COUNT];
+    struct bctx c = {.a = x->arena, .err = err};
+    const struct gw_jv *max;
+    if (gw_oreq_chat(body, len, v, out, err) != 0 || refuse_unsupported(err, v) != 0 ||
+        gw_oreq_max_tokens(&v[GW_RQ_MAX_TOKENS], &v[GW_RQ_MAX_COMPLETION_TOKENS], &max, err) != 0 ||
+        gw_oreq_numbers(v, sampling, GW_ARRAY_SIZE(sampling), err) != 0)
         return -1;
-    enum choice choice;
-    struct gw_jv choice_name;
-    if (read_tool_choice(&c, &v[RK_TOOL_CHOICE], &choice, &choice_name) != 0)
+    if (v[GW_RQ_STOP].found && gw_oreq_stop(&v[GW_RQ_STOP], 0, err) < 0)
+        return -1;
+    size_t ntools = 0;
+    struct gw_oreq_choice choice;
+    if ((v[GW_RQ_TOOLS].found && check_tools(&c, &v[GW_RQ_TOOLS], &ntools) != 0) ||
+        gw_oreq_tool_choice(&v[GW_RQ_TOOL_CHOICE], NULL, c.a, err, &choice) != 0)
         return -1;
 
     /* The model id goes in the path, never in the body. */
-    const char *model = x->upstream_model;
-    size_t model_len = model ? strlen(model) : 0;
-    if (!model || !model_len) {
-        if (!gw_jv_is(&v[RK_MODEL], GW_JT_STRING) || !v[RK_MODEL].str.len)
-            return gw_xlate_fail(err, "model", "model is required");
-        char *m = gw_jv_unesc(x->arena, v[RK_MODEL].str, &model_len);
-        if (!m)
-            return gw_xlate_fail_mem(err);
-        model = m;
-    }
+    const char *model;
+    size_t model_len;
+    if (gw_oreq_model_name(x, &v[GW_RQ_MODEL], &model, &model_len, err) != 0)
+        return -1;
     char *path = model_path(x->arena, model, model_len, x->stream);
     if (!path)
         return gw_xlate_fail_mem(err);
@@ -912,7 +527,7 @@ int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t 
     struct gw_jw sw;
     bool any_system;
     gw_jw_init(&sw, sbuf, len + 64);
-    if (write_system(&c, &v[RK_MESSAGES], &sw, &any_system) != 0)
+    if (write_system(&c, &v[GW_RQ_MESSAGES], &sw, &any_system) != 0)
         return -1;
     gw_jw_init(&c.w, obuf, cap);
     gw_jw_obj_begin(&c.w);
@@ -922,9 +537,9 @@ int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t 
         gw_jw_key(&c.w, "system");
         gw_jw_raw(&c.w, sw.buf, sw.len);
     }
-    if (write_messages(&c, &v[RK_MESSAGES]) != 0)
+    if (write_messages(&c, &v[GW_RQ_MESSAGES]) != 0)
         return -1;
-    bool any_inference = max->found || v[RK_STOP].found;
+    bool any_inference = max->found || v[GW_RQ_STOP].found;
     for (size_t i = 0; i < GW_ARRAY_SIZE(sampling); i++)
         any_inference |= v[sampling[i]].found;
     if (any_inference) {
@@ -941,23 +556,17 @@ int gw_bedrock_build_request(const struct gw_xlate *x, const char *body, size_t 
             gw_jw_key(&c.w, sampling_out[i]);
             gw_jw_raw(&c.w, s->raw.ptr, s->raw.len);
         }
-        if (v[RK_STOP].found && write_stop(&c, &v[RK_STOP]) != 0)
-            return -1;
+        if (v[GW_RQ_STOP].found) {
+            gw_jw_key(&c.w, "stopSequences");
+            gw_oreq_stop_write(&c.w, &v[GW_RQ_STOP]);
+        }
         gw_jw_obj_end(&c.w);
     }
-    write_tool_config(&c, &v[RK_TOOLS], ntools, choice, &choice_name);
-    /* The bundled mock provider's per-request controls (tools/mock) travel as
-     * they are; every other field Converse does not know is dropped. */
-    if (gw_jv_is(&v[RK_MOCK], GW_JT_OBJ_BEGIN)) {
-        gw_jw_key(&c.w, "mock");
-        gw_jw_raw(&c.w, v[RK_MOCK].raw.ptr, v[RK_MOCK].raw.len);
-    }
-    gw_jw_obj_end(&c.w);
-    if (c.w.overflow)
-        return gw_xbound_overflow(&b, err);
-
+    write_tool_config(&c, &v[GW_RQ_TOOLS], ntools, &choice);
+    gw_oreq_mock(&c.w, &v[GW_RQ_MOCK]);
+    if (gw_oreq_body_end(&c.w, &b, out, err) != 0)
+        return -1;
     out->path = path;
-    out->body = gw_span_make(obuf, c.w.len);
     return sign(x, path, out->body, out, err);
 }
 
@@ -1008,91 +617,48 @@ static struct gw_xlate_usage read_usage(const struct gw_jv *usage)
 static const char *const block_keys[] = {"text", "toolUse"};
 static const char *const tool_use_keys[] = {"toolUseId", "name", "input"};
 
+/*
+ * A ContentBlock (a gw_oai_block_fn): text, toolUse, or one not translated
+ * (reasoningContent, citationsContent, image, ...).
+ */
+static int read_block(const struct gw_jv *b, struct gw_jv *text, struct gw_oai_call *call)
+{
+    struct gw_jv bv[2], tv[3];
+    if (gw_jv_scan_obj(b, block_keys, 2, bv) != 0)
+        return -1;
+    if (gw_jv_is(&bv[0], GW_JT_STRING)) {
+        *text = bv[0];
+        return GW_OAI_BLOCK_TEXT;
+    }
+    if (!bv[1].found)
+        return GW_OAI_BLOCK_OTHER;
+    if (gw_jv_scan_obj(&bv[1], tool_use_keys, 3, tv) != 0 || !gw_jv_is(&tv[0], GW_JT_STRING) ||
+        !gw_jv_is(&tv[1], GW_JT_STRING))
+        return -1;
+    /* toolUse.input is a JSON object: it becomes the arguments string. */
+    *call = (struct gw_oai_call){
+        .index = -1, .id = tv[0].raw, .name = tv[1].raw, .args = tv[2].raw, .args_text = true};
+    return GW_OAI_BLOCK_CALL;
+}
+
 int gw_bedrock_translate_response(const struct gw_xlate *x, const char *body, size_t len,
                                   struct gw_span *out, struct gw_xlate_usage *u)
 {
     static const char *const rk[] = {"output", "stopReason", "usage"};
-    struct gw_jv rv[3], b, bv[2], tv[3];
-    struct gw_jv_it it;
-    int r;
+    struct gw_jv rv[3];
+    struct gw_jw w;
     *out = GW_SPAN_NULL;
     if (gw_jv_scan(gw_span_make(body, len), rk, 3, rv) != 0)
         return -1;
     struct gw_jv msg = gw_jv_member(&rv[0], "message");
     struct gw_jv content = gw_jv_member(&msg, "content");
-    if (!gw_jv_is(&content, GW_JT_ARR_BEGIN))
+    if (!gw_jv_is(&content, GW_JT_ARR_BEGIN) ||
+        gw_oai_message_blocks(&w, x, len, &content, read_block) != 0)
         return -1;
 
-    /* Pass 1: the text blocks joined (decoded), and whether there are tool calls. */
-    char *text = gw_arena_alloc(x->arena, len + 1);
-    size_t text_len = 0;
-    bool have_text = false, have_tools = false;
-    if (!text || gw_jv_arr_begin(&it, &content) != 0)
-        return -1;
-    while ((r = gw_jv_arr_next(&it, &b)) == 1) {
-        if (gw_jv_scan_obj(&b, block_keys, 2, bv) != 0)
-            return -1;
-        if (gw_jv_is(&bv[0], GW_JT_STRING)) {
-            long k = gw_json_unescape(bv[0].str, text + text_len, len - text_len);
-            if (k < 0)
-                return -1;
-            text_len += (size_t)k;
-            have_text = true;
-        } else if (bv[1].found) {
-            if (gw_jv_scan_obj(&bv[1], tool_use_keys, 3, tv) != 0 ||
-                !gw_jv_is(&tv[0], GW_JT_STRING) || !gw_jv_is(&tv[1], GW_JT_STRING))
-                return -1;
-            have_tools = true;
-        }
-        /* reasoningContent, citationsContent, image, ...: not translated */
-    }
-    if (r != 0)
-        return -1;
-
-    /* Tool inputs are escaped into strings: at most twice their length (the
-     * tokenizer refuses raw control characters, so no \u00XX expansion). */
-    size_t cap = 2 * len + 2 * (strlen0(x->client_model) + strlen0(x->request_id)) + 1024;
-    char *obuf = gw_arena_alloc(x->arena, cap);
-    if (!obuf)
-        return -1;
-    struct gw_jw w;
-    gw_jw_init(&w, obuf, cap);
-    gw_oai_completion_begin(&w, x);
-    gw_oai_choice_begin(&w, 0);
-    gw_jw_key(&w, "content");
-    if (have_text)
-        gw_jw_str(&w, text, text_len);
-    else
-        gw_jw_null(&w);
-    if (have_tools) {
-        gw_jw_key(&w, "tool_calls");
-        gw_jw_arr_begin(&w);
-        if (gw_jv_arr_begin(&it, &content) != 0)
-            return -1;
-        while (gw_jv_arr_next(&it, &b) == 1) {
-            if (gw_jv_scan_obj(&b, block_keys, 2, bv) != 0 || !bv[1].found ||
-                gw_jv_scan_obj(&bv[1], tool_use_keys, 3, tv) != 0)
-                continue; /* text and other blocks */
-            /* toolUse.input is a JSON object: it becomes the arguments string. */
-            struct gw_oai_call c = {.index = -1,
-                                    .id = tv[0].raw,
-                                    .name = tv[1].raw,
-                                    .args = tv[2].found ? tv[2].raw : GW_SPAN_NULL,
-                                    .args_text = true};
-            gw_oai_tool_call(&w, &c);
-        }
-        gw_jw_arr_end(&w);
-    }
-    gw_oai_message_end(&w);
     gw_oai_choice_end(&w, false, finish_reason(&rv[1]));
     struct gw_xlate_usage usage = read_usage(&rv[2]);
-    gw_oai_completion_end(&w, &usage);
-    if (w.overflow)
-        return -1;
-    if (u)
-        *u = usage;
-    *out = gw_span_make(obuf, w.len);
-    return 0;
+    return gw_oai_completion_close(&w, &usage, out, u);
 }
 
 /* ---- errors ---- */
@@ -1147,9 +713,9 @@ static const struct err_map err_maps[] = {
  */
 static struct gw_span exception_name(struct gw_span t)
 {
+    if (!t.ptr)
+        return GW_SPAN_NULL; /* no header: NULL + 0 is undefined behaviour too */
     const char *p = t.ptr, *end = t.ptr + t.len;
-    if (!p)
-        return GW_SPAN_NULL;
     const char *colon = memchr(p, ':', t.len);
     if (colon)
         end = colon;
@@ -1213,7 +779,6 @@ int gw_bedrock_translate_error(int status, struct gw_span error_type, const char
     struct gw_oai_error e = {0};
     struct gw_jv type;
     char fallback[64];
-    *out = GW_SPAN_NULL;
     read_error_body(gw_span_make(body, len), &e, &type);
     /* The header names the exception; the body's __type where it does not; else the status. */
     const struct err_map *m = err_by_name(exception_name(error_type));
@@ -1225,19 +790,7 @@ int gw_bedrock_translate_error(int status, struct gw_span error_type, const char
     set_kind(&e, m, st);
     if (!e.message.ptr)
         e.message = gw_oai_status_message(fallback, sizeof(fallback), status);
-    size_t cap = len + 512;
-    char *buf = gw_arena_alloc(a, cap);
-    if (!buf)
-        return -1;
-    struct gw_jw w;
-    gw_jw_init(&w, buf, cap);
-    gw_oai_error_write(&w, &e);
-    if (w.overflow)
-        return -1;
-    if (out_status)
-        *out_status = st;
-    *out = gw_span_make(buf, w.len);
-    return 0;
+    return gw_oai_error_body(a, &e, st, out, out_status);
 }
 
 /* ---- stream ---- */
@@ -1286,7 +839,7 @@ static int on_event(struct gw_bedrock_stream *s, const struct gw_es_message *m)
         if (s->_started)
             return 0;
         s->_started = true;
-        return gw_oai_chunk_content(&s->_o, s->_sink, 0, GW_SPAN_LIT("\"\""));
+        return gw_oai_chunk_role(&s->_o, s->_sink, 0);
     }
     if (gw_span_eq(et, GW_SPAN_LIT("contentBlockStart"))) {
         struct gw_jv tu = gw_jv_member(&v[EK_START], "toolUse");
@@ -1381,19 +934,16 @@ static int on_message(void *arg, const struct gw_es_message *m)
     } else {
         return 0; /* no other message type is defined */
     }
-    if (r != 0) { /* ended: finished, an error chunk written, or a write or allocation failed */
-        s->_o.done = true;
-        s->_o.failed |= r < 0;
-        return -1;
-    }
-    return 0;
+    if (r != 0) /* ended: finished, an error chunk written, or a write or allocation failed */
+        (void)gw_oai_stream_ended(&s->_o, r);
+    return r != 0 ? -1 : 0;
 }
 
 int gw_bedrock_stream_feed(struct gw_bedrock_stream *s, const char *data, size_t len,
                            const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
 {
     if (s->_o.done)
-        return s->_o.failed ? -1 : 1;
+        return gw_oai_stream_state(&s->_o);
     s->_sink = sink;
     s->_u = u;
     if (gw_es_feed(&s->_dec, data, len, on_message, s) < 0 && !s->_o.done) {
@@ -1409,26 +959,19 @@ int gw_bedrock_stream_feed(struct gw_bedrock_stream *s, const char *data, size_t
     }
     s->_sink = NULL;
     s->_u = NULL;
-    if (s->_o.done)
-        return s->_o.failed ? -1 : 1;
-    return 0;
+    return gw_oai_stream_state(&s->_o);
 }
 
 int gw_bedrock_stream_end(struct gw_bedrock_stream *s, const struct gw_xlate_sink *sink,
                           struct gw_xlate_usage *u)
 {
     (void)u;
-    if (s->_o.done)
-        return s->_o.failed ? -1 : 1;
-    if (!s->_finish_sent)
-        return gw_oai_stream_fail(&s->_o, sink, "upstream stream ended before messageStop", -1);
+    if (s->_o.done || !s->_finish_sent)
+        return gw_oai_stream_cut(&s->_o, sink, "upstream stream ended before messageStop");
     /* messageStop came, the metadata event did not: the answer is whole but
      * there is no usage to tell, so [DONE] comes without a usage chunk
-     * (gw_oai_stream_finish would make one up from zeros). */
-    static const char done[] = "data: [DONE]\n\n";
-    s->_o.done = true;
-    s->_o.failed = sink->write(sink->arg, done, sizeof(done) - 1) < 0;
-    return s->_o.failed ? -1 : 1;
+     * (one from zeros would be made up). */
+    return gw_oai_stream_finish(&s->_o, sink, NULL);
 }
 
 /* ---- the dialect table (providers/dialect.h) ---- */

@@ -22,11 +22,12 @@
  *
  * This file holds the mapping only: JSON is read through providers/jv.h
  * (strings are copied as their raw, already escaped text whenever they pass
- * through unchanged), the OpenAI side is written by providers/oai.h, the
- * stream's SSE framing is core/sse.h's reader, and request bodies (chat and
- * embed) are bounded by providers/xbound.h (400 past its limit), whose rule
- * function names follow. What is refused, dropped or adjusted is listed in
- * providers/cohere.h.
+ * through unchanged), what every dialect reads from the OpenAI request the
+ * same way by providers/oreq.h; the OpenAI side is written by
+ * providers/oai.h, the stream's SSE framing is core/sse.h's reader, and
+ * request bodies (chat and embed) are bounded by providers/xbound.h (400
+ * past its limit), whose rule function names follow. What is refused,
+ * dropped or adjusted is listed in providers/cohere.h.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,6 +46,7 @@
 #include "providers/embed.h"
 #include "providers/jv.h"
 #include "providers/oai.h"
+#include "providers/oreq.h"
 #include "providers/xbound.h"
 #include "providers/xlate.h"
 
@@ -69,29 +71,13 @@ static bool num_tokens(const struct gw_jv *v, uint64_t *out)
     return gw_json_to_u64(gw_span_make(v->str.ptr, i), out);
 }
 
-static size_t strlen0(const char *s)
-{
-    return s ? strlen(s) : 0;
-}
-
 /* ---- request: OpenAI -> Cohere ---- */
 
 struct bctx {
     struct gw_jw w;
     struct gw_arena *a;
     struct gw_xlate_err *err;
-    size_t msg; /* index in messages of the message being written */
 };
-
-static void text_item(struct bctx *c, const struct gw_jv *text)
-{
-    gw_jw_obj_begin(&c->w);
-    gw_jw_key(&c->w, "type");
-    gw_jw_cstr(&c->w, "text");
-    gw_jw_key(&c->w, "text");
-    gw_jw_raw(&c->w, text->raw.ptr, text->raw.len);
-    gw_jw_obj_end(&c->w);
-}
 
 /*
  * An image_url part -> Cohere's image content, which has OpenAI's shape
@@ -99,16 +85,10 @@ static void text_item(struct bctx *c, const struct gw_jv *text)
  */
 static int image_item(struct bctx *c, const struct gw_jv *part)
 {
-    static const char *const pk[] = {"image_url"};
-    static const char *const uk[] = {"url", "detail"};
-    struct gw_jv iu, uv[2] = {{0}, {0}};
-    if (gw_jv_scan(part->raw, pk, 1, &iu) != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid content part");
-    if (gw_jv_is(&iu, GW_JT_STRING))
-        uv[0] = iu;
-    else if (gw_jv_scan_obj(&iu, uk, 2, uv) != 0)
-        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
-    if (!gw_jv_is(&uv[0], GW_JT_STRING) || uv[0].str.len == 0)
+    struct gw_jv uv[2];
+    if (gw_oreq_image_url_member(part, &uv[0], &uv[1], c->err) != 0)
+        return -1;
+    if (uv[0].str.len == 0)
         return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
     if (uv[1].found && !gw_jv_streq(&uv[1], "auto") && !gw_jv_streq(&uv[1], "low") &&
         !gw_jv_streq(&uv[1], "high"))
@@ -129,55 +109,42 @@ static int image_item(struct bctx *c, const struct gw_jv *part)
     return 0;
 }
 
-enum ckind { CK_SYSTEM = 0, CK_USER, CK_ASSISTANT, CK_TOOL };
-
 /*
  * A message's content (string or parts) as the "content" member: a string
  * passes as it is; parts become Cohere content items (text; image_url in user
  * messages only; earlier refusal parts are dropped from assistant turns).
  * Returns 0 or -1 with the 400 filled. A missing content is the caller's.
  */
-static int write_content(struct bctx *c, enum ckind kind, const struct gw_jv *content)
+static int write_content(struct bctx *c, enum gw_oreq_role role, const struct gw_jv *content)
 {
+    struct gw_oreq_parts it;
+    struct gw_oreq_part p;
+    int r;
+    gw_jw_key(&c->w, "content");
     if (gw_jv_is(content, GW_JT_STRING)) {
-        gw_jw_key(&c->w, "content");
         gw_jw_raw(&c->w, content->raw.ptr, content->raw.len);
         return 0;
     }
-    if (!gw_jv_is(content, GW_JT_ARR_BEGIN))
-        return gw_xlate_fail(c->err, "messages",
-                             "message content must be a string or an array of parts");
-    static const char *const k[] = {"type", "text"};
-    struct gw_jv_it it;
-    struct gw_jv part, v[2];
-    int r;
-    gw_jw_key(&c->w, "content");
+    if (gw_oreq_parts_begin(&it, content, c->err) != 0)
+        return -1;
     gw_jw_arr_begin(&c->w);
-    if (gw_jv_arr_begin(&it, content) != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid content");
-    while ((r = gw_jv_arr_next(&it, &part)) == 1) {
-        if (!gw_jv_is(&part, GW_JT_OBJ_BEGIN) || gw_jv_scan(part.raw, k, 2, v) != 0)
-            return gw_xlate_fail(c->err, "messages", "content parts must be objects");
-        if (gw_jv_streq(&v[0], "text")) {
-            if (!gw_jv_is(&v[1], GW_JT_STRING))
-                return gw_xlate_fail(c->err, "messages", "text part needs a string text");
-            text_item(c, &v[1]);
-        } else if (gw_jv_streq(&v[0], "image_url")) {
-            if (kind != CK_USER)
+    while ((r = gw_oreq_parts_next(&it, &p)) == 1) {
+        if (p.kind == GW_OREQ_PART_TEXT) {
+            gw_oreq_text_part(&c->w, &p.text);
+        } else if (p.kind == GW_OREQ_PART_IMAGE_URL) {
+            if (role != GW_OREQ_ROLE_USER)
                 return gw_xlate_fail(c->err, "messages",
                                      "image parts are only accepted in user messages");
-            if (image_item(c, &part) != 0)
+            if (image_item(c, &p.part) != 0)
                 return -1;
-        } else if (gw_jv_streq(&v[0], "refusal") && kind == CK_ASSISTANT) {
-            continue; /* an earlier refusal carries nothing the model needs */
-        } else {
+        } else if (p.kind != GW_OREQ_PART_REFUSAL || role != GW_OREQ_ROLE_ASSISTANT) {
             return gw_xlate_fail(c->err, "messages",
                                  "content part type not supported by this provider (text and "
                                  "image_url are)");
         }
     }
     if (r != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid content");
+        return -1;
     gw_jw_arr_end(&c->w);
     return 0;
 }
@@ -201,92 +168,56 @@ static void call_args(struct gw_oai_call *c, const struct gw_jv *args)
  * Assistant tool_calls -> Cohere's tool_calls, which have OpenAI's shape
  * (arguments a JSON string), so the OpenAI writer writes them.
  */
-static int write_tool_calls(struct bctx *c, const struct gw_jv *calls)
+static int write_tool_calls(struct bctx *c, const struct gw_jv *calls, size_t msg)
 {
-    static const char *const ck[] = {"id", "type", "function"};
-    static const char *const fk[] = {"name", "arguments"};
-    struct gw_jv_it it;
-    struct gw_jv call, cv[3], fv[2];
-    size_t k = 0;
+    struct gw_oreq_calls it;
+    struct gw_oreq_call call;
     int r;
-    if (gw_jv_arr_begin(&it, calls) != 0)
-        return gw_xlate_fail(c->err, "messages", "tool_calls must be an array");
+    if (gw_oreq_calls_begin(&it, calls, msg, NULL, false, c->a, c->err) != 0)
+        return -1;
     gw_jw_key(&c->w, "tool_calls");
     gw_jw_arr_begin(&c->w);
-    for (; (r = gw_jv_arr_next(&it, &call)) == 1; k++) {
-        if (!gw_jv_is(&call, GW_JT_OBJ_BEGIN) || gw_jv_scan(call.raw, ck, 3, cv) != 0)
-            return gw_xlate_fail(c->err, "messages", "tool_calls entries must be objects");
-        if (cv[1].found && !gw_jv_streq(&cv[1], "function"))
-            return gw_xlate_fail(c->err, "messages", "only function tool calls are supported");
-        if (!gw_jv_is(&cv[0], GW_JT_STRING) || gw_jv_scan_obj(&cv[2], fk, 2, fv) != 0 ||
-            !gw_jv_is(&fv[0], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "messages",
-                                 "tool_calls entries need id and function.name");
-        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err,
-                           "messages[%zu].tool_calls[%zu].function.name", c->msg, k) != 0)
-            return -1;
-        if (fv[1].found && !gw_jv_is(&fv[1], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "messages", "tool call arguments must be a JSON string");
-        struct gw_oai_call oc = {.index = -1, .id = cv[0].raw, .name = fv[0].raw};
-        call_args(&oc, &fv[1]);
+    while ((r = gw_oreq_calls_next(&it, &call)) == 1) {
+        struct gw_oai_call oc = {.index = -1, .id = call.id.raw, .name = call.name.raw};
+        call_args(&oc, &call.arguments);
         gw_oai_tool_call(&c->w, &oc);
     }
-    if (r != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid tool_calls");
     gw_jw_arr_end(&c->w);
-    return 0;
+    return r;
 }
 
-static const char *const msg_keys[] = {"role", "content", "tool_calls", "tool_call_id"};
-enum { MK_ROLE, MK_CONTENT, MK_TOOL_CALLS, MK_TOOL_CALL_ID, MK_COUNT };
-
 /* One OpenAI message -> one Cohere message (roles map one to one; developer is system). */
-static int write_message(struct bctx *c, const struct gw_jv *m)
+static int write_message(struct bctx *c, const struct gw_oreq_msg *m)
 {
-    struct gw_jv mv[MK_COUNT];
-    if (!gw_jv_is(m, GW_JT_OBJ_BEGIN) || gw_jv_scan(m->raw, msg_keys, MK_COUNT, mv) != 0)
-        return gw_xlate_fail(c->err, "messages", "messages must be objects");
-    const struct gw_jv *role = &mv[MK_ROLE], *content = &mv[MK_CONTENT];
+    static const char *const roles[GW_OREQ_ROLE_COUNT] = {[GW_OREQ_ROLE_SYSTEM] = "system",
+                                                          [GW_OREQ_ROLE_USER] = "user",
+                                                          [GW_OREQ_ROLE_ASSISTANT] = "assistant",
+                                                          [GW_OREQ_ROLE_TOOL] = "tool"};
+    const struct gw_jv *content = &m->content;
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "role");
-    if (gw_jv_streq(role, "system") || gw_jv_streq(role, "developer")) {
-        gw_jw_cstr(&c->w, "system");
-        if (!content->found)
-            return gw_xlate_fail(c->err, "messages", "system messages need content");
-        if (write_content(c, CK_SYSTEM, content) != 0)
-            return -1;
-    } else if (gw_jv_streq(role, "user")) {
-        gw_jw_cstr(&c->w, "user");
-        if (!content->found)
-            return gw_xlate_fail(c->err, "messages", "user messages need content");
-        if (write_content(c, CK_USER, content) != 0)
-            return -1;
-    } else if (gw_jv_streq(role, "assistant")) {
-        gw_jw_cstr(&c->w, "assistant");
-        bool calls = gw_jv_is(&mv[MK_TOOL_CALLS], GW_JT_ARR_BEGIN) &&
-                     gw_jv_arr_count(&mv[MK_TOOL_CALLS]) > 0;
+    gw_jw_cstr(&c->w, roles[m->role]);
+    if (m->role == GW_OREQ_ROLE_ASSISTANT) {
+        bool calls =
+            gw_jv_is(&m->tool_calls, GW_JT_ARR_BEGIN) && gw_jv_arr_count(&m->tool_calls) > 0;
         if (!content->found && !calls)
             return gw_xlate_fail(c->err, "messages",
                                  "assistant messages need content or tool_calls");
         /* With tool calls, an empty text says nothing Cohere needs. */
         bool empty = gw_jv_is(content, GW_JT_STRING) && content->str.len == 0;
-        if (content->found && !(calls && empty) && write_content(c, CK_ASSISTANT, content) != 0)
+        if (content->found && !(calls && empty) && write_content(c, m->role, content) != 0)
             return -1;
-        if (mv[MK_TOOL_CALLS].found && write_tool_calls(c, &mv[MK_TOOL_CALLS]) != 0)
-            return -1;
-    } else if (gw_jv_streq(role, "tool")) {
-        gw_jw_cstr(&c->w, "tool");
-        if (!gw_jv_is(&mv[MK_TOOL_CALL_ID], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "messages", "tool messages need tool_call_id");
-        gw_jw_key(&c->w, "tool_call_id");
-        gw_jw_raw(&c->w, mv[MK_TOOL_CALL_ID].raw.ptr, mv[MK_TOOL_CALL_ID].raw.len);
-        if (!content->found)
-            return gw_xlate_fail(c->err, "messages", "tool messages need content");
-        if (write_content(c, CK_TOOL, content) != 0)
+        if (m->tool_calls.found && write_tool_calls(c, &m->tool_calls, m->index) != 0)
             return -1;
     } else {
-        return gw_xlate_fail(c->err, "messages",
-                             "message role must be system, developer, user, assistant or tool");
+        if (m->role == GW_OREQ_ROLE_TOOL) {
+            gw_jw_key(&c->w, "tool_call_id");
+            gw_jw_raw(&c->w, m->tool_call_id.raw.ptr, m->tool_call_id.raw.len);
+        }
+        if (!content->found)
+            return gw_xlate_fail(c->err, "messages", "%s messages need content", roles[m->role]);
+        if (write_content(c, m->role, content) != 0)
+            return -1;
     }
     gw_jw_obj_end(&c->w);
     return 0;
@@ -294,18 +225,18 @@ static int write_message(struct bctx *c, const struct gw_jv *m)
 
 static int write_messages(struct bctx *c, const struct gw_jv *msgs)
 {
-    struct gw_jv_it it;
-    struct gw_jv m;
+    struct gw_oreq_msgs it;
+    struct gw_oreq_msg m;
     int r;
-    if (gw_jv_arr_begin(&it, msgs) != 0)
-        return gw_xlate_fail(c->err, "messages", "messages must be an array");
+    if (gw_oreq_msgs_begin(&it, msgs, c->err) != 0)
+        return -1;
     gw_jw_key(&c->w, "messages");
     gw_jw_arr_begin(&c->w);
-    for (c->msg = 0; (r = gw_jv_arr_next(&it, &m)) == 1; c->msg++)
+    while ((r = gw_oreq_msgs_next(&it, &m)) == 1)
         if (write_message(c, &m) != 0)
             return -1;
     if (r != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid messages");
+        return -1;
     gw_jw_arr_end(&c->w);
     return 0;
 }
@@ -319,37 +250,30 @@ struct tchoice {
 static int read_tool_choice(struct bctx *c, const struct gw_jv *tc, bool have_tools,
                             struct tchoice *out)
 {
-    static const char *const ok[] = {"type", "function"};
-    static const char *const fk[] = {"name"};
+    struct gw_oreq_choice ch;
     memset(out, 0, sizeof(*out));
-    if (!tc->found || gw_jv_streq(tc, "auto"))
-        return 0;
-    if (gw_jv_streq(tc, "none")) {
+    if (gw_oreq_tool_choice(tc, NULL, c->a, c->err, &ch) != 0)
+        return -1;
+    switch (ch.mode) {
+    case GW_OREQ_TC_NONE:
         out->mode = have_tools ? "NONE" : NULL;
-        return 0;
-    }
-    if (gw_jv_streq(tc, "required")) {
+        break;
+    case GW_OREQ_TC_REQUIRED:
         if (!have_tools)
             return gw_xlate_fail(c->err, "tool_choice", "tool_choice \"required\" needs tools");
         out->mode = "REQUIRED";
-        return 0;
-    }
-    struct gw_jv ov[2], fv[1];
-    if (gw_jv_is(tc, GW_JT_OBJ_BEGIN) && gw_jv_scan(tc->raw, ok, 2, ov) == 0 &&
-        gw_jv_streq(&ov[0], "function") && gw_jv_scan_obj(&ov[1], fk, 1, fv) == 0 &&
-        gw_jv_is(&fv[0], GW_JT_STRING)) {
+        break;
+    case GW_OREQ_TC_FUNCTION:
         if (!have_tools)
             return gw_xlate_fail(c->err, "tool_choice",
                                  "tool_choice names a function but there are no tools");
-        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "%s", "tool_choice.function.name") != 0)
-            return -1;
         out->mode = "REQUIRED";
-        out->name = fv[0];
-        return 0;
+        out->name = ch.name;
+        break;
+    default: /* absent or auto: Cohere's default */
+        break;
     }
-    return gw_xlate_fail(c->err, "tool_choice",
-                         "tool_choice must be auto, required, none or "
-                         "{\"type\":\"function\",\"function\":{\"name\":...}}");
+    return 0;
 }
 
 /*
@@ -359,38 +283,24 @@ static int read_tool_choice(struct bctx *c, const struct gw_jv *tc, bool have_to
  */
 static int write_tools(struct bctx *c, const struct gw_jv *tools, const struct tchoice *tc)
 {
-    static const char *const tk[] = {"type", "function"};
-    static const char *const fk[] = {"name", "description", "parameters", "strict"};
-    struct gw_jv_it it;
-    struct gw_jv t, tv[2], fv[4];
+    struct gw_oreq_tools it;
+    struct gw_oreq_tool t;
     unsigned strict = 0, total = 0, written = 0;
     char *want = NULL; /* the named function, decoded */
     int r;
     /* read_tool_choice checked the name (gw_xbound_name): only memory can fail here. */
     if (tc->name.found && !(want = gw_jv_unesc(c->a, tc->name.str, NULL)))
         return gw_xlate_fail_mem(c->err);
-    if (gw_jv_arr_begin(&it, tools) != 0)
-        return gw_xlate_fail(c->err, "tools", "tools must be an array");
+    if (gw_oreq_tools_begin(&it, tools, NULL, c->a, c->err) != 0)
+        return -1;
     gw_jw_key(&c->w, "tools");
     gw_jw_arr_begin(&c->w);
-    for (size_t i = 0; (r = gw_jv_arr_next(&it, &t)) == 1; i++) {
-        if (!gw_jv_is(&t, GW_JT_OBJ_BEGIN) || gw_jv_scan(t.raw, tk, 2, tv) != 0)
-            return gw_xlate_fail(c->err, "tools", "tools entries must be objects");
-        if (!gw_jv_streq(&tv[0], "function"))
-            return gw_xlate_fail(c->err, "tools",
-                                 "only function tools are supported by this provider");
-        if (gw_jv_scan_obj(&tv[1], fk, 4, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "tools", "function tools need function.name");
-        if (gw_xbound_name(fv[0].str, NULL, c->a, c->err, "tools[%zu].function.name", i) != 0)
-            return -1;
-        if (fv[2].found && !gw_jv_is(&fv[2], GW_JT_OBJ_BEGIN))
-            return gw_xlate_fail(c->err, "tools",
-                                 "function.parameters must be a JSON Schema object");
-        if (fv[3].found && !gw_jv_is(&fv[3], GW_JT_TRUE) && !gw_jv_is(&fv[3], GW_JT_FALSE))
+    while ((r = gw_oreq_tools_next(&it, &t)) == 1) {
+        if (t.strict.found && !gw_jv_is(&t.strict, GW_JT_TRUE) && !gw_jv_is(&t.strict, GW_JT_FALSE))
             return gw_xlate_fail(c->err, "tools", "function.strict must be a boolean");
         total++;
-        strict += gw_jv_is(&fv[3], GW_JT_TRUE);
-        if (want && !gw_json_str_eq(fv[0].str, want))
+        strict += gw_jv_is(&t.strict, GW_JT_TRUE);
+        if (want && !gw_json_str_eq(t.name.str, want))
             continue;
         written++;
         gw_jw_obj_begin(&c->w);
@@ -398,24 +308,14 @@ static int write_tools(struct bctx *c, const struct gw_jv *tools, const struct t
         gw_jw_cstr(&c->w, "function");
         gw_jw_key(&c->w, "function");
         gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "name");
-        gw_jw_raw(&c->w, fv[0].raw.ptr, fv[0].raw.len);
-        if (gw_jv_is(&fv[1], GW_JT_STRING)) {
-            gw_jw_key(&c->w, "description");
-            gw_jw_raw(&c->w, fv[1].raw.ptr, fv[1].raw.len);
-        }
+        gw_oreq_tool_head(&c->w, &t);
         gw_jw_key(&c->w, "parameters");
-        if (fv[2].found) {
-            gw_jw_raw(&c->w, fv[2].raw.ptr, fv[2].raw.len);
-        } else {
-            static const char empty_schema[] = "{\"type\":\"object\",\"properties\":{}}";
-            gw_jw_raw(&c->w, empty_schema, sizeof(empty_schema) - 1);
-        }
+        gw_oreq_tool_params(&c->w, &t);
         gw_jw_obj_end(&c->w);
         gw_jw_obj_end(&c->w);
     }
     if (r != 0)
-        return gw_xlate_fail(c->err, "tools", "invalid tools");
+        return -1;
     gw_jw_arr_end(&c->w);
     if (tc->name.found && written == 0)
         return gw_xlate_fail(c->err, "tool_choice",
@@ -430,30 +330,6 @@ static int write_tools(struct bctx *c, const struct gw_jv *tools, const struct t
         gw_jw_bool(&c->w, true);
     }
     return 0;
-}
-
-static int write_stop(struct bctx *c, const struct gw_jv *stop)
-{
-    gw_jw_key(&c->w, "stop_sequences");
-    if (gw_jv_is(stop, GW_JT_STRING)) {
-        gw_jw_arr_begin(&c->w);
-        gw_jw_raw(&c->w, stop->raw.ptr, stop->raw.len);
-        gw_jw_arr_end(&c->w);
-        return 0;
-    }
-    struct gw_jv_it it;
-    struct gw_jv s;
-    int r;
-    if (gw_jv_arr_begin(&it, stop) != 0)
-        return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
-    gw_jw_arr_begin(&c->w);
-    while ((r = gw_jv_arr_next(&it, &s)) == 1) {
-        if (!gw_jv_is(&s, GW_JT_STRING))
-            return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
-        gw_jw_raw(&c->w, s.raw.ptr, s.raw.len);
-    }
-    gw_jw_arr_end(&c->w);
-    return r == 0 ? 0 : gw_xlate_fail(c->err, "stop", "invalid stop");
 }
 
 /*
@@ -496,109 +372,33 @@ static int write_response_format(struct bctx *c, const struct gw_jv *rf)
                          "response_format type must be text, json_object or json_schema");
 }
 
-static const char *const req_keys[] = {
-    "model",
-    "messages",
-    "max_tokens",
-    "max_completion_tokens",
-    "stop",
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "frequency_penalty",
-    "presence_penalty",
-    "response_format",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "n",
-    "logprobs",
-    "top_logprobs",
-    "stream",
-    "logit_bias",
-    "audio",
-    "modalities",
-    "functions",
-    "function_call",
-    "reasoning_effort",
-    "web_search_options",
-    "mock",
-};
-enum {
-    RK_MODEL,
-    RK_MESSAGES,
-    RK_MAX_TOKENS,
-    RK_MAX_COMPLETION_TOKENS,
-    RK_STOP,
-    RK_TEMPERATURE,
-    RK_TOP_P,
-    RK_TOP_K,
-    RK_SEED,
-    RK_FREQUENCY_PENALTY,
-    RK_PRESENCE_PENALTY,
-    RK_RESPONSE_FORMAT,
-    RK_TOOLS,
-    RK_TOOL_CHOICE,
-    RK_PARALLEL,
-    RK_N,
-    RK_LOGPROBS,
-    RK_TOP_LOGPROBS,
-    RK_STREAM,
-    RK_LOGIT_BIAS,
-    RK_AUDIO,
-    RK_MODALITIES,
-    RK_FUNCTIONS,
-    RK_FUNCTION_CALL,
-    RK_REASONING_EFFORT,
-    RK_WEB_SEARCH,
-    RK_MOCK,
-    RK_COUNT
-};
-
 static const char warn_top_p[] = "top_p clamped to 0.01..0.99, the range of Cohere's p";
 
 /* The fields no Cohere request can express: a 400 naming the field, or 0. */
 static int refuse_unexpressible(struct gw_xlate_err *err, const struct gw_jv *v)
 {
     uint64_t n;
-    if (v[RK_N].found && (!gw_jv_u64(&v[RK_N], &n) || n != 1))
-        return gw_xlate_fail(err, "n", "this provider returns one choice: n must be 1");
-    if (v[RK_LOGIT_BIAS].found && !gw_jv_obj_empty(&v[RK_LOGIT_BIAS]))
-        return gw_xlate_fail(err, "logit_bias", "logit_bias is not supported by this provider");
-    if (v[RK_TOP_LOGPROBS].found) {
-        if (!gw_jv_u64(&v[RK_TOP_LOGPROBS], &n))
+    if (gw_oreq_one_choice(&v[GW_RQ_N], err) != 0 || gw_oreq_text_only(v, err) != 0)
+        return -1;
+    if (v[GW_RQ_TOP_LOGPROBS].found) {
+        if (!gw_jv_u64(&v[GW_RQ_TOP_LOGPROBS], &n))
             return gw_xlate_fail(err, "top_logprobs", "must be a non-negative integer");
         if (n > 0)
             return gw_xlate_fail(err, "top_logprobs",
                                  "this provider reports only the chosen token's log probability: "
                                  "top_logprobs must be 0");
     }
-    if (v[RK_AUDIO].found)
-        return gw_xlate_fail(err, "audio", "audio output is not supported by this provider");
-    if (v[RK_MODALITIES].found) {
-        struct gw_jv_it it;
-        struct gw_jv el;
-        int r;
-        if (gw_jv_arr_begin(&it, &v[RK_MODALITIES]) != 0)
-            return gw_xlate_fail(err, "modalities", "modalities must be an array");
-        while ((r = gw_jv_arr_next(&it, &el)) == 1)
-            if (!gw_jv_streq(&el, "text"))
-                return gw_xlate_fail(err, "modalities", "this provider only outputs text");
-        if (r != 0)
-            return gw_xlate_fail(err, "modalities", "invalid modalities");
-    }
-    if (v[RK_FUNCTIONS].found || v[RK_FUNCTION_CALL].found)
-        return gw_xlate_fail(err, v[RK_FUNCTIONS].found ? "functions" : "function_call",
+    if (v[GW_RQ_FUNCTIONS].found || v[GW_RQ_FUNCTION_CALL].found)
+        return gw_xlate_fail(err, v[GW_RQ_FUNCTIONS].found ? "functions" : "function_call",
                              "functions and function_call are not supported by this provider: use "
                              "tools and tool_choice");
-    if (v[RK_REASONING_EFFORT].found)
+    if (v[GW_RQ_REASONING_EFFORT].found)
         return gw_xlate_fail(err, "reasoning_effort",
                              "reasoning_effort is not supported by this provider");
-    if (v[RK_WEB_SEARCH].found)
+    if (v[GW_RQ_WEB_SEARCH_OPTIONS].found)
         return gw_xlate_fail(err, "web_search_options",
                              "web search is not supported by this provider");
-    if (gw_jv_is(&v[RK_PARALLEL], GW_JT_FALSE) && v[RK_TOOLS].found)
+    if (gw_jv_is(&v[GW_RQ_PARALLEL_TOOL_CALLS], GW_JT_FALSE) && v[GW_RQ_TOOLS].found)
         return gw_xlate_fail(
             err, "parallel_tool_calls",
             "this provider cannot turn parallel tool calls off: parallel_tool_calls "
@@ -606,107 +406,71 @@ static int refuse_unexpressible(struct gw_xlate_err *err, const struct gw_jv *v)
     return 0;
 }
 
-/* out->headers: "authorization: Bearer <key>" when the provider has a key. 0, or -1 (500). */
-static int bearer(const struct gw_xlate *x, struct gw_xlate_req *out, struct gw_xlate_err *err)
-{
-    const char *key = x->prov && x->prov->api_key ? x->prov->api_key : "";
-    out->headers = gw_span_make("", 0);
-    if (!key[0])
-        return 0;
-    size_t hcap = strlen(key) + 32;
-    char *h = gw_arena_alloc(x->arena, hcap);
-    if (!h)
-        return gw_xlate_fail_mem(err);
-    int hn = snprintf(h, hcap, "authorization: Bearer %s\r\n", key);
-    GW_BUG_ON(hn < 0 || (size_t)hn >= hcap);
-    out->headers = gw_span_make(h, (size_t)hn);
-    return 0;
-}
-
 int gw_cohere_build_request(const struct gw_xlate *x, const char *body, size_t len,
                             struct gw_xlate_req *out, struct gw_xlate_err *err)
 {
-    struct gw_jv v[RK_COUNT];
+    static const enum gw_oreq_key bools[] = {GW_RQ_LOGPROBS, GW_RQ_PARALLEL_TOOL_CALLS};
+    static const enum gw_oreq_key copied[] = {GW_RQ_SEED, GW_RQ_FREQUENCY_PENALTY,
+                                              GW_RQ_PRESENCE_PENALTY};
+    static const enum gw_oreq_key temperature[] = {GW_RQ_TEMPERATURE};
+    struct gw_jv v[GW_RQ_COUNT];
     struct bctx c = {.a = x->arena, .err = err};
-    memset(out, 0, sizeof(*out));
-    memset(err, 0, sizeof(*err));
-    if (gw_jv_scan(gw_span_make(body, len), req_keys, RK_COUNT, v) != 0)
-        return gw_xlate_fail(err, NULL, "the request body must be a JSON object");
-    if (!gw_jv_is(&v[RK_MESSAGES], GW_JT_ARR_BEGIN) || gw_jv_arr_count(&v[RK_MESSAGES]) <= 0)
+    if (gw_oreq_chat(body, len, v, out, err) != 0)
+        return -1;
+    if (gw_jv_arr_count(&v[GW_RQ_MESSAGES]) <= 0)
         return gw_xlate_fail(err, "messages", "messages must be a non-empty array");
     if (refuse_unexpressible(err, v) != 0)
         return -1;
     uint64_t n;
-    const struct gw_jv *max =
-        v[RK_MAX_COMPLETION_TOKENS].found ? &v[RK_MAX_COMPLETION_TOKENS] : &v[RK_MAX_TOKENS];
-    if (max->found && (!gw_jv_u64(max, &n) || n == 0))
-        return gw_xlate_fail(err, max == &v[RK_MAX_TOKENS] ? "max_tokens" : "max_completion_tokens",
-                             "must be a positive integer");
-    if (v[RK_TEMPERATURE].found && !gw_jv_is(&v[RK_TEMPERATURE], GW_JT_NUMBER))
-        return gw_xlate_fail(err, "temperature", "must be a number");
+    const struct gw_jv *max;
+    if (gw_oreq_max_tokens(&v[GW_RQ_MAX_TOKENS], &v[GW_RQ_MAX_COMPLETION_TOKENS], &max, err) != 0)
+        return -1;
+    if (gw_oreq_numbers(v, temperature, 1, err) != 0)
+        return -1;
     double top_p = 0;
-    if (v[RK_TOP_P].found && !gw_jv_double(&v[RK_TOP_P], &top_p))
+    if (v[GW_RQ_TOP_P].found && !gw_jv_double(&v[GW_RQ_TOP_P], &top_p))
         return gw_xlate_fail(err, "top_p", "must be a number");
-    if (v[RK_TOP_K].found && (!gw_jv_u64(&v[RK_TOP_K], &n) || n > 500))
+    if (v[GW_RQ_TOP_K].found && (!gw_jv_u64(&v[GW_RQ_TOP_K], &n) || n > 500))
         return gw_xlate_fail(err, "top_k", "must be an integer from 0 to 500");
-    if (v[RK_SEED].found && !gw_jv_is_int(&v[RK_SEED]))
+    if (v[GW_RQ_SEED].found && !gw_jv_is_int(&v[GW_RQ_SEED]))
         return gw_xlate_fail(err, "seed", "must be an integer");
-    static const int penalties[] = {RK_FREQUENCY_PENALTY, RK_PRESENCE_PENALTY};
-    for (size_t i = 0; i < GW_ARRAY_SIZE(penalties); i++) {
-        const struct gw_jv *p = &v[penalties[i]];
+    for (size_t i = 1; i < GW_ARRAY_SIZE(copied); i++) { /* the penalties */
+        const struct gw_jv *p = &v[copied[i]];
         double d;
         if (p->found && (!gw_jv_double(p, &d) || d < 0 || d > 1))
-            return gw_xlate_fail(err, req_keys[penalties[i]], "this provider takes %s from 0 to 1",
-                                 req_keys[penalties[i]]);
+            return gw_xlate_fail(err, gw_oreq_keys[copied[i]], "this provider takes %s from 0 to 1",
+                                 gw_oreq_keys[copied[i]]);
     }
-    static const int bools[] = {RK_STREAM, RK_LOGPROBS, RK_PARALLEL};
-    for (size_t i = 0; i < GW_ARRAY_SIZE(bools); i++) {
-        const struct gw_jv *b = &v[bools[i]];
-        if (b->found && !gw_jv_is(b, GW_JT_TRUE) && !gw_jv_is(b, GW_JT_FALSE))
-            return gw_xlate_fail(err, req_keys[bools[i]], "must be a boolean");
-    }
-    if (v[RK_TOOLS].found && !gw_jv_is(&v[RK_TOOLS], GW_JT_ARR_BEGIN))
+    if (gw_oreq_bools(v, bools, GW_ARRAY_SIZE(bools), err) != 0)
+        return -1;
+    if (v[GW_RQ_TOOLS].found && !gw_jv_is(&v[GW_RQ_TOOLS], GW_JT_ARR_BEGIN))
         return gw_xlate_fail(err, "tools", "tools must be an array");
-    bool have_tools = v[RK_TOOLS].found && gw_jv_arr_count(&v[RK_TOOLS]) > 0;
+    bool have_tools = v[GW_RQ_TOOLS].found && gw_jv_arr_count(&v[GW_RQ_TOOLS]) > 0;
     struct tchoice tc;
-    if (read_tool_choice(&c, &v[RK_TOOL_CHOICE], have_tools, &tc) != 0)
+    if (read_tool_choice(&c, &v[GW_RQ_TOOL_CHOICE], have_tools, &tc) != 0)
         return -1;
 
     /* Every string is copied raw; content parts, tools and tool calls come out no
-     * larger than they went in but for a few fixed members each, which the
-     * doubled length covers. The fixed part covers keys, headers and the model. */
-    const char *model = x->upstream_model;
-    size_t model_len = strlen0(model);
+     * larger than they went in but for a few fixed members each. */
     struct gw_xbound b;
-    gw_xbound_init(&b, x, len, model_len * 2);
-    char *obuf = gw_xbound_buf(&b, x->arena, 2 * len + model_len * 2 + 1024, err);
-    if (!obuf)
+    if (gw_oreq_body_begin(&c.w, &b, x, len, 0, &v[GW_RQ_MODEL], err) != 0)
         return -1;
-    gw_jw_init(&c.w, obuf, b.cap);
-
-    gw_jw_obj_begin(&c.w);
-    gw_jw_key(&c.w, "model");
-    if (model)
-        gw_jw_str(&c.w, model, model_len);
-    else if (gw_jv_is(&v[RK_MODEL], GW_JT_STRING))
-        gw_jw_raw(&c.w, v[RK_MODEL].raw.ptr, v[RK_MODEL].raw.len);
-    else
-        return gw_xlate_fail(err, "model", "model is required");
-    if (write_messages(&c, &v[RK_MESSAGES]) != 0)
+    if (write_messages(&c, &v[GW_RQ_MESSAGES]) != 0)
         return -1;
     gw_jw_key(&c.w, "stream");
-    gw_jw_bool(&c.w, gw_jv_is(&v[RK_STREAM], GW_JT_TRUE));
+    gw_jw_bool(&c.w, gw_jv_is(&v[GW_RQ_STREAM], GW_JT_TRUE));
     if (max->found) {
         gw_jw_key(&c.w, "max_tokens");
         gw_jw_raw(&c.w, max->raw.ptr, max->raw.len);
     }
-    if (v[RK_STOP].found && write_stop(&c, &v[RK_STOP]) != 0)
-        return -1;
-    if (v[RK_TEMPERATURE].found) {
-        gw_jw_key(&c.w, "temperature");
-        gw_jw_raw(&c.w, v[RK_TEMPERATURE].raw.ptr, v[RK_TEMPERATURE].raw.len);
+    if (v[GW_RQ_STOP].found) {
+        if (gw_oreq_stop(&v[GW_RQ_STOP], 0, err) < 0)
+            return -1;
+        gw_jw_key(&c.w, "stop_sequences");
+        gw_oreq_stop_write(&c.w, &v[GW_RQ_STOP]);
     }
-    if (v[RK_TOP_P].found) {
+    gw_oreq_copy(&c.w, v, temperature, 1);
+    if (v[GW_RQ_TOP_P].found) {
         /* Cohere's p takes 0.01..0.99; OpenAI's top_p 0..1, where 1 (no
          * nucleus cut, a common client default) is the usual value outside. */
         gw_jw_key(&c.w, "p");
@@ -714,49 +478,33 @@ int gw_cohere_build_request(const struct gw_xlate *x, const char *body, size_t l
             gw_jw_double(&c.w, top_p < 0.01 ? 0.01 : 0.99);
             out->warning = warn_top_p;
         } else {
-            gw_jw_raw(&c.w, v[RK_TOP_P].raw.ptr, v[RK_TOP_P].raw.len);
+            gw_jw_raw(&c.w, v[GW_RQ_TOP_P].raw.ptr, v[GW_RQ_TOP_P].raw.len);
         }
     }
-    if (v[RK_TOP_K].found) {
+    if (v[GW_RQ_TOP_K].found) {
         gw_jw_key(&c.w, "k");
-        gw_jw_raw(&c.w, v[RK_TOP_K].raw.ptr, v[RK_TOP_K].raw.len);
+        gw_jw_raw(&c.w, v[GW_RQ_TOP_K].raw.ptr, v[GW_RQ_TOP_K].raw.len);
     }
-    static const int copied[] = {RK_SEED, RK_FREQUENCY_PENALTY, RK_PRESENCE_PENALTY};
-    for (size_t i = 0; i < GW_ARRAY_SIZE(copied); i++) {
-        const struct gw_jv *f = &v[copied[i]];
-        if (!f->found)
-            continue;
-        gw_jw_key(&c.w, req_keys[copied[i]]);
-        gw_jw_raw(&c.w, f->raw.ptr, f->raw.len);
-    }
-    if (gw_jv_is(&v[RK_LOGPROBS], GW_JT_TRUE)) {
+    gw_oreq_copy(&c.w, v, copied, GW_ARRAY_SIZE(copied));
+    if (gw_jv_is(&v[GW_RQ_LOGPROBS], GW_JT_TRUE)) {
         gw_jw_key(&c.w, "logprobs");
         gw_jw_bool(&c.w, true);
     }
-    if (v[RK_RESPONSE_FORMAT].found && write_response_format(&c, &v[RK_RESPONSE_FORMAT]) != 0)
+    if (v[GW_RQ_RESPONSE_FORMAT].found && write_response_format(&c, &v[GW_RQ_RESPONSE_FORMAT]) != 0)
         return -1;
     if (have_tools) {
-        if (write_tools(&c, &v[RK_TOOLS], &tc) != 0)
+        if (write_tools(&c, &v[GW_RQ_TOOLS], &tc) != 0)
             return -1;
         if (tc.mode) {
             gw_jw_key(&c.w, "tool_choice");
             gw_jw_cstr(&c.w, tc.mode);
         }
     }
-    /* The bundled mock provider's per-request controls (tools/mock) travel as
-     * they are; every other field this dialect does not know is dropped. */
-    if (gw_jv_is(&v[RK_MOCK], GW_JT_OBJ_BEGIN)) {
-        gw_jw_key(&c.w, "mock");
-        gw_jw_raw(&c.w, v[RK_MOCK].raw.ptr, v[RK_MOCK].raw.len);
-    }
-    gw_jw_obj_end(&c.w);
-    if (c.w.overflow)
-        return gw_xbound_overflow(&b, err);
-
-    if (bearer(x, out, err) != 0)
+    gw_oreq_mock(&c.w, &v[GW_RQ_MOCK]);
+    if (gw_oreq_body_end(&c.w, &b, out, err) != 0 ||
+        gw_oreq_key_header(x, "authorization", "Bearer ", out, err) != 0)
         return -1;
     out->path = "/v2/chat";
-    out->body = gw_span_make(obuf, c.w.len);
     return 0;
 }
 
@@ -864,9 +612,7 @@ static int write_logprob(struct gw_jw *w, struct gw_arena *a, const struct gw_jv
 static int write_logprobs(struct gw_jw *w, struct gw_arena *a, const struct gw_jv *lp)
 {
     gw_jw_key(w, "logprobs");
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "content");
-    gw_jw_arr_begin(w);
+    gw_oai_logprobs_begin(w);
     if (gw_jv_is(lp, GW_JT_ARR_BEGIN)) {
         struct gw_jv_it it;
         struct gw_jv item;
@@ -881,10 +627,7 @@ static int write_logprobs(struct gw_jw *w, struct gw_arena *a, const struct gw_j
     } else if (write_logprob(w, a, lp) != 0) {
         return -1;
     }
-    gw_jw_arr_end(w);
-    gw_jw_key(w, "refusal");
-    gw_jw_null(w);
-    gw_jw_obj_end(w);
+    gw_oai_logprobs_end(w);
     return 0;
 }
 
@@ -909,17 +652,12 @@ int gw_cohere_translate_response(const struct gw_xlate *x, const char *body, siz
         return -1; /* ERROR or TIMEOUT: what text there is cannot be trusted (see cohere.h) */
 
     /* Pass 1: the text items joined (decoded); thinking items are not the answer. */
-    char *text = gw_arena_alloc(x->arena, len + 1);
-    size_t text_len = 0;
-    bool have_text = false;
-    if (!text)
+    struct gw_oai_text text;
+    if (gw_oai_text_init(&text, x->arena, len) != 0)
         return -1;
     if (gw_jv_is(&mv[0], GW_JT_STRING)) {
-        long k = gw_json_unescape(mv[0].str, text, len);
-        if (k < 0)
+        if (gw_oai_text_add(&text, mv[0].str) != 0)
             return -1;
-        text_len = (size_t)k;
-        have_text = true;
     } else if (mv[0].found) {
         if (gw_jv_arr_begin(&it, &mv[0]) != 0)
             return -1;
@@ -928,13 +666,8 @@ int gw_cohere_translate_response(const struct gw_xlate *x, const char *body, siz
                 return -1;
             if (!gw_jv_streq(&iv[0], "text"))
                 continue;
-            if (!gw_jv_is(&iv[1], GW_JT_STRING))
+            if (!gw_jv_is(&iv[1], GW_JT_STRING) || gw_oai_text_add(&text, iv[1].str) != 0)
                 return -1;
-            long k = gw_json_unescape(iv[1].str, text + text_len, len - text_len);
-            if (k < 0)
-                return -1;
-            text_len += (size_t)k;
-            have_text = true;
         }
         if (r != 0)
             return -1;
@@ -942,25 +675,13 @@ int gw_cohere_translate_response(const struct gw_xlate *x, const char *body, siz
 
     /* Text is re-escaped (at most 6 bytes per byte for control characters, which
      * the tokenizer refuses raw, so 2); logprob entries need about 5x theirs. */
-    size_t cap = 2 * len + 5 * (rv[3].found ? rv[3].raw.len : 0) +
-                 2 * (strlen0(x->client_model) + strlen0(x->request_id)) + 1024;
-    char *obuf = gw_arena_alloc(x->arena, cap);
-    if (!obuf)
-        return -1;
     struct gw_jw w;
-    gw_jw_init(&w, obuf, cap);
-    gw_oai_completion_begin(&w, x);
-    gw_oai_choice_begin(&w, 0);
-    gw_jw_key(&w, "content");
-    if (have_text || !have_tools)
-        gw_jw_str(&w, text, text_len);
-    else
-        gw_jw_null(&w);
+    text.have |= !have_tools; /* content is "" rather than null without tool calls */
+    if (gw_oai_message_open(&w, x, 2 * len + 5 * (rv[3].found ? rv[3].raw.len : 0), &text,
+                            have_tools) != 0)
+        return -1;
     if (have_tools) {
-        gw_jw_key(&w, "tool_calls");
-        gw_jw_arr_begin(&w);
-        if (gw_jv_arr_begin(&it, &mv[1]) != 0)
-            return -1;
+        (void)gw_jv_arr_begin(&it, &mv[1]); /* have_tools: an array */
         while ((r = gw_jv_arr_next(&it, &item)) == 1) {
             if (gw_jv_scan_obj(&item, ck, 2, cv) != 0 || !gw_jv_is(&cv[0], GW_JT_STRING) ||
                 gw_jv_scan_obj(&cv[1], fk, 2, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
@@ -980,13 +701,7 @@ int gw_cohere_translate_response(const struct gw_xlate *x, const char *body, siz
     gw_oai_choice_end(&w, logprobs, finish);
     struct gw_xlate_usage usage;
     read_usage(&rv[2], &usage);
-    gw_oai_completion_end(&w, &usage);
-    if (w.overflow)
-        return -1;
-    if (u)
-        *u = usage;
-    *out = gw_span_make(obuf, w.len);
-    return 0;
+    return gw_oai_completion_close(&w, &usage, out, u);
 }
 
 /* ---- errors ---- */
@@ -1024,7 +739,6 @@ int gw_cohere_translate_error(int status, struct gw_span error_type, const char 
     (void)error_type; /* one status, one error: the body says which */
     static const char *const k[] = {"message", "data"};
     struct gw_jv v[2];
-    *out = GW_SPAN_NULL;
     (void)gw_jv_scan(gw_span_make(body, len), k, 2, v); /* not an object: both absent */
     const struct err_map *m = NULL;
     for (size_t i = 0; i < GW_ARRAY_SIZE(err_maps) && !m; i++)
@@ -1050,19 +764,7 @@ int gw_cohere_translate_error(int status, struct gw_span error_type, const char 
     } else {
         e.message = gw_oai_status_message(generic, sizeof(generic), status);
     }
-    size_t cap = len + 512;
-    char *buf = gw_arena_alloc(a, cap);
-    if (!buf)
-        return -1;
-    struct gw_jw w;
-    gw_jw_init(&w, buf, cap);
-    gw_oai_error_write(&w, &e);
-    if (w.overflow)
-        return -1;
-    if (out_status)
-        *out_status = st;
-    *out = gw_span_make(buf, w.len);
-    return 0;
+    return gw_oai_error_body(a, &e, st, out, out_status);
 }
 
 /* ---- embeddings ---- */
@@ -1098,26 +800,13 @@ int gw_cohere_build_embeddings(const struct gw_xlate *x, const char *body, size_
                 "input_type must be search_document, search_query, classification or "
                 "clustering");
     }
-    const char *model = x->upstream_model;
-    size_t model_len = strlen0(model);
-    size_t cap = len + 2 * model_len + 256 + (v[0].found ? v[0].raw.len : 0);
+    size_t cap = len + 256 + (v[0].found ? v[0].raw.len : 0);
     for (size_t i = 0; i < er.n; i++)
         cap += er.inputs[i].len + 1;
     struct gw_xbound b;
-    gw_xbound_init(&b, x, len, 2 * model_len);
-    char *obuf = gw_xbound_buf(&b, x->arena, cap, err);
-    if (!obuf)
-        return -1;
     struct gw_jw w;
-    gw_jw_init(&w, obuf, b.cap);
-    gw_jw_obj_begin(&w);
-    gw_jw_key(&w, "model");
-    if (model)
-        gw_jw_str(&w, model, model_len);
-    else if (gw_jv_is(&v[2], GW_JT_STRING))
-        gw_jw_raw(&w, v[2].raw.ptr, v[2].raw.len);
-    else
-        return gw_xlate_fail(err, "model", "model is required");
+    if (gw_oreq_body_begin(&w, &b, x, len, cap, &v[2], err) != 0)
+        return -1;
     gw_jw_key(&w, "texts");
     gw_jw_arr_begin(&w);
     for (size_t i = 0; i < er.n; i++)
@@ -1133,17 +822,11 @@ int gw_cohere_build_embeddings(const struct gw_xlate *x, const char *body, size_
         gw_jw_key(&w, "output_dimension");
         gw_jw_int(&w, er.dimensions);
     }
-    if (gw_jv_is(&v[0], GW_JT_OBJ_BEGIN)) {
-        gw_jw_key(&w, "mock");
-        gw_jw_raw(&w, v[0].raw.ptr, v[0].raw.len);
-    }
-    gw_jw_obj_end(&w);
-    if (w.overflow)
-        return gw_xbound_overflow(&b, err);
-    if (bearer(x, out, err) != 0)
+    gw_oreq_mock(&w, &v[0]);
+    if (gw_oreq_body_end(&w, &b, out, err) != 0 ||
+        gw_oreq_key_header(x, "authorization", "Bearer ", out, err) != 0)
         return -1;
     out->path = "/v2/embed";
-    out->body = gw_span_make(obuf, w.len);
     return 0;
 }
 
@@ -1340,42 +1023,35 @@ static int content_chunk(struct gw_cohere_stream *s, const struct gw_jv *delta,
     return gw_oai_chunk_send(&s->_o, sink);
 }
 
-/* Where one gw_cohere_stream_feed call sends the events it completes. */
-struct feed {
-    struct gw_cohere_stream *s;
-    const struct gw_xlate_sink *sink;
-    struct gw_xlate_usage *u;
-};
-
 static const char *const ev_keys[] = {"type", "delta", "logprobs"};
 enum { EK_TYPE, EK_DELTA, EK_LOGPROBS, EK_COUNT };
 
-/* One complete event (a gw_sse_event_fn) -> chunks. 0, 1 when the stream ended, -1. */
-static int on_event(void *arg, struct gw_span event, struct gw_span data)
+/* One complete event (a gw_oai_event_fn) -> chunks. 0, 1 when the stream ended, -1. */
+static int on_event(void *st, struct gw_span event, struct gw_span data,
+                    const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
 {
-    struct feed *f = arg;
-    struct gw_cohere_stream *s = f->s;
+    struct gw_cohere_stream *s = st;
     struct gw_jv v[EK_COUNT];
     /* Some relays end an SSE stream OpenAI's way; Cohere's end is message-end. */
     if (gw_span_eq(data, GW_SPAN_LIT("[DONE]")))
         return 0;
     if (gw_jv_scan(data, ev_keys, EK_COUNT, v) != 0 ||
         (v[EK_TYPE].found && !gw_jv_is(&v[EK_TYPE], GW_JT_STRING)))
-        return gw_oai_stream_fail(&s->_o, f->sink, "invalid event in the upstream stream", -1);
+        return gw_oai_stream_fail(&s->_o, sink, "invalid event in the upstream stream", -1);
     switch (event_kind(&v[EK_TYPE], event)) {
     case EV_MESSAGE_START:
         if (s->_started)
             return 0;
         s->_started = true;
-        return gw_oai_chunk_content(&s->_o, f->sink, 0, GW_SPAN_LIT("\"\""));
+        return gw_oai_chunk_content(&s->_o, sink, 0, GW_SPAN_LIT("\"\""));
     case EV_CONTENT_DELTA:
-        return content_chunk(s, &v[EK_DELTA], &v[EK_LOGPROBS], data.len, f->sink);
+        return content_chunk(s, &v[EK_DELTA], &v[EK_LOGPROBS], data.len, sink);
     case EV_TOOL_CALL_START:
-        return tool_call_chunk(s, &v[EK_DELTA], true, f->sink);
+        return tool_call_chunk(s, &v[EK_DELTA], true, sink);
     case EV_TOOL_CALL_DELTA:
-        return tool_call_chunk(s, &v[EK_DELTA], false, f->sink);
+        return tool_call_chunk(s, &v[EK_DELTA], false, sink);
     case EV_MESSAGE_END:
-        return message_end(s, &v[EK_DELTA], f->sink, f->u);
+        return message_end(s, &v[EK_DELTA], sink, u);
     case EV_OTHER:
         break;
     }
@@ -1385,29 +1061,14 @@ static int on_event(void *arg, struct gw_span event, struct gw_span data)
 int gw_cohere_stream_feed(struct gw_cohere_stream *s, const char *data, size_t len,
                           const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
 {
-    struct gw_oai_stream *o = &s->_o;
-    if (o->done)
-        return o->failed ? -1 : 1;
-    struct feed f = {s, sink, u};
-    int r = gw_sse_reader_feed(&s->_sse, data, len, on_event, &f);
-    if (r == GW_SSE_OVERSIZE)
-        return gw_oai_stream_fail(o, sink, "upstream stream event over 1 MiB", -1);
-    if (r == 0)
-        return 0;
-    /* The stream ended (1), or stopped: an error chunk already written, a chunk
-     * the sink refused or that did not fit, or GW_SSE_NOMEM. */
-    o->done = true;
-    o->failed |= r < 0;
-    return r < 0 ? -1 : 1;
+    return gw_oai_stream_feed_sse(&s->_o, &s->_sse, data, len, on_event, s, sink, u);
 }
 
 int gw_cohere_stream_end(struct gw_cohere_stream *s, const struct gw_xlate_sink *sink,
                          struct gw_xlate_usage *u)
 {
     (void)u;
-    if (s->_o.done)
-        return s->_o.failed ? -1 : 1;
-    return gw_oai_stream_fail(&s->_o, sink, "upstream stream ended before message-end", -1);
+    return gw_oai_stream_cut(&s->_o, sink, "upstream stream ended before message-end");
 }
 
 /* ---- the dialect table (providers/dialect.h) ---- */

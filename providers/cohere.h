@@ -50,7 +50,7 @@
 #include "providers/xlate.h"
 
 /* The largest stream event (all its data lines together) the translator holds. */
-#define GW_COHERE_EVENT_MAX (1u << 20)
+#define GW_COHERE_EVENT_MAX GW_OAI_EVENT_MAX
 /* Cohere's Embed API takes at most this many texts per call. */
 #define GW_COHERE_EMBED_MAX_TEXTS 96
 /* input_type sent with every embed request unless the client names one: OpenAI

@@ -71,8 +71,10 @@
  * non-2xx body would be mapped.
  *
  * JSON is read through providers/jv.h (strings are copied as their raw,
- * already escaped text whenever they pass through unchanged); the OpenAI side
- * is written by providers/oai.h, events are framed by core/sse.h's reader.
+ * already escaped text whenever they pass through unchanged), the OpenAI
+ * request through providers/oreq.h (its walk hands this file the
+ * conversation piece by piece); the OpenAI side is written by
+ * providers/oai.h, events are framed by core/sse.h's reader.
  * Outputs whose size cannot be bounded up front (a tool name
  * repeated by every tool result, generated ids) are rendered again into a
  * buffer twice as large when the writer overflows, up to the limit of
@@ -99,73 +101,38 @@
 #include "providers/gemini.h"
 #include "providers/jv.h"
 #include "providers/oai.h"
+#include "providers/oreq.h"
 #include "providers/xbound.h"
 #include "providers/xlate.h"
 
 /* The characters Gemini's function names take beyond OpenAI's [a-zA-Z0-9_-]. */
 #define NAME_EXTRA ".:"
 
-static size_t strlen0(const char *s)
-{
-    return s ? strlen(s) : 0;
-}
-
-/* True when s[0..n) starts with p, ignoring ASCII case (URL schemes, ";base64,"). */
-static bool has_prefix(const char *s, size_t n, const char *p)
-{
-    size_t k = strlen(p);
-    return n >= k && strncasecmp(s, p, k) == 0;
-}
-
 /* ---- request: OpenAI -> Gemini ---- */
-
-/* What the content being written is: a message's turn, or tool results merged into one. */
-enum grp { G_NONE = 0, G_USER, G_MODEL, G_TOOL };
-
-/* An assistant tool call seen so far: what a later tool message's tool_call_id resolves to. */
-struct call_ref {
-    struct gw_span id;   /* raw (escaped) text of the id string, as sent */
-    struct gw_span name; /* the function name's string token, quotes included */
-};
 
 struct bctx {
     struct gw_jw w;
     struct gw_arena *a;
     struct gw_xlate_err *err;
-    enum grp open;          /* the content whose parts array is open */
-    bool any;               /* a content has been written */
-    struct call_ref *calls; /* arena; kept across render attempts */
-    size_t ncalls, calls_cap;
-    size_t nresults; /* tool results written (GW_XBOUND_TOOL_CALLS_MAX) */
-    size_t msg;      /* index in messages of the message being written */
+    /* The content whose parts array is open: a message's turn by its role
+     * (enum gw_oreq_role), tool results merged into one; 0: none. */
+    int open;
+    bool any;                     /* a content has been written */
+    struct gw_oreq_history calls; /* what a later tool message's tool_call_id resolves to */
+    size_t nresults;              /* tool results written (GW_XBOUND_TOOL_CALLS_MAX) */
 };
 
-static void close_content(struct bctx *c)
-{
-    if (c->open == G_NONE)
-        return;
-    gw_jw_arr_end(&c->w);
-    gw_jw_obj_end(&c->w);
-    c->open = G_NONE;
-}
-
 /*
- * Opens a content of group g for the next part unless one is open: a content
- * is written only once it has a part (Gemini refuses empty parts arrays), and
- * tool results after each other share one user content (parallel results).
+ * Opens a content for the next part of a message of `role` unless one is
+ * open: a content is written only once it has a part (Gemini refuses empty
+ * parts arrays), and tool results after each other share one user content
+ * (parallel results).
  */
-static void begin_part(struct bctx *c, enum grp g)
+static void begin_part(struct bctx *c, enum gw_oreq_role role)
 {
-    if (c->open == g)
-        return;
-    close_content(c);
-    gw_jw_obj_begin(&c->w);
-    gw_jw_key(&c->w, "role");
-    gw_jw_cstr(&c->w, g == G_MODEL ? "model" : "user");
-    gw_jw_key(&c->w, "parts");
-    gw_jw_arr_begin(&c->w);
-    c->open = g;
-    c->any = true;
+    const char *name = role == GW_OREQ_ROLE_ASSISTANT ? "model" : "user";
+    if (gw_oreq_turn(&c->w, &c->open, (int)role, name, "parts"))
+        c->any = true;
 }
 
 static void text_part(struct bctx *c, const struct gw_jv *s)
@@ -196,18 +163,6 @@ static void inline_part(struct bctx *c, struct gw_span mime, struct gw_span data
     gw_jw_obj_end(&c->w);
 }
 
-/* A data:<mime>;base64,<data> URL u[0..n) -> an inlineData part; -1 (400) when it is not one. */
-static int data_url_part(struct bctx *c, const char *u, size_t n, const char *param)
-{
-    const char *semi = memchr(u, ';', n);
-    if (!semi || semi == u + 5 || !has_prefix(semi, n - (size_t)(semi - u), ";base64,"))
-        return gw_xlate_fail(c->err, param, "data URLs must be data:<media type>;base64,<data>");
-    const char *data = semi + 8;
-    inline_part(c, gw_span_make(u + 5, (size_t)(semi - (u + 5))),
-                gw_span_make(data, n - (size_t)(data - u)), false);
-    return 0;
-}
-
 /* The image type an http(s) URL's path names by its extension, or NULL. */
 static const char *url_image_type(const char *u, size_t n)
 {
@@ -231,26 +186,16 @@ static const char *url_image_type(const char *u, size_t n)
 /* An image_url part -> inlineData (data: URL) or fileData (http(s) URL). */
 static int image_part(struct bctx *c, const struct gw_jv *part)
 {
-    static const char *const pk[] = {"image_url"};
-    static const char *const uk[] = {"url"};
-    struct gw_jv iu, url;
-    if (gw_jv_scan(part->raw, pk, 1, &iu) != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid content part");
-    if (gw_jv_is(&iu, GW_JT_STRING))
-        url = iu;
-    else if (gw_jv_scan_obj(&iu, uk, 1, &url) != 0)
-        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
-    if (!gw_jv_is(&url, GW_JT_STRING))
-        return gw_xlate_fail(c->err, "messages", "image_url part needs image_url.url");
-    size_t n;
-    const char *u = gw_jv_unesc(c->a, url.str, &n);
-    if (!u)
-        return gw_xlate_fail_mem(c->err);
-    if (has_prefix(u, n, "data:"))
-        return data_url_part(c, u, n, "messages");
-    if (!has_prefix(u, n, "https://") && !has_prefix(u, n, "http://"))
+    struct gw_oreq_url u;
+    if (gw_oreq_image_url(part, c->a, c->err, &u) != 0)
+        return -1;
+    if (u.kind == GW_OREQ_URL_DATA) {
+        inline_part(c, u.media, u.data, false);
+        return 0;
+    }
+    if (u.kind != GW_OREQ_URL_HTTP)
         return gw_xlate_fail(c->err, "messages", "image URLs must be http(s) or data: URLs");
-    const char *type = url_image_type(u, n);
+    const char *type = url_image_type(u.url.ptr, u.url.len);
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "fileData");
     gw_jw_obj_begin(&c->w);
@@ -259,7 +204,7 @@ static int image_part(struct bctx *c, const struct gw_jv *part)
         gw_jw_cstr(&c->w, type);
     }
     gw_jw_key(&c->w, "fileUri");
-    gw_jw_str(&c->w, u, n);
+    gw_jw_str(&c->w, u.url.ptr, u.url.len);
     gw_jw_obj_end(&c->w);
     gw_jw_obj_end(&c->w);
     return 0;
@@ -301,154 +246,51 @@ static int file_part(struct bctx *c, const struct gw_jv *part)
         return gw_xlate_fail(c->err, "messages", "file part needs file.file_data");
     size_t n;
     const char *u = gw_jv_unesc(c->a, fv[0].str, &n);
+    struct gw_oreq_url url;
     if (!u)
         return gw_xlate_fail_mem(c->err);
-    if (!has_prefix(u, n, "data:"))
+    gw_oreq_url_parse(gw_span_make(u, n), &url);
+    if (url.kind == GW_OREQ_URL_DATA_BAD)
+        return gw_xlate_fail(c->err, "messages",
+                             "data URLs must be data:<media type>;base64,<data>");
+    if (url.kind != GW_OREQ_URL_DATA)
         return gw_xlate_fail(c->err, "messages", "file.file_data must be a data: URL");
-    return data_url_part(c, u, n, "messages");
-}
-
-/*
- * One OpenAI content part of a user (user true) or assistant message -> a
- * part in a content of group g. Empty text parts are dropped (Gemini refuses
- * empty text), and so are refusal parts.
- */
-static int write_part(struct bctx *c, enum grp g, const struct gw_jv *part, bool user)
-{
-    static const char *const k[] = {"type", "text"};
-    struct gw_jv v[2];
-    if (!gw_jv_is(part, GW_JT_OBJ_BEGIN) || gw_jv_scan(part->raw, k, 2, v) != 0)
-        return gw_xlate_fail(c->err, "messages", "content parts must be objects");
-    if (gw_jv_streq(&v[0], "text")) {
-        if (!gw_jv_is(&v[1], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "messages", "text part needs a string text");
-        if (v[1].str.len == 0)
-            return 0;
-        begin_part(c, g);
-        text_part(c, &v[1]);
-        return 0;
-    }
-    if (gw_jv_streq(&v[0], "refusal"))
-        return 0; /* an earlier refusal carries nothing the model needs */
-    bool image = gw_jv_streq(&v[0], "image_url"), audio = gw_jv_streq(&v[0], "input_audio"),
-         file = gw_jv_streq(&v[0], "file");
-    if (!image && !audio && !file)
-        return gw_xlate_fail(c->err, "messages",
-                             "content part type not supported by this provider");
-    if (!user)
-        return gw_xlate_fail(c->err, "messages",
-                             "image, audio and file parts are only accepted in user messages");
-    begin_part(c, g);
-    return image ? image_part(c, part) : audio ? audio_part(c, part) : file_part(c, part);
-}
-
-/* Content (string or parts) of a user or assistant message. */
-static int write_content(struct bctx *c, enum grp g, const struct gw_jv *content)
-{
-    if (gw_jv_is(content, GW_JT_STRING)) {
-        if (content->str.len) {
-            begin_part(c, g);
-            text_part(c, content);
-        }
-        return 0;
-    }
-    if (gw_jv_is(content, GW_JT_ARR_BEGIN)) {
-        struct gw_jv_it it;
-        struct gw_jv part;
-        int r;
-        if (gw_jv_arr_begin(&it, content) != 0)
-            return gw_xlate_fail(c->err, "messages", "invalid content");
-        while ((r = gw_jv_arr_next(&it, &part)) == 1)
-            if (write_part(c, g, &part, g == G_USER) != 0)
-                return -1;
-        return r == 0 ? 0 : gw_xlate_fail(c->err, "messages", "invalid content");
-    }
-    if (!content->found && g == G_MODEL)
-        return 0;
-    return gw_xlate_fail(c->err, "messages",
-                         "message content must be a string or an array of parts");
-}
-
-static int remember_call(struct bctx *c, struct gw_span id, struct gw_span name)
-{
-    if (c->ncalls >= GW_XBOUND_TOOL_CALLS_MAX)
-        return gw_xlate_fail(c->err, "messages", "A request may carry at most %u tool calls.",
-                             (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
-    if (c->ncalls == c->calls_cap) {
-        size_t cap = c->calls_cap ? c->calls_cap * 2 : 16;
-        struct call_ref *p = gw_arena_alloc(c->a, cap * sizeof(*p));
-        if (!p)
-            return gw_xlate_fail_mem(c->err);
-        if (c->ncalls)
-            memcpy(p, c->calls, c->ncalls * sizeof(*p));
-        c->calls = p;
-        c->calls_cap = cap;
-    }
-    c->calls[c->ncalls++] = (struct call_ref){id, name};
+    inline_part(c, url.media, url.data, false);
     return 0;
 }
 
-/* Assistant tool_calls -> functionCall parts; arguments must be a JSON object. */
-static int write_tool_calls(struct bctx *c, const struct gw_jv *calls)
+/* A part of a user or assistant message (gw_oreq_walk) -> a part of its content. */
+static int on_part(void *arg, enum gw_oreq_role role, const struct gw_oreq_part *p)
 {
-    static const char *const ck[] = {"id", "type", "function"};
-    static const char *const fk[] = {"name", "arguments"};
-    struct gw_jv_it it;
-    struct gw_jv call, cv[3], fv[2];
-    size_t k = 0;
-    int r;
-    if (gw_jv_arr_begin(&it, calls) != 0)
-        return gw_xlate_fail(c->err, "messages", "tool_calls must be an array");
-    for (; (r = gw_jv_arr_next(&it, &call)) == 1; k++) {
-        if (!gw_jv_is(&call, GW_JT_OBJ_BEGIN) || gw_jv_scan(call.raw, ck, 3, cv) != 0)
-            return gw_xlate_fail(c->err, "messages", "tool_calls entries must be objects");
-        if (cv[1].found && !gw_jv_streq(&cv[1], "function"))
-            return gw_xlate_fail(c->err, "messages", "only function tool calls are supported");
-        if (!gw_jv_is(&cv[0], GW_JT_STRING) || gw_jv_scan_obj(&cv[2], fk, 2, fv) != 0 ||
-            !gw_jv_is(&fv[0], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "messages",
-                                 "tool_calls entries need id and function.name");
-        /* Every tool result repeats this name: bounded here, before it is copied. */
-        if (gw_xbound_name(fv[0].str, NAME_EXTRA, c->a, c->err,
-                           "messages[%zu].tool_calls[%zu].function.name", c->msg, k) != 0)
-            return -1;
-        const char *args = "{}";
-        size_t alen = 2;
-        if (fv[1].found) {
-            if (!gw_jv_is(&fv[1], GW_JT_STRING))
-                return gw_xlate_fail(c->err, "messages",
-                                     "tool call arguments must be a JSON string");
-            char *s = gw_jv_unesc(c->a, fv[1].str, &alen);
-            if (!s)
-                return gw_xlate_fail_mem(c->err);
-            size_t i = 0;
-            while (i < alen && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-                i++;
-            if (i == alen) {
-                args = "{}";
-                alen = 2;
-            } else if (s[i] != '{' || !gw_json_validate(s, alen)) {
-                return gw_xlate_fail(c->err, "messages",
-                                     "tool call arguments must be a JSON object (function %.*s)",
-                                     (int)GW_MIN(fv[0].str.len, 64), fv[0].str.ptr);
-            } else {
-                args = s;
-            }
-        }
-        if (remember_call(c, cv[0].str, fv[0].raw) != 0)
-            return -1;
-        begin_part(c, G_MODEL);
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "functionCall");
-        gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "name");
-        gw_jw_raw(&c->w, fv[0].raw.ptr, fv[0].raw.len);
-        gw_jw_key(&c->w, "args");
-        gw_jw_raw(&c->w, args, alen);
-        gw_jw_obj_end(&c->w);
-        gw_jw_obj_end(&c->w);
+    struct bctx *c = arg;
+    begin_part(c, role);
+    switch (p->kind) {
+    case GW_OREQ_PART_TEXT:
+        text_part(c, &p->text);
+        return 0;
+    case GW_OREQ_PART_IMAGE_URL:
+        return image_part(c, &p->part);
+    case GW_OREQ_PART_INPUT_AUDIO:
+        return audio_part(c, &p->part);
+    default: /* GW_OREQ_PART_FILE: the walk hands over no other kind */
+        return file_part(c, &p->part);
     }
-    return r == 0 ? 0 : gw_xlate_fail(c->err, "messages", "invalid tool_calls");
+}
+
+/* An assistant tool call (gw_oreq_walk) -> a functionCall part. */
+static int on_call(void *arg, const struct gw_oreq_call *call)
+{
+    struct bctx *c = arg;
+    if (gw_oreq_history_add(&c->calls, c->a, call, c->err) != 0)
+        return -1;
+    begin_part(c, GW_OREQ_ROLE_ASSISTANT);
+    gw_jw_obj_begin(&c->w);
+    gw_jw_key(&c->w, "functionCall");
+    gw_jw_obj_begin(&c->w);
+    gw_oreq_call_members(&c->w, call, NULL, "args");
+    gw_jw_obj_end(&c->w);
+    gw_jw_obj_end(&c->w);
+    return 0;
 }
 
 /*
@@ -458,10 +300,8 @@ static int write_tool_calls(struct bctx *c, const struct gw_jv *calls)
  */
 static void write_response_obj(struct bctx *c, const char *text, size_t n, const struct gw_jv *raw)
 {
-    size_t i = 0;
-    while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
-        i++;
-    if (i < n && text[i] == '{' && gw_json_validate(text, n)) {
+    size_t i;
+    if (gw_oreq_object_text(text, n, &i)) {
         gw_jw_raw(&c->w, text + i, n - i);
         return;
     }
@@ -474,21 +314,16 @@ static void write_response_obj(struct bctx *c, const char *text, size_t n, const
     gw_jw_obj_end(&c->w);
 }
 
-/* A tool message -> a functionResponse part in the (shared) tool results content. */
-static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struct gw_jv *content)
+/* A tool message (gw_oreq_walk) -> a functionResponse part in the (shared) tool results content. */
+static int on_result(void *arg, const struct gw_oreq_msg *m, const struct gw_oreq_walk *w)
 {
-    if (!gw_jv_is(id, GW_JT_STRING))
-        return gw_xlate_fail(c->err, "messages", "tool messages need tool_call_id");
+    struct bctx *c = arg;
+    (void)w; /* a tool result's parts are text only: read here */
+    const struct gw_jv *id = &m->tool_call_id, *content = &m->content;
     if (++c->nresults > GW_XBOUND_TOOL_CALLS_MAX)
         return gw_xlate_fail(c->err, "messages", "A request may carry at most %u tool results.",
                              (unsigned)GW_XBOUND_TOOL_CALLS_MAX);
-    const struct call_ref *ref = NULL;
-    for (size_t i = c->ncalls; i-- > 0;) {
-        if (gw_span_eq(c->calls[i].id, id->str)) {
-            ref = &c->calls[i];
-            break;
-        }
-    }
+    const struct gw_oreq_ref *ref = gw_oreq_history_find(&c->calls, id->str);
     if (!ref)
         return gw_xlate_fail(
             c->err, "messages",
@@ -527,7 +362,7 @@ static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struc
         return gw_xlate_fail(c->err, "messages",
                              "tool message content must be a string or text parts");
     }
-    begin_part(c, G_TOOL);
+    begin_part(c, GW_OREQ_ROLE_TOOL);
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "functionResponse");
     gw_jw_obj_begin(&c->w);
@@ -540,51 +375,41 @@ static int write_tool_result(struct bctx *c, const struct gw_jv *id, const struc
     return 0;
 }
 
-static const char *const msg_keys[] = {"role", "content", "tool_calls", "tool_call_id"};
-enum { MK_ROLE, MK_CONTENT, MK_TOOL_CALLS, MK_TOOL_CALL_ID, MK_COUNT };
-
-static bool is_system(const struct gw_jv *role)
+/* A new message ends the open content, but for tool results after each other. */
+static int on_message(void *arg, const struct gw_oreq_msg *m)
 {
-    return gw_jv_streq(role, "system") || gw_jv_streq(role, "developer");
+    struct bctx *c = arg;
+    if (!(m->role == GW_OREQ_ROLE_TOOL && c->open == GW_OREQ_ROLE_TOOL))
+        gw_oreq_turn_close(&c->w, &c->open);
+    return 0;
 }
+
+/*
+ * The conversation: text in every message, images, audio and files in user
+ * messages; tool call arguments must be a JSON object (functionCall.args);
+ * function names may hold NAME_EXTRA. Empty text is dropped: Gemini refuses
+ * it.
+ */
+static const struct gw_oreq_walk walk = {
+    .message = on_message,
+    .part = on_part,
+    .call = on_call,
+    .result = on_result,
+    .take = {[GW_OREQ_ROLE_USER] = GW_OREQ_PART_BIT(GW_OREQ_PART_IMAGE_URL) |
+                                   GW_OREQ_PART_BIT(GW_OREQ_PART_INPUT_AUDIO) |
+                                   GW_OREQ_PART_BIT(GW_OREQ_PART_FILE)},
+    .elsewhere = "image, audio and file parts are only accepted in user messages",
+    .name_extra = NAME_EXTRA,
+    .object_args = true,
+};
 
 static int write_contents(struct bctx *c, const struct gw_jv *msgs)
 {
-    struct gw_jv_it it;
-    struct gw_jv m, mv[MK_COUNT];
-    int r;
-    if (gw_jv_arr_begin(&it, msgs) != 0)
-        return gw_xlate_fail(c->err, "messages", "messages must be an array");
     gw_jw_key(&c->w, "contents");
     gw_jw_arr_begin(&c->w);
-    for (c->msg = 0; (r = gw_jv_arr_next(&it, &m)) == 1; c->msg++) {
-        if (!gw_jv_is(&m, GW_JT_OBJ_BEGIN) || gw_jv_scan(m.raw, msg_keys, MK_COUNT, mv) != 0)
-            return gw_xlate_fail(c->err, "messages", "messages must be objects");
-        const struct gw_jv *role = &mv[MK_ROLE];
-        if (is_system(role))
-            continue;
-        bool tool = gw_jv_streq(role, "tool");
-        if (!(tool && c->open == G_TOOL))
-            close_content(c);
-        if (gw_jv_streq(role, "user")) {
-            if (write_content(c, G_USER, &mv[MK_CONTENT]) != 0)
-                return -1;
-        } else if (gw_jv_streq(role, "assistant")) {
-            if (write_content(c, G_MODEL, &mv[MK_CONTENT]) != 0)
-                return -1;
-            if (mv[MK_TOOL_CALLS].found && write_tool_calls(c, &mv[MK_TOOL_CALLS]) != 0)
-                return -1;
-        } else if (tool) {
-            if (write_tool_result(c, &mv[MK_TOOL_CALL_ID], &mv[MK_CONTENT]) != 0)
-                return -1;
-        } else {
-            return gw_xlate_fail(c->err, "messages",
-                                 "message role must be system, developer, user, assistant or tool");
-        }
-    }
-    if (r != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid messages");
-    close_content(c);
+    if (gw_oreq_walk(msgs, &walk, c, c->a, c->err) != 0)
+        return -1;
+    gw_oreq_turn_close(&c->w, &c->open);
     gw_jw_arr_end(&c->w);
     if (!c->any)
         return gw_xlate_fail(c->err, "messages",
@@ -595,54 +420,24 @@ static int write_contents(struct bctx *c, const struct gw_jv *msgs)
 /* System and developer messages -> systemInstruction, one text part each, in order. */
 static int write_system(struct bctx *c, const struct gw_jv *msgs)
 {
-    struct gw_jv_it it;
-    struct gw_jv m, mv[MK_COUNT];
+    struct gw_oreq_system it;
+    struct gw_jv text;
     bool open = false;
     int r;
-    if (gw_jv_arr_begin(&it, msgs) != 0)
-        return gw_xlate_fail(c->err, "messages", "messages must be an array");
-    while ((r = gw_jv_arr_next(&it, &m)) == 1) {
-        if (gw_jv_scan(m.raw, msg_keys, MK_COUNT, mv) != 0)
-            return gw_xlate_fail(c->err, "messages", "messages must be objects");
-        if (!is_system(&mv[MK_ROLE]))
-            continue;
-        const struct gw_jv *content = &mv[MK_CONTENT];
-        struct gw_jv_it pit;
-        bool parts = gw_jv_is(content, GW_JT_ARR_BEGIN);
-        if (!parts && !gw_jv_is(content, GW_JT_STRING))
-            return gw_xlate_fail(c->err, "messages", "system message content must be text");
-        if (parts && gw_jv_arr_begin(&pit, content) != 0)
-            return gw_xlate_fail(c->err, "messages", "invalid system content");
-        for (;;) {
-            struct gw_jv text = *content;
-            if (parts) {
-                static const char *const pk[] = {"type", "text"};
-                struct gw_jv part, pv[2];
-                int pr = gw_jv_arr_next(&pit, &part);
-                if (pr == 0)
-                    break;
-                if (pr < 0 || !gw_jv_is(&part, GW_JT_OBJ_BEGIN) ||
-                    gw_jv_scan(part.raw, pk, 2, pv) != 0 || !gw_jv_streq(&pv[0], "text") ||
-                    !gw_jv_is(&pv[1], GW_JT_STRING))
-                    return gw_xlate_fail(c->err, "messages", "system message parts must be text");
-                text = pv[1];
-            }
-            if (text.str.len) {
-                if (!open) {
-                    gw_jw_key(&c->w, "systemInstruction");
-                    gw_jw_obj_begin(&c->w);
-                    gw_jw_key(&c->w, "parts");
-                    gw_jw_arr_begin(&c->w);
-                    open = true;
-                }
-                text_part(c, &text);
-            }
-            if (!parts)
-                break;
+    if (gw_oreq_system_begin(&it, msgs, c->err) != 0)
+        return -1;
+    while ((r = gw_oreq_system_next(&it, &text)) == 1) {
+        if (!open) {
+            gw_jw_key(&c->w, "systemInstruction");
+            gw_jw_obj_begin(&c->w);
+            gw_jw_key(&c->w, "parts");
+            gw_jw_arr_begin(&c->w);
+            open = true;
         }
+        text_part(c, &text);
     }
     if (r != 0)
-        return gw_xlate_fail(c->err, "messages", "invalid messages");
+        return -1;
     if (open) {
         gw_jw_arr_end(&c->w);
         gw_jw_obj_end(&c->w);
@@ -653,27 +448,13 @@ static int write_system(struct bctx *c, const struct gw_jv *msgs)
 /* tools -> one Tool with every functionDeclaration; returns how many via *count. */
 static int write_tools(struct bctx *c, const struct gw_jv *tools, size_t *count)
 {
-    static const char *const tk[] = {"type", "function"};
-    static const char *const fk[] = {"name", "description", "parameters"};
-    struct gw_jv_it it;
-    struct gw_jv t, tv[2], fv[3];
+    struct gw_oreq_tools it;
+    struct gw_oreq_tool t;
     int r;
     *count = 0;
-    if (gw_jv_arr_begin(&it, tools) != 0)
-        return gw_xlate_fail(c->err, "tools", "tools must be an array");
-    for (size_t i = 0; (r = gw_jv_arr_next(&it, &t)) == 1; i++) {
-        if (!gw_jv_is(&t, GW_JT_OBJ_BEGIN) || gw_jv_scan(t.raw, tk, 2, tv) != 0)
-            return gw_xlate_fail(c->err, "tools", "tools entries must be objects");
-        if (!gw_jv_streq(&tv[0], "function"))
-            return gw_xlate_fail(c->err, "tools",
-                                 "only function tools are supported by this provider");
-        if (gw_jv_scan_obj(&tv[1], fk, 3, fv) != 0 || !gw_jv_is(&fv[0], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "tools", "function tools need function.name");
-        if (fv[2].found && !gw_jv_is(&fv[2], GW_JT_OBJ_BEGIN))
-            return gw_xlate_fail(c->err, "tools",
-                                 "function.parameters must be a JSON Schema object");
-        if (gw_xbound_name(fv[0].str, NAME_EXTRA, c->a, c->err, "tools[%zu].function.name", i) != 0)
-            return -1;
+    if (gw_oreq_tools_begin(&it, tools, NAME_EXTRA, c->a, c->err) != 0)
+        return -1;
+    while ((r = gw_oreq_tools_next(&it, &t)) == 1) {
         if (*count == 0) {
             gw_jw_key(&c->w, "tools");
             gw_jw_arr_begin(&c->w);
@@ -683,20 +464,15 @@ static int write_tools(struct bctx *c, const struct gw_jv *tools, size_t *count)
         }
         (*count)++;
         gw_jw_obj_begin(&c->w);
-        gw_jw_key(&c->w, "name");
-        gw_jw_raw(&c->w, fv[0].raw.ptr, fv[0].raw.len);
-        if (gw_jv_is(&fv[1], GW_JT_STRING)) {
-            gw_jw_key(&c->w, "description");
-            gw_jw_raw(&c->w, fv[1].raw.ptr, fv[1].raw.len);
-        }
-        if (fv[2].found) {
+        gw_oreq_tool_head(&c->w, &t);
+        if (t.parameters.found) {
             gw_jw_key(&c->w, "parametersJsonSchema");
-            gw_jw_raw(&c->w, fv[2].raw.ptr, fv[2].raw.len);
+            gw_jw_raw(&c->w, t.parameters.raw.ptr, t.parameters.raw.len);
         }
         gw_jw_obj_end(&c->w);
     }
     if (r != 0)
-        return gw_xlate_fail(c->err, "tools", "invalid tools");
+        return -1;
     if (*count) {
         gw_jw_arr_end(&c->w);
         gw_jw_obj_end(&c->w);
@@ -708,57 +484,29 @@ static int write_tools(struct bctx *c, const struct gw_jv *tools, size_t *count)
 /* tool_choice -> toolConfig.functionCallingConfig (only with tools; else checked only). */
 static int write_tool_choice(struct bctx *c, const struct gw_jv *tc, bool have_tools)
 {
-    static const char *const ok[] = {"type", "function"};
-    static const char *const fk[] = {"name"};
-    const char *mode;
-    struct gw_jv name = {0};
-    if (!tc->found)
+    static const char *const modes[GW_OREQ_TC_COUNT] = {[GW_OREQ_TC_AUTO] = "AUTO",
+                                                        [GW_OREQ_TC_REQUIRED] = "ANY",
+                                                        [GW_OREQ_TC_NONE] = "NONE",
+                                                        [GW_OREQ_TC_FUNCTION] = "ANY"};
+    struct gw_oreq_choice ch;
+    if (gw_oreq_tool_choice(tc, NAME_EXTRA, c->a, c->err, &ch) != 0)
+        return -1;
+    if (ch.mode == GW_OREQ_TC_ABSENT)
         return 0;
-    if (gw_jv_is(tc, GW_JT_STRING)) {
-        if (gw_jv_streq(tc, "auto"))
-            mode = "AUTO";
-        else if (gw_jv_streq(tc, "required"))
-            mode = "ANY";
-        else if (gw_jv_streq(tc, "none"))
-            mode = "NONE";
-        else
-            return gw_xlate_fail(c->err, "tool_choice",
-                                 "tool_choice must be auto, required or none");
-    } else if (gw_jv_is(tc, GW_JT_OBJ_BEGIN)) {
-        struct gw_jv ov[2], fv[1];
-        if (gw_jv_scan(tc->raw, ok, 2, ov) != 0)
-            return gw_xlate_fail(c->err, "tool_choice", "invalid tool_choice");
-        if (gw_jv_streq(&ov[0], "allowed_tools"))
-            return gw_xlate_fail(c->err, "tool_choice",
-                                 "tool_choice allowed_tools is not supported by this provider");
-        if (!gw_jv_streq(&ov[0], "function") || gw_jv_scan_obj(&ov[1], fk, 1, fv) != 0 ||
-            !gw_jv_is(&fv[0], GW_JT_STRING))
-            return gw_xlate_fail(c->err, "tool_choice",
-                                 "tool_choice must name a function: "
-                                 "{\"type\":\"function\",\"function\":{\"name\":...}}");
-        if (gw_xbound_name(fv[0].str, NAME_EXTRA, c->a, c->err, "%s",
-                           "tool_choice.function.name") != 0)
-            return -1;
-        mode = "ANY";
-        name = fv[0];
-    } else {
-        return gw_xlate_fail(c->err, "tool_choice", "invalid tool_choice");
-    }
-    if (!have_tools) {
-        if (strcmp(mode, "ANY") == 0)
-            return gw_xlate_fail(c->err, "tool_choice", "tool_choice needs tools");
-        return 0; /* auto or none without tools: nothing to configure */
-    }
+    bool any = ch.mode == GW_OREQ_TC_REQUIRED || ch.mode == GW_OREQ_TC_FUNCTION;
+    if (!have_tools)
+        return any ? gw_xlate_fail(c->err, "tool_choice", "tool_choice needs tools")
+                   : 0; /* auto or none without tools: nothing to configure */
     gw_jw_key(&c->w, "toolConfig");
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "functionCallingConfig");
     gw_jw_obj_begin(&c->w);
     gw_jw_key(&c->w, "mode");
-    gw_jw_cstr(&c->w, mode);
-    if (name.found) {
+    gw_jw_cstr(&c->w, modes[ch.mode]);
+    if (ch.mode == GW_OREQ_TC_FUNCTION) {
         gw_jw_key(&c->w, "allowedFunctionNames");
         gw_jw_arr_begin(&c->w);
-        gw_jw_raw(&c->w, name.raw.ptr, name.raw.len);
+        gw_jw_raw(&c->w, ch.name.raw.ptr, ch.name.raw.len);
         gw_jw_arr_end(&c->w);
     }
     gw_jw_obj_end(&c->w);
@@ -766,78 +514,15 @@ static int write_tool_choice(struct bctx *c, const struct gw_jv *tc, bool have_t
     return 0;
 }
 
-static const char *const req_keys[] = {
-    "model",
-    "messages",
-    "max_tokens",
-    "max_completion_tokens",
-    "stop",
-    "temperature",
-    "top_p",
-    "top_k",
-    "stream",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "n",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "response_format",
-    "logprobs",
-    "top_logprobs",
-    "reasoning_effort",
-    "mock",
-    "logit_bias",
-    "audio",
-    "modalities",
-    "prediction",
-    "web_search_options",
-    "functions",
-    "function_call",
-    "verbosity",
-};
-enum {
-    RK_MODEL,
-    RK_MESSAGES,
-    RK_MAX_TOKENS,
-    RK_MAX_COMPLETION_TOKENS,
-    RK_STOP,
-    RK_TEMPERATURE,
-    RK_TOP_P,
-    RK_TOP_K,
-    RK_STREAM,
-    RK_TOOLS,
-    RK_TOOL_CHOICE,
-    RK_PARALLEL,
-    RK_N,
-    RK_SEED,
-    RK_PRESENCE,
-    RK_FREQUENCY,
-    RK_RESPONSE_FORMAT,
-    RK_LOGPROBS,
-    RK_TOP_LOGPROBS,
-    RK_REASONING,
-    RK_MOCK,
-    RK_LOGIT_BIAS,
-    RK_AUDIO,
-    RK_MODALITIES,
-    RK_PREDICTION,
-    RK_WEB_SEARCH,
-    RK_FUNCTIONS,
-    RK_FUNCTION_CALL,
-    RK_VERBOSITY,
-    RK_COUNT
-};
-
 /* Fields Gemini has no way to honour: refused when present (and not null). */
-static const int refused[] = {RK_AUDIO,     RK_PREDICTION,    RK_WEB_SEARCH,
-                              RK_FUNCTIONS, RK_FUNCTION_CALL, RK_VERBOSITY};
+static const enum gw_oreq_key refused[] = {GW_RQ_PREDICTION, GW_RQ_WEB_SEARCH_OPTIONS,
+                                           GW_RQ_FUNCTIONS, GW_RQ_FUNCTION_CALL, GW_RQ_VERBOSITY};
 
 /* What build_request checked before rendering, so a render attempt can be repeated. */
 struct req_plan {
-    const struct gw_jv *v;   /* RK_COUNT values */
+    const struct gw_jv *v;   /* gw_oreq_request's table */
     const struct gw_jv *max; /* max_completion_tokens, else max_tokens */
+    long nstop;              /* stop sequences */
     uint64_t top_logprobs;
     long thinking_budget; /* -1: none */
     const char *mime;     /* responseMimeType, or NULL */
@@ -855,51 +540,24 @@ static void gc_key(struct bctx *c, bool *open, const char *key)
     gw_jw_key(&c->w, key);
 }
 
-static int write_stop(struct bctx *c, bool *open, const struct gw_jv *stop)
-{
-    if (gw_jv_is(stop, GW_JT_STRING)) {
-        gc_key(c, open, "stopSequences");
-        gw_jw_arr_begin(&c->w);
-        gw_jw_raw(&c->w, stop->raw.ptr, stop->raw.len);
-        gw_jw_arr_end(&c->w);
-        return 0;
-    }
-    struct gw_jv_it it;
-    struct gw_jv s;
-    int r, n = 0;
-    if (gw_jv_arr_begin(&it, stop) != 0)
-        return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
-    while ((r = gw_jv_arr_next(&it, &s)) == 1) {
-        if (!gw_jv_is(&s, GW_JT_STRING))
-            return gw_xlate_fail(c->err, "stop", "stop must be a string or an array of strings");
-        if (++n > 5)
-            return gw_xlate_fail(c->err, "stop", "this provider takes at most 5 stop sequences");
-        if (n == 1) {
-            gc_key(c, open, "stopSequences");
-            gw_jw_arr_begin(&c->w);
-        }
-        gw_jw_raw(&c->w, s.raw.ptr, s.raw.len);
-    }
-    if (r != 0)
-        return gw_xlate_fail(c->err, "stop", "invalid stop");
-    if (n)
-        gw_jw_arr_end(&c->w);
-    return 0;
-}
-
 static int write_generation_config(struct bctx *c, const struct req_plan *p)
 {
     const struct gw_jv *v = p->v;
     bool open = false;
-    if (v[RK_STOP].found && write_stop(c, &open, &v[RK_STOP]) != 0)
-        return -1;
+    if (p->nstop > 0) {
+        gc_key(c, &open, "stopSequences");
+        gw_oreq_stop_write(&c->w, &v[GW_RQ_STOP]);
+    }
     static const struct {
-        int rk;
+        enum gw_oreq_key rk;
         const char *key;
-    } copy[] = {
-        {RK_TEMPERATURE, "temperature"},   {RK_TOP_P, "topP"}, {RK_TOP_K, "topK"},
-        {RK_N, "candidateCount"},          {RK_SEED, "seed"},  {RK_PRESENCE, "presencePenalty"},
-        {RK_FREQUENCY, "frequencyPenalty"}};
+    } copy[] = {{GW_RQ_TEMPERATURE, "temperature"},
+                {GW_RQ_TOP_P, "topP"},
+                {GW_RQ_TOP_K, "topK"},
+                {GW_RQ_N, "candidateCount"},
+                {GW_RQ_SEED, "seed"},
+                {GW_RQ_PRESENCE_PENALTY, "presencePenalty"},
+                {GW_RQ_FREQUENCY_PENALTY, "frequencyPenalty"}};
     if (p->max->found) {
         gc_key(c, &open, "maxOutputTokens");
         gw_jw_raw(&c->w, p->max->raw.ptr, p->max->raw.len);
@@ -911,7 +569,7 @@ static int write_generation_config(struct bctx *c, const struct req_plan *p)
         gc_key(c, &open, copy[i].key);
         gw_jw_raw(&c->w, x->raw.ptr, x->raw.len);
     }
-    if (gw_jv_is(&v[RK_LOGPROBS], GW_JT_TRUE)) {
+    if (gw_jv_is(&v[GW_RQ_LOGPROBS], GW_JT_TRUE)) {
         gc_key(c, &open, "responseLogprobs");
         gw_jw_bool(&c->w, true);
         if (p->top_logprobs) {
@@ -939,84 +597,59 @@ static int write_generation_config(struct bctx *c, const struct req_plan *p)
     return 0;
 }
 
-/* Checks the request's scalars and fills *p; 0 or -1 with *err (400). */
+/* Checks the request's scalars (gw_oreq_chat read them) and fills *p; 0 or -1 with *err (400). */
 static int plan_request(const struct gw_jv *v, struct req_plan *p, struct gw_xlate_err *err)
 {
     uint64_t n;
     memset(p, 0, sizeof(*p));
     p->v = v;
     p->thinking_budget = -1;
-    if (!gw_jv_is(&v[RK_MESSAGES], GW_JT_ARR_BEGIN))
-        return gw_xlate_fail(err, "messages", "messages must be a non-empty array");
-    for (size_t i = 0; i < GW_ARRAY_SIZE(refused); i++)
-        if (v[refused[i]].found)
-            return gw_xlate_fail(err, req_keys[refused[i]], "%s is not supported by this provider",
-                                 req_keys[refused[i]]);
-    if (v[RK_LOGIT_BIAS].found &&
-        !(gw_jv_is(&v[RK_LOGIT_BIAS], GW_JT_OBJ_BEGIN) && v[RK_LOGIT_BIAS].raw.len == 2))
-        return gw_xlate_fail(err, "logit_bias", "logit_bias is not supported by this provider");
-    if (v[RK_MODALITIES].found) {
-        struct gw_jv_it it;
-        struct gw_jv m;
-        int r;
-        if (gw_jv_arr_begin(&it, &v[RK_MODALITIES]) != 0)
-            return gw_xlate_fail(err, "modalities", "modalities must be an array");
-        while ((r = gw_jv_arr_next(&it, &m)) == 1)
-            if (!gw_jv_streq(&m, "text"))
-                return gw_xlate_fail(err, "modalities", "this provider answers with text only");
-        if (r != 0)
-            return gw_xlate_fail(err, "modalities", "invalid modalities");
-    }
-    if (v[RK_N].found && (!gw_jv_u64(&v[RK_N], &n) || n < 1 || n > GW_GEMINI_MAX_CANDIDATES))
+    static const enum gw_oreq_key numbers[] = {GW_RQ_TEMPERATURE, GW_RQ_TOP_P,
+                                               GW_RQ_PRESENCE_PENALTY, GW_RQ_FREQUENCY_PENALTY};
+    static const enum gw_oreq_key bools[] = {GW_RQ_PARALLEL_TOOL_CALLS, GW_RQ_LOGPROBS};
+    if (gw_oreq_refuse(v, refused, GW_ARRAY_SIZE(refused), err) != 0 ||
+        gw_oreq_text_only(v, err) != 0)
+        return -1;
+    if (v[GW_RQ_N].found && (!gw_jv_u64(&v[GW_RQ_N], &n) || n < 1 || n > GW_GEMINI_MAX_CANDIDATES))
         return gw_xlate_fail(err, "n", "n must be an integer from 1 to %d",
                              GW_GEMINI_MAX_CANDIDATES);
-    p->max = v[RK_MAX_COMPLETION_TOKENS].found ? &v[RK_MAX_COMPLETION_TOKENS] : &v[RK_MAX_TOKENS];
-    if (p->max->found && (!gw_jv_u64(p->max, &n) || n == 0))
-        return gw_xlate_fail(err,
-                             p->max == &v[RK_MAX_TOKENS] ? "max_tokens" : "max_completion_tokens",
-                             "must be a positive integer");
-    static const int numbers[] = {RK_TEMPERATURE, RK_TOP_P, RK_PRESENCE, RK_FREQUENCY};
-    for (size_t i = 0; i < GW_ARRAY_SIZE(numbers); i++)
-        if (v[numbers[i]].found && !gw_jv_is(&v[numbers[i]], GW_JT_NUMBER))
-            return gw_xlate_fail(err, req_keys[numbers[i]], "must be a number");
-    if (v[RK_TOP_K].found && !gw_jv_u64(&v[RK_TOP_K], &n))
+    if (gw_oreq_max_tokens(&v[GW_RQ_MAX_TOKENS], &v[GW_RQ_MAX_COMPLETION_TOKENS], &p->max, err) !=
+            0 ||
+        gw_oreq_numbers(v, numbers, GW_ARRAY_SIZE(numbers), err) != 0)
+        return -1;
+    if (v[GW_RQ_TOP_K].found && !gw_jv_u64(&v[GW_RQ_TOP_K], &n))
         return gw_xlate_fail(err, "top_k", "must be a non-negative integer");
-    if (v[RK_SEED].found && !gw_jv_is_int(&v[RK_SEED]))
+    if (v[GW_RQ_SEED].found && !gw_jv_is_int(&v[GW_RQ_SEED]))
         return gw_xlate_fail(err, "seed", "must be an integer");
-    if (v[RK_STREAM].found && !gw_jv_is(&v[RK_STREAM], GW_JT_TRUE) &&
-        !gw_jv_is(&v[RK_STREAM], GW_JT_FALSE))
-        return gw_xlate_fail(err, "stream", "stream must be a boolean");
-    if (v[RK_PARALLEL].found && !gw_jv_is(&v[RK_PARALLEL], GW_JT_TRUE) &&
-        !gw_jv_is(&v[RK_PARALLEL], GW_JT_FALSE))
-        return gw_xlate_fail(err, "parallel_tool_calls", "parallel_tool_calls must be a boolean");
-    if (v[RK_LOGPROBS].found && !gw_jv_is(&v[RK_LOGPROBS], GW_JT_TRUE) &&
-        !gw_jv_is(&v[RK_LOGPROBS], GW_JT_FALSE))
-        return gw_xlate_fail(err, "logprobs", "logprobs must be a boolean");
-    if (v[RK_TOP_LOGPROBS].found) {
-        if (!gw_jv_u64(&v[RK_TOP_LOGPROBS], &p->top_logprobs) || p->top_logprobs > 20)
+    if (gw_oreq_bools(v, bools, GW_ARRAY_SIZE(bools), err) != 0)
+        return -1;
+    if (v[GW_RQ_STOP].found && (p->nstop = gw_oreq_stop(&v[GW_RQ_STOP], 5, err)) < 0)
+        return -1;
+    if (v[GW_RQ_TOP_LOGPROBS].found) {
+        if (!gw_jv_u64(&v[GW_RQ_TOP_LOGPROBS], &p->top_logprobs) || p->top_logprobs > 20)
             return gw_xlate_fail(err, "top_logprobs",
                                  "top_logprobs must be an integer from 0 to 20");
-        if (!gw_jv_is(&v[RK_LOGPROBS], GW_JT_TRUE))
+        if (!gw_jv_is(&v[GW_RQ_LOGPROBS], GW_JT_TRUE))
             return gw_xlate_fail(err, "top_logprobs", "top_logprobs needs logprobs set to true");
     }
-    if (v[RK_REASONING].found) {
+    if (v[GW_RQ_REASONING_EFFORT].found) {
         static const struct {
             const char *effort;
             long budget;
         } efforts[] = {
             {"none", 0}, {"minimal", 1024}, {"low", 1024}, {"medium", 8192}, {"high", 24576}};
         for (size_t i = 0; i < GW_ARRAY_SIZE(efforts) && p->thinking_budget < 0; i++)
-            if (gw_jv_streq(&v[RK_REASONING], efforts[i].effort))
+            if (gw_jv_streq(&v[GW_RQ_REASONING_EFFORT], efforts[i].effort))
                 p->thinking_budget = efforts[i].budget;
         if (p->thinking_budget < 0)
             return gw_xlate_fail(err, "reasoning_effort",
                                  "reasoning_effort must be none, minimal, low, medium or high");
     }
-    if (v[RK_RESPONSE_FORMAT].found) {
+    if (v[GW_RQ_RESPONSE_FORMAT].found) {
         static const char *const fk[] = {"type", "json_schema"};
         static const char *const sk[] = {"schema"};
         struct gw_jv fv[2], sv[1];
-        if (gw_jv_scan_obj(&v[RK_RESPONSE_FORMAT], fk, 2, fv) != 0)
+        if (gw_jv_scan_obj(&v[GW_RQ_RESPONSE_FORMAT], fk, 2, fv) != 0)
             return gw_xlate_fail(err, "response_format", "response_format must be an object");
         if (gw_jv_streq(&fv[0], "json_object")) {
             p->mime = "application/json";
@@ -1041,27 +674,22 @@ static int plan_request(const struct gw_jv *v, struct req_plan *p, struct gw_xla
 static int render_request(struct bctx *c, const struct req_plan *p, bool *tools_out)
 {
     const struct gw_jv *v = p->v;
-    c->open = G_NONE;
+    c->open = 0;
     c->any = false;
-    c->ncalls = 0;
+    c->calls.n = 0;
     c->nresults = 0;
     gw_jw_obj_begin(&c->w);
-    if (write_contents(c, &v[RK_MESSAGES]) != 0 || write_system(c, &v[RK_MESSAGES]) != 0)
+    if (write_contents(c, &v[GW_RQ_MESSAGES]) != 0 || write_system(c, &v[GW_RQ_MESSAGES]) != 0)
         return -1;
     size_t ntools = 0;
-    if (v[RK_TOOLS].found && write_tools(c, &v[RK_TOOLS], &ntools) != 0)
+    if (v[GW_RQ_TOOLS].found && write_tools(c, &v[GW_RQ_TOOLS], &ntools) != 0)
         return -1;
     *tools_out = ntools > 0;
-    if (write_tool_choice(c, &v[RK_TOOL_CHOICE], ntools > 0) != 0)
+    if (write_tool_choice(c, &v[GW_RQ_TOOL_CHOICE], ntools > 0) != 0)
         return -1;
     if (write_generation_config(c, p) != 0)
         return -1;
-    /* The bundled mock provider's per-request controls (tools/mock) travel as
-     * they are; every other field this file does not name is dropped. */
-    if (gw_jv_is(&v[RK_MOCK], GW_JT_OBJ_BEGIN)) {
-        gw_jw_key(&c->w, "mock");
-        gw_jw_raw(&c->w, v[RK_MOCK].raw.ptr, v[RK_MOCK].raw.len);
-    }
+    gw_oreq_mock(&c->w, &v[GW_RQ_MOCK]);
     gw_jw_obj_end(&c->w);
     return 0;
 }
@@ -1087,31 +715,19 @@ static size_t pct_encode(const char *s, size_t len, char *out)
 }
 
 /*
- * The upstream model (a leading "models/" resource prefix dropped: the path
- * adds its own), from x or else the body's "model". NULL when there is none
- * (or the arena is exhausted; *mem says which).
+ * The upstream model (gw_oreq_model_name), a leading "models/" resource
+ * prefix dropped: the path adds its own. 0, or -1 with *err.
  */
-static const char *model_name(const struct gw_xlate *x, const struct gw_jv *body_model, size_t *n,
-                              bool *mem)
+static int model_name(const struct gw_xlate *x, const struct gw_jv *body_model, const char **m,
+                      size_t *n, struct gw_xlate_err *err)
 {
-    const char *m = x->upstream_model;
-    *mem = false;
-    if (m && m[0]) {
-        *n = strlen(m);
-    } else if (gw_jv_is(body_model, GW_JT_STRING)) {
-        m = gw_jv_unesc(x->arena, body_model->str, n);
-        if (!m) {
-            *mem = true;
-            return NULL;
-        }
-    } else {
-        return NULL;
-    }
-    if (*n > 7 && memcmp(m, "models/", 7) == 0) {
-        m += 7;
+    if (gw_oreq_model_name(x, body_model, m, n, err) != 0)
+        return -1;
+    if (*n > 7 && memcmp(*m, "models/", 7) == 0) {
+        *m += 7;
         *n -= 7;
     }
-    return *n ? m : NULL;
+    return 0;
 }
 
 /* out->path and out->headers for model m[0..n) and the method suffix (":generateContent"). */
@@ -1128,20 +744,7 @@ static int path_and_headers(const struct gw_xlate *x, const char *m, size_t n, c
     k += pct_encode(m, n, path + k);
     memcpy(path + k, method, strlen(method) + 1);
     out->path = path;
-
-    const char *key = x->prov && x->prov->api_key ? x->prov->api_key : "";
-    if (!key[0]) {
-        out->headers = gw_span_make("", 0);
-        return 0;
-    }
-    size_t hcap = strlen(key) + 32;
-    char *h = gw_arena_alloc(x->arena, hcap);
-    if (!h)
-        return gw_xlate_fail_mem(err);
-    int hn = snprintf(h, hcap, "x-goog-api-key: %s\r\n", key);
-    GW_BUG_ON(hn < 0 || (size_t)hn >= hcap);
-    out->headers = gw_span_make(h, (size_t)hn);
-    return 0;
+    return gw_oreq_key_header(x, "x-goog-api-key", "", out, err);
 }
 
 static const char warn_parallel[] =
@@ -1150,19 +753,13 @@ static const char warn_parallel[] =
 int gw_gemini_build_request(const struct gw_xlate *x, const char *body, size_t len,
                             struct gw_xlate_req *out, struct gw_xlate_err *err)
 {
-    struct gw_jv v[RK_COUNT];
+    struct gw_jv v[GW_RQ_COUNT];
     struct req_plan p;
-    memset(out, 0, sizeof(*out));
-    memset(err, 0, sizeof(*err));
-    if (!body || gw_jv_scan(gw_span_make(body, len), req_keys, RK_COUNT, v) != 0)
-        return gw_xlate_fail(err, NULL, "the request body must be a JSON object");
-    if (plan_request(v, &p, err) != 0)
-        return -1;
+    const char *model;
     size_t mlen;
-    bool mem;
-    const char *model = model_name(x, &v[RK_MODEL], &mlen, &mem);
-    if (!model)
-        return mem ? gw_xlate_fail_mem(err) : gw_xlate_fail(err, "model", "model is required");
+    if (gw_oreq_chat(body, len, v, out, err) != 0 || plan_request(v, &p, err) != 0 ||
+        model_name(x, &v[GW_RQ_MODEL], &model, &mlen, err) != 0)
+        return -1;
 
     /* Strings are copied raw or get shorter when decoded; what can grow (a
      * tool's name repeated per tool result) is handled by rendering again,
@@ -1185,7 +782,7 @@ int gw_gemini_build_request(const struct gw_xlate *x, const char *body, size_t l
             break;
         }
     }
-    if (tools && gw_jv_is(&v[RK_PARALLEL], GW_JT_FALSE))
+    if (tools && gw_jv_is(&v[GW_RQ_PARALLEL_TOOL_CALLS], GW_JT_FALSE))
         out->warning = warn_parallel;
     return path_and_headers(x, model, mlen,
                             x->stream ? ":streamGenerateContent?alt=sse" : ":generateContent", out,
@@ -1311,9 +908,7 @@ static int write_logprobs(struct gw_jw *w, struct gw_arena *a, const struct gw_j
     if (gw_jv_scan_obj(lr, k, 2, v) != 0 || gw_jv_arr_begin(&ci, &v[0]) != 0)
         return -1;
     have_top = gw_jv_arr_begin(&ti, &v[1]) == 0;
-    gw_jw_obj_begin(w);
-    gw_jw_key(w, "content");
-    gw_jw_arr_begin(w);
+    gw_oai_logprobs_begin(w);
     while ((r = gw_jv_arr_next(&ci, &chosen)) == 1) {
         gw_jw_obj_begin(w);
         if (write_token(w, a, &chosen) != 0)
@@ -1334,10 +929,7 @@ static int write_logprobs(struct gw_jw *w, struct gw_arena *a, const struct gw_j
     }
     if (r != 0)
         return -1;
-    gw_jw_arr_end(w);
-    gw_jw_key(w, "refusal");
-    gw_jw_null(w);
-    gw_jw_obj_end(w);
+    gw_oai_logprobs_end(w);
     return 0;
 }
 
@@ -1368,16 +960,17 @@ static int read_call(const struct gw_jv *call, struct gw_jv *fv)
 
 /*
  * One candidate -> one OpenAI choice. text is scratch for the decoded text
- * (cap bytes, as long as the whole body). -1 when the candidate is malformed.
+ * (as long as the whole body). -1 when the candidate is malformed.
  */
 static int write_choice(struct gw_jw *w, const struct gw_xlate *x, const struct gw_jv *cand,
-                        uint64_t pos, char *text, size_t cap, uint32_t *ids)
+                        uint64_t pos, struct gw_oai_text *text, uint32_t *ids)
 {
     struct gw_jv cv[CK_COUNT], parts, part, pv[PK_COUNT], fv[FK_COUNT];
     struct gw_jv_it it;
-    size_t text_len = 0;
-    bool have_text = false, called = false;
+    bool called = false;
     int r;
+    text->len = 0;
+    text->have = false;
     if (gw_jv_scan_obj(cand, cand_keys, CK_COUNT, cv) != 0 || cand_parts(cv, &parts) != 0)
         return -1;
     if (parts.found) {
@@ -1389,11 +982,8 @@ static int write_choice(struct gw_jw *w, const struct gw_xlate *x, const struct 
             if (gw_jv_is(&pv[PK_THOUGHT], GW_JT_TRUE))
                 continue;
             if (gw_jv_is(&pv[PK_TEXT], GW_JT_STRING)) {
-                long k = gw_json_unescape(pv[PK_TEXT].str, text + text_len, cap - text_len);
-                if (k < 0)
+                if (gw_oai_text_add(text, pv[PK_TEXT].str) != 0)
                     return -1;
-                text_len += (size_t)k;
-                have_text = true;
             } else if (pv[PK_CALL].found) {
                 if (read_call(&pv[PK_CALL], fv) != 0)
                     return -1;
@@ -1407,16 +997,9 @@ static int write_choice(struct gw_jw *w, const struct gw_xlate *x, const struct 
     if (cv[CK_INDEX].found && !gw_jv_u64(&cv[CK_INDEX], &index))
         return -1;
     gw_oai_choice_begin(w, index);
-    gw_jw_key(w, "content");
-    if (have_text)
-        gw_jw_str(w, text, text_len);
-    else
-        gw_jw_null(w);
+    gw_oai_message_content(w, text, called);
     if (called) {
-        gw_jw_key(w, "tool_calls");
-        gw_jw_arr_begin(w);
-        if (gw_jv_arr_begin(&it, &parts) != 0)
-            return -1;
+        (void)gw_jv_arr_begin(&it, &parts); /* read once above */
         while (gw_jv_arr_next(&it, &part) == 1) {
             if (gw_jv_scan_obj(&part, part_keys, PK_COUNT, pv) != 0 || !pv[PK_CALL].found ||
                 gw_jv_is(&pv[PK_THOUGHT], GW_JT_TRUE) || read_call(&pv[PK_CALL], fv) != 0)
@@ -1451,9 +1034,13 @@ static void write_blocked_choice(struct gw_jw *w)
 static const char *const resp_keys[] = {"candidates", "promptFeedback", "usageMetadata"};
 enum { RSK_CANDIDATES, RSK_FEEDBACK, RSK_USAGE, RSK_COUNT };
 
-/* One render of the chat.completion; 0, 1 when the writer overflowed, -1 when malformed. */
+/*
+ * One render of the chat.completion, handed back in *out and *u_out: 0, 1
+ * when the writer overflowed, -1 when malformed.
+ */
 static int render_response(struct gw_jw *w, const struct gw_xlate *x, const struct gw_jv *v,
-                           char *text, size_t cap, const struct gw_xlate_usage *u)
+                           struct gw_oai_text *text, const struct gw_xlate_usage *u,
+                           struct gw_span *out, struct gw_xlate_usage *u_out)
 {
     struct gw_jv_it it;
     struct gw_jv cand;
@@ -1465,15 +1052,14 @@ static int render_response(struct gw_jw *w, const struct gw_xlate *x, const stru
         if (gw_jv_arr_begin(&it, &v[RSK_CANDIDATES]) != 0)
             return -1;
         while ((r = gw_jv_arr_next(&it, &cand)) == 1)
-            if (write_choice(w, x, &cand, pos++, text, cap, &ids) != 0)
+            if (write_choice(w, x, &cand, pos++, text, &ids) != 0)
                 return -1;
         if (r != 0)
             return -1;
     }
     if (pos == 0)
         write_blocked_choice(w); /* promptFeedback.blockReason, or nothing came back */
-    gw_oai_completion_end(w, u);
-    return w->overflow ? 1 : 0;
+    return gw_oai_completion_close(w, u, out, u_out) != 0 ? 1 : 0;
 }
 
 int gw_gemini_translate_response(const struct gw_xlate *x, const char *body, size_t len,
@@ -1488,14 +1074,14 @@ int gw_gemini_translate_response(const struct gw_xlate *x, const char *body, siz
     /* Neither candidates nor promptFeedback: not a GenerateContentResponse. */
     if (!v[RSK_CANDIDATES].found && !gw_jv_is(&v[RSK_FEEDBACK], GW_JT_OBJ_BEGIN))
         return -1;
-    char *text = gw_arena_alloc(x->arena, len + 1);
-    if (!text)
+    struct gw_oai_text text;
+    if (gw_oai_text_init(&text, x->arena, len) != 0)
         return -1;
     /* The upstream's answer, not the client's request: only the absolute
      * limit applies (what grows, a generated id per function call, is at
      * most a few times the part it comes from). Doubling up to it keeps the
      * arena under twice the last buffer. */
-    size_t fixed = 2 * (strlen0(x->client_model) + strlen0(x->request_id)) + 1024;
+    size_t fixed = gw_oai_head_room(x);
     struct gw_xbound b;
     struct gw_xlate_err unused;
     struct gw_xlate_usage g;
@@ -1507,15 +1093,9 @@ int gw_gemini_translate_response(const struct gw_xlate *x, const char *body, siz
             return -1;
         struct gw_jw w;
         gw_jw_init(&w, obuf, b.cap);
-        int r = render_response(&w, x, v, text, len + 1, &g);
-        if (r < 0)
-            return -1;
-        if (r == 0) {
-            if (u)
-                *u = g;
-            *out = gw_span_make(obuf, w.len);
-            return 0;
-        }
+        int r = render_response(&w, x, v, &text, &g, out, u);
+        if (r <= 0)
+            return r;
     }
 }
 
@@ -1603,23 +1183,12 @@ int gw_gemini_translate_error(int status, struct gw_span error_type, const char 
 {
     (void)error_type; /* one status, one error: the body says which */
     static const char *const k[] = {"error"};
-    struct gw_jv v = {0};
-    *out = GW_SPAN_NULL;
-    if (body && gw_jv_scan(gw_span_make(body, len), k, 1, &v) != 0)
-        memset(&v, 0, sizeof(v));
-    size_t cap = len + 512;
-    char *buf = gw_arena_alloc(a, cap);
-    if (!buf)
-        return -1;
+    struct gw_jv v; /* absent when the body is not Gemini's error shape */
+    (void)gw_jv_scan(gw_span_make(body, len), k, 1, &v);
     char msg[64];
-    struct gw_oai_error e = map_error(&v, status, out_status, msg, sizeof(msg));
-    struct gw_jw w;
-    gw_jw_init(&w, buf, cap);
-    gw_oai_error_write(&w, &e);
-    if (w.overflow)
-        return -1;
-    *out = gw_span_make(buf, w.len);
-    return 0;
+    int st;
+    struct gw_oai_error e = map_error(&v, status, &st, msg, sizeof(msg));
+    return gw_oai_error_body(a, &e, st, out, out_status);
 }
 
 /* ---- embeddings ---- */
@@ -1627,20 +1196,14 @@ int gw_gemini_translate_error(int status, struct gw_span error_type, const char 
 int gw_gemini_build_embeddings(const struct gw_xlate *x, const char *body, size_t len,
                                struct gw_xlate_req *out, struct gw_xlate_err *err)
 {
-    static const char *const k[] = {"model", "mock"};
-    struct gw_jv v[2];
+    struct gw_jv v[GW_RQ_COUNT];
     struct gw_embed_req er;
-    memset(out, 0, sizeof(*out));
-    memset(err, 0, sizeof(*err));
-    if (!body || gw_jv_scan(gw_span_make(body, len), k, 2, v) != 0)
-        return gw_xlate_fail(err, NULL, "the request body must be a JSON object");
-    if (gw_embed_parse(x, body, len, &er, err) != 0)
-        return -1;
+    const char *model;
     size_t mlen;
-    bool mem;
-    const char *model = model_name(x, &v[0], &mlen, &mem);
-    if (!model)
-        return mem ? gw_xlate_fail_mem(err) : gw_xlate_fail(err, "model", "model is required");
+    if (gw_oreq_request(body, len, v, out, err) != 0 ||
+        gw_embed_parse(x, body, len, &er, err) != 0 ||
+        model_name(x, &v[GW_RQ_MODEL], &model, &mlen, err) != 0)
+        return -1;
 
     /* Each request repeats the model ("models/{m}", escaped: at most 6x) in a
      * wrapper of its own: the configured name and the wrappers (at most
@@ -1649,7 +1212,7 @@ int gw_gemini_build_embeddings(const struct gw_xlate *x, const char *body, size_
     size_t per = 6 * mlen + 128;
     struct gw_xbound b;
     gw_xbound_init(&b, x, len, er.n * (x->upstream_model && x->upstream_model[0] ? per : 128));
-    size_t cap = len + er.n * per + (v[1].found ? v[1].raw.len : 0) + 1024;
+    size_t cap = len + er.n * per + (v[GW_RQ_MOCK].found ? v[GW_RQ_MOCK].raw.len : 0) + 1024;
     char *obuf = gw_xbound_buf(&b, x->arena, cap, err);
     if (!obuf)
         return -1;
@@ -1685,14 +1248,9 @@ int gw_gemini_build_embeddings(const struct gw_xlate *x, const char *body, size_
         gw_jw_obj_end(&w);
     }
     gw_jw_arr_end(&w);
-    if (gw_jv_is(&v[1], GW_JT_OBJ_BEGIN)) {
-        gw_jw_key(&w, "mock");
-        gw_jw_raw(&w, v[1].raw.ptr, v[1].raw.len);
-    }
-    gw_jw_obj_end(&w);
-    if (w.overflow)
-        return gw_xbound_overflow(&b, err);
-    out->body = gw_span_make(obuf, w.len);
+    gw_oreq_mock(&w, &v[GW_RQ_MOCK]);
+    if (gw_oreq_body_end(&w, &b, out, err) != 0)
+        return -1;
     return path_and_headers(x, model, mlen, ":batchEmbedContents", out, err);
 }
 
@@ -1742,18 +1300,11 @@ void gw_gemini_stream_init(struct gw_gemini_stream *s, const struct gw_xlate *x)
     gw_sse_reader_init(&s->_sse, x->arena, GW_GEMINI_EVENT_MAX);
 }
 
-/* What one feed hands the event callback. */
-struct feed {
-    struct gw_gemini_stream *s;
-    const struct gw_xlate_sink *sink;
-    struct gw_xlate_usage *u; /* may be NULL */
-};
-
 /* The chunk that opens choice idx: {"role":"assistant","content":""}. */
 static int role_chunk(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink, unsigned idx)
 {
     s->_seen |= (uint8_t)(1u << idx);
-    return gw_oai_chunk_content(&s->_oai, sink, idx, gw_span_make("\"\"", 2));
+    return gw_oai_chunk_role(&s->_oai, sink, idx);
 }
 
 static int finish_chunk(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink, unsigned idx,
@@ -1778,22 +1329,13 @@ static int logprobs_chunk(struct gw_gemini_stream *s, const struct gw_xlate_sink
                           unsigned idx, const struct gw_jv *text, const struct gw_jv *lr,
                           size_t extra)
 {
-    struct gw_jw *w = gw_oai_chunk_begin(&s->_oai, extra);
+    struct gw_jw *w = gw_oai_chunk_content_begin(&s->_oai, idx, text->raw, extra);
     if (!w)
         return -1;
-    gw_oai_chunk_head(&s->_oai, idx);
-    gw_jw_key(w, "content");
-    gw_jw_raw(w, text->raw.ptr, text->raw.len);
-    gw_jw_obj_end(w); /* delta: gw_oai_chunk_tail has no place for logprobs */
     gw_jw_key(w, "logprobs");
     if (write_logprobs(w, s->_x->arena, lr) != 0)
         return broken(s, sink, "invalid logprobsResult in the upstream stream");
-    gw_jw_key(w, "finish_reason");
-    gw_jw_null(w);
-    gw_jw_obj_end(w);
-    gw_jw_arr_end(w);
-    gw_jw_obj_end(w);
-    return gw_oai_chunk_send(&s->_oai, sink);
+    return gw_oai_chunk_content_send(&s->_oai, sink);
 }
 
 /*
@@ -1859,16 +1401,15 @@ static const char *const ev_keys[] = {"candidates", "promptFeedback", "usageMeta
 enum { EK_CANDIDATES, EK_FEEDBACK, EK_USAGE, EK_ERROR, EK_COUNT };
 
 /*
- * One complete event (core/sse.h's reader): its data, a
+ * One complete event (a gw_oai_event_fn): its data, a
  * GenerateContentResponse or an error object -> chunks. Gemini names no
  * event types. 0, 1 (an upstream error: its chunk written, the stream
  * ended), -1.
  */
-static int on_event(void *arg, struct gw_span type, struct gw_span data)
+static int on_event(void *st, struct gw_span type, struct gw_span data,
+                    const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
 {
-    const struct feed *f = arg;
-    struct gw_gemini_stream *s = f->s;
-    const struct gw_xlate_sink *sink = f->sink;
+    struct gw_gemini_stream *s = st;
     struct gw_jv v[EK_COUNT], cand, cv[CK_COUNT];
     struct gw_jv_it it;
     int r;
@@ -1882,8 +1423,8 @@ static int on_event(void *arg, struct gw_span type, struct gw_span data)
     }
     if (v[EK_USAGE].found) {
         read_usage(&v[EK_USAGE], &s->_usage);
-        if (f->u)
-            *f->u = s->_usage;
+        if (u)
+            *u = s->_usage;
     }
     uint64_t pos = 0;
     if (v[EK_CANDIDATES].found) {
@@ -1917,30 +1458,15 @@ static int on_event(void *arg, struct gw_span type, struct gw_span data)
 int gw_gemini_stream_feed(struct gw_gemini_stream *s, const char *data, size_t len,
                           const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
 {
-    struct gw_oai_stream *o = &s->_oai;
-    if (o->done)
-        return o->failed ? -1 : 1;
-    struct feed f = {s, sink, u};
-    int r = gw_sse_reader_feed(&s->_sse, data, len, on_event, &f);
-    if (r == GW_SSE_OVERSIZE)
-        return gw_oai_stream_fail(o, sink, "upstream stream event over 1 MiB", -1);
-    if (r == GW_SSE_NOMEM)
-        r = -1;
-    if (r != 0) {
-        o->done = true; /* the sink refused, or the arena is exhausted */
-        o->failed |= r < 0;
-    }
-    return r;
+    return gw_oai_stream_feed_sse(&s->_oai, &s->_sse, data, len, on_event, s, sink, u);
 }
 
 int gw_gemini_stream_end(struct gw_gemini_stream *s, const struct gw_xlate_sink *sink,
                          struct gw_xlate_usage *u)
 {
     struct gw_oai_stream *o = &s->_oai;
-    if (o->done)
-        return o->failed ? -1 : 1;
-    if (!s->_seen || (s->_finished & s->_seen) != s->_seen)
-        return gw_oai_stream_fail(o, sink, "upstream stream ended before a finishReason", -1);
+    if (o->done || !s->_seen || (s->_finished & s->_seen) != s->_seen)
+        return gw_oai_stream_cut(o, sink, "upstream stream ended before a finishReason");
     if (s->_usage.have && u)
         *u = s->_usage;
     return gw_oai_stream_finish(o, sink, &s->_usage);

@@ -29,7 +29,7 @@
 
 #define GW_GEMINI_API_VERSION "v1beta"
 /* The largest stream event (all its data lines together) the translator holds. */
-#define GW_GEMINI_EVENT_MAX (1u << 20)
+#define GW_GEMINI_EVENT_MAX GW_OAI_EVENT_MAX
 /* GenerationConfig.candidateCount's ceiling: OpenAI's n above it is refused. */
 #define GW_GEMINI_MAX_CANDIDATES 8
 

@@ -14,6 +14,12 @@ static size_t strlen0(const char *s)
     return s ? strlen(s) : 0;
 }
 
+size_t gw_oai_head_room(const struct gw_xlate *x)
+{
+    /* the model and request id may be escaped: twice their length */
+    return 2 * (strlen0(x->client_model) + strlen0(x->request_id)) + 1024;
+}
+
 void gw_oai_head(struct gw_jw *w, const struct gw_xlate *x, const char *object)
 {
     const char *rid = x->request_id ? x->request_id : "";
@@ -73,6 +79,29 @@ void gw_oai_completion_end(struct gw_jw *w, const struct gw_xlate_usage *u)
     gw_jw_obj_end(w);
 }
 
+int gw_oai_completion_open(struct gw_jw *w, const struct gw_xlate *x, size_t extra)
+{
+    size_t cap = extra + gw_oai_head_room(x);
+    char *buf = gw_arena_alloc(x->arena, cap);
+    if (!buf)
+        return -1;
+    gw_jw_init(w, buf, cap);
+    gw_oai_completion_begin(w, x);
+    return 0;
+}
+
+int gw_oai_completion_close(struct gw_jw *w, const struct gw_xlate_usage *usage,
+                            struct gw_span *out, struct gw_xlate_usage *u)
+{
+    gw_oai_completion_end(w, usage);
+    if (w->overflow)
+        return -1;
+    if (u)
+        *u = *usage;
+    *out = gw_span_make(w->buf, w->len);
+    return 0;
+}
+
 void gw_oai_choice_begin(struct gw_jw *w, uint64_t index)
 {
     gw_jw_obj_begin(w);
@@ -84,10 +113,94 @@ void gw_oai_choice_begin(struct gw_jw *w, uint64_t index)
     gw_jw_cstr(w, "assistant");
 }
 
+int gw_oai_text_init(struct gw_oai_text *t, struct gw_arena *a, size_t len)
+{
+    *t = (struct gw_oai_text){.buf = gw_arena_alloc(a, len + 1), .cap = len};
+    return t->buf ? 0 : -1;
+}
+
+int gw_oai_text_add(struct gw_oai_text *t, struct gw_span raw)
+{
+    long k = gw_json_unescape(raw, t->buf + t->len, t->cap - t->len);
+    if (k < 0)
+        return -1;
+    t->len += (size_t)k;
+    t->have = true;
+    return 0;
+}
+
+void gw_oai_message_content(struct gw_jw *w, const struct gw_oai_text *t, bool tool_calls)
+{
+    gw_jw_key(w, "content");
+    if (t && t->have)
+        gw_jw_str(w, t->buf, t->len);
+    else
+        gw_jw_null(w);
+    if (tool_calls) {
+        gw_jw_key(w, "tool_calls");
+        gw_jw_arr_begin(w);
+    }
+}
+
+int gw_oai_message_open(struct gw_jw *w, const struct gw_xlate *x, size_t extra,
+                        const struct gw_oai_text *text, bool tool_calls)
+{
+    if (gw_oai_completion_open(w, x, extra) != 0)
+        return -1;
+    gw_oai_choice_begin(w, 0);
+    gw_oai_message_content(w, text, tool_calls);
+    return 0;
+}
+
+int gw_oai_message_blocks(struct gw_jw *w, const struct gw_xlate *x, size_t len,
+                          const struct gw_jv *blocks, gw_oai_block_fn read)
+{
+    struct gw_oai_text text;
+    struct gw_jv_it it;
+    struct gw_jv b, t;
+    struct gw_oai_call call;
+    bool calls = false;
+    int r, k;
+    /* Pass 1: the text joined, and whether there are calls. */
+    if (gw_oai_text_init(&text, x->arena, len) != 0 || gw_jv_arr_begin(&it, blocks) != 0)
+        return -1;
+    while ((r = gw_jv_arr_next(&it, &b)) == 1) {
+        if ((k = read(&b, &t, &call)) < 0)
+            return -1;
+        if (k == GW_OAI_BLOCK_TEXT && gw_oai_text_add(&text, t.str) != 0)
+            return -1;
+        calls |= k == GW_OAI_BLOCK_CALL;
+    }
+    /* Call arguments are escaped into strings: at most 6 bytes per byte
+     * (control characters as \u00XX; the tokenizer refuses raw ones, so 2). */
+    if (r != 0 || gw_oai_message_open(w, x, 2 * len, &text, calls) != 0)
+        return -1;
+    if (calls) {
+        (void)gw_jv_arr_begin(&it, blocks); /* pass 1 read every block */
+        while (gw_jv_arr_next(&it, &b) == 1)
+            if (read(&b, &t, &call) == GW_OAI_BLOCK_CALL)
+                gw_oai_tool_call(w, &call);
+        gw_jw_arr_end(w);
+    }
+    gw_oai_message_end(w);
+    return 0;
+}
+
 void gw_oai_message_end(struct gw_jw *w)
 {
     gw_jw_key(w, "refusal");
     gw_jw_null(w);
+    gw_jw_obj_end(w);
+}
+
+/* A choice's "finish_reason" (NULL: null), and the choice closed. */
+static void finish_end(struct gw_jw *w, const char *finish)
+{
+    gw_jw_key(w, "finish_reason");
+    if (finish)
+        gw_jw_cstr(w, finish);
+    else
+        gw_jw_null(w);
     gw_jw_obj_end(w);
 }
 
@@ -97,11 +210,21 @@ void gw_oai_choice_end(struct gw_jw *w, bool logprobs_written, const char *finis
         gw_jw_key(w, "logprobs");
         gw_jw_null(w);
     }
-    gw_jw_key(w, "finish_reason");
-    if (finish)
-        gw_jw_cstr(w, finish);
-    else
-        gw_jw_null(w);
+    finish_end(w, finish);
+}
+
+void gw_oai_logprobs_begin(struct gw_jw *w)
+{
+    gw_jw_obj_begin(w);
+    gw_jw_key(w, "content");
+    gw_jw_arr_begin(w);
+}
+
+void gw_oai_logprobs_end(struct gw_jw *w)
+{
+    gw_jw_arr_end(w);
+    gw_jw_key(w, "refusal");
+    gw_jw_null(w);
     gw_jw_obj_end(w);
 }
 
@@ -161,6 +284,32 @@ void gw_oai_error_write(struct gw_jw *w, const struct gw_oai_error *e)
     gw_jw_obj_end(w);
 }
 
+/* The most bytes text escapes to (\u00XX for a control character). */
+static size_t escaped_max(struct gw_span s, bool json)
+{
+    return json ? s.len : 6 * s.len;
+}
+
+int gw_oai_error_body(struct gw_arena *a, const struct gw_oai_error *e, int status,
+                      struct gw_span *out, int *out_status)
+{
+    size_t cap = escaped_max(e->message, e->message_json) + escaped_max(e->type, e->type_json) +
+                 6 * (strlen0(e->param) + strlen0(e->code)) + 128;
+    char *buf = gw_arena_alloc(a, cap);
+    *out = GW_SPAN_NULL;
+    if (!buf)
+        return -1;
+    struct gw_jw w;
+    gw_jw_init(&w, buf, cap);
+    gw_oai_error_write(&w, e);
+    if (w.overflow) /* cannot happen: cap is what the escaped members can take */
+        return -1;
+    *out = gw_span_make(buf, w.len);
+    if (out_status)
+        *out_status = status;
+    return 0;
+}
+
 struct gw_span gw_oai_status_message(char *buf, size_t cap, int status)
 {
     int n = snprintf(buf, cap, "upstream provider error (HTTP %d)", status);
@@ -183,7 +332,7 @@ void gw_oai_stream_init(struct gw_oai_stream *o, const struct gw_xlate *x)
 struct gw_jw *gw_oai_chunk_begin(struct gw_oai_stream *o, size_t extra)
 {
     const struct gw_xlate *x = o->_x;
-    size_t need = 2 * extra + 2 * (strlen0(x->client_model) + strlen0(x->request_id)) + 1024;
+    size_t need = 2 * extra + gw_oai_head_room(x);
     if (need > o->_out_cap) {
         size_t cap = o->_out_cap ? o->_out_cap : 4096;
         while (cap < need)
@@ -233,31 +382,50 @@ void gw_oai_chunk_head(struct gw_oai_stream *o, uint64_t index)
     }
 }
 
+/* Closes a chunk's choice (after its delta) with the finish reason, and the chunk. */
+static void chunk_choice_end(struct gw_oai_stream *o, const char *finish)
+{
+    finish_end(&o->_w, finish);
+    gw_jw_arr_end(&o->_w);
+    gw_jw_obj_end(&o->_w);
+}
+
 void gw_oai_chunk_tail(struct gw_oai_stream *o, const char *finish)
 {
-    struct gw_jw *w = &o->_w;
+    gw_jw_obj_end(&o->_w); /* delta */
+    chunk_choice_end(o, finish);
+}
+
+struct gw_jw *gw_oai_chunk_content_begin(struct gw_oai_stream *o, uint64_t index,
+                                         struct gw_span content_json, size_t extra)
+{
+    struct gw_jw *w = gw_oai_chunk_begin(o, content_json.len + extra);
+    if (!w)
+        return NULL;
+    gw_oai_chunk_head(o, index);
+    gw_jw_key(w, "content");
+    gw_jw_raw(w, content_json.ptr, content_json.len);
     gw_jw_obj_end(w); /* delta */
-    gw_jw_key(w, "finish_reason");
-    if (finish)
-        gw_jw_cstr(w, finish);
-    else
-        gw_jw_null(w);
-    gw_jw_obj_end(w);
-    gw_jw_arr_end(w);
-    gw_jw_obj_end(w);
+    return w;
+}
+
+int gw_oai_chunk_content_send(struct gw_oai_stream *o, const struct gw_xlate_sink *sink)
+{
+    chunk_choice_end(o, NULL);
+    return gw_oai_chunk_send(o, sink);
 }
 
 int gw_oai_chunk_content(struct gw_oai_stream *o, const struct gw_xlate_sink *sink, uint64_t index,
                          struct gw_span content_json)
 {
-    struct gw_jw *w = gw_oai_chunk_begin(o, content_json.len);
-    if (!w)
+    if (!gw_oai_chunk_content_begin(o, index, content_json, 0))
         return -1;
-    gw_oai_chunk_head(o, index);
-    gw_jw_key(w, "content");
-    gw_jw_raw(w, content_json.ptr, content_json.len);
-    gw_oai_chunk_tail(o, NULL);
-    return gw_oai_chunk_send(o, sink);
+    return gw_oai_chunk_content_send(o, sink);
+}
+
+int gw_oai_chunk_role(struct gw_oai_stream *o, const struct gw_xlate_sink *sink, uint64_t index)
+{
+    return gw_oai_chunk_content(o, sink, index, GW_SPAN_LIT("\"\""));
 }
 
 int gw_oai_chunk_finish(struct gw_oai_stream *o, const struct gw_xlate_sink *sink, uint64_t index,
@@ -295,7 +463,7 @@ int gw_oai_stream_finish(struct gw_oai_stream *o, const struct gw_xlate_sink *si
                          const struct gw_xlate_usage *u)
 {
     o->done = true;
-    if (o->_x->want_usage) {
+    if (o->_x->want_usage && u) {
         struct gw_jw *w = gw_oai_chunk_begin(o, 0);
         if (!w)
             goto fail;
@@ -342,4 +510,53 @@ int gw_oai_stream_fail(struct gw_oai_stream *o, const struct gw_xlate_sink *sink
         .type = gw_span_make("server_error", 12),
     };
     return gw_oai_stream_error(o, sink, &e, ret);
+}
+
+int gw_oai_stream_state(const struct gw_oai_stream *o)
+{
+    if (!o->done)
+        return 0;
+    return o->failed ? -1 : 1;
+}
+
+int gw_oai_stream_ended(struct gw_oai_stream *o, int r)
+{
+    o->done = true;
+    o->failed |= r < 0;
+    return r < 0 ? -1 : 1;
+}
+
+int gw_oai_stream_cut(struct gw_oai_stream *o, const struct gw_xlate_sink *sink,
+                      const char *message)
+{
+    if (o->done)
+        return gw_oai_stream_state(o);
+    return gw_oai_stream_fail(o, sink, message, -1);
+}
+
+/* What one gw_oai_stream_feed_sse call hands each event to. */
+struct sse_feed {
+    gw_oai_event_fn fn;
+    void *st;
+    const struct gw_xlate_sink *sink;
+    struct gw_xlate_usage *u;
+};
+
+static int on_sse_event(void *arg, struct gw_span event, struct gw_span data)
+{
+    struct sse_feed *f = arg;
+    return f->fn(f->st, event, data, f->sink, f->u);
+}
+
+int gw_oai_stream_feed_sse(struct gw_oai_stream *o, struct gw_sse_reader *r, const char *data,
+                           size_t len, gw_oai_event_fn fn, void *st,
+                           const struct gw_xlate_sink *sink, struct gw_xlate_usage *u)
+{
+    if (o->done)
+        return gw_oai_stream_state(o);
+    struct sse_feed f = {fn, st, sink, u};
+    int ret = gw_sse_reader_feed(r, data, len, on_sse_event, &f);
+    if (ret == GW_SSE_OVERSIZE)
+        return gw_oai_stream_fail(o, sink, "upstream stream event over 1 MiB", -1);
+    return ret == 0 ? 0 : gw_oai_stream_ended(o, ret); /* GW_SSE_NOMEM included */
 }

@@ -5,7 +5,12 @@
  * One writer for the chat.completion object, chat.completion.chunk events,
  * usage (cached and reasoning tokens), tool calls, the error object, error
  * chunks and "data: [DONE]", so the translators hold only the mapping from
- * their dialect and the output is the same shape whichever provider answered.
+ * their dialect and the output is the same shape whichever provider answered;
+ * with it what every translator does the same way around it: joining an
+ * answer's text, turning a list of content blocks into the message, the
+ * error body a translate_error hands back, and the glue from core/sse.h's
+ * reader to a stream (its end, cut and failure rules).
+ * providers/oreq.h is the request side.
  * Everything is written with core/json's gw_jw_* into caller memory (the
  * request arena); nothing here does I/O beyond the caller's sink.
  *
@@ -24,14 +29,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/arena.h"
 #include "core/json.h"
 #include "core/span.h"
+#include "core/sse.h"
+#include "providers/jv.h"
 #include "providers/xlate.h"
 
 /* ---- objects ---- */
 
 /* "id":"chatcmpl-<request id>","object":object,"created":..,"model":<client's model>. */
 void gw_oai_head(struct gw_jw *w, const struct gw_xlate *x, const char *object);
+/* The most bytes gw_oai_head and an object's fixed keys take, for sizing a buffer. */
+size_t gw_oai_head_room(const struct gw_xlate *x);
 
 /* "usage":{...} for u (total = prompt + completion; details always present). */
 void gw_oai_usage(struct gw_jw *w, const struct gw_xlate_usage *u);
@@ -41,8 +51,52 @@ void gw_oai_completion_begin(struct gw_jw *w, const struct gw_xlate *x);
 /* Closes the choices array, writes usage and closes the object. */
 void gw_oai_completion_end(struct gw_jw *w, const struct gw_xlate_usage *u);
 
+/*
+ * gw_oai_completion_begin into a new buffer from x's arena, sized for `extra`
+ * bytes of what the translator copies (escaping may double upstream text:
+ * callers pass about twice the upstream body) plus the head. 0, or -1 when
+ * the arena is exhausted.
+ */
+int gw_oai_completion_open(struct gw_jw *w, const struct gw_xlate *x, size_t extra);
+/*
+ * gw_oai_completion_end with usage, then hands the object back: *out over
+ * w's text and, when u is not NULL, *u = *usage. 0, or -1 (nothing handed
+ * back) when the object did not fit.
+ */
+int gw_oai_completion_close(struct gw_jw *w, const struct gw_xlate_usage *usage,
+                            struct gw_span *out, struct gw_xlate_usage *u);
+
 /* Opens choice `index` up to its message, after "role":"assistant" (left open). */
 void gw_oai_choice_begin(struct gw_jw *w, uint64_t index);
+/*
+ * An answer's text: the decoded text of its text parts, joined, in an arena
+ * buffer as long as the upstream body (decoding never lengthens text).
+ * `have` says a text part came: content "" rather than null. Fields are
+ * read-only but for `have` and a reset (len = 0, have = false).
+ */
+struct gw_oai_text {
+    char *buf; /* arena */
+    size_t len, cap;
+    bool have;
+};
+/* Room for the text of a len-byte upstream body. 0, or -1 when the arena is exhausted. */
+int gw_oai_text_init(struct gw_oai_text *t, struct gw_arena *a, size_t len);
+/* Appends the string token text raw (inside the quotes) decoded. 0, or -1 when it is invalid. */
+int gw_oai_text_add(struct gw_oai_text *t, struct gw_span raw);
+
+/*
+ * The message's "content": t's text escaped, or null when t is NULL or has
+ * none; with tool_calls, "tool_calls":[ follows, left open for
+ * gw_oai_tool_call (the caller closes it).
+ */
+void gw_oai_message_content(struct gw_jw *w, const struct gw_oai_text *t, bool tool_calls);
+/*
+ * A chat.completion with one choice (index 0), opened up to its message's
+ * tool calls: gw_oai_completion_open, gw_oai_choice_begin and
+ * gw_oai_message_content. 0, or -1 when the arena is exhausted.
+ */
+int gw_oai_message_open(struct gw_jw *w, const struct gw_xlate *x, size_t extra,
+                        const struct gw_oai_text *text, bool tool_calls);
 /* Closes the message ("refusal":null). */
 void gw_oai_message_end(struct gw_jw *w);
 /*
@@ -50,6 +104,14 @@ void gw_oai_message_end(struct gw_jw *w);
  * "logprobs" after gw_oai_message_end, then "finish_reason" (NULL: null).
  */
 void gw_oai_choice_end(struct gw_jw *w, bool logprobs_written, const char *finish);
+
+/*
+ * A choice's logprobs object {"content":[...],"refusal":null}: begin writes
+ * up to the open content array, for the caller's token entries; end closes
+ * it. The caller writes the "logprobs" key.
+ */
+void gw_oai_logprobs_begin(struct gw_jw *w);
+void gw_oai_logprobs_end(struct gw_jw *w);
 
 /*
  * One tool call object. id and name are JSON string tokens as they came
@@ -72,6 +134,27 @@ struct gw_oai_call {
 void gw_oai_tool_call(struct gw_jw *w, const struct gw_oai_call *c);
 
 /*
+ * An answer given as an array of content blocks (Anthropic's message
+ * content, Converse's output message): what one block is. A gw_oai_block_fn
+ * fills *text (a string) and returns GW_OAI_BLOCK_TEXT, or fills *call
+ * (index -1) and returns GW_OAI_BLOCK_CALL, or returns GW_OAI_BLOCK_OTHER
+ * for a block that is not translated; -1 when the block is malformed.
+ */
+enum gw_oai_block { GW_OAI_BLOCK_OTHER = 0, GW_OAI_BLOCK_TEXT, GW_OAI_BLOCK_CALL };
+typedef int (*gw_oai_block_fn)(const struct gw_jv *block, struct gw_jv *text,
+                               struct gw_oai_call *call);
+
+/*
+ * gw_oai_message_open for the answer blocks (an array value, from a len-byte
+ * body) and the message of choice 0 written: "content" the text blocks
+ * decoded and joined (null without any), "tool_calls" the call blocks in
+ * order. The choice is left open for gw_oai_choice_end. 0, or -1 when a
+ * block is malformed or the arena is exhausted.
+ */
+int gw_oai_message_blocks(struct gw_jw *w, const struct gw_xlate *x, size_t len,
+                          const struct gw_jv *blocks, gw_oai_block_fn read);
+
+/*
  * OpenAI's error object {"error":{"message","type","param","code"}}. message
  * and type are text to escape, or with their *_json flag JSON string tokens
  * as the upstream sent them; a NULL param or code is written as null.
@@ -86,6 +169,14 @@ struct gw_oai_error {
 };
 void gw_oai_error_write(struct gw_jw *w, const struct gw_oai_error *e);
 
+/*
+ * A translate_error's answer: e as a whole error object in a new buffer from
+ * arena a, *out over it, and status (the client's) in *out_status (may be
+ * NULL). 0, or -1 (*out null) when the arena is exhausted.
+ */
+int gw_oai_error_body(struct gw_arena *a, const struct gw_oai_error *e, int status,
+                      struct gw_span *out, int *out_status);
+
 /* "upstream provider error (HTTP <status>)" into buf; the span over it. */
 struct gw_span gw_oai_status_message(char *buf, size_t cap, int status);
 
@@ -93,6 +184,9 @@ struct gw_span gw_oai_status_message(char *buf, size_t cap, int status);
 int gw_oai_client_status(int status);
 
 /* ---- streams ---- */
+
+/* The largest upstream SSE event a translator takes (its joined data and a line). */
+#define GW_OAI_EVENT_MAX ((size_t)1 << 20)
 
 /*
  * The output side of a stream translator: one chunk at a time in an arena
@@ -132,6 +226,19 @@ void gw_oai_chunk_tail(struct gw_oai_stream *o, const char *finish);
 /* A whole chunk for choice `index`: its delta's "content" as a JSON string token. */
 int gw_oai_chunk_content(struct gw_oai_stream *o, const struct gw_xlate_sink *sink, uint64_t index,
                          struct gw_span content_json);
+/* The chunk that opens choice `index`: its first delta, "content":"" (and the role). */
+int gw_oai_chunk_role(struct gw_oai_stream *o, const struct gw_xlate_sink *sink, uint64_t index);
+/*
+ * A content chunk with members of the choice after its delta (OpenAI puts a
+ * chunk's "logprobs" there): gw_oai_chunk_content_begin writes the chunk up
+ * to the closed delta, with room for `extra` bytes more, and returns the
+ * writer (NULL when the arena is exhausted) for the caller's members;
+ * gw_oai_chunk_content_send closes the choice ("finish_reason":null) and
+ * sends the chunk, as gw_oai_chunk_send.
+ */
+struct gw_jw *gw_oai_chunk_content_begin(struct gw_oai_stream *o, uint64_t index,
+                                         struct gw_span content_json, size_t extra);
+int gw_oai_chunk_content_send(struct gw_oai_stream *o, const struct gw_xlate_sink *sink);
 /* A whole chunk for choice `index` with an empty delta (but a first "role") and `finish`. */
 int gw_oai_chunk_finish(struct gw_oai_stream *o, const struct gw_xlate_sink *sink, uint64_t index,
                         const char *finish);
@@ -141,7 +248,8 @@ int gw_oai_chunk_tool_call(struct gw_oai_stream *o, const struct gw_xlate_sink *
 
 /*
  * The stream's clean end: the usage chunk ("choices":[]) when the client
- * asked for include_usage, then "data: [DONE]". Sets done. 1, or -1.
+ * asked for include_usage and the upstream told the usage (u not NULL), then
+ * "data: [DONE]". Sets done. 1, or -1.
  */
 int gw_oai_stream_finish(struct gw_oai_stream *o, const struct gw_xlate_sink *sink,
                          const struct gw_xlate_usage *u);
@@ -156,5 +264,46 @@ int gw_oai_stream_error(struct gw_oai_stream *o, const struct gw_xlate_sink *sin
 /* As gw_oai_stream_error with a gateway message of type server_error. */
 int gw_oai_stream_fail(struct gw_oai_stream *o, const struct gw_xlate_sink *sink,
                        const char *message, int ret);
+
+/* How the stream stands: 0 going on, 1 ended cleanly, -1 stopped on an error. */
+int gw_oai_stream_state(const struct gw_oai_stream *o);
+
+/*
+ * An event handler's non-zero result r ended the stream: finished, an error
+ * chunk written, or (r < 0) a chunk the sink refused or that did not fit, an
+ * exhausted arena. Marks it done (failed when r < 0); returns 1 or -1.
+ */
+int gw_oai_stream_ended(struct gw_oai_stream *o, int r);
+
+/*
+ * The upstream stream ended (a translator's stream_end) with nothing more to
+ * write: the stream's state when it was over, else it was cut before its
+ * end: an error chunk with `message` and [DONE], and -1.
+ */
+int gw_oai_stream_cut(struct gw_oai_stream *o, const struct gw_xlate_sink *sink,
+                      const char *message);
+
+/*
+ * One complete upstream SSE event for a translator (the callback of
+ * gw_oai_stream_feed_sse): st is the translator's state; sink and u are the
+ * feed's. 0 to go on, 1 when the stream ended (finished, or an error chunk
+ * the upstream meant written), -1 when it stopped.
+ */
+typedef int (*gw_oai_event_fn)(void *st, struct gw_span event, struct gw_span data,
+                               const struct gw_xlate_sink *sink, struct gw_xlate_usage *u);
+
+/*
+ * A translator's stream_feed over an SSE upstream: feeds data[0..len) to the
+ * reader r (set up with gw_sse_reader_init, GW_OAI_EVENT_MAX bytes at most)
+ * and each event it completes to fn. Once the stream is over, input is
+ * ignored and its state returned. An event over the reader's cap ends the
+ * stream with an error chunk ("upstream stream event over 1 MiB", the cap
+ * being GW_OAI_EVENT_MAX); an exhausted arena or a callback's non-zero
+ * result ends it too (failed when negative). 0: all of it taken; 1: the
+ * stream ended; -1: it stopped on an error.
+ */
+int gw_oai_stream_feed_sse(struct gw_oai_stream *o, struct gw_sse_reader *r, const char *data,
+                           size_t len, gw_oai_event_fn fn, void *st,
+                           const struct gw_xlate_sink *sink, struct gw_xlate_usage *u);
 
 #endif
