@@ -388,7 +388,8 @@ static void read_usage(const struct gw_jv *usage, uint64_t n[U_COUNT])
 static struct gw_xlate_usage to_usage(const uint64_t n[U_COUNT])
 {
     return (struct gw_xlate_usage){
-        .prompt_tokens = n[U_IN] + n[U_READ] + n[U_CREATION],
+        .prompt_tokens =
+            gw_xlate_tokens_add(gw_xlate_tokens_add(n[U_IN], n[U_READ]), n[U_CREATION]),
         .completion_tokens = n[U_OUT],
         .cached_tokens = n[U_READ],
         .cache_creation_tokens = n[U_CREATION],

@@ -606,7 +606,8 @@ static struct gw_xlate_usage read_usage(const struct gw_jv *usage)
         for (size_t i = 0; i < UK_COUNT; i++)
             (void)gw_jv_u64(&uv[i], &n[i]);
     return (struct gw_xlate_usage){
-        .prompt_tokens = n[UK_INPUT] + n[UK_CACHE_READ] + n[UK_CACHE_WRITE],
+        .prompt_tokens = gw_xlate_tokens_add(gw_xlate_tokens_add(n[UK_INPUT], n[UK_CACHE_READ]),
+                                             n[UK_CACHE_WRITE]),
         .completion_tokens = n[UK_OUTPUT],
         .cached_tokens = n[UK_CACHE_READ],
         .cache_creation_tokens = n[UK_CACHE_WRITE],

@@ -829,9 +829,10 @@ static void read_usage(const struct gw_jv *um, struct gw_xlate_usage *u)
         for (size_t i = 0; i < 5; i++)
             (void)gw_jv_u64(&uv[i], &n[i]);
     *u = (struct gw_xlate_usage){
-        .prompt_tokens = n[0] + n[1],
-        .completion_tokens = n[3] + n[4],
-        .cached_tokens = n[2],
+        .prompt_tokens = gw_xlate_tokens_add(n[0], n[1]),
+        .completion_tokens = gw_xlate_tokens_add(n[3], n[4]),
+        /* Never more cached than prompt tokens: a spend calculation subtracts them. */
+        .cached_tokens = GW_MIN(n[2], gw_xlate_tokens_add(n[0], n[1])),
         .reasoning_tokens = n[4],
         .have = true,
     };

@@ -50,7 +50,7 @@ void gw_oai_usage(struct gw_jw *w, const struct gw_xlate_usage *u)
     gw_jw_key(w, "completion_tokens");
     gw_jw_uint(w, u->completion_tokens);
     gw_jw_key(w, "total_tokens");
-    gw_jw_uint(w, u->prompt_tokens + u->completion_tokens);
+    gw_jw_uint(w, gw_xlate_tokens_add(u->prompt_tokens, u->completion_tokens));
     gw_jw_key(w, "prompt_tokens_details");
     gw_jw_obj_begin(w);
     gw_jw_key(w, "cached_tokens");
@@ -441,7 +441,11 @@ int gw_oai_chunk_finish(struct gw_oai_stream *o, const struct gw_xlate_sink *sin
 int gw_oai_chunk_tool_call(struct gw_oai_stream *o, const struct gw_xlate_sink *sink,
                            uint64_t index, const struct gw_oai_call *c)
 {
-    struct gw_jw *w = gw_oai_chunk_begin(o, c->id.len + c->name.len + c->args.len);
+    /* A text field is escaped here: a control byte takes 6 ("\u0001"), and
+     * chunk_begin allows 2 per byte, so count text 3 times. */
+    size_t extra = (c->id_text ? 3 : 1) * c->id.len + (c->name_text ? 3 : 1) * c->name.len +
+                   (c->args_text ? 3 : 1) * c->args.len;
+    struct gw_jw *w = gw_oai_chunk_begin(o, extra);
     if (!w)
         return -1;
     gw_oai_chunk_head(o, index);

@@ -67,6 +67,16 @@ struct gw_xlate_usage {
     bool have;
 };
 
+/*
+ * Token counts added without wrapping: an upstream may send any number, and a
+ * sum that wrapped would bill a huge answer as a small one.
+ */
+static inline uint64_t gw_xlate_tokens_add(uint64_t a, uint64_t b)
+{
+    uint64_t s;
+    return __builtin_add_overflow(a, b, &s) ? UINT64_MAX : s;
+}
+
 /* Where translated stream events go (the relay's client queue). 0, or <0 to stop. */
 struct gw_xlate_sink {
     int (*write)(void *arg, const char *p, size_t n);

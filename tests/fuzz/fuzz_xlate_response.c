@@ -67,7 +67,9 @@ static void check_usage(const struct gw_jv *usage, const struct gw_xlate_usage *
     uint64_t prompt = u64_member(usage, k[0]), completion = u64_member(usage, k[1]);
     uint64_t cached = u64_member(&v[3], "cached_tokens");
     uint64_t reasoning = u64_member(&v[4], "reasoning_tokens");
-    GW_BUG_ON(u64_member(usage, k[2]) != prompt + completion);
+    GW_BUG_ON(u64_member(usage, k[2]) != gw_xlate_tokens_add(prompt, completion));
+    /* A spend sum subtracts cached from prompt tokens: it must not wrap. */
+    GW_BUG_ON(cached > prompt);
     GW_BUG_ON(prompt != u->prompt_tokens || completion != u->completion_tokens);
     GW_BUG_ON(cached != u->cached_tokens || reasoning != u->reasoning_tokens);
 }

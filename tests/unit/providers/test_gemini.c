@@ -1060,3 +1060,20 @@ Test(gemini, stream_sink_refusal_stops_the_translation)
     xt_check_sink_refusal(D, in, n);
     free(in);
 }
+
+Test(gemini, cached_tokens_never_exceed_prompt_tokens)
+{
+    /* A usageMetadata with a cache count but a smaller prompt count (fuzz finding):
+     * cached stays within prompt, so prompt minus cached cannot wrap in a spend sum. */
+    static const char in[] =
+        "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"x\"}]},"
+        "\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":10,"
+        "\"cachedContentTokenCount\":1024,\"candidatesTokenCount\":1}}";
+    struct gw_span out;
+    struct gw_xlate_usage u = {0};
+    cr_assert_eq(gw_gemini_translate_response(&X, in, strlen(in), &out, &u), 0);
+    xt_assert_usage(
+        &u, (struct gw_xlate_usage){
+                .have = true, .prompt_tokens = 10, .completion_tokens = 1, .cached_tokens = 10});
+    cr_assert(memmem(out.ptr, out.len, "\"cached_tokens\":10}", 19), "%.*s", (int)out.len, out.ptr);
+}

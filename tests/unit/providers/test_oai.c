@@ -594,6 +594,25 @@ Test(oai_stream, escaping_that_doubles_copied_text_still_fits)
     free(args);
 }
 
+Test(oai_stream, control_bytes_in_text_fields_take_six_each_and_still_fit)
+{
+    /* A control byte is written \u0001: six bytes for one (fuzz_oai finding). */
+    size_t n = 3000;
+    char *args = malloc(n);
+    cr_assert_not_null(args);
+    memset(args, 0x01, n);
+    struct gw_oai_call c = {.index = 0, .args = gw_span_make(args, n), .args_text = true};
+    cr_assert_eq(gw_oai_chunk_tool_call(&o, &sink, 0, &c), 0);
+    cr_assert_eq(out.writes, 1);
+    cr_assert(gw_json_validate(out.p + 6, out.n - 8));
+    const char *a = memmem(out.p, out.n, "\"arguments\":\"", 13);
+    cr_assert_not_null(a);
+    a += 13;
+    for (size_t i = 0; i < n; i++)
+        cr_assert(memcmp(a + 6 * i, "\\u0001", 6) == 0, "at %zu", i);
+    free(args);
+}
+
 Test(oai_stream, an_exhausted_arena_gives_minus_one_not_a_crash)
 {
     struct gw_arena small;
