@@ -1,7 +1,7 @@
 /*
  * conduit.c — the entry point: flags, signals, the first snapshot, the
  * listeners and workers, then the control loop on the main thread. The one
- * file that sees every layer (DESIGN.md): it wires net/tls into the config
+ * file that sees every layer (core/ARCHITECTURE.md): it wires net/tls into the config
  * loader's provider hook.
  */
 #include <errno.h>

@@ -1,6 +1,6 @@
 /*
  * core/arena.h — bump allocator for data that dies together: one request's
- * parsed headers and rewritten body, or one config snapshot (STYLE §6).
+ * parsed headers and rewritten body, or one config snapshot.
  *
  * An arena is a list of chunks. The first chunk is kept across resets, so a
  * request that fits in it costs no allocation at all; larger requests add

@@ -1,6 +1,6 @@
 /*
  * core/common.h — macros every file uses: assertions, container_of, branch hints,
- * and the poisoned libc calls (STYLE §12). Include it after system headers: the
+ * and the poisoned libc calls. Include it after system headers: the
  * poison pragma must come after any system header that mentions those names.
  */
 #ifndef GW_CORE_COMMON_H
@@ -20,7 +20,7 @@
 
 #define gw_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-/* Cheap invariant checks stay in release builds (STYLE §5). */
+/* Cheap invariant checks stay in release builds. */
 #define GW_BUG_ON(cond)                                                                            \
     do {                                                                                           \
         if (GW_UNLIKELY(cond)) {                                                                   \

@@ -2,7 +2,7 @@
  * core/config.h — the configuration model and the YAML loader.
  *
  * A struct gw_config is one immutable snapshot: everything it points at lives
- * in its own arena and is freed whole by gw_config_free (STYLE §6, [ngx cycle]).
+ * in its own arena and is freed whole by gw_config_free ([ngx cycle]).
  * It is built on the control thread only: loading reads the file, interpolates
  * ${VAR} from the environment, validates, resolves host names (blocking
  * getaddrinfo: never on a worker), and runs the provider hook (TLS trust

@@ -2,7 +2,7 @@
  * core/control.h — the control thread's loop: reload the config on SIGHUP or
  * when the file changes, publish snapshots, reclaim old ones, and run the
  * drain on SIGTERM/SIGINT. It owns every blocking step (file reads, DNS,
- * certificate loading) so that workers never block (DESIGN.md).
+ * certificate loading) so that workers never block (core/ARCHITECTURE.md).
  *
  * It knows the workers only through callbacks, so core/ stays free of net/.
  */

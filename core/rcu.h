@@ -1,6 +1,6 @@
 /*
  * core/rcu.h — publishing config snapshots to workers and reclaiming old ones,
- * QSBR-style [urcu QSBR] (STYLE §7).
+ * QSBR-style [urcu QSBR].
  *
  * The control thread publishes a new snapshot with one release store. Each
  * worker acquire-loads the pointer once per loop turn; every request binds to

@@ -1,6 +1,6 @@
 /*
  * core/span.h — the one span type, {ptr, len}, laid out like struct iovec so a
- * list of spans can be handed to writev/sendmsg as is (STYLE §10).
+ * list of spans can be handed to writev/sendmsg as is.
  */
 #ifndef GW_CORE_SPAN_H
 #define GW_CORE_SPAN_H

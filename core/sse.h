@@ -12,7 +12,7 @@
  *     to a callback, in time linear in the bytes fed.
  *
  * It lives in core/ because both net/ and providers/ read event streams, and
- * DESIGN's dependency direction lets both use core/ but not each other.
+ * the dependency direction (core/ARCHITECTURE.md) lets both use core/ but not each other.
  *
 
  * gw_sse_next() finds one complete event in a buffer without copying: an event
@@ -26,11 +26,11 @@
  * on the bytes, never on how they were split: an event found in a prefix of
  * a stream is the same event found in the whole stream. Each call costs time
  * linear in the event it returns (or in the buffer when it returns -2); the
- * caller caps the bytes it keeps (STYLE §10), which also bounds the rescans
+ * caller caps the bytes it keeps, which also bounds the rescans
  * of an event that arrives in many small pieces.
  */
-#ifndef GW_NET_SSE_H
-#define GW_NET_SSE_H
+#ifndef GW_CORE_SSE_H
+#define GW_CORE_SSE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /*
  * net/metrics.c — the access log, the error log and Prometheus metrics.
  *
- * Logs never block a worker [STYLE §13.2]: lines gather in a per-worker
+ * Logs never block a worker: lines gather in a per-worker
  * buffer that the ring writes to stdout (access log) or stderr (errors) with
  * one write in flight at a time. A line that does not fit while a write is in
  * flight is dropped and counted (conduit_log_dropped_total). Each write is cut

@@ -6,7 +6,7 @@
  *
  * A leaf of net/: it queues bytes and asks the worker to send them, and calls
  * nothing of the server, upstream or relay, so that every one of those can
- * answer a client through it without a cycle (docs: the one-way order).
+ * answer a client through it without a cycle (core/ARCHITECTURE.md: the one-way order).
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -7,10 +7,13 @@
  * proxied request; the relay reports the end of each one back through
  * gw__server_request_done (the one-way order: net/worker.h).
  *
- * A request's bytes stay in the client's ibuf until it ends: the head at the
- * front, then the body (a chunked body is decoded in place, so the body is
- * always contiguous), then any pipelined bytes. Requests are answered one at
- * a time, so pipelined requests are answered in order.
+ * While it is read, a request's bytes sit in the client's ibuf: the head at
+ * the front, then the body (a chunked body is decoded in place, so the body
+ * is always contiguous), then any pipelined bytes. A proxied request then
+ * takes that buffer with it (gw_req.in_buf: moved, not copied) and the client
+ * reads on into a fresh one (core/ARCHITECTURE.md, buffer ownership).
+ * Requests are answered one at a time, so pipelined requests are answered in
+ * order.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  * br_ssl_engine_sendrec_buf/ack, recvrec_buf/ack, sendapp_buf/ack,
  * recvapp_buf/ack and br_ssl_engine_flush directly; this module only sets the
  * contexts up. One full-duplex engine buffer is BR_SSL_BUFSIZE_BIDI (~33 KB),
- * the budget STYLE §10 sizes pools from.
+ * the budget pools are sized from.
  */
 #ifndef GW_NET_TLS_H
 #define GW_NET_TLS_H

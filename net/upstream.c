@@ -10,11 +10,11 @@
  * back to the pool only when its response was read to the end, the upstream
  * allowed keep-alive and nothing followed the response.
  *
- * Receives are single-shot: plain connections take a provided buffer only
- * when data is there (an idle or waiting connection holds none), TLS ones
- * receive into the engine's own buffer. Backpressure is simply not posting the
- * next receive while the client's output queue is over its high-water mark
- * [STYLE §10].
+ * Receives are single-shot and take a provided buffer only when data is
+ * there (an idle or waiting connection holds none); a TLS connection copies
+ * what arrived into its engine's record buffer and gives the provided buffer
+ * back. Backpressure is simply not posting the next receive while the
+ * client's output queue is over its high-water mark.
  */
 #include <errno.h>
 #include <netinet/in.h>

@@ -4,7 +4,7 @@
  *
  * Everything here belongs to exactly one worker thread. The only fields other
  * threads read are in struct gw_worker_shared (counters for /metrics), which
- * sits in its own cache lines at the end of struct gw_worker (STYLE §7).
+ * sits in its own cache lines at the end of struct gw_worker.
  */
 #ifndef GW_NET_WORKER_T_H
 #define GW_NET_WORKER_T_H
@@ -28,7 +28,7 @@
 #include "providers/dialect.h"
 #include "providers/provider.h"
 
-/* Ring operations; user_data = op << 56 | slot << 32 | slot generation (STYLE §8). */
+/* Ring operations; user_data = op << 56 | slot << 32 | slot generation. */
 enum gw_op {
     GW_OP_ACCEPT = 0, /* multishot accept into the fixed-file table */
     GW_OP_CRECV,      /* client multishot recv, provided buffers */
@@ -36,7 +36,7 @@ enum gw_op {
     GW_OP_CCLOSE,     /* client close_direct */
     GW_OP_CSHUTDOWN,  /* client shutdown(SHUT_WR) before a lingering close */
     GW_OP_UCONNECT,   /* upstream connect */
-    GW_OP_URECV,      /* upstream recv: provided buffer (plain) or the TLS engine's buffer */
+    GW_OP_URECV,      /* upstream recv into a provided buffer (TLS: then copied into the engine) */
     GW_OP_USEND,      /* upstream sendmsg (plain) or send of the TLS engine's record */
     GW_OP_UCLOSE,     /* upstream close_direct */
     GW_OP_CANCEL,     /* async cancel of a closing connection's ops; result ignored */
@@ -116,7 +116,7 @@ struct gw_upconn {
     uint32_t nrequests;
     uint64_t created_ms;
     int br_err;                         /* BearSSL error when the engine closed */
-    const char *action;                 /* what it was doing, for logs (STYLE §5) */
+    const char *action;                 /* what it was doing, for logs */
     bool paused;                        /* client output over its high-water mark: no reads */
     /* TLS: ciphertext received into a provided buffer and not yet fed to the
      * engine (BearSSL takes one record at a time, header first; one receive
@@ -161,7 +161,7 @@ struct gw_req {
     /* The request's own bytes (head and body as the client sent them), moved
      * out of the client's input buffer at dispatch so that more input from the
      * client never moves or frees them; released at the end of the request, or
-     * once the upstream request can no longer be sent again (docs/architecture). */
+     * once the upstream request can no longer be sent again (core/ARCHITECTURE.md). */
     char *in_buf;                    /* owns, from the place in_kind says; NULL once released */
     struct gw_ioblock *in_block;     /* owns: the block behind in_buf when GW_IN_BLOCK */
     unsigned char in_kind;           /* enum gw_in_kind */

@@ -14,7 +14,7 @@
  * do not count against the process's open-file limit, which is how one process
  * holds more sessions than RLIMIT_NOFILE allows.
  *
- * Closing a connection [STYLE §8]: set CLOSING, cancel its in-flight ops, and
+ * Closing a connection: set CLOSING, cancel its in-flight ops, and
  * once its in-flight count reaches zero, close_direct; only the close's CQE
  * frees the slot and bumps its generation, so no CQE can land on a reused slot.
  */
@@ -730,7 +730,7 @@ static void dispatch(struct gw_worker *w, const struct io_uring_cqe *cqe)
         struct gw_client *c = idx < w->nclients ? &w->clients[idx] : NULL;
         if (!c || c->gen != gen || c->state == GW_CS_FREE) {
             /* A stale CQE: the closing rule makes this impossible; count it
-             * and give back any buffer it carries (STYLE §8). */
+             * and give back any buffer it carries. */
             GW_DEBUG_ASSERT(!"stale client CQE");
             gw__stat_add(&w->shared.stale_cqes, 1);
             if (cqe->flags & IORING_CQE_F_BUFFER)

@@ -1,6 +1,6 @@
 /*
  * providers/provider.h — the one interface every provider dialect implements.
- * Pure translation over spans and an arena; no I/O (DESIGN.md).
+ * Pure translation over spans and an arena; no I/O (core/ARCHITECTURE.md).
  */
 #ifndef GW_PROVIDERS_PROVIDER_H
 #define GW_PROVIDERS_PROVIDER_H

@@ -1,7 +1,7 @@
 /*
  * providers/sigv4.h — AWS Signature Version 4 for request headers, with
  * SHA-256 and HMAC-SHA-256 from BearSSL. Pure functions over strings; the
- * caller supplies the time (DESIGN.md: no I/O, no clock in providers/).
+ * caller supplies the time (no I/O and no clock in providers/).
  *
  * [AWS General Reference, "Create a signed AWS API request"; the
  * aws-sig-v4-test-suite vectors are what tests/unit/providers/test_sigv4.c

@@ -1,7 +1,7 @@
 /*
  * providers/xbound.h — the bounds every translator keeps when it renders an
  * upstream request from a client's request: how large the translated body
- * may grow, and which function names it copies (STYLE §10: everything has a
+ * may grow, and which function names it copies (everything has a
  * cap).
  *
  * Size. A translation may re-render client bytes more than once (Gemini

@@ -3,7 +3,7 @@
  * clients speak) and a provider's own dialect (what the upstream speaks).
  *
  * Every function here is pure: it reads spans and writes into the request's
- * arena or through an output callback, and never does I/O (DESIGN.md). The
+ * arena or through an output callback, and never does I/O (core/ARCHITECTURE.md). The
  * OpenAI-compatible family needs none of it (the body is forwarded with
  * "model" rewritten); native dialects (Anthropic first) implement:
  *   - build_request: OpenAI request JSON -> upstream path, headers, body;

@@ -42,7 +42,7 @@ enum gw_lg_mode {
     GW_LG_MODE_COUNT
 };
 
-/* Why a request or a stream session failed; one identity each (STYLE §5). */
+/* Why a request or a stream session failed; one identity each. */
 enum gw_lg_fail {
     GW_LG_FAIL_CONNECT = 0, /* socket() or connect() failed (refused, EMFILE, ...) */
     GW_LG_FAIL_RESET,       /* a socket error (ECONNRESET, EPIPE) while a request was open */

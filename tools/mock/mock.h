@@ -25,7 +25,7 @@
 #include "net/http1.h"
 #include "net/tls.h"
 
-/* Caps (STYLE §10: everything has one). */
+/* Caps (everything has one). */
 #define GW_MOCK_HEAD_CAP (64u * 1024)        /* request head bytes; more is a 431 */
 #define GW_MOCK_BODY_CAP (64u * 1024 * 1024) /* request body bytes after dechunking; a 413 */
 #define GW_MOCK_MAX_HEADERS 128              /* header lines per request; more is a 431 */
