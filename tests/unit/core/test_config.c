@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +111,207 @@ static unsigned port_of(const struct sockaddr_storage *ss)
     return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
+/* Formats a YAML document into a static buffer that the next call overwrites. */
+static const char *yamlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *yamlf(const char *fmt, ...)
+{
+    static char yaml[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(yaml, sizeof(yaml), fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0 && (size_t)n < sizeof(yaml), "YAML of %d bytes does not fit", n);
+    return yaml;
+}
+
+/*
+ * Field-by-field comparison of a loaded struct with a wanted copy of the same
+ * struct. Each row belongs to one group, the set of fields one kind of check
+ * compares; a NULL string in the wanted copy is not compared, so a test names
+ * just the fields it is about.
+ */
+enum field_group { G_SERVER, G_LIMITS, G_PROVIDER };
+enum field_kind { F_STR, F_BOOL, F_U32, F_U64 };
+
+struct field {
+    enum field_group group;
+    const char *name;
+    size_t off;
+    enum field_kind kind;
+};
+
+#define SERVER(f) G_SERVER, #f, offsetof(struct gw_server_config, f)
+#define PROVIDER(f) G_PROVIDER, #f, offsetof(struct gw_provider, f)
+#define LIMIT(f) G_LIMITS, #f, offsetof(struct gw_provider, f)
+
+static const struct field fields[] = {
+    /* every server setting but the resolved listen address and workers (expect_server) */
+    {SERVER(listen), F_STR},
+    {SERVER(drain_timeout_ms), F_U32},
+    {SERVER(max_header_bytes), F_U32},
+    {SERVER(max_headers), F_U32},
+    {SERVER(max_body_bytes), F_U64},
+    {SERVER(header_timeout_ms), F_U32},
+    {SERVER(body_timeout_ms), F_U32},
+    {SERVER(idle_timeout_ms), F_U32},
+    {SERVER(max_sse_event_bytes), F_U32},
+    {SERVER(access_log), F_BOOL},
+    {SERVER(metrics_require_key), F_BOOL},
+    /* a provider's timeouts and pool limits */
+    {LIMIT(connect_timeout_ms), F_U32},
+    {LIMIT(handshake_timeout_ms), F_U32},
+    {LIMIT(send_timeout_ms), F_U32},
+    {LIMIT(first_byte_timeout_ms), F_U32},
+    {LIMIT(read_timeout_ms), F_U32},
+    {LIMIT(pool_max_idle), F_U32},
+    {LIMIT(pool_idle_timeout_ms), F_U32},
+    {LIMIT(pool_max_conns), F_U32},
+    {LIMIT(pool_max_requests), F_U32},
+    /* a provider's strings */
+    {PROVIDER(name), F_STR},
+    {PROVIDER(type_name), F_STR},
+    {PROVIDER(organization), F_STR},
+    {PROVIDER(project), F_STR},
+    {PROVIDER(api_version), F_STR},
+    {PROVIDER(deployment), F_STR},
+    {PROVIDER(aws_access_key_id), F_STR},
+    {PROVIDER(aws_secret_access_key), F_STR},
+    {PROVIDER(aws_session_token), F_STR},
+    {PROVIDER(region), F_STR},
+    {PROVIDER(base_url), F_STR},
+    {PROVIDER(host), F_STR},
+    {PROVIDER(host_header), F_STR},
+    {PROVIDER(base_path), F_STR},
+    {PROVIDER(api_key), F_STR},
+    {PROVIDER(tls_ca_file), F_STR},
+    {PROVIDER(origin_key), F_STR},
+};
+
+static void expect_fields(const void *got, const void *want, enum field_group group,
+                          const char *label)
+{
+    for (size_t i = 0; i < GW_ARRAY_SIZE(fields); i++) {
+        const struct field *f = &fields[i];
+        const char *g = (const char *)got + f->off;
+        const char *w = (const char *)want + f->off;
+        if (f->group != group)
+            continue;
+        switch (f->kind) {
+        case F_STR:
+            if (*(const char *const *)w)
+                cr_expect_str_eq(*(const char *const *)g, *(const char *const *)w, "<<%s>>: %s",
+                                 label, f->name);
+            break;
+        case F_BOOL:
+            cr_expect_eq(*(const bool *)g, *(const bool *)w, "<<%s>>: %s", label, f->name);
+            break;
+        case F_U32:
+            cr_expect_eq(*(const uint32_t *)g, *(const uint32_t *)w, "<<%s>>: %s", label, f->name);
+            break;
+        case F_U64:
+            cr_expect_eq(*(const uint64_t *)g, *(const uint64_t *)w, "<<%s>>: %s", label, f->name);
+            break;
+        }
+    }
+}
+
+/* The server section a test expects. */
+struct server_want {
+    struct gw_server_config s; /* G_SERVER fields, and workers: 0 = any count of at least one */
+    const char *ip;            /* listen_addr, as text */
+    int family;
+    unsigned port;
+};
+
+static const struct server_want server_defaults = {
+    .s =
+        {
+            .listen = "127.0.0.1:8000",
+            .workers = 0, /* one per online CPU */
+            .drain_timeout_ms = 30000,
+            .max_header_bytes = 65536,
+            .max_headers = 100,
+            .max_body_bytes = 32ull << 20,
+            .header_timeout_ms = 10000,
+            .body_timeout_ms = 60000,
+            .idle_timeout_ms = 75000,
+            .max_sse_event_bytes = 1u << 20,
+            .access_log = true,
+            .metrics_require_key = false, /* /metrics needs no key by default */
+        },
+    .ip = "127.0.0.1",
+    .family = AF_INET,
+    .port = 8000,
+};
+
+static void expect_server(const struct gw_server_config *s, const struct server_want *w,
+                          const char *label)
+{
+    char ip[INET6_ADDRSTRLEN];
+    socklen_t addrlen =
+        w->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    expect_fields(s, &w->s, G_SERVER, label);
+    cr_expect_eq(s->listen_addr.ss_family, w->family, "<<%s>>: listen family", label);
+    cr_expect_eq(s->listen_addrlen, addrlen, "<<%s>>: listen addrlen", label);
+    cr_expect_str_eq(ip_str(&s->listen_addr, ip, sizeof(ip)), w->ip, "<<%s>>: listen ip", label);
+    cr_expect_eq(port_of(&s->listen_addr), w->port, "<<%s>>: listen port", label);
+    if (w->s.workers)
+        cr_expect_eq(s->workers, w->s.workers, "<<%s>>: workers", label);
+    else
+        cr_expect_geq(s->workers, 1, "<<%s>>: workers", label);
+}
+
+/* An https provider that sets nothing but its base_url: G_LIMITS and its key and CA file. */
+static const struct gw_provider provider_defaults = {
+    .api_key = "",
+    .tls_ca_file = "/etc/ssl/certs/ca-certificates.crt",
+    .connect_timeout_ms = 5000,
+    .handshake_timeout_ms = 10000,
+    .send_timeout_ms = 30000,
+    .first_byte_timeout_ms = 120000,
+    .read_timeout_ms = 120000,
+    .pool_max_idle = 64,
+    .pool_idle_timeout_ms = 60000,
+    .pool_max_conns = 65536,
+    .pool_max_requests = 1000,
+};
+
+/* The config's providers, in order, against the strings each wanted copy sets. */
+static void expect_providers(const struct gw_config *cfg, const struct gw_provider *want, size_t n)
+{
+    cr_assert_eq(cfg->nproviders, n);
+    for (size_t i = 0; i < n; i++)
+        expect_fields(&cfg->providers[i], &want[i], G_PROVIDER, want[i].name);
+}
+
+/* Where a provider's base_url leads: the origin, the path and the resolved address. */
+struct url_case {
+    const char *url;
+    bool tls;
+    const char *host;
+    unsigned port;
+    const char *host_header;
+    const char *base_path;
+    int family;
+    const char *ip;
+    const char *origin_key;
+};
+
+static void expect_origin(const struct gw_provider *p, const struct url_case *c, const char *label)
+{
+    char ip[INET6_ADDRSTRLEN];
+    cr_expect_str_eq(p->base_url, c->url, "%s: base_url", label);
+    cr_expect_eq(p->tls, c->tls, "%s: tls", label);
+    cr_expect_str_eq(p->host, c->host, "%s: host", label);
+    cr_expect_eq(p->port, c->port, "%s: port", label);
+    cr_expect_str_eq(p->host_header, c->host_header, "%s: host_header", label);
+    cr_expect_str_eq(p->base_path, c->base_path, "%s: base_path", label);
+    cr_expect_eq(p->addr.ss_family, c->family, "%s: address family", label);
+    cr_expect_str_eq(ip_str(&p->addr, ip, sizeof(ip)), c->ip, "%s: address", label);
+    cr_expect_eq(port_of(&p->addr), c->port, "%s: address port", label);
+    cr_expect_str_eq(p->origin_key, c->origin_key, "%s: origin_key", label);
+}
+
 static const char full_example[] =
     "server:\n"
     "  listen: \"127.0.0.1:8000\"   # host:port\n"
@@ -144,27 +347,14 @@ Test(config, full_example_loads_with_every_value)
     setenv("CONDUIT_DEMO_KEY", "sk-demo-123", 1);
     setenv("OPENAI_API_KEY", "sk-openai-456", 1);
     struct gw_config *cfg = load_ok(full_example);
-    char ip[INET6_ADDRSTRLEN];
 
     cr_assert_str_eq(cfg->path, "t.yaml");
-    const struct gw_server_config *s = &cfg->server;
-    cr_assert_str_eq(s->listen, "127.0.0.1:8000");
-    cr_assert_eq(s->listen_addr.ss_family, AF_INET);
-    cr_assert_eq(s->listen_addrlen, sizeof(struct sockaddr_in));
-    cr_assert_str_eq(ip_str(&s->listen_addr, ip, sizeof(ip)), "127.0.0.1");
-    cr_assert_eq(port_of(&s->listen_addr), 8000);
+    /* The example spells out every default, workers: 0 resolved, and turns the /metrics key on. */
+    struct server_want server = server_defaults;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    cr_assert_eq(s->workers, (uint32_t)(ncpu < 1 ? 1 : ncpu));
-    cr_assert_eq(s->drain_timeout_ms, 30000);
-    cr_assert_eq(s->max_header_bytes, 65536);
-    cr_assert_eq(s->max_headers, 100);
-    cr_assert_eq(s->max_body_bytes, 32ull << 20);
-    cr_assert_eq(s->header_timeout_ms, 10000);
-    cr_assert_eq(s->body_timeout_ms, 60000);
-    cr_assert_eq(s->idle_timeout_ms, 75000);
-    cr_assert_eq(s->max_sse_event_bytes, 1u << 20);
-    cr_assert(s->access_log);
-    cr_assert(s->metrics_require_key);
+    server.s.workers = (uint32_t)(ncpu < 1 ? 1 : ncpu);
+    server.s.metrics_require_key = true;
+    expect_server(&cfg->server, &server, "full example");
 
     cr_assert_eq(cfg->nkeys, 1);
     cr_assert_str_eq(cfg->keys[0].name, "demo");
@@ -175,26 +365,18 @@ Test(config, full_example_loads_with_every_value)
     const struct gw_provider *p = &cfg->providers[0];
     cr_assert_str_eq(p->name, "openai");
     cr_assert_eq(p->type, GW_PT_OPENAI);
-    cr_assert_str_eq(p->base_url, "https://api.openai.com/v1");
-    cr_assert(p->tls);
-    cr_assert_str_eq(p->host, "api.openai.com");
-    cr_assert_eq(p->port, 443);
-    cr_assert_str_eq(p->host_header, "api.openai.com");
-    cr_assert_str_eq(p->base_path, "/v1");
-    cr_assert_str_eq(p->api_key, "sk-openai-456");
-    cr_assert_str_eq(p->tls_ca_file, "/path/ca.pem");
-    cr_assert_eq(p->connect_timeout_ms, 5000);
-    cr_assert_eq(p->first_byte_timeout_ms, 120000);
-    cr_assert_eq(p->read_timeout_ms, 120000);
-    cr_assert_eq(p->pool_max_idle, 64);
-    cr_assert_eq(p->pool_idle_timeout_ms, 60000);
-    cr_assert_eq(p->pool_max_conns, 4096);
-    cr_assert_eq(p->pool_max_requests, 1000);
-    cr_assert_eq(p->addr.ss_family, AF_INET);
-    cr_assert_str_eq(ip_str(&p->addr, ip, sizeof(ip)), "203.0.113.10");
-    cr_assert_eq(port_of(&p->addr), 443);
+    expect_origin(p,
+                  &(const struct url_case){"https://api.openai.com/v1", true, "api.openai.com", 443,
+                                           "api.openai.com", "/v1", AF_INET, "203.0.113.10",
+                                           "https://api.openai.com:443|/path/ca.pem|203.0.113.10"},
+                  "full example");
+    struct gw_provider want = provider_defaults;
+    want.api_key = "sk-openai-456";
+    want.tls_ca_file = "/path/ca.pem";
+    want.pool_max_conns = 4096;
+    expect_fields(p, &want, G_PROVIDER, "full example");
+    expect_fields(p, &want, G_LIMITS, "full example");
     cr_assert_null(p->tls_anchors);
-    cr_assert_str_eq(p->origin_key, "https://api.openai.com:443|/path/ca.pem|203.0.113.10");
     cr_assert_eq(p->index, 0);
 
     cr_assert_eq(cfg->nmodels, 1);
@@ -212,26 +394,11 @@ Test(config, empty_file_gives_every_default)
                                           "server:\nproviders:\nmodels:\nkeys:\n"};
     for (size_t i = 0; i < GW_ARRAY_SIZE(empties); i++) {
         struct gw_config *cfg = load_ok(empties[i]);
-        const struct gw_server_config *s = &cfg->server;
-        char ip[INET6_ADDRSTRLEN];
-        cr_assert_str_eq(s->listen, "127.0.0.1:8000");
-        cr_assert_str_eq(ip_str(&s->listen_addr, ip, sizeof(ip)), "127.0.0.1");
-        cr_assert_eq(port_of(&s->listen_addr), 8000);
-        cr_assert_geq(s->workers, 1);
-        cr_assert_eq(s->drain_timeout_ms, 30000);
-        cr_assert_eq(s->max_header_bytes, 65536);
-        cr_assert_eq(s->max_headers, 100);
-        cr_assert_eq(s->max_body_bytes, 32ull << 20);
-        cr_assert_eq(s->header_timeout_ms, 10000);
-        cr_assert_eq(s->body_timeout_ms, 60000);
-        cr_assert_eq(s->idle_timeout_ms, 75000);
-        cr_assert_eq(s->max_sse_event_bytes, 1u << 20);
-        cr_assert(s->access_log);
-        cr_assert_not(s->metrics_require_key, "/metrics needs no key by default");
-        cr_assert_eq(cfg->nproviders, 0);
-        cr_assert_eq(cfg->nmodels, 0);
-        cr_assert_eq(cfg->nkeys, 0);
-        cr_assert_null(gw_config_find_model(cfg, GW_SPAN_LIT("x")));
+        expect_server(&cfg->server, &server_defaults, empties[i]);
+        cr_assert_eq(cfg->nproviders, 0, "<<%s>>", empties[i]);
+        cr_assert_eq(cfg->nmodels, 0, "<<%s>>", empties[i]);
+        cr_assert_eq(cfg->nkeys, 0, "<<%s>>", empties[i]);
+        cr_assert_null(gw_config_find_model(cfg, GW_SPAN_LIT("x")), "<<%s>>", empties[i]);
         gw_config_free(cfg);
     }
 }
@@ -245,17 +412,9 @@ Test(config, provider_defaults_and_model_name_as_upstream)
                                     "models:\n"
                                     "  - name: m\n"
                                     "    provider: p\n");
-    const struct gw_provider *p = &cfg->providers[0];
-    cr_assert_str_eq(p->api_key, "");
-    cr_assert_str_eq(p->tls_ca_file, "/etc/ssl/certs/ca-certificates.crt");
-    cr_assert_eq(p->connect_timeout_ms, 5000);
-    cr_assert_eq(p->first_byte_timeout_ms, 120000);
-    cr_assert_eq(p->read_timeout_ms, 120000);
-    cr_assert_eq(p->pool_max_idle, 64);
-    cr_assert_eq(p->pool_idle_timeout_ms, 60000);
-    cr_assert_eq(p->pool_max_conns, 65536);
-    cr_assert_eq(p->pool_max_requests, 1000);
-    cr_assert_str_eq(p->base_path, "");
+    expect_fields(&cfg->providers[0], &provider_defaults, G_PROVIDER, "defaults");
+    expect_fields(&cfg->providers[0], &provider_defaults, G_LIMITS, "defaults");
+    cr_assert_str_eq(cfg->providers[0].base_path, "");
     cr_assert_str_eq(cfg->models[0].upstream_model, "m");
     gw_config_free(cfg);
 }
@@ -287,31 +446,35 @@ Test(config, non_default_values_are_read)
                                     "      idle_timeout: 5s\n"
                                     "      max_conns: 10\n"
                                     "      max_requests: 1\n");
-    const struct gw_server_config *s = &cfg->server;
-    char ip[INET6_ADDRSTRLEN];
-    cr_assert_eq(s->listen_addr.ss_family, AF_INET6);
-    cr_assert_eq(s->listen_addrlen, sizeof(struct sockaddr_in6));
-    cr_assert_str_eq(ip_str(&s->listen_addr, ip, sizeof(ip)), "::1");
-    cr_assert_eq(port_of(&s->listen_addr), 9001);
-    cr_assert_eq(s->workers, 3);
-    cr_assert_eq(s->drain_timeout_ms, 0);
-    cr_assert_eq(s->max_header_bytes, 8192);
-    cr_assert_eq(s->max_headers, 50);
-    cr_assert_eq(s->max_body_bytes, 1000000000ull);
-    cr_assert_eq(s->header_timeout_ms, 500);
-    cr_assert_eq(s->body_timeout_ms, 120000);
-    cr_assert_eq(s->idle_timeout_ms, 3600000);
-    cr_assert_eq(s->max_sse_event_bytes, 4096);
-    cr_assert_not(s->access_log);
-    const struct gw_provider *p = &cfg->providers[0];
-    cr_assert_str_eq(p->api_key, "sk");
-    cr_assert_eq(p->connect_timeout_ms, 250);
-    cr_assert_eq(p->first_byte_timeout_ms, 7000);
-    cr_assert_eq(p->read_timeout_ms, 9000);
-    cr_assert_eq(p->pool_max_idle, 0);
-    cr_assert_eq(p->pool_idle_timeout_ms, 5000);
-    cr_assert_eq(p->pool_max_conns, 10);
-    cr_assert_eq(p->pool_max_requests, 1);
+    expect_server(&cfg->server,
+                  &(const struct server_want){.s = {.listen = "[::1]:9001",
+                                                    .workers = 3,
+                                                    .drain_timeout_ms = 0,
+                                                    .max_header_bytes = 8192,
+                                                    .max_headers = 50,
+                                                    .max_body_bytes = 1000000000ull,
+                                                    .header_timeout_ms = 500,
+                                                    .body_timeout_ms = 120000,
+                                                    .idle_timeout_ms = 3600000,
+                                                    .max_sse_event_bytes = 4096,
+                                                    .access_log = false,
+                                                    .metrics_require_key = false},
+                                              .ip = "::1",
+                                              .family = AF_INET6,
+                                              .port = 9001},
+                  "non-default");
+    struct gw_provider want = provider_defaults;
+    want.api_key = "sk";
+    want.tls_ca_file = ""; /* http */
+    want.connect_timeout_ms = 250;
+    want.first_byte_timeout_ms = 7000;
+    want.read_timeout_ms = 9000;
+    want.pool_max_idle = 0;
+    want.pool_idle_timeout_ms = 5000;
+    want.pool_max_conns = 10;
+    want.pool_max_requests = 1;
+    expect_fields(&cfg->providers[0], &want, G_PROVIDER, "non-default");
+    expect_fields(&cfg->providers[0], &want, G_LIMITS, "non-default");
     gw_config_free(cfg);
 }
 
@@ -355,6 +518,9 @@ Test(config, listen_resolves_localhost_to_ipv4_and_accepts_port_zero)
     "    base_url: " url "\n"
 
 #define LISTEN_HINT " (expected host:port, e.g. 127.0.0.1:8000)"
+/* A value refused in server.listen or in a provider's base_url, and why: the rest of the line. */
+#define BAD_LISTEN(value, what) "server:\n  listen: " value "\n", "t.yaml:2: server.listen: " what
+#define BAD_URL(url, what) PURL(url), "t.yaml:4: providers[0].base_url: " what
 
 Test(config, sections_may_come_in_any_order)
 {
@@ -363,10 +529,21 @@ Test(config, sections_may_come_in_any_order)
     gw_config_free(cfg);
 }
 
-static const struct {
-    const char *yaml;
-    const char *message;
-} error_cases[] = {
+/* A document the loader refuses, and the one line that must say why. */
+struct error_case {
+    const char *yaml, *message;
+};
+
+static void expect_errors(const struct error_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *msg = load_err(cases[i].yaml);
+        cr_expect_str_eq(msg, cases[i].message, "case %zu: <<%s>>\n got: %s\nwant: %s", i,
+                         cases[i].yaml, msg, cases[i].message);
+    }
+}
+
+static const struct error_case error_cases[] = {
     /* unknown and duplicate keys */
     {"foo: 1\n", "t.yaml:1: foo: unknown key"},
     {"server:\n  listen: \"127.0.0.1:1\"\n  lisen: x\n", "t.yaml:3: server.lisen: unknown key"},
@@ -486,40 +663,31 @@ static const struct {
     {"server:\n  access_log: maybe\n",
      "t.yaml:2: server.access_log: must be true or false, not \"maybe\""},
     /* listen */
-    {"server:\n  listen: localhost\n", "t.yaml:2: server.listen: missing port" LISTEN_HINT},
-    {"server:\n  listen: \"::1:8000\"\n",
-     "t.yaml:2: server.listen: IPv6 addresses need brackets, e.g. [::1]:8000" LISTEN_HINT},
-    {"server:\n  listen: \"127.0.0.1:99999\"\n", "t.yaml:2: server.listen: bad port" LISTEN_HINT},
-    {"server:\n  listen: \"127.0.0.1:\"\n", "t.yaml:2: server.listen: bad port" LISTEN_HINT},
-    {"server:\n  listen: \":80\"\n", "t.yaml:2: server.listen: missing host" LISTEN_HINT},
-    {"server:\n  listen: \"[::1\"\n",
-     "t.yaml:2: server.listen: missing ']' after an IPv6 address" LISTEN_HINT},
-    {"server:\n  listen: \"[zz]:80\"\n", "t.yaml:2: server.listen: bad IPv6 address \"zz\""},
-    {"server:\n  listen: \"nope.test:80\"\n",
-     "t.yaml:2: server.listen: cannot resolve host \"nope.test\""},
+    {BAD_LISTEN("localhost", "missing port" LISTEN_HINT)},
+    {BAD_LISTEN("\"::1:8000\"", "IPv6 addresses need brackets, e.g. [::1]:8000" LISTEN_HINT)},
+    {BAD_LISTEN("\"127.0.0.1:99999\"", "bad port" LISTEN_HINT)},
+    {BAD_LISTEN("\"127.0.0.1:\"", "bad port" LISTEN_HINT)},
+    {BAD_LISTEN("\":80\"", "missing host" LISTEN_HINT)},
+    {BAD_LISTEN("\"[::1\"", "missing ']' after an IPv6 address" LISTEN_HINT)},
+    {BAD_LISTEN("\"[zz]:80\"", "bad IPv6 address \"zz\"")},
+    {BAD_LISTEN("\"nope.test:80\"", "cannot resolve host \"nope.test\"")},
     /* base_url */
-    {PURL("ftp://x"), "t.yaml:4: providers[0].base_url: must start with http:// or https://"},
-    {PURL("api.openai.com/v1"),
-     "t.yaml:4: providers[0].base_url: must start with http:// or https://"},
-    {PURL("\"http://127.0.0.1/v1?x=1\""),
-     "t.yaml:4: providers[0].base_url: must not have a query or fragment"},
-    {PURL("\"http://127.0.0.1/v1#top\""),
-     "t.yaml:4: providers[0].base_url: must not have a query or fragment"},
-    {PURL("http://u:p@127.0.0.1/"), "t.yaml:4: providers[0].base_url: must not contain user info"},
-    {PURL("http://"), "t.yaml:4: providers[0].base_url: missing host"},
-    {PURL("http:///v1"), "t.yaml:4: providers[0].base_url: missing host"},
-    {PURL("http://127.0.0.1:0"), "t.yaml:4: providers[0].base_url: bad port"},
-    {PURL("http://127.0.0.1:65536"), "t.yaml:4: providers[0].base_url: bad port"},
-    {PURL("http://127.0.0.1:abc/"), "t.yaml:4: providers[0].base_url: bad port"},
-    {PURL("\"http://bad host/\""), "t.yaml:4: providers[0].base_url: bad character in host"},
-    {PURL("\"http://127.0.0.1/a b\""),
-     "t.yaml:4: providers[0].base_url: path must not contain spaces or control characters"},
-    {PURL("\"http://[::1/\""),
-     "t.yaml:4: providers[0].base_url: missing ']' after an IPv6 address"},
-    {PURL("\"http://[::1]x/\""), "t.yaml:4: providers[0].base_url: unexpected text after ']'"},
-    {PURL("\"http://[nothex]/\""), "t.yaml:4: providers[0].base_url: bad IPv6 address \"nothex\""},
-    {PURL("http://nope.test/v1"),
-     "t.yaml:4: providers[0].base_url: cannot resolve host \"nope.test\""},
+    {BAD_URL("ftp://x", "must start with http:// or https://")},
+    {BAD_URL("api.openai.com/v1", "must start with http:// or https://")},
+    {BAD_URL("\"http://127.0.0.1/v1?x=1\"", "must not have a query or fragment")},
+    {BAD_URL("\"http://127.0.0.1/v1#top\"", "must not have a query or fragment")},
+    {BAD_URL("http://u:p@127.0.0.1/", "must not contain user info")},
+    {BAD_URL("http://", "missing host")},
+    {BAD_URL("http:///v1", "missing host")},
+    {BAD_URL("http://127.0.0.1:0", "bad port")},
+    {BAD_URL("http://127.0.0.1:65536", "bad port")},
+    {BAD_URL("http://127.0.0.1:abc/", "bad port")},
+    {BAD_URL("\"http://bad host/\"", "bad character in host")},
+    {BAD_URL("\"http://127.0.0.1/a b\"", "path must not contain spaces or control characters")},
+    {BAD_URL("\"http://[::1/\"", "missing ']' after an IPv6 address")},
+    {BAD_URL("\"http://[::1]x/\"", "unexpected text after ']'")},
+    {BAD_URL("\"http://[nothex]/\"", "bad IPv6 address \"nothex\"")},
+    {BAD_URL("http://nope.test/v1", "cannot resolve host \"nope.test\"")},
     {P0 "    tls_ca_file: /x.pem\n",
      "t.yaml:5: providers[0].tls_ca_file: only applies to an https base_url"},
     {PURL("https://example.test") "    tls_ca_file: \"\"\n",
@@ -549,11 +717,7 @@ static const struct {
 
 Test(config, every_validation_error_names_file_line_and_key)
 {
-    for (size_t i = 0; i < GW_ARRAY_SIZE(error_cases); i++) {
-        const char *msg = load_err(error_cases[i].yaml);
-        cr_expect_str_eq(msg, error_cases[i].message, "case %zu: <<%s>>\n got: %s\nwant: %s", i,
-                         error_cases[i].yaml, msg, error_cases[i].message);
-    }
+    expect_errors(error_cases, GW_ARRAY_SIZE(error_cases));
 }
 
 Test(config, reader_error_reports_a_line)
@@ -628,43 +792,35 @@ Test(config, interpolation_applies_to_every_scalar_kind)
 
 Test(config, unset_variable_names_variable_file_line_and_key)
 {
+    static const struct error_case cases[] = {
+        {"keys:\n  - name: k\n    key: \"${GW_T_UNSET}\"\n",
+         "t.yaml:3: keys[0].key: environment variable GW_T_UNSET is not set"},
+        {P0 "    api_key: \"Bearer-${GW_T_UNSET}\"\n",
+         "t.yaml:5: providers[0].api_key: environment variable GW_T_UNSET is not set"},
+        {"server:\n  workers: ${GW_T_UNSET}\n",
+         "t.yaml:2: server.workers: environment variable GW_T_UNSET is not set"},
+    };
     unsetenv("GW_T_UNSET");
-    cr_assert_str_eq(load_err("keys:\n  - name: k\n    key: \"${GW_T_UNSET}\"\n"),
-                     "t.yaml:3: keys[0].key: environment variable GW_T_UNSET is not set");
-    cr_assert_str_eq(load_err(P0 "    api_key: \"Bearer-${GW_T_UNSET}\"\n"),
-                     "t.yaml:5: providers[0].api_key: environment variable GW_T_UNSET is not set");
-    cr_assert_str_eq(load_err("server:\n  workers: ${GW_T_UNSET}\n"),
-                     "t.yaml:2: server.workers: environment variable GW_T_UNSET is not set");
+    expect_errors(cases, GW_ARRAY_SIZE(cases));
 }
 
 Test(config, malformed_references_are_refused)
 {
-    cr_assert_str_eq(load_err("keys:\n  - name: k\n    key: \"${}\"\n"),
-                     "t.yaml:3: keys[0].key: bad variable reference \"${}\" (use ${NAME} or "
-                     "${NAME:-default})");
-    cr_assert_str_eq(load_err("keys:\n  - name: k\n    key: \"${1X}\"\n"),
-                     "t.yaml:3: keys[0].key: bad variable reference \"${1X}\" (use ${NAME} or "
-                     "${NAME:-default})");
-    cr_assert_str_eq(load_err("keys:\n  - name: k\n    key: \"${A\"\n"),
-                     "t.yaml:3: keys[0].key: bad variable reference \"${A\" (use ${NAME} or "
-                     "${NAME:-default})");
-    cr_assert_str_eq(load_err("keys:\n  - name: k\n    key: \"${A:-x\"\n"),
-                     "t.yaml:3: keys[0].key: unterminated ${ in value");
+#define KEY_REF(ref) "keys:\n  - name: k\n    key: \"" ref "\"\n"
+#define BAD_REF(ref)                                                                               \
+    "t.yaml:3: keys[0].key: bad variable reference \"" ref "\" (use ${NAME} or ${NAME:-default})"
+    static const struct error_case cases[] = {
+        {KEY_REF("${}"), BAD_REF("${}")},
+        {KEY_REF("${1X}"), BAD_REF("${1X}")},
+        {KEY_REF("${A"), BAD_REF("${A")},
+        {KEY_REF("${A:-x"), "t.yaml:3: keys[0].key: unterminated ${ in value"},
+    };
+#undef KEY_REF
+#undef BAD_REF
+    expect_errors(cases, GW_ARRAY_SIZE(cases));
 }
 
 /* ---- base_url ---- */
-
-struct url_case {
-    const char *url;
-    bool tls;
-    const char *host;
-    unsigned port;
-    const char *host_header;
-    const char *base_path;
-    int family;
-    const char *ip;
-    const char *origin_key;
-};
 
 static const struct url_case url_cases[] = {
     {"https://api.openai.com/v1", true, "api.openai.com", 443, "api.openai.com", "/v1", AF_INET,
@@ -691,26 +847,12 @@ Test(config, base_url_is_split_into_origin_and_path)
 {
     for (size_t i = 0; i < GW_ARRAY_SIZE(url_cases); i++) {
         const struct url_case *c = &url_cases[i];
-        char yaml[256];
-        snprintf(yaml, sizeof(yaml),
-                 "providers:\n  - name: p\n    type: openai\n"
-                 "    base_url: \"%s\"\n",
-                 c->url);
-        struct gw_config *cfg = load_ok(yaml);
-        const struct gw_provider *p = &cfg->providers[0];
-        char ip[INET6_ADDRSTRLEN];
-        cr_expect_str_eq(p->base_url, c->url, "case %zu", i);
-        cr_expect_eq(p->tls, c->tls, "case %zu", i);
-        cr_expect_str_eq(p->host, c->host, "case %zu", i);
-        cr_expect_eq(p->port, c->port, "case %zu", i);
-        cr_expect_str_eq(p->host_header, c->host_header, "case %zu", i);
-        cr_expect_str_eq(p->base_path, c->base_path, "case %zu", i);
-        cr_expect_eq(p->addr.ss_family, c->family, "case %zu", i);
-        cr_expect_str_eq(ip_str(&p->addr, ip, sizeof(ip)), c->ip, "case %zu", i);
-        cr_expect_eq(port_of(&p->addr), c->port, "case %zu", i);
-        cr_expect_str_eq(p->origin_key, c->origin_key, "case %zu", i);
-        cr_expect_str_eq(p->tls_ca_file, c->tls ? "/etc/ssl/certs/ca-certificates.crt" : "",
-                         "case %zu", i);
+        struct gw_config *cfg = load_ok(
+            yamlf("providers:\n  - name: p\n    type: openai\n    base_url: \"%s\"\n", c->url));
+        expect_origin(&cfg->providers[0], c, c->url);
+        cr_expect_str_eq(cfg->providers[0].tls_ca_file,
+                         c->tls ? "/etc/ssl/certs/ca-certificates.crt" : "", "%s: tls_ca_file",
+                         c->url);
         gw_config_free(cfg);
     }
 }
@@ -771,100 +913,111 @@ Test(config, model_lookup_finds_each_of_1000_models)
 
 /* ---- durations and sizes ---- */
 
+static int parse_duration(const char *s, uint64_t *v)
+{
+    uint32_t ms = (uint32_t)*v;
+    int rc = gw_parse_duration_ms(s, &ms);
+    *v = ms;
+    return rc;
+}
+
+/* Strings for the two unit parsers: rc 0 and the value read, or rc -1. */
+static const struct {
+    int (*parse)(const char *s, uint64_t *v);
+    const char *s;
+    int rc;
+    uint64_t v;
+} parse_cases[] = {
+    /* durations: ms, s (the default), m, h; at most UINT32_MAX ms */
+    {parse_duration, "500ms", 0, 500},
+    {parse_duration, "30s", 0, 30000},
+    {parse_duration, "2m", 0, 120000},
+    {parse_duration, "1h", 0, 3600000},
+    {parse_duration, "45", 0, 45000},
+    {parse_duration, "0", 0, 0},
+    {parse_duration, "0ms", 0, 0},
+    {parse_duration, "007s", 0, 7000},
+    {parse_duration, "4294967295ms", 0, UINT32_MAX},
+    {parse_duration, "4294967s", 0, 4294967000u},
+    {parse_duration, "4294967", 0, 4294967000u},
+    {parse_duration, "71582m", 0, 4294920000u},
+    {parse_duration, "1193h", 0, 4294800000u},
+    {parse_duration, "4294967296ms", -1, 0},
+    {parse_duration, "4294968s", -1, 0},
+    {parse_duration, "4294968", -1, 0},
+    {parse_duration, "71583m", -1, 0},
+    {parse_duration, "1194h", -1, 0},
+    {parse_duration, "99999999999999999999999s", -1, 0},
+    {parse_duration, "", -1, 0},
+    {parse_duration, "s", -1, 0},
+    {parse_duration, "ms", -1, 0},
+    {parse_duration, "1.5s", -1, 0},
+    {parse_duration, "-1s", -1, 0},
+    {parse_duration, "+1s", -1, 0},
+    {parse_duration, " 1s", -1, 0},
+    {parse_duration, "1s ", -1, 0},
+    {parse_duration, "1 s", -1, 0},
+    {parse_duration, "1d", -1, 0},
+    {parse_duration, "1S", -1, 0},
+    {parse_duration, "1sec", -1, 0},
+    {parse_duration, "1mss", -1, 0},
+    /* sizes: bytes, binary and decimal units; at most UINT64_MAX */
+    {gw_parse_size, "1000", 0, 1000},
+    {gw_parse_size, "0", 0, 0},
+    {gw_parse_size, "5B", 0, 5},
+    {gw_parse_size, "64KiB", 0, 65536},
+    {gw_parse_size, "32MiB", 0, 32ull << 20},
+    {gw_parse_size, "1GiB", 0, 1ull << 30},
+    {gw_parse_size, "2TiB", 0, 2ull << 40},
+    {gw_parse_size, "1KB", 0, 1000},
+    {gw_parse_size, "10MB", 0, 10000000},
+    {gw_parse_size, "2GB", 0, 2000000000},
+    {gw_parse_size, "3TB", 0, 3000000000000ull},
+    {gw_parse_size, "18446744073709551615", 0, UINT64_MAX},
+    {gw_parse_size, "16777215TiB", 0, 16777215ull << 40},
+    {gw_parse_size, "18446744073709551615B", 0, UINT64_MAX},
+    {gw_parse_size, "18446744073709551616", -1, 0},
+    {gw_parse_size, "16777216TiB", -1, 0},
+    {gw_parse_size, "18446744073709552KB", -1, 0},
+    {gw_parse_size, "", -1, 0},
+    {gw_parse_size, "MiB", -1, 0},
+    {gw_parse_size, "1.5MiB", -1, 0},
+    {gw_parse_size, "1kib", -1, 0},
+    {gw_parse_size, "1mb", -1, 0},
+    {gw_parse_size, "1 MiB", -1, 0},
+    {gw_parse_size, "-1", -1, 0},
+    {gw_parse_size, "1K", -1, 0},
+    {gw_parse_size, "1M", -1, 0},
+    {gw_parse_size, "1MiBs", -1, 0},
+};
+
+/* Runs parse's cases and NULL through it; a refused string must leave the output as it was. */
+static void expect_parses(int (*parse)(const char *s, uint64_t *v))
+{
+    size_t n = 0;
+    for (size_t i = 0; i < GW_ARRAY_SIZE(parse_cases); i++) {
+        if (parse_cases[i].parse != parse)
+            continue;
+        n++;
+        uint64_t v = 12345;
+        int rc = parse(parse_cases[i].s, &v);
+        cr_expect_eq(rc, parse_cases[i].rc, "\"%s\": rc %d", parse_cases[i].s, rc);
+        cr_expect_eq(v, parse_cases[i].rc == 0 ? parse_cases[i].v : 12345u, "\"%s\": %llu",
+                     parse_cases[i].s, (unsigned long long)v);
+    }
+    cr_assert_gt(n, 0);
+    uint64_t v;
+    cr_assert_eq(parse(NULL, &v), -1, "NULL is refused");
+}
+
 Test(config, durations_parse_with_units_and_overflow_checks)
 {
-    static const struct {
-        const char *s;
-        int rc;
-        uint32_t ms;
-    } cases[] = {
-        {"500ms", 0, 500},
-        {"30s", 0, 30000},
-        {"2m", 0, 120000},
-        {"1h", 0, 3600000},
-        {"45", 0, 45000},
-        {"0", 0, 0},
-        {"0ms", 0, 0},
-        {"007s", 0, 7000},
-        {"4294967295ms", 0, UINT32_MAX},
-        {"4294967s", 0, 4294967000u},
-        {"4294967", 0, 4294967000u},
-        {"71582m", 0, 4294920000u},
-        {"1193h", 0, 4294800000u},
-        {"4294967296ms", -1, 0},
-        {"4294968s", -1, 0},
-        {"4294968", -1, 0},
-        {"71583m", -1, 0},
-        {"1194h", -1, 0},
-        {"99999999999999999999999s", -1, 0},
-        {"", -1, 0},
-        {"s", -1, 0},
-        {"ms", -1, 0},
-        {"1.5s", -1, 0},
-        {"-1s", -1, 0},
-        {"+1s", -1, 0},
-        {" 1s", -1, 0},
-        {"1s ", -1, 0},
-        {"1 s", -1, 0},
-        {"1d", -1, 0},
-        {"1S", -1, 0},
-        {"1sec", -1, 0},
-        {"1mss", -1, 0},
-    };
-    for (size_t i = 0; i < GW_ARRAY_SIZE(cases); i++) {
-        uint32_t ms = 12345;
-        int rc = gw_parse_duration_ms(cases[i].s, &ms);
-        cr_expect_eq(rc, cases[i].rc, "\"%s\": rc %d", cases[i].s, rc);
-        cr_expect_eq(ms, cases[i].rc == 0 ? cases[i].ms : 12345u, "\"%s\": %u", cases[i].s, ms);
-    }
-    uint32_t ms;
-    cr_assert_eq(gw_parse_duration_ms(NULL, &ms), -1);
+    expect_parses(parse_duration);
 }
 
 Test(config, sizes_parse_with_binary_and_decimal_units_and_overflow_checks)
 {
-    static const struct {
-        const char *s;
-        int rc;
-        uint64_t v;
-    } cases[] = {
-        {"1000", 0, 1000},
-        {"0", 0, 0},
-        {"5B", 0, 5},
-        {"64KiB", 0, 65536},
-        {"32MiB", 0, 32ull << 20},
-        {"1GiB", 0, 1ull << 30},
-        {"2TiB", 0, 2ull << 40},
-        {"1KB", 0, 1000},
-        {"10MB", 0, 10000000},
-        {"2GB", 0, 2000000000},
-        {"3TB", 0, 3000000000000ull},
-        {"18446744073709551615", 0, UINT64_MAX},
-        {"16777215TiB", 0, 16777215ull << 40},
-        {"18446744073709551615B", 0, UINT64_MAX},
-        {"18446744073709551616", -1, 0},
-        {"16777216TiB", -1, 0},
-        {"18446744073709552KB", -1, 0},
-        {"", -1, 0},
-        {"MiB", -1, 0},
-        {"1.5MiB", -1, 0},
-        {"1kib", -1, 0},
-        {"1mb", -1, 0},
-        {"1 MiB", -1, 0},
-        {"-1", -1, 0},
-        {"1K", -1, 0},
-        {"1M", -1, 0},
-        {"1MiBs", -1, 0},
-    };
-    for (size_t i = 0; i < GW_ARRAY_SIZE(cases); i++) {
-        uint64_t v = 777;
-        int rc = gw_parse_size(cases[i].s, &v);
-        cr_expect_eq(rc, cases[i].rc, "\"%s\": rc %d", cases[i].s, rc);
-        cr_expect_eq(v, cases[i].rc == 0 ? cases[i].v : 777u, "\"%s\": %llu", cases[i].s,
-                     (unsigned long long)v);
-    }
-    uint64_t v;
-    cr_assert_eq(gw_parse_size(NULL, &v), -1);
+    expect_parses(gw_parse_size);
 }
 
 Test(config, provider_type_names)
@@ -911,6 +1064,14 @@ static void release_log(struct gw_provider *p)
     log_event('R', p);
 }
 
+/* Installs prepare with the logging release, names still resolved by the fake. */
+static void set_logging_hooks(int (*prepare)(struct gw_provider *p, struct gw_config_error *err))
+{
+    struct gw_config_hooks h = {
+        .provider_prepare = prepare, .provider_release = release_log, .resolve_host = fake_resolve};
+    gw_config_set_hooks(&h);
+}
+
 #define THREE_PROVIDERS                                                                            \
     "providers:\n"                                                                                 \
     "  - {name: a, type: openai, base_url: \"https://127.0.0.1\"}\n"                               \
@@ -919,10 +1080,7 @@ static void release_log(struct gw_provider *p)
 
 Test(config, hooks_prepare_every_provider_and_free_releases_them)
 {
-    struct gw_config_hooks h = {.provider_prepare = prepare_ok,
-                                .provider_release = release_log,
-                                .resolve_host = fake_resolve};
-    gw_config_set_hooks(&h);
+    set_logging_hooks(prepare_ok);
     struct gw_config *cfg = load_ok(THREE_PROVIDERS);
     cr_assert_str_eq(hook_log, "P:a P:b P:c ");
     for (size_t i = 0; i < 3; i++)
@@ -933,20 +1091,14 @@ Test(config, hooks_prepare_every_provider_and_free_releases_them)
 
 Test(config, hook_failure_names_provider_and_releases_only_the_prepared)
 {
-    struct gw_config_hooks h = {.provider_prepare = prepare_fail_on_b,
-                                .provider_release = release_log,
-                                .resolve_host = fake_resolve};
-    gw_config_set_hooks(&h);
+    set_logging_hooks(prepare_fail_on_b);
     cr_assert_str_eq(load_err(THREE_PROVIDERS), "t.yaml:3: providers[1]: cannot load /b.pem");
     cr_assert_str_eq(hook_log, "P:a F:b R:a ");
 }
 
 Test(config, hooks_run_only_after_the_whole_file_validates)
 {
-    struct gw_config_hooks h = {.provider_prepare = prepare_ok,
-                                .provider_release = release_log,
-                                .resolve_host = fake_resolve};
-    gw_config_set_hooks(&h);
+    set_logging_hooks(prepare_ok);
     cr_assert_str_eq(load_err(THREE_PROVIDERS "keys:\n  - name: k\n"),
                      "t.yaml:6: keys[0].key: is required");
     cr_assert_str_eq(hook_log, "");
@@ -954,10 +1106,7 @@ Test(config, hooks_run_only_after_the_whole_file_validates)
 
 Test(config, hooks_release_is_the_one_in_force_at_load)
 {
-    struct gw_config_hooks h = {.provider_prepare = prepare_ok,
-                                .provider_release = release_log,
-                                .resolve_host = fake_resolve};
-    gw_config_set_hooks(&h);
+    set_logging_hooks(prepare_ok);
     struct gw_config *cfg = load_ok(P0);
     gw_config_set_hooks(NULL);
     gw_config_free(cfg);
@@ -1043,14 +1192,12 @@ Test(config, presets_default_their_base_url_and_quirks)
     };
     for (size_t i = 0; i < GW_ARRAY_SIZE(want); i++) {
         /* Off Conduit's default port: vllm's default (localhost:8000) is that address. */
-        char yaml[256];
-        snprintf(yaml, sizeof(yaml),
-                 "server:\n  listen: 127.0.0.1:9000\nproviders:\n  - name: p\n    type: %s\n",
-                 want[i].type);
-        struct gw_config *cfg = load_ok(yaml);
+        struct gw_config *cfg = load_ok(
+            yamlf("server:\n  listen: 127.0.0.1:9000\nproviders:\n  - name: p\n    type: %s\n",
+                  want[i].type));
         const struct gw_provider *p = &cfg->providers[0];
         cr_assert_eq(p->type, GW_PT_OPENAI, "%s", want[i].type);
-        cr_assert_str_eq(p->type_name, want[i].type);
+        cr_assert_str_eq(p->type_name, want[i].type, "%s", want[i].type);
         cr_assert_str_eq(p->host, want[i].host, "%s", want[i].type);
         cr_assert_str_eq(p->base_path, want[i].path, "%s", want[i].type);
         cr_assert_eq(p->port, want[i].port, "%s", want[i].type);
@@ -1066,12 +1213,12 @@ Test(config, a_preset_base_url_can_be_overridden_and_openai_headers_are_kept)
                                     "    base_url: http://127.0.0.1:9001/v1\n"
                                     "  - name: o\n    type: openai\n"
                                     "    organization: org-1\n    project: proj-1\n");
-    cr_assert_str_eq(cfg->providers[0].host, "127.0.0.1");
+    static const struct gw_provider want[] = {
+        {.name = "p", .type_name = "groq", .host = "127.0.0.1", .organization = ""},
+        {.name = "o", .type_name = "openai", .organization = "org-1", .project = "proj-1"},
+    };
+    expect_providers(cfg, want, GW_ARRAY_SIZE(want));
     cr_assert_eq(cfg->providers[0].port, 9001);
-    cr_assert_str_eq(cfg->providers[0].type_name, "groq");
-    cr_assert_str_eq(cfg->providers[1].organization, "org-1");
-    cr_assert_str_eq(cfg->providers[1].project, "proj-1");
-    cr_assert_str_eq(cfg->providers[0].organization, "");
     gw_config_free(cfg);
 }
 
@@ -1083,11 +1230,13 @@ Test(config, azure_defaults_to_the_v1_api_and_takes_a_dated_version_and_deployme
                                     "  - name: b\n    type: azure\n"
                                     "    base_url: https://example.test\n"
                                     "    api_version: \"2024-10-21\"\n    deployment: dep\n");
+    static const struct gw_provider want[] = {
+        {.name = "a", .api_version = "v1", .deployment = ""},
+        {.name = "b", .api_version = "2024-10-21", .deployment = "dep"},
+    };
+    expect_providers(cfg, want, GW_ARRAY_SIZE(want));
     cr_assert_eq(cfg->providers[0].type, GW_PT_AZURE);
-    cr_assert_str_eq(cfg->providers[0].api_version, "v1");
-    cr_assert_str_eq(cfg->providers[0].deployment, "");
-    cr_assert_str_eq(cfg->providers[1].api_version, "2024-10-21");
-    cr_assert_str_eq(cfg->providers[1].deployment, "dep");
+    cr_assert_eq(cfg->providers[1].type, GW_PT_AZURE);
     gw_config_free(cfg);
 }
 
@@ -1096,17 +1245,31 @@ Test(config, gemini_and_cohere_default_to_their_public_endpoints)
     struct gw_config *cfg = load_ok("providers:\n"
                                     "  - {name: g, type: gemini, api_key: gk}\n"
                                     "  - {name: c, type: cohere, api_key: ck}\n");
-    const struct gw_provider *g = &cfg->providers[0], *c = &cfg->providers[1];
-    cr_assert_eq(g->type, GW_PT_GEMINI);
-    cr_assert_str_eq(g->base_url, "https://generativelanguage.googleapis.com");
-    cr_assert_str_eq(g->host_header, "generativelanguage.googleapis.com");
-    cr_assert_str_eq(g->base_path, "");
-    cr_assert(g->tls);
-    cr_assert_str_eq(g->api_key, "gk");
-    cr_assert_eq(c->type, GW_PT_COHERE);
-    cr_assert_str_eq(c->base_url, "https://api.cohere.com");
-    cr_assert_eq(port_of(&c->addr), 443);
+    static const struct gw_provider want[] = {
+        {.name = "g",
+         .base_url = "https://generativelanguage.googleapis.com",
+         .host_header = "generativelanguage.googleapis.com",
+         .base_path = "",
+         .api_key = "gk"},
+        {.name = "c", .base_url = "https://api.cohere.com", .api_key = "ck"},
+    };
+    expect_providers(cfg, want, GW_ARRAY_SIZE(want));
+    cr_assert_eq(cfg->providers[0].type, GW_PT_GEMINI);
+    cr_assert(cfg->providers[0].tls);
+    cr_assert_eq(cfg->providers[1].type, GW_PT_COHERE);
+    cr_assert_eq(port_of(&cfg->providers[1].addr), 443);
     gw_config_free(cfg);
+}
+
+/* A Bedrock provider's credentials and region, wherever they came from. */
+static void expect_aws(const struct gw_provider *p, const char *access_key_id,
+                       const char *secret_access_key, const char *session_token, const char *region)
+{
+    struct gw_provider want = {.aws_access_key_id = access_key_id,
+                               .aws_secret_access_key = secret_access_key,
+                               .aws_session_token = session_token,
+                               .region = region};
+    expect_fields(p, &want, G_PROVIDER, p->name);
 }
 
 Test(config, bedrock_takes_credentials_from_the_file_and_its_endpoint_from_the_region)
@@ -1118,14 +1281,15 @@ Test(config, bedrock_takes_credentials_from_the_file_and_its_endpoint_from_the_r
                                     "    aws_session_token: tok\n");
     const struct gw_provider *b = &cfg->providers[0];
     cr_assert_eq(b->type, GW_PT_BEDROCK);
-    cr_assert_str_eq(b->base_url, "https://bedrock-runtime.eu-west-3.amazonaws.com");
-    cr_assert_str_eq(b->host_header, "bedrock-runtime.eu-west-3.amazonaws.com");
-    cr_assert_str_eq(b->aws_access_key_id, "AKIDEXAMPLE");
-    cr_assert_str_eq(b->aws_secret_access_key, "wJalr/K7MDENG+bPxRfiCY");
-    cr_assert_str_eq(b->aws_session_token, "tok");
-    cr_assert_str_eq(b->region, "eu-west-3");
-    char ip[64];
-    cr_assert_str_eq(ip_str(&b->addr, ip, sizeof(ip)), "203.0.113.21");
+    expect_origin(b,
+                  &(const struct url_case){"https://bedrock-runtime.eu-west-3.amazonaws.com", true,
+                                           "bedrock-runtime.eu-west-3.amazonaws.com", 443,
+                                           "bedrock-runtime.eu-west-3.amazonaws.com", "", AF_INET,
+                                           "203.0.113.21",
+                                           "https://bedrock-runtime.eu-west-3.amazonaws.com:443|"
+                                           "/etc/ssl/certs/ca-certificates.crt|203.0.113.21"},
+                  "bedrock");
+    expect_aws(b, "AKIDEXAMPLE", "wJalr/K7MDENG+bPxRfiCY", "tok", "eu-west-3");
     gw_config_free(cfg);
 }
 
@@ -1142,114 +1306,139 @@ Test(config, bedrock_falls_back_to_the_standard_aws_environment)
                                     "  - {name: c, type: bedrock, region: us-east-1,\n"
                                     "     aws_access_key_id: AKIDFILE,\n"
                                     "     base_url: \"http://127.0.0.1:9\"}\n");
-    const struct gw_provider *b = &cfg->providers[0], *c = &cfg->providers[1];
-    cr_assert_str_eq(b->aws_access_key_id, "AKIDENV");
-    cr_assert_str_eq(b->aws_secret_access_key, "secret-env");
-    cr_assert_str_eq(b->aws_session_token, "token-env");
-    cr_assert_str_eq(b->region, "eu-west-3");
+    expect_aws(&cfg->providers[0], "AKIDENV", "secret-env", "token-env", "eu-west-3");
     /* The file wins over the environment, field by field; base_url overrides the region's. */
-    cr_assert_str_eq(c->aws_access_key_id, "AKIDFILE");
-    cr_assert_str_eq(c->aws_secret_access_key, "secret-env");
-    cr_assert_str_eq(c->region, "us-east-1");
-    cr_assert_str_eq(c->base_url, "http://127.0.0.1:9");
+    expect_aws(&cfg->providers[1], "AKIDFILE", "secret-env", "token-env", "us-east-1");
+    cr_assert_str_eq(cfg->providers[1].base_url, "http://127.0.0.1:9");
     gw_config_free(cfg);
     /* AWS_REGION wins over AWS_DEFAULT_REGION, as in the AWS SDKs. */
     setenv("AWS_REGION", "us-west-2", 1);
     unsetenv("AWS_SESSION_TOKEN");
     cfg = load_ok("providers:\n  - {name: b, type: bedrock, base_url: \"http://127.0.0.1:9\"}\n");
-    cr_assert_str_eq(cfg->providers[0].region, "us-west-2");
-    cr_assert_str_eq(cfg->providers[0].aws_session_token, "");
+    expect_aws(&cfg->providers[0], "AKIDENV", "secret-env", "", "us-west-2");
     gw_config_free(cfg);
 }
 
 /* ---- values that go into the upstream request head ---- */
 
+#define CTL " must not contain control characters "
+#define REQUEST_LINE " must be visible ASCII without spaces: it goes into the request line "
+#define AZURE "providers:\n  - name: a\n    type: azure\n    base_url: https://example.test\n"
+
+/*
+ * Values that go into the upstream request head: a header value may hold no
+ * control character; a value that goes into the request line (Azure's dated
+ * API) not even a space. Each case names the environment it needs: "NAME=value"
+ * is set before the load. The value itself is never shown in the message.
+ */
+enum head_part { H_HEADER, H_REQUEST_LINE };
+
+static const struct {
+    enum head_part part;
+    const char *env[3];
+    const char *yaml, *message;
+} head_cases[] = {
+    /* The usual way in: a secret file or variable with a trailing newline. */
+    {H_HEADER,
+     {"GW_T_NL_KEY=sk-123\n"},
+     P0 "    api_key: \"${GW_T_NL_KEY}\"\n",
+     "t.yaml:5: providers[0].api_key:" CTL "(byte 7 is 0x0a, a trailing newline)"},
+    {H_HEADER,
+     {"GW_T_CRLF_KEY=sk-123\r\n"},
+     P0 "    api_key: ${GW_T_CRLF_KEY}\n",
+     "t.yaml:5: providers[0].api_key:" CTL "(byte 7 is 0x0d, a trailing newline)"},
+    /* Injection proper: a header of the file's choosing. */
+    {H_HEADER,
+     {NULL},
+     P0 "    api_key: \"sk\\r\\nX-Evil: 1\"\n",
+     "t.yaml:5: providers[0].api_key:" CTL "(byte 3 is 0x0d)"},
+    {H_HEADER,
+     {NULL},
+     P0 "    organization: \"org\\t1\"\n",
+     "t.yaml:5: providers[0].organization:" CTL "(byte 4 is 0x09)"},
+    {H_HEADER,
+     {"GW_T_DEL=proj\x7f"},
+     P0 "    project: \"${GW_T_DEL}\"\n",
+     "t.yaml:5: providers[0].project:" CTL "(byte 5 is 0x7f)"},
+    {H_HEADER,
+     {"GW_T_NL_VER=2023-06-01\n"},
+     "providers:\n  - name: a\n    type: anthropic\n    base_url: http://127.0.0.1\n"
+     "    anthropic_version: ${GW_T_NL_VER}\n",
+     "t.yaml:5: providers[0].anthropic_version:" CTL "(byte 11 is 0x0a, a trailing newline)"},
+    /* Gemini, Cohere and Anthropic send api_key in their own headers. */
+    {H_HEADER,
+     {NULL},
+     "providers:\n  - {name: g, type: gemini, api_key: \"k\\n\"}\n",
+     "t.yaml:2: providers[0].api_key:" CTL "(byte 2 is 0x0a, a trailing newline)"},
+
+    {H_REQUEST_LINE,
+     {NULL},
+     AZURE "    api_version: \"2024-10-21\"\n    deployment: \"my dep\"\n",
+     "t.yaml:6: providers[0].deployment:" REQUEST_LINE "(byte 3 is 0x20)"},
+    {H_REQUEST_LINE,
+     {"GW_T_NL_AV=2024-10-21\n"},
+     AZURE "    api_version: ${GW_T_NL_AV}\n",
+     "t.yaml:5: providers[0].api_version:" CTL "(byte 11 is 0x0a, a trailing newline)"},
+    {H_REQUEST_LINE,
+     {NULL},
+     AZURE "    api_version: \"2024-10-21 HTTP/1.0\"\n",
+     "t.yaml:5: providers[0].api_version:" REQUEST_LINE "(byte 11 is 0x20)"},
+    /* Azure's dated API puts the model's upstream name in the path when no deployment is set. */
+    {H_REQUEST_LINE,
+     {NULL},
+     AZURE "    api_version: \"2024-10-21\"\nmodels:\n  - name: m\n    provider: a\n"
+           "    model: \"gpt 4o\"\n",
+     "t.yaml:9: models[0].model:" REQUEST_LINE "(byte 4 is 0x20)"},
+    {H_REQUEST_LINE,
+     {NULL},
+     AZURE "    api_version: \"2024-10-21\"\nmodels:\n  - name: \"gpt\\u00e9\"\n"
+           "    provider: a\n",
+     "t.yaml:7: models[0].name:" REQUEST_LINE "(byte 4 is 0xc3)"},
+    /* Elsewhere it is escaped or percent-encoded, but control characters stay out. */
+    {H_REQUEST_LINE,
+     {"GW_T_NL_MODEL=gpt-4o\n"},
+     P0 "models:\n  - name: m\n    provider: a\n    model: ${GW_T_NL_MODEL}\n",
+     "t.yaml:8: models[0].model:" CTL "(byte 7 is 0x0a, a trailing newline)"},
+    /* Bedrock's credentials from the environment are held to the same rule. */
+    {H_REQUEST_LINE,
+     {"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=tok\n"},
+     "providers:\n  - {name: b, type: bedrock, region: us-east-1}\n",
+     "t.yaml:2: providers[0].aws_session_token: must be printable ASCII without spaces"},
+    /* An IPv6 zone ID is free text: no spaces or control characters in it either. */
+    {H_REQUEST_LINE,
+     {NULL},
+     PURL("\"http://[fe80::1%lo x]/\""),
+     "t.yaml:4: providers[0].base_url: bad character in host"},
+};
+
+static void expect_head_errors(enum head_part part)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < GW_ARRAY_SIZE(head_cases); i++) {
+        if (head_cases[i].part != part)
+            continue;
+        n++;
+        for (size_t j = 0; j < GW_ARRAY_SIZE(head_cases[i].env) && head_cases[i].env[j]; j++) {
+            char name[64];
+            const char *eq = strchr(head_cases[i].env[j], '=');
+            cr_assert_not_null(eq, "%s", head_cases[i].env[j]);
+            snprintf(name, sizeof(name), "%.*s", (int)(eq - head_cases[i].env[j]),
+                     head_cases[i].env[j]);
+            setenv(name, eq + 1, 1);
+        }
+        expect_errors(&(const struct error_case){head_cases[i].yaml, head_cases[i].message}, 1);
+    }
+    cr_assert_gt(n, 0);
+}
+
 Test(config, control_characters_in_header_values_are_refused)
 {
-    /* The usual way in: a secret file or variable with a trailing newline. */
-    setenv("GW_T_NL_KEY", "sk-123\n", 1);
-    cr_assert_str_eq(load_err(P0 "    api_key: \"${GW_T_NL_KEY}\"\n"),
-                     "t.yaml:5: providers[0].api_key: must not contain control characters "
-                     "(byte 7 is 0x0a, a trailing newline)");
-    setenv("GW_T_CRLF_KEY", "sk-123\r\n", 1);
-    cr_assert_str_eq(load_err(P0 "    api_key: ${GW_T_CRLF_KEY}\n"),
-                     "t.yaml:5: providers[0].api_key: must not contain control characters "
-                     "(byte 7 is 0x0d, a trailing newline)");
-    /* Injection proper: a header of the file's choosing. The value itself is never shown. */
-    cr_assert_str_eq(load_err(P0 "    api_key: \"sk\\r\\nX-Evil: 1\"\n"),
-                     "t.yaml:5: providers[0].api_key: must not contain control characters "
-                     "(byte 3 is 0x0d)");
-    cr_assert_str_eq(load_err(P0 "    organization: \"org\\t1\"\n"),
-                     "t.yaml:5: providers[0].organization: must not contain control characters "
-                     "(byte 4 is 0x09)");
-    setenv("GW_T_DEL", "proj\x7f", 1);
-    cr_assert_str_eq(load_err(P0 "    project: \"${GW_T_DEL}\"\n"),
-                     "t.yaml:5: providers[0].project: must not contain control characters "
-                     "(byte 5 is 0x7f)");
-    setenv("GW_T_NL_VER", "2023-06-01\n", 1);
-    cr_assert_str_eq(load_err("providers:\n  - name: a\n    type: anthropic\n"
-                              "    base_url: http://127.0.0.1\n"
-                              "    anthropic_version: ${GW_T_NL_VER}\n"),
-                     "t.yaml:5: providers[0].anthropic_version: must not contain control "
-                     "characters (byte 11 is 0x0a, a trailing newline)");
-    /* Gemini, Cohere and Anthropic send api_key in their own headers. */
-    cr_assert_str_eq(load_err("providers:\n  - {name: g, type: gemini, api_key: \"k\\n\"}\n"),
-                     "t.yaml:2: providers[0].api_key: must not contain control characters "
-                     "(byte 2 is 0x0a, a trailing newline)");
+    expect_head_errors(H_HEADER);
 }
 
 Test(config, request_line_values_must_be_visible_ascii)
 {
-    static const char azure[] = "providers:\n  - name: a\n    type: azure\n"
-                                "    base_url: https://example.test\n";
-    char yaml[512];
-    snprintf(yaml, sizeof(yaml), "%s    api_version: \"2024-10-21\"\n    deployment: \"my dep\"\n",
-             azure);
-    cr_assert_str_eq(load_err(yaml),
-                     "t.yaml:6: providers[0].deployment: must be visible ASCII without spaces: it "
-                     "goes into the request line (byte 3 is 0x20)");
-    setenv("GW_T_NL_AV", "2024-10-21\n", 1);
-    snprintf(yaml, sizeof(yaml), "%s    api_version: ${GW_T_NL_AV}\n", azure);
-    cr_assert_str_eq(load_err(yaml), "t.yaml:5: providers[0].api_version: must not contain "
-                                     "control characters (byte 11 is 0x0a, a trailing newline)");
-    snprintf(yaml, sizeof(yaml), "%s    api_version: \"2024-10-21 HTTP/1.0\"\n", azure);
-    cr_assert_str_eq(load_err(yaml),
-                     "t.yaml:5: providers[0].api_version: must be visible ASCII without spaces: "
-                     "it goes into the request line (byte 11 is 0x20)");
-
-    /* Azure's dated API puts the model's upstream name in the path when no deployment is set. */
-    snprintf(yaml, sizeof(yaml),
-             "%s    api_version: \"2024-10-21\"\nmodels:\n  - name: m\n    provider: a\n"
-             "    model: \"gpt 4o\"\n",
-             azure);
-    cr_assert_str_eq(load_err(yaml),
-                     "t.yaml:9: models[0].model: must be visible ASCII without spaces: it goes "
-                     "into the request line (byte 4 is 0x20)");
-    snprintf(yaml, sizeof(yaml),
-             "%s    api_version: \"2024-10-21\"\nmodels:\n  - name: \"gpt\\u00e9\"\n"
-             "    provider: a\n",
-             azure);
-    cr_assert_str_eq(load_err(yaml),
-                     "t.yaml:7: models[0].name: must be visible ASCII without spaces: it goes "
-                     "into the request line (byte 4 is 0xc3)");
-    /* Elsewhere it is escaped or percent-encoded, but control characters stay out. */
-    setenv("GW_T_NL_MODEL", "gpt-4o\n", 1);
-    cr_assert_str_eq(load_err(P0 "models:\n  - name: m\n    provider: a\n"
-                                 "    model: ${GW_T_NL_MODEL}\n"),
-                     "t.yaml:8: models[0].model: must not contain control characters (byte 7 is "
-                     "0x0a, a trailing newline)");
-
-    /* Bedrock's credentials from the environment are held to the same rule. */
-    setenv("AWS_ACCESS_KEY_ID", "AKID", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
-    setenv("AWS_SESSION_TOKEN", "tok\n", 1);
-    cr_assert_str_eq(load_err("providers:\n  - {name: b, type: bedrock, region: us-east-1}\n"),
-                     "t.yaml:2: providers[0].aws_session_token: must be printable ASCII without "
-                     "spaces");
-
-    /* An IPv6 zone ID is free text: no spaces or control characters in it either. */
-    cr_assert_str_eq(load_err(PURL("\"http://[fe80::1%lo x]/\"")),
-                     "t.yaml:4: providers[0].base_url: bad character in host");
+    expect_head_errors(H_REQUEST_LINE);
 }
 
 Test(config, ordinary_header_and_path_values_still_load)
@@ -1319,11 +1508,9 @@ Test(config, a_provider_at_conduits_own_address_is_refused_and_others_load)
         {"0.0.0.0:8000", "https://api.openai.com/v1", false},
     };
     for (size_t i = 0; i < GW_ARRAY_SIZE(cases); i++) {
-        char yaml[512];
-        snprintf(yaml, sizeof(yaml),
-                 "server:\n  listen: \"%s\"\nproviders:\n  - name: p\n    type: openai\n"
-                 "    base_url: \"%s\"\n",
-                 cases[i].listen, cases[i].base_url);
+        const char *yaml = yamlf("server:\n  listen: \"%s\"\nproviders:\n  - name: p\n"
+                                 "    type: openai\n    base_url: \"%s\"\n",
+                                 cases[i].listen, cases[i].base_url);
         struct gw_config *cfg = NULL;
         struct gw_config_error err;
         int rc = gw_config_load_buffer("t.yaml", yaml, strlen(yaml), &cfg, &err);
@@ -1331,7 +1518,8 @@ Test(config, a_provider_at_conduits_own_address_is_refused_and_others_load)
             cr_assert_eq(rc, -1, "%s -> %s loaded", cases[i].listen, cases[i].base_url);
             cr_assert(strstr(err.message, "is Conduit's own listen address"), "%s -> %s: %s",
                       cases[i].listen, cases[i].base_url, err.message);
-            cr_assert(strstr(err.message, "provider \"p\""), "%s", err.message);
+            cr_assert(strstr(err.message, "provider \"p\""), "%s -> %s: %s", cases[i].listen,
+                      cases[i].base_url, err.message);
         } else {
             cr_assert_eq(rc, 0, "%s -> %s: %s", cases[i].listen, cases[i].base_url, err.message);
             gw_config_free(cfg);

@@ -156,6 +156,33 @@ static void assert_str(const char *got, size_t len, const char *want)
 
 #define LIT_LEN(s) (sizeof(s) - 1)
 
+/*
+ * s[0..len) is exactly one event with fields: its event and id values, its
+ * first data line (NULL: that field is absent) and its count of data lines.
+ */
+static struct gw_sse_event expect_event(const char *s, size_t len, const char *event,
+                                        const char *id, const char *data, unsigned data_lines)
+{
+    struct gw_sse_event ev;
+    cr_assert_eq(gw_sse_next(s, len, &ev), (int)len, "<<%.*s>>", (int)len, s);
+    cr_assert(ev.has_fields, "<<%.*s>>", (int)len, s);
+    const struct {
+        const char *name, *want;
+        struct gw_span got;
+    } fields[] = {{"event", event, ev.event}, {"id", id, ev.id}, {"data", data, ev.data}};
+    for (size_t i = 0; i < GW_ARRAY_SIZE(fields); i++) {
+        const char *want = fields[i].want;
+        struct gw_span got = fields[i].got;
+        cr_assert_eq(got.ptr != NULL, want != NULL, "<<%.*s>>: %s %s", (int)len, s, fields[i].name,
+                     want ? "absent" : "present");
+        cr_assert(!want || (got.len == strlen(want) && memcmp(got.ptr, want, got.len) == 0),
+                  "<<%.*s>>: %s \"%.*s\", want \"%s\"", (int)len, s, fields[i].name, (int)got.len,
+                  got.ptr, want);
+    }
+    cr_assert_eq(ev.data_lines, data_lines, "<<%.*s>>: data lines", (int)len, s);
+    return ev;
+}
+
 /* Captured from OpenAI's chat completions API with stream_options.include_usage. */
 static const char openai_stream[] =
     "data: {\"id\":\"chatcmpl-9xQ2\",\"object\":\"chat.completion.chunk\",\"created\":1724000000,"
@@ -302,10 +329,7 @@ static const char multi_line[] = "data: {\n"
 
 Test(sse, multi_line_data_joins_with_newlines)
 {
-    struct gw_sse_event ev;
-    cr_assert_eq(gw_sse_next(multi_line, LIT_LEN(multi_line), &ev), (int)LIT_LEN(multi_line));
-    cr_assert_eq(ev.data_lines, 5);
-    assert_str(ev.data.ptr, ev.data.len, "{");
+    struct gw_sse_event ev = expect_event(multi_line, LIT_LEN(multi_line), NULL, NULL, "{", 5);
     char buf[64];
     long n = gw_sse_data_join(&ev, buf, sizeof(buf));
     assert_str(buf, (size_t)n, "{\n \"a\": 1,\n\n\n}");
@@ -345,41 +369,21 @@ Test(sse, comments_and_keep_alives_have_no_fields)
 Test(sse, unknown_fields_and_retry_are_ignored_but_count_as_fields)
 {
     const char s[] = "retry: 3000\nDATA: no, names are case-sensitive\nfoo\n\n";
-    struct gw_sse_event ev;
-    cr_assert_eq(gw_sse_next(s, LIT_LEN(s), &ev), (int)LIT_LEN(s));
-    cr_assert(ev.has_fields);
-    cr_assert_eq(ev.data_lines, 0);
-    cr_assert_null(ev.data.ptr);
-    cr_assert_null(ev.event.ptr);
-    cr_assert_null(ev.id.ptr);
+    expect_event(s, LIT_LEN(s), NULL, NULL, NULL, 0);
 }
 
 Test(sse, last_event_and_id_win_and_nul_ids_are_ignored)
 {
     const char s[] = "event: first\nevent: second\nid: 1\nid: 2\nid: 3\0x\ndata: d\n\n";
-    struct gw_sse_event ev;
-    cr_assert_eq(gw_sse_next(s, LIT_LEN(s), &ev), (int)LIT_LEN(s));
-    assert_str(ev.event.ptr, ev.event.len, "second");
-    assert_str(ev.id.ptr, ev.id.len, "2");
-
+    expect_event(s, LIT_LEN(s), "second", "2", "d", 1);
     /* Present but empty differs from absent. */
-    cr_assert_eq(gw_sse_next("id\nevent:\ndata\n\n", 16, &ev), 16);
-    cr_assert_not_null(ev.id.ptr);
-    cr_assert_eq(ev.id.len, 0);
-    cr_assert_not_null(ev.event.ptr);
-    cr_assert_eq(ev.event.len, 0);
-    cr_assert_not_null(ev.data.ptr);
-    cr_assert_eq(ev.data.len, 0);
-    cr_assert_eq(ev.data_lines, 1);
+    expect_event("id\nevent:\ndata\n\n", 16, "", "", "", 1);
 }
 
 Test(sse, colon_value_keeps_later_colons_and_spaces)
 {
     const char s[] = "data:  two spaces: kept\nevent:x:y\n\n";
-    struct gw_sse_event ev;
-    cr_assert_eq(gw_sse_next(s, LIT_LEN(s), &ev), (int)LIT_LEN(s));
-    assert_str(ev.data.ptr, ev.data.len, " two spaces: kept");
-    assert_str(ev.event.ptr, ev.event.len, "x:y");
+    expect_event(s, LIT_LEN(s), "x:y", NULL, " two spaces: kept", 1);
 }
 
 Test(sse, leading_blank_lines_belong_to_the_next_event)

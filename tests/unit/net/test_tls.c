@@ -450,104 +450,121 @@ Test(tls, strerror_names_the_common_failures)
 /* ---------------------------------------------------------------------------------------------
  * Handshakes.
  */
-Test(tls, handshake_and_echo_over_ec_certificate, .timeout = 30)
-{
-    struct gw_tls_anchors *a = load_anchors(TLS_DATA "ca.pem");
-    struct gw_tls_creds *creds = load_creds("server");
-    struct client_run cr = {.anchors = a, .server_name = "localhost", .len = 17};
-    struct server_run sr;
-    run_connection(&cr, &sr, creds, NULL);
 
-    cr_assert_eq(cr.start_rc, 0);
-    cr_assert_eq(sr.start_rc, 0);
-    cr_assert_eq(cr.write_rc, 17, "client error: %s", gw_tls_strerror(cr.err));
-    cr_assert_eq(sr.got, 17, "server error: %s", gw_tls_strerror(sr.err));
-    cr_assert(cr.echo_ok);
-    cr_assert_eq(sr.last_read, 0, "server saw the client's close_notify as a clean close");
-    cr_assert_eq(cr.close_rc, 0);
-    cr_assert_eq(cr.err, BR_ERR_OK);
-    cr_assert_eq(sr.err, BR_ERR_OK);
-    cr_assert_eq(cr.version, BR_TLS12);
-    cr_assert(cr.have_session);
-    cr_assert_eq(cr.session.session_id_len, 32);
-    cr_assert_str_eq(sr.sni, "localhost", "a DNS name goes out as SNI");
+/* One connection: what the client trusts and asks for, who answers, and what must come of it. */
+struct handshake {
+    const char *anchors; /* CA file under tests/data/tls/ the client trusts */
+    const char *stem;    /* the server's leaf and key under tests/data/tls/ */
+    const char *name;    /* the name the client asks for */
+    size_t len;          /* bytes sent and echoed back */
+    int err;             /* the client's verdict: BR_ERR_OK or a BR_ERR_X509_* code */
+    const char *sni;     /* the name the server saw (SNI): "" when none went out */
+};
+
+/* Runs h's connection, `cache` on the server (NULL: none), the client offering `resume`. */
+static void connect_once(const struct handshake *h, struct gw_tls_session_cache *cache,
+                         const br_ssl_session_parameters *resume, struct client_run *cr,
+                         struct server_run *sr)
+{
+    char path[512];
+    snprintf(path, sizeof path, TLS_DATA "%s", h->anchors);
+    struct gw_tls_anchors *a = load_anchors(path);
+    struct gw_tls_creds *creds = load_creds(h->stem);
+    *cr =
+        (struct client_run){.anchors = a, .server_name = h->name, .resume = resume, .len = h->len};
+    run_connection(cr, sr, creds, cache);
+    cr->anchors = NULL;
     gw_tls_creds_free(creds);
     gw_tls_anchors_free(a);
+}
+
+/*
+ * What every connection must show. Accepted: the bytes cross both ways over
+ * TLS 1.2, the server sees the client's close_notify as a clean close, and the
+ * client holds a session. Refused: the client fails with h->err before its
+ * first write, no application byte crosses, and the server sees the handshake
+ * fail.
+ */
+static void expect_handshake(const struct handshake *h, const struct client_run *cr,
+                             const struct server_run *sr)
+{
+    char at[256];
+    snprintf(at, sizeof at, "%s to %s trusting %s", h->name, h->stem, h->anchors);
+    cr_assert_eq(cr->start_rc, 0, "%s: client start", at);
+    cr_assert_eq(sr->start_rc, 0, "%s: server start", at);
+    cr_expect_str_eq(sr->sni, h->sni, "%s: SNI", at);
+    if (h->err != BR_ERR_OK) {
+        cr_expect_eq(cr->write_rc, -1, "%s: client write", at);
+        cr_expect_eq(cr->err, h->err, "%s: got %d (%s)", at, cr->err, gw_tls_strerror(cr->err));
+        cr_expect_eq(sr->got, 0, "%s: no application byte crosses a refused handshake", at);
+        cr_expect_lt(sr->first_read, 0, "%s: the server sees the handshake fail", at);
+        cr_expect(!cr->have_session, "%s: session after a refused handshake", at);
+        return;
+    }
+    cr_expect_eq(cr->write_rc, (long)h->len, "%s: client error: %s", at, gw_tls_strerror(cr->err));
+    cr_expect_eq(sr->got, h->len, "%s: server error: %s", at, gw_tls_strerror(sr->err));
+    cr_expect_eq(sr->echo_rc, (long)h->len, "%s: server echo", at);
+    cr_expect(cr->echo_ok, "%s: echo", at);
+    cr_expect_eq(sr->last_read, 0, "%s: server saw the client's close_notify as a clean close", at);
+    cr_expect_eq(cr->close_rc, 0, "%s: client close", at);
+    cr_expect_eq(cr->err, BR_ERR_OK, "%s: client error: %s", at, gw_tls_strerror(cr->err));
+    cr_expect_eq(sr->err, BR_ERR_OK, "%s: server error: %s", at, gw_tls_strerror(sr->err));
+    cr_expect_eq(cr->version, BR_TLS12, "%s: version", at);
+    cr_expect(cr->have_session, "%s: session", at);
+    cr_expect_eq(cr->session.session_id_len, 32, "%s: session ID", at);
+}
+
+/* Runs h's connection with no session cache and checks it. */
+static void expect_connection(const struct handshake *h)
+{
+    struct client_run cr;
+    struct server_run sr;
+    connect_once(h, NULL, NULL, &cr, &sr);
+    expect_handshake(h, &cr, &sr);
+}
+
+/* One connection, as a struct handshake lists it. */
+static void expect_handshake_to(const char *anchors, const char *stem, const char *name, size_t len,
+                                int err, const char *sni)
+{
+    const struct handshake h = {anchors, stem, name, len, err, sni};
+    expect_connection(&h);
+}
+
+#define ACCEPTED BR_ERR_OK
+#define BAD_NAME BR_ERR_X509_BAD_SERVER_NAME
+#define UNTRUSTED BR_ERR_X509_NOT_TRUSTED
+
+Test(tls, handshake_and_echo_over_ec_certificate, .timeout = 30)
+{
+    /* A DNS name goes out as SNI. */
+    expect_handshake_to("ca.pem", "server", "localhost", 17, ACCEPTED, "localhost");
 }
 
 Test(tls, handshake_and_echo_over_rsa_certificate, .timeout = 30)
 {
-    struct gw_tls_anchors *a = load_anchors(TLS_DATA "ca.pem");
-    struct gw_tls_creds *creds = load_creds("server-rsa");
-    struct client_run cr = {.anchors = a, .server_name = "localhost", .len = 5};
-    struct server_run sr;
-    run_connection(&cr, &sr, creds, NULL);
-    cr_assert_eq(cr.write_rc, 5, "client error: %s", gw_tls_strerror(cr.err));
-    cr_assert(cr.echo_ok);
-    cr_assert_eq(cr.err, BR_ERR_OK);
-    cr_assert_eq(sr.err, BR_ERR_OK);
-    gw_tls_creds_free(creds);
-    gw_tls_anchors_free(a);
+    expect_handshake_to("ca.pem", "server-rsa", "localhost", 5, ACCEPTED, "localhost");
 }
 
 Test(tls, bulk_data_crosses_many_records_both_ways, .timeout = 60)
 {
-    struct gw_tls_anchors *a = load_anchors(TLS_DATA "ca.pem");
-    struct gw_tls_creds *creds = load_creds("server");
-    struct client_run cr = {.anchors = a, .server_name = "localhost", .len = BULK_LEN};
-    struct server_run sr;
-    run_connection(&cr, &sr, creds, NULL);
-    cr_assert_eq(cr.write_rc, BULK_LEN, "client error: %s", gw_tls_strerror(cr.err));
-    cr_assert_eq(sr.got, BULK_LEN);
-    cr_assert_eq(sr.echo_rc, BULK_LEN);
-    cr_assert(cr.echo_ok);
-    cr_assert_eq(sr.last_read, 0);
-    gw_tls_creds_free(creds);
-    gw_tls_anchors_free(a);
+    expect_handshake_to("ca.pem", "server", "localhost", BULK_LEN, ACCEPTED, "localhost");
 }
 
 Test(tls, client_refuses_a_server_from_another_ca, .timeout = 30)
 {
-    struct gw_tls_anchors *a = load_anchors(TLS_DATA "other-ca.pem");
-    struct gw_tls_creds *creds = load_creds("server");
-    struct client_run cr = {.anchors = a, .server_name = "localhost", .len = 4};
-    struct server_run sr;
-    run_connection(&cr, &sr, creds, NULL);
-    cr_assert_eq(cr.write_rc, -1);
-    cr_assert_eq(cr.err, BR_ERR_X509_NOT_TRUSTED, "got %d (%s)", cr.err, gw_tls_strerror(cr.err));
-    cr_assert_eq(sr.got, 0);
-    cr_assert_lt(sr.first_read, 0, "the server sees the handshake fail");
-    cr_assert(!cr.have_session);
-    gw_tls_creds_free(creds);
-    gw_tls_anchors_free(a);
+    expect_handshake_to("other-ca.pem", "server", "localhost", 4, UNTRUSTED, "localhost");
 }
 
 Test(tls, client_refuses_a_certificate_for_another_name, .timeout = 30)
 {
-    struct gw_tls_anchors *a = load_anchors(TLS_DATA "ca.pem");
-    struct gw_tls_creds *creds = load_creds("wrong-host");
-    struct client_run cr = {.anchors = a, .server_name = "localhost", .len = 4};
-    struct server_run sr;
-    run_connection(&cr, &sr, creds, NULL);
-    cr_assert_eq(cr.write_rc, -1);
-    cr_assert_eq(cr.err, BR_ERR_X509_BAD_SERVER_NAME, "got %d (%s)", cr.err,
-                 gw_tls_strerror(cr.err));
-    cr_assert_lt(sr.first_read, 0);
-    gw_tls_creds_free(creds);
-    gw_tls_anchors_free(a);
+    expect_handshake_to("ca.pem", "wrong-host", "localhost", 4, BAD_NAME, "localhost");
 }
 
 Test(tls, client_accepts_the_right_name_on_the_same_certificate, .timeout = 30)
 {
-    struct gw_tls_anchors *a = load_anchors(TLS_DATA "ca.pem");
-    struct gw_tls_creds *creds = load_creds("wrong-host");
-    struct client_run cr = {.anchors = a, .server_name = "not-localhost.example", .len = 4};
-    struct server_run sr;
-    run_connection(&cr, &sr, creds, NULL);
-    cr_assert_eq(cr.write_rc, 4, "client error: %s", gw_tls_strerror(cr.err));
-    cr_assert(cr.echo_ok);
-    gw_tls_creds_free(creds);
-    gw_tls_anchors_free(a);
+    expect_handshake_to("ca.pem", "wrong-host", "not-localhost.example", 4, ACCEPTED,
+                        "not-localhost.example");
 }
 
 /*
@@ -555,84 +572,64 @@ Test(tls, client_accepts_the_right_name_on_the_same_certificate, .timeout = 30)
  * is checked against the leaf's iPAddress subjectAltNames, which BearSSL's
  * minimal engine does not read, and no SNI goes out (RFC 6066 §3).
  */
+enum ip_check { IP_SAN_MATCHES, IP_NOT_IN_SAN, IP_NOT_A_DNS_NAME };
 
-/* One connection to a server with the leaf `stem`, the client naming `name`; returns cr.err. */
-static int ip_connection(const char *stem, const char *anchors, const char *name, char *sni,
-                         size_t sni_cap)
+static const struct {
+    enum ip_check check; /* the test that runs it */
+    struct handshake h;
+} ip_cases[] = {
+    /* IP_SAN_MATCHES: any spelling of the address, with no IP address in SNI */
+    {IP_SAN_MATCHES, {"ca.pem", "ip-only", "127.0.0.1", 6, ACCEPTED, ""}}, /* vs IP:127.0.0.1 */
+    {IP_SAN_MATCHES, {"ca.pem", "ip-only", "::1", 6, ACCEPTED, ""}},       /* vs IP:::1 */
+    {IP_SAN_MATCHES, {"ca.pem", "ip-only", "0:0:0:0:0:0:0:1", 6, ACCEPTED, ""}},
+    {IP_SAN_MATCHES, {"ca.pem", "ip-only", "[::1]", 6, ACCEPTED, ""}}, /* bracketed as in a URL */
+    /* The usual test leaf: DNS:localhost plus IP:127.0.0.1, with RSA as well as EC. */
+    {IP_SAN_MATCHES, {"ca.pem", "server", "127.0.0.1", 6, ACCEPTED, ""}},
+    {IP_SAN_MATCHES, {"ca.pem", "server-rsa", "127.0.0.1", 6, ACCEPTED, ""}},
+
+    {IP_NOT_IN_SAN, {"ca.pem", "ip-only", "10.0.0.5", 6, BAD_NAME, ""}},
+    {IP_NOT_IN_SAN, {"ca.pem", "ip-only", "127.0.0.2", 6, BAD_NAME, ""}},
+    {IP_NOT_IN_SAN, {"ca.pem", "ip-only", "::2", 6, BAD_NAME, ""}},
+    {IP_NOT_IN_SAN, {"ca.pem", "ip-only", "::ffff:127.0.0.1", 6, BAD_NAME, ""}},
+    {IP_NOT_IN_SAN, {"ca.pem", "server", "::1", 6, BAD_NAME, ""}}, /* server.pem has no IP:::1 */
+
+    /* dNSName "127.0.0.1" and CN=127.0.0.1: a name that only looks like the address. */
+    {IP_NOT_A_DNS_NAME, {"ca.pem", "dns-lookalike", "127.0.0.1", 6, BAD_NAME, ""}},
+    {IP_NOT_A_DNS_NAME, {"ca.pem", "wrong-host", "127.0.0.1", 6, BAD_NAME, ""}},
+    /* And the reverse: an IP SAN is no DNS name, so "localhost" finds nothing in ip-only. */
+    {IP_NOT_A_DNS_NAME, {"ca.pem", "ip-only", "localhost", 6, BAD_NAME, "localhost"}},
+};
+
+static void expect_ip_handshakes(enum ip_check check)
 {
-    struct gw_tls_anchors *a = load_anchors(anchors);
-    struct gw_tls_creds *creds = load_creds(stem);
-    struct client_run cr = {.anchors = a, .server_name = name, .len = 6};
-    struct server_run sr;
-    run_connection(&cr, &sr, creds, NULL);
-    cr_assert_eq(cr.start_rc, 0);
-    if (cr.err == BR_ERR_OK) {
-        cr_assert(cr.echo_ok, "%s to %s: handshake passed, echo did not", stem, name);
-        cr_assert_eq(sr.err, BR_ERR_OK);
-    } else {
-        cr_assert_eq(cr.write_rc, -1);
-        cr_assert_eq(sr.got, 0, "%s to %s: no application byte crosses a refused handshake", stem,
-                     name);
+    size_t n = 0;
+    for (size_t i = 0; i < GW_ARRAY_SIZE(ip_cases); i++) {
+        if (ip_cases[i].check == check) {
+            expect_connection(&ip_cases[i].h);
+            n++;
+        }
     }
-    if (sni)
-        snprintf(sni, sni_cap, "%s", sr.sni);
-    gw_tls_creds_free(creds);
-    gw_tls_anchors_free(a);
-    return cr.err;
+    cr_assert_gt(n, 0);
 }
 
 Test(tls, ip_literal_matches_an_ip_san_and_sends_no_sni, .timeout = 60)
 {
-    char sni[256];
-    int e = ip_connection("ip-only", TLS_DATA "ca.pem", "127.0.0.1", sni, sizeof sni);
-    cr_assert_eq(e, BR_ERR_OK, "127.0.0.1 vs IP:127.0.0.1: %s", gw_tls_strerror(e));
-    cr_assert_str_eq(sni, "", "RFC 6066 §3: no IP address in SNI");
-
-    e = ip_connection("ip-only", TLS_DATA "ca.pem", "::1", sni, sizeof sni);
-    cr_assert_eq(e, BR_ERR_OK, "::1 vs IP:::1: %s", gw_tls_strerror(e));
-    cr_assert_str_eq(sni, "");
-    e = ip_connection("ip-only", TLS_DATA "ca.pem", "0:0:0:0:0:0:0:1", NULL, 0);
-    cr_assert_eq(e, BR_ERR_OK, "any spelling of the address: %s", gw_tls_strerror(e));
-    e = ip_connection("ip-only", TLS_DATA "ca.pem", "[::1]", NULL, 0);
-    cr_assert_eq(e, BR_ERR_OK, "bracketed as in a URL: %s", gw_tls_strerror(e));
-
-    /* The usual test leaf: DNS:localhost plus IP:127.0.0.1, with RSA as well as EC. */
-    e = ip_connection("server", TLS_DATA "ca.pem", "127.0.0.1", sni, sizeof sni);
-    cr_assert_eq(e, BR_ERR_OK, "%s", gw_tls_strerror(e));
-    cr_assert_str_eq(sni, "");
-    e = ip_connection("server-rsa", TLS_DATA "ca.pem", "127.0.0.1", NULL, 0);
-    cr_assert_eq(e, BR_ERR_OK, "%s", gw_tls_strerror(e));
+    expect_ip_handshakes(IP_SAN_MATCHES);
 }
 
 Test(tls, ip_literal_not_in_the_san_is_refused, .timeout = 60)
 {
-    static const char *const others[] = {"10.0.0.5", "127.0.0.2", "::2", "::ffff:127.0.0.1"};
-    for (size_t i = 0; i < GW_ARRAY_SIZE(others); i++) {
-        int e = ip_connection("ip-only", TLS_DATA "ca.pem", others[i], NULL, 0);
-        cr_assert_eq(e, BR_ERR_X509_BAD_SERVER_NAME, "%s: got %d (%s)", others[i], e,
-                     gw_tls_strerror(e));
-    }
-    int e = ip_connection("server", TLS_DATA "ca.pem", "::1", NULL, 0);
-    cr_assert_eq(e, BR_ERR_X509_BAD_SERVER_NAME, "server.pem has no IP:::1: %d (%s)", e,
-                 gw_tls_strerror(e));
+    expect_ip_handshakes(IP_NOT_IN_SAN);
 }
 
 Test(tls, ip_literal_never_matches_dns_names_or_the_common_name, .timeout = 60)
 {
-    /* dNSName "127.0.0.1" and CN=127.0.0.1: a name that only looks like the address. */
-    int e = ip_connection("dns-lookalike", TLS_DATA "ca.pem", "127.0.0.1", NULL, 0);
-    cr_assert_eq(e, BR_ERR_X509_BAD_SERVER_NAME, "got %d (%s)", e, gw_tls_strerror(e));
-    e = ip_connection("wrong-host", TLS_DATA "ca.pem", "127.0.0.1", NULL, 0);
-    cr_assert_eq(e, BR_ERR_X509_BAD_SERVER_NAME, "got %d (%s)", e, gw_tls_strerror(e));
-    /* And the reverse: an IP SAN is no DNS name, so "localhost" finds nothing in ip-only. */
-    e = ip_connection("ip-only", TLS_DATA "ca.pem", "localhost", NULL, 0);
-    cr_assert_eq(e, BR_ERR_X509_BAD_SERVER_NAME, "got %d (%s)", e, gw_tls_strerror(e));
+    expect_ip_handshakes(IP_NOT_A_DNS_NAME);
 }
 
 Test(tls, ip_literal_still_needs_a_trusted_chain, .timeout = 30)
 {
-    int e = ip_connection("ip-only", TLS_DATA "other-ca.pem", "127.0.0.1", NULL, 0);
-    cr_assert_eq(e, BR_ERR_X509_NOT_TRUSTED, "got %d (%s)", e, gw_tls_strerror(e));
+    expect_handshake_to("other-ca.pem", "ip-only", "127.0.0.1", 6, UNTRUSTED, "");
 }
 
 /*
@@ -695,58 +692,40 @@ Test(tls, client_session_is_false_before_the_handshake)
     gw_tls_anchors_free(a);
 }
 
+/* The same client connects twice, offering the first session the second time. */
+static void connect_twice(struct gw_tls_session_cache *cache, struct client_run *first,
+                          struct client_run *second, struct server_run *sr)
+{
+    static const struct handshake h = {"ca.pem", "server", "localhost", 8, ACCEPTED, "localhost"};
+    connect_once(&h, cache, NULL, first, sr);
+    expect_handshake(&h, first, sr);
+    connect_once(&h, cache, &first->session, second, sr);
+    expect_handshake(&h, second, sr);
+}
+
 Test(tls, session_resumes_with_a_server_cache, .timeout = 30)
 {
-    struct gw_tls_anchors *a = load_anchors(TLS_DATA "ca.pem");
-    struct gw_tls_creds *creds = load_creds("server");
     struct gw_tls_session_cache *cache = malloc(sizeof *cache);
     cr_assert_not_null(cache);
     gw_tls_session_cache_init(cache);
-
-    struct client_run first = {.anchors = a, .server_name = "localhost", .len = 8};
+    struct client_run first, second;
     struct server_run sr;
-    run_connection(&first, &sr, creds, cache);
-    cr_assert(first.echo_ok, "client error: %s", gw_tls_strerror(first.err));
-    cr_assert(first.have_session);
-    cr_assert_eq(first.session.session_id_len, 32);
-
-    struct client_run second = {
-        .anchors = a, .server_name = "localhost", .resume = &first.session, .len = 8};
-    run_connection(&second, &sr, creds, cache);
-    cr_assert(second.echo_ok, "client error: %s", gw_tls_strerror(second.err));
-    cr_assert(second.have_session);
+    connect_twice(cache, &first, &second, &sr);
     /* A declined resumption would carry a fresh random session ID and master secret. */
-    cr_assert_eq(second.session.session_id_len, 32);
     cr_assert_arr_eq(second.session.session_id, first.session.session_id, 32);
     cr_assert_arr_eq(second.session.master_secret, first.session.master_secret, 48);
     cr_assert_arr_eq(sr.session.session_id, first.session.session_id, 32,
                      "the server resumed the cached session");
-
     free(cache);
-    gw_tls_creds_free(creds);
-    gw_tls_anchors_free(a);
 }
 
 Test(tls, session_is_not_resumed_without_a_server_cache, .timeout = 30)
 {
-    struct gw_tls_anchors *a = load_anchors(TLS_DATA "ca.pem");
-    struct gw_tls_creds *creds = load_creds("server");
-
-    struct client_run first = {.anchors = a, .server_name = "localhost", .len = 8};
+    struct client_run first, second;
     struct server_run sr;
-    run_connection(&first, &sr, creds, NULL);
-    cr_assert(first.have_session);
-
-    struct client_run second = {
-        .anchors = a, .server_name = "localhost", .resume = &first.session, .len = 8};
-    run_connection(&second, &sr, creds, NULL);
-    cr_assert(second.echo_ok, "client error: %s", gw_tls_strerror(second.err));
-    cr_assert(second.have_session);
+    connect_twice(NULL, &first, &second, &sr);
     cr_assert_neq(memcmp(second.session.session_id, first.session.session_id, 32), 0,
                   "the server ran a full handshake with a new session");
-
-    gw_tls_creds_free(creds);
-    gw_tls_anchors_free(a);
 }
 
 Test(tls, connection_objects_fit_the_pool_budget)
