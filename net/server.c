@@ -450,9 +450,10 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
                        "The model parameter is not a valid JSON string.");
         return;
     }
-    r->model_asked = bounded_name(&r->arena, name, (size_t)nlen);
     r->model = gw_config_find_model(r->snap, gw_span_make(name, (size_t)nlen));
     if (!r->model) {
+        /* Only an unknown name needs keeping: a known one is logged as configured. */
+        r->model_asked = bounded_name(&r->arena, name, (size_t)nlen);
         gw__resp_error(w, c, 404, "invalid_request_error", "model_not_found", "model",
                        "The model `%s` does not exist or you do not have access to it.",
                        r->model_asked ? r->model_asked : "");
