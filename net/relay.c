@@ -35,6 +35,7 @@
 #include "net/http1.h"
 #include "core/sse.h"
 #include "net/worker.h"
+#include "providers/oai.h"
 
 #define RESP_HEAD_MAX 65536
 #define RESP_MAX_HEADERS 100
@@ -370,7 +371,9 @@ static int body_out(struct gw_worker *w, struct gw_client *c, const char *data, 
 
 static bool pass_header(struct gw_span name)
 {
-    static const char *const names[] = {"retry-after", "openai-processing-ms", "openai-version",
+    static const char *const names[] = {"retry-after",
+                                        "openai-processing-ms",
+                                        "openai-version",
                                         "x-ratelimit-limit-requests",
                                         "x-ratelimit-limit-tokens",
                                         "x-ratelimit-remaining-requests",
@@ -407,13 +410,13 @@ static int on_resp_head(struct gw_worker *w, struct gw_client *c, const struct g
             if ((unsigned char)ctype[i] < 0x20)
                 ctype[i] = ' ';
     }
-    r->relay_sse = r->stream && h->status == 200 && strncasecmp(ctype, "text/event-stream", 17) == 0;
+    r->relay_sse =
+        r->stream && h->status == 200 && strncasecmp(ctype, "text/event-stream", 17) == 0;
     bool xstream = false;
     if (r->dialect) {
         /* A translated answer: a 2xx stream is translated event by event; any
          * other body is gathered whole and translated at its end. */
-        const char *sct = r->dialect->stream_ctype ? r->dialect->stream_ctype
-                                                    : "text/event-stream";
+        const char *sct = r->dialect->stream_ctype ? r->dialect->stream_ctype : "text/event-stream";
         xstream = r->stream && h->status == 200 && strncasecmp(ctype, sct, strlen(sct)) == 0;
         r->relay_sse = false;
         r->xbuffer = !xstream;
@@ -635,7 +638,8 @@ static void xfinish_buffered(struct gw_worker *w, struct gw_client *c)
         xusage(r, &u);
         ctype = "application/json";
     } else {
-        if (r->dialect->translate_error(status, r->xerr_type, body, r->xlen, &r->arena, &out, &status) == 0)
+        if (r->dialect->translate_error(status, r->xerr_type, body, r->xlen, &r->arena, &out,
+                                        &status) == 0)
             ctype = "application/json";
     }
     r->relay_chunked_out = false;
@@ -708,19 +712,9 @@ static bool relay_abort(struct gw_worker *w, struct gw_client *c, enum gw_fail f
         memcpy(ev, "data: ", 6);
         struct gw_jw jw;
         gw_jw_init(&jw, ev + 6, sizeof(ev) - 6 - 2);
-        gw_jw_obj_begin(&jw);
-        gw_jw_key(&jw, "error");
-        gw_jw_obj_begin(&jw);
-        gw_jw_key(&jw, "message");
-        gw_jw_cstr(&jw, msg);
-        gw_jw_key(&jw, "type");
-        gw_jw_cstr(&jw, "server_error");
-        gw_jw_key(&jw, "param");
-        gw_jw_null(&jw);
-        gw_jw_key(&jw, "code");
-        gw_jw_cstr(&jw, gw_fail_code(f));
-        gw_jw_obj_end(&jw);
-        gw_jw_obj_end(&jw);
+        gw_oai_error_write(&jw, &(struct gw_oai_error){.message = gw_span_cstr(msg),
+                                                       .type = GW_SPAN_LIT("server_error"),
+                                                       .code = gw_fail_code(f)});
         GW_BUG_ON(jw.overflow);
         size_t n = 6 + jw.len;
         ev[n++] = '\n';

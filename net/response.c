@@ -18,6 +18,7 @@
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "net/worker.h"
+#include "providers/oai.h"
 
 static const char *status_reason(int status)
 {
@@ -148,22 +149,10 @@ void gw__resp_error(struct gw_worker *w, struct gw_client *c, int status, const 
     char body[sizeof(msg) * 6 + 256];
     struct gw_jw jw;
     gw_jw_init(&jw, body, sizeof(body));
-    gw_jw_obj_begin(&jw);
-    gw_jw_key(&jw, "error");
-    gw_jw_obj_begin(&jw);
-    gw_jw_key(&jw, "message");
-    gw_jw_cstr(&jw, msg);
-    gw_jw_key(&jw, "type");
-    gw_jw_cstr(&jw, type);
-    gw_jw_key(&jw, "param");
-    if (param)
-        gw_jw_cstr(&jw, param);
-    else
-        gw_jw_null(&jw);
-    gw_jw_key(&jw, "code");
-    gw_jw_cstr(&jw, code);
-    gw_jw_obj_end(&jw);
-    gw_jw_obj_end(&jw);
+    gw_oai_error_write(&jw, &(struct gw_oai_error){.message = gw_span_cstr(msg),
+                                                   .type = gw_span_cstr(type),
+                                                   .param = param,
+                                                   .code = code});
     GW_BUG_ON(jw.overflow);
     gw__resp_local(w, c, status, "application/json", body, jw.len, NULL);
 }
