@@ -82,9 +82,8 @@ Test(embed, float_and_null_options_are_the_defaults)
 {
     struct gw_embed_req r;
     struct gw_xlate_err e;
-    cr_assert_eq(parse("{\"input\":\"x\",\"encoding_format\":\"float\",\"dimensions\":null}", &r,
-                       &e),
-                 0);
+    cr_assert_eq(
+        parse("{\"input\":\"x\",\"encoding_format\":\"float\",\"dimensions\":null}", &r, &e), 0);
     cr_assert(!r.base64);
     cr_assert_eq(r.dimensions, -1);
 }
@@ -168,7 +167,13 @@ Test(embed, an_empty_vector_is_an_empty_value)
 
 Test(embed, vectors_that_are_not_arrays_of_numbers_are_refused)
 {
-    static const char *const bad[] = {"", "{}", "[\"0.1\"]", "[[1]]", "[1,", "[1] x", "[true]",
+    static const char *const bad[] = {"",
+                                      "{}",
+                                      "[\"0.1\"]",
+                                      "[[1]]",
+                                      "[1,",
+                                      "[1] x",
+                                      "[true]",
                                       ("[1e999999999999999999999999999999999999999999999999999999"
                                        "999999999]")};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -193,10 +198,10 @@ Test(embed, encoding_format_is_compared_unescaped)
 {
     struct gw_embed_req r;
     struct gw_xlate_err e;
-    cr_assert_eq(parse("{\"input\":\"x\",\"encoding_format\":\"b\\u0061se64\"}", &r, &e), 0,
-                 "%s", e.message);
+    cr_assert_eq(parse("{\"input\":\"x\",\"encoding_format\":\"b\\u0061se64\"}", &r, &e), 0, "%s",
+                 e.message);
     cr_assert(r.base64);
-    cr_assert_eq(parse("{\"input\":\"x\",\"encoding_format\":\"\\u0066loat\"}", &r, &e), 0,
-                 "%s", e.message);
+    cr_assert_eq(parse("{\"input\":\"x\",\"encoding_format\":\"\\u0066loat\"}", &r, &e), 0, "%s",
+                 e.message);
     cr_assert(!r.base64);
 }

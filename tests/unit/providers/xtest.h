@@ -310,6 +310,12 @@ static inline void xt_check_table(const struct gw_dialect *d, enum gw_provider_t
 
 /* The refusals only some dialects make (xt_check_openai_400's flags). */
 #define XT_REFUSES_BAD_ARGUMENTS 1u /* tool call arguments are parsed into an object */
+#define XT_PARSES_IMAGE_DATA 2u     /* data: image URLs are split into media type and base64 */
+#define XT_TAKES_IMAGE_URLS 4u      /* http(s) image URLs pass; any other scheme is refused */
+
+#define XT_IMAGE(url)                                                                              \
+    "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","                      \
+    "\"image_url\":{\"url\":\"" url "\"}}]}]}"
 
 struct xt_refusal {
     const char *body;  /* the whole request; NULL: XT_HI_HEAD, field, "}" */
@@ -344,6 +350,8 @@ static const struct xt_refusal xt_openai_refusals[] = {
     {XT_CALL("{\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
              "\"arguments\":\"[1]\"}}"),
      NULL, "messages", "arguments must be a JSON object", XT_REFUSES_BAD_ARGUMENTS},
+    {XT_IMAGE("data:image/png,abc"), NULL, "messages", "base64", XT_PARSES_IMAGE_DATA},
+    {XT_IMAGE("ftp://x/a.png"), NULL, "messages", "http(s) or data:", XT_TAKES_IMAGE_URLS},
     {NULL, "\"max_tokens\":1.5", "max_tokens", "positive integer", 0},
     {NULL, "\"max_tokens\":0", "max_tokens", "positive integer", 0},
     {NULL, "\"max_completion_tokens\":0", "max_completion_tokens", "positive integer", 0},
