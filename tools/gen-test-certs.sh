@@ -1,7 +1,11 @@
 #!/bin/sh
 # tools/gen-test-certs.sh — (re)generates the TEST-ONLY PKI in tests/data/tls/.
 #
-# Usage: tools/gen-test-certs.sh [outdir]     (default: tests/data/tls next to this script)
+# Usage: tools/gen-test-certs.sh [--ip-leaves] [outdir]
+#                                   (default outdir: tests/data/tls next to this script)
+#
+# --ip-leaves keeps the CA in outdir and (re)writes only the two IP-literal
+# leaves, signed by it, so the other committed files stay as they are.
 #
 # Everything it writes is committed so tests never need openssl at run time. The
 # keys are public by construction: never use them outside tests.
@@ -15,6 +19,11 @@
 #   wrong-host.pem, wrong-host.key  leaf for DNS:not-localhost.example only, signed by ca;
 #                                   key in SEC1 ("EC PRIVATE KEY")
 #   other-ca.pem                    an unrelated CA (RSA 2048) that signed none of the above
+#   ip-only.pem, ip-only.key        leaf for IP:127.0.0.1 and IP:::1, no dNSName, EC P-256,
+#                                   signed by ca (an upstream named by an IP literal)
+#   dns-lookalike.pem, .key         leaf for DNS:127.0.0.1 only, CN 127.0.0.1, EC P-256,
+#                                   signed by ca (an IP written as a DNS name, which must
+#                                   not match an IP literal)
 #
 # Every certificate uses SHA-256 signatures and X.509 v3 extensions that BearSSL's
 # minimal validator understands (it refuses unknown critical extensions). Each
@@ -22,6 +31,11 @@
 # anchor.
 set -eu
 
+ip_only=false
+if [ "${1:-}" = --ip-leaves ]; then
+    ip_only=true
+    shift
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-"$here/../tests/data/tls"}
 mkdir -p "$out"
@@ -116,8 +130,26 @@ leaf()
 ec='-algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve'
 rsa='-algorithm RSA -pkeyopt rsa_keygen_bits:2048'
 
+# The IP-literal leaves, signed by whatever ca.pem/ca.key are in $tmp.
+ip_leaves()
+{
+    leaf ip-only "Conduit IP test" "IP:127.0.0.1, IP:::1" digitalSignature "$ec"
+    leaf dns-lookalike 127.0.0.1 "DNS:127.0.0.1" digitalSignature "$ec"
+}
+
+if $ip_only; then
+    cp "$out/ca.pem" "$out/ca.key" "$tmp/"
+    ip_leaves
+    cp "$tmp/ip-only.pem" "$tmp/ip-only.key" "$tmp/dns-lookalike.pem" "$tmp/dns-lookalike.key" \
+        "$out/"
+    chmod 644 "$out"/ip-only.* "$out"/dns-lookalike.*
+    echo "IP test leaves written to $out"
+    exit 0
+fi
+
 self_signed_ca ca "Conduit test CA" "$ec"
 self_signed_ca other-ca "Conduit unrelated test CA" "$rsa"
+ip_leaves
 leaf server localhost "DNS:localhost, IP:127.0.0.1" digitalSignature "$ec"
 leaf server-rsa localhost "DNS:localhost, IP:127.0.0.1" "digitalSignature, keyEncipherment" "$rsa"
 leaf wrong-host not-localhost.example "DNS:not-localhost.example" digitalSignature "$ec"
@@ -130,7 +162,8 @@ openssl ec -in "$tmp/wrong-host.key" -out "$tmp/wrong-host.trad" 2>/dev/null
 mv "$tmp/wrong-host.trad" "$tmp/wrong-host.key"
 
 for f in ca.pem ca.key server.pem server.key server-rsa.pem server-rsa.key \
-    wrong-host.pem wrong-host.key other-ca.pem; do
+    wrong-host.pem wrong-host.key other-ca.pem ip-only.pem ip-only.key dns-lookalike.pem \
+    dns-lookalike.key; do
     cp "$tmp/$f" "$out/$f"
 done
 chmod 644 "$out"/*.pem "$out"/*.key
