@@ -574,13 +574,16 @@ Test(oai_stream, a_100_kb_content_grows_the_chunk_and_comes_out_whole)
     free(content);
 }
 
-Test(oai_stream, escaping_that_doubles_copied_text_still_fits)
+/*
+ * n bytes of `byte` as a tool call's text arguments: one chunk is written,
+ * valid JSON, whose arguments are n times `esc` and then the closing quote.
+ */
+static void expect_args_escaped(char byte, size_t n, const char *esc)
 {
-    /* Tool-call arguments as text: each '"' becomes \" (the begin's "may double"). */
-    size_t n = 50000;
+    size_t el = strlen(esc);
     char *args = malloc(n);
     cr_assert_not_null(args);
-    memset(args, '"', n);
+    memset(args, byte, n);
     struct gw_oai_call c = {.index = 0, .args = gw_span_make(args, n), .args_text = true};
     cr_assert_eq(gw_oai_chunk_tool_call(&o, &sink, 0, &c), 0);
     cr_assert_eq(out.writes, 1);
@@ -589,28 +592,21 @@ Test(oai_stream, escaping_that_doubles_copied_text_still_fits)
     cr_assert_not_null(a);
     a += 13;
     for (size_t i = 0; i < n; i++)
-        cr_assert(a[2 * i] == '\\' && a[2 * i + 1] == '"', "at %zu", i);
-    cr_assert_eq(a[2 * n], '"');
+        cr_assert(memcmp(a + el * i, esc, el) == 0, "%s at %zu", esc, i);
+    cr_assert_eq(a[el * n], '"');
     free(args);
+}
+
+Test(oai_stream, escaping_that_doubles_copied_text_still_fits)
+{
+    /* Tool-call arguments as text: each '"' becomes \" (the begin's "may double"). */
+    expect_args_escaped('"', 50000, "\\\"");
 }
 
 Test(oai_stream, control_bytes_in_text_fields_take_six_each_and_still_fit)
 {
     /* A control byte is written \u0001: six bytes for one (fuzz_oai finding). */
-    size_t n = 3000;
-    char *args = malloc(n);
-    cr_assert_not_null(args);
-    memset(args, 0x01, n);
-    struct gw_oai_call c = {.index = 0, .args = gw_span_make(args, n), .args_text = true};
-    cr_assert_eq(gw_oai_chunk_tool_call(&o, &sink, 0, &c), 0);
-    cr_assert_eq(out.writes, 1);
-    cr_assert(gw_json_validate(out.p + 6, out.n - 8));
-    const char *a = memmem(out.p, out.n, "\"arguments\":\"", 13);
-    cr_assert_not_null(a);
-    a += 13;
-    for (size_t i = 0; i < n; i++)
-        cr_assert(memcmp(a + 6 * i, "\\u0001", 6) == 0, "at %zu", i);
-    free(args);
+    expect_args_escaped(0x01, 3000, "\\u0001");
 }
 
 Test(oai_stream, an_exhausted_arena_gives_minus_one_not_a_crash)
