@@ -730,7 +730,7 @@ Test(tls, session_is_not_resumed_without_a_server_cache, .timeout = 30)
 
 Test(tls, connection_objects_fit_the_pool_budget)
 {
-    /* STYLE §10 sizes upstream pools from ~33 KB of engine buffer per connection. */
+    /* Upstream pools are sized from ~33 KB of engine buffer per connection. */
     cr_log_info("sizeof(struct gw_tls_client) = %zu, sizeof(struct gw_tls_server) = %zu",
                 sizeof(struct gw_tls_client), sizeof(struct gw_tls_server));
     cr_assert_lt(sizeof(struct gw_tls_client), BR_SSL_BUFSIZE_BIDI + 16384);
