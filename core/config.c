@@ -40,6 +40,7 @@
 
 #include <yaml.h>
 
+#include "core/accounts.h"
 #include "core/common.h"
 #include "core/config.h"
 
@@ -50,6 +51,7 @@
 #define CFG_PATH_MAX 160      /* "providers[12].pool.idle_timeout", unknown keys cut to 64 */
 #define CFG_INDEX_PATH_MAX 40 /* "providers[<20 digits>]" */
 #define CFG_DEFAULT_LISTEN "127.0.0.1:8000"
+#define CFG_DEFAULT_ADMIN_LISTEN "127.0.0.1:8001"
 #define CFG_DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 #define CFG_MAX_WORKERS 1024
 
@@ -399,6 +401,7 @@ enum field_kind {
     FK_SIZE32,  /* uint32_t bytes from a size, in [min, max] */
     FK_SIZE64,  /* uint64_t bytes from a size, in [min, max] */
     FK_PTYPE,   /* enum gw_provider_type from its name */
+    FK_PRICE,   /* double, USD per 1M tokens: a finite number from 0 to 1e6 */
     FK_NODE,    /* const yaml_node_t *, kept for the caller to walk */
     FK_MAP,     /* a nested mapping whose fields (sub) write into the same struct */
     FK_COUNT
@@ -500,6 +503,36 @@ static const struct field model_fields[] = {
     [MF_MODEL] = FIELD("model", FK_STR, struct model_raw, model, 0, 0),
 };
 
+enum { STF_URL = 0 };
+static const struct field store_fields[] = {
+    [STF_URL] = FIELD("url", FK_STR, struct gw_store_config, url, 0, 0),
+    FIELD("flush_interval", FK_MS, struct gw_store_config, flush_interval_ms, 1, 60000),
+    FIELD("resync_interval", FK_MS, struct gw_store_config, resync_interval_ms, 100, UINT32_MAX),
+    FIELD("timeout", FK_MS, struct gw_store_config, timeout_ms, 10, 600000),
+    FIELD("log_dir", FK_STR, struct gw_store_config, log_dir, 0, 0),
+    FIELD("log_file_bytes", FK_SIZE64, struct gw_store_config, log_file_bytes, 65536,
+          1ull << 40),
+    FIELD("max_budgets", FK_U32, struct gw_store_config, max_budgets, 1, 1u << 24),
+    FIELD("default_max_tokens", FK_U32, struct gw_store_config, default_max_tokens, 0,
+          10000000),
+};
+
+enum { AF_LISTEN = 0, AF_MASTER_KEY };
+static const struct field admin_fields[] = {
+    [AF_LISTEN] = FIELD("listen", FK_STR, struct gw_admin_config, listen, 0, 0),
+    [AF_MASTER_KEY] = FIELD("master_key", FK_STR, struct gw_admin_config, master_key, 0, 0),
+};
+
+enum { PRF_MODEL = 0, PRF_INPUT, PRF_OUTPUT };
+static const struct field price_fields[] = {
+    [PRF_MODEL] = FIELD("model", FK_STR, struct gw_price_override, model, 0, 0),
+    [PRF_INPUT] = FIELD("input", FK_PRICE, struct gw_price_override, input, 0, 0),
+    [PRF_OUTPUT] = FIELD("output", FK_PRICE, struct gw_price_override, output, 0, 0),
+    FIELD("cached_input", FK_PRICE, struct gw_price_override, cached_input, 0, 0),
+    FIELD("cache_write", FK_PRICE, struct gw_price_override, cache_write, 0, 0),
+    FIELD("embedding", FK_PRICE, struct gw_price_override, embedding, 0, 0),
+};
+
 enum { KF_NAME = 0, KF_KEY };
 static const struct field key_fields[] = {
     [KF_NAME] = FIELD("name", FK_STR, struct gw_key, name, 0, 0),
@@ -512,6 +545,9 @@ struct top_nodes {
     const yaml_node_t *providers;
     const yaml_node_t *models;
     const yaml_node_t *keys;
+    const yaml_node_t *store;
+    const yaml_node_t *admin;
+    const yaml_node_t *prices;
 };
 
 static const struct field top_fields[] = {
@@ -519,6 +555,9 @@ static const struct field top_fields[] = {
     FIELD("providers", FK_NODE, struct top_nodes, providers, 0, 0),
     FIELD("models", FK_NODE, struct top_nodes, models, 0, 0),
     FIELD("keys", FK_NODE, struct top_nodes, keys, 0, 0),
+    FIELD("store", FK_NODE, struct top_nodes, store, 0, 0),
+    FIELD("admin", FK_NODE, struct top_nodes, admin, 0, 0),
+    FIELD("prices", FK_NODE, struct top_nodes, prices, 0, 0),
 };
 
 static int parse_uint(const char *s, uint64_t *v)
@@ -606,6 +645,17 @@ static int set_field(struct loader *ld, const struct field *f, const yaml_node_t
         else
             *(uint64_t *)dst = u;
         return 0;
+    case FK_PRICE: {
+        char *end = NULL;
+        errno = 0;
+        double d = strtod(s, &end);
+        if (!*s || *end || errno || !(d >= 0.0 && d <= 1e6))
+            return fail(ld, line, key,
+                        "must be a price in USD per 1M tokens, from 0 to 1000000, not \"%s\"",
+                        what);
+        *(double *)dst = d;
+        return 0;
+    }
     case FK_PTYPE:
         for (size_t t = 0; t < GW_ARRAY_SIZE(ptypes); t++) {
             if (!strcmp(s, ptypes[t].name)) {
@@ -907,6 +957,22 @@ static int check_head_value(struct loader *ld, const yaml_node_t *node, const ya
 
 /* ---- sections ---- */
 
+/* A listen address "host:port", resolved into ss/len. */
+static int parse_listen(struct loader *ld, const char *listen, unsigned long line, const char *key,
+                        struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct hostport hp;
+    const char *why = split_hostport(listen, strlen(listen), &hp);
+    if (!why && !hp.has_port)
+        why = "missing port";
+    if (why)
+        return fail(ld, line, key, "%s (expected host:port, e.g. 127.0.0.1:8000)", why);
+    char *host = host_dup(ld, &hp);
+    if (!host)
+        return fail_oom(ld);
+    return resolve(ld, line, key, host, hp.bracketed, (uint16_t)hp.port, ss, len);
+}
+
 static int load_server(struct loader *ld, const yaml_node_t *node)
 {
     struct gw_server_config *s = &ld->cfg->server;
@@ -922,18 +988,8 @@ static int load_server(struct loader *ld, const yaml_node_t *node)
 
     if (!s->listen)
         s->listen = CFG_DEFAULT_LISTEN;
-    unsigned long line = node_line(seen[SF_LISTEN]);
-    struct hostport hp;
-    const char *why = split_hostport(s->listen, strlen(s->listen), &hp);
-    if (!why && !hp.has_port)
-        why = "missing port";
-    if (why)
-        return fail(ld, line, "server.listen", "%s (expected host:port, e.g. 127.0.0.1:8000)", why);
-    char *host = host_dup(ld, &hp);
-    if (!host)
-        return fail_oom(ld);
-    if (resolve(ld, line, "server.listen", host, hp.bracketed, (uint16_t)hp.port, &s->listen_addr,
-                &s->listen_addrlen) < 0)
+    if (parse_listen(ld, s->listen, node_line(seen[SF_LISTEN]), "server.listen", &s->listen_addr,
+                     &s->listen_addrlen) < 0)
         return -1;
 
     if (s->workers == 0) {
@@ -1432,6 +1488,154 @@ static int load_keys(struct loader *ld, const yaml_node_t *list)
     return 0;
 }
 
+/* A mapping section (store:, admin:) walked into `base`; null or absent = defaults. */
+static int load_mapping_section(struct loader *ld, const yaml_node_t *node, const char *name,
+                                const struct field *fields, size_t nfields, void *base,
+                                const yaml_node_t **seen)
+{
+    if (!node || is_null(node))
+        return 0;
+    if (node->type != YAML_MAPPING_NODE)
+        return fail(ld, node_line(node), name, "must be a mapping, not %s", node_kind(node));
+    return walk_mapping(ld, node, name, fields, nfields, base, seen);
+}
+
+static bool has_scheme(const char *url, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    return !strncmp(url, scheme, n);
+}
+
+/* The config file's folder, with a trailing '/', or "" when it has none. */
+static const char *config_dir(struct loader *ld)
+{
+    const char *slash = strrchr(ld->name, '/');
+    if (!slash)
+        return "";
+    return gw_arena_strndup(&ld->cfg->arena, ld->name, (size_t)(slash - ld->name) + 1);
+}
+
+static int load_store(struct loader *ld, const yaml_node_t *node)
+{
+    struct gw_store_config *st = &ld->cfg->store;
+    const yaml_node_t *seen[CFG_MAX_FIELDS] = {0};
+    if (load_mapping_section(ld, node, "store", store_fields, GW_ARRAY_SIZE(store_fields), st,
+                             seen) < 0)
+        return -1;
+    if (!st->url[0])
+        return 0;
+    const char *dir = config_dir(ld);
+    if (!dir)
+        return fail_oom(ld);
+    if (has_scheme(st->url, "sqlite:")) {
+        const char *path = st->url + 7;
+        if (!strncmp(path, "//", 2))
+            path += 2;
+        if (!*path)
+            return fail(ld, node_line(seen[STF_URL]), "store.url",
+                        "names no database file (use sqlite:conduit.db)");
+        /* A relative file is next to the config file, wherever conduit was started. */
+        if (strcmp(path, ":memory:") != 0 && path[0] != '/') {
+            size_t n = strlen(dir) + strlen(path) + 8;
+            char *u = gw_arena_alloc(&ld->cfg->arena, n);
+            if (!u)
+                return fail_oom(ld);
+            snprintf(u, n, "sqlite:%s%s", dir, path);
+            st->url = u;
+            path = u + 7;
+        }
+        if (!st->log_dir[0]) {
+            size_t n = strlen(path) + 8;
+            char *d = gw_arena_alloc(&ld->cfg->arena, n);
+            if (!d)
+                return fail_oom(ld);
+            snprintf(d, n, "%s.usage", strcmp(path, ":memory:") ? path : "conduit-memory");
+            st->log_dir = d;
+        }
+    } else if (has_scheme(st->url, "postgres://") || has_scheme(st->url, "postgresql://")) {
+        if (!st->log_dir[0]) {
+            size_t n = strlen(dir) + 16;
+            char *d = gw_arena_alloc(&ld->cfg->arena, n);
+            if (!d)
+                return fail_oom(ld);
+            snprintf(d, n, "%sconduit-usage", dir);
+            st->log_dir = d;
+        }
+    } else {
+        return fail(ld, node_line(seen[STF_URL]), "store.url",
+                    "must start with sqlite: or postgres:// (or postgresql://)");
+    }
+    if (st->log_dir[0] != '/' && strncmp(st->log_dir, dir, strlen(dir)) != 0) {
+        size_t n = strlen(dir) + strlen(st->log_dir) + 1;
+        char *d = gw_arena_alloc(&ld->cfg->arena, n);
+        if (!d)
+            return fail_oom(ld);
+        snprintf(d, n, "%s%s", dir, st->log_dir);
+        st->log_dir = d;
+    }
+    return 0;
+}
+
+static int load_admin(struct loader *ld, const yaml_node_t *node)
+{
+    struct gw_admin_config *ad = &ld->cfg->admin;
+    const yaml_node_t *seen[CFG_MAX_FIELDS] = {0};
+    if (load_mapping_section(ld, node, "admin", admin_fields, GW_ARRAY_SIZE(admin_fields), ad,
+                             seen) < 0)
+        return -1;
+    if (ad->master_key[0] && strlen(ad->master_key) < 16)
+        return fail(ld, node_line(seen[AF_MASTER_KEY]), "admin.master_key",
+                    "is shorter than 16 characters: use a long random secret");
+    return parse_listen(ld, ad->listen, seen[AF_LISTEN] ? node_line(seen[AF_LISTEN]) : 0,
+                        "admin.listen", &ad->listen_addr, &ad->listen_addrlen);
+}
+
+static int load_prices(struct loader *ld, const yaml_node_t *list)
+{
+    struct gw_config *cfg = ld->cfg;
+    size_t n;
+    if (section_list(ld, list, "prices", &n) < 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    cfg->prices = gw_arena_zalloc(&cfg->arena, n * sizeof(*cfg->prices));
+    if (!cfg->prices)
+        return fail_oom(ld);
+    for (size_t i = 0; i < n; i++) {
+        char path[CFG_INDEX_PATH_MAX];
+        char key[CFG_PATH_MAX];
+        snprintf(path, sizeof(path), "prices[%zu]", i);
+        const yaml_node_t *node = list_item(ld, list, i, path);
+        if (!node)
+            return -1;
+        struct gw_price_override *p = &cfg->prices[i];
+        p->cached_input = p->cache_write = p->embedding = -1.0;
+        const yaml_node_t *seen[CFG_MAX_FIELDS] = {0};
+        if (walk_mapping(ld, node, path, price_fields, GW_ARRAY_SIZE(price_fields), p, seen) < 0)
+            return -1;
+        static const int required[] = {PRF_MODEL, PRF_INPUT, PRF_OUTPUT};
+        for (size_t r = 0; r < GW_ARRAY_SIZE(required); r++) {
+            if (!present(seen[required[r]])) {
+                snprintf(key, sizeof(key), "%s.%s", path, price_fields[required[r]].key);
+                return fail(ld, node_line(node), key, "is required");
+            }
+        }
+        if (!p->model[0]) {
+            snprintf(key, sizeof(key), "%s.model", path);
+            return fail(ld, node_line(seen[PRF_MODEL]), key, "must not be empty");
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(cfg->prices[j].model, p->model)) {
+                snprintf(key, sizeof(key), "%s.model", path);
+                return fail(ld, node_line(seen[PRF_MODEL]), key,
+                            "duplicate price for \"%s\" (also prices[%zu])", p->model, j);
+            }
+        }
+        cfg->nprices = i + 1;
+    }
+    return 0;
+}
+
 static int prepare_providers(struct loader *ld)
 {
     struct gw_config *cfg = ld->cfg;
@@ -1466,6 +1670,21 @@ static void set_server_defaults(struct gw_server_config *s)
     s->max_sse_event_bytes = 1u << 20;
     s->access_log = true;
     s->metrics_require_key = false;
+}
+
+static void set_store_defaults(struct gw_config *cfg)
+{
+    struct gw_store_config *st = &cfg->store;
+    st->url = "";
+    st->flush_interval_ms = 200;
+    st->resync_interval_ms = 30000;
+    st->timeout_ms = 5000;
+    st->log_dir = "";
+    st->log_file_bytes = 64ull << 20;
+    st->max_budgets = 65536;
+    st->default_max_tokens = 4096;
+    cfg->admin.listen = CFG_DEFAULT_ADMIN_LISTEN;
+    cfg->admin.master_key = "";
 }
 
 /* The line of a byte offset, for reader errors that carry only an offset. */
@@ -1510,7 +1729,9 @@ static int build(struct loader *ld)
             return -1;
     }
     if (load_server(ld, top.server) < 0 || load_providers(ld, top.providers) < 0 ||
-        load_models(ld, top.models) < 0 || load_keys(ld, top.keys) < 0)
+        load_models(ld, top.models) < 0 || load_keys(ld, top.keys) < 0 ||
+        load_store(ld, top.store) < 0 || load_admin(ld, top.admin) < 0 ||
+        load_prices(ld, top.prices) < 0)
         return -1;
     return prepare_providers(ld);
 }
@@ -1536,6 +1757,8 @@ int gw_config_load_buffer(const char *name, const char *buf, size_t len, struct 
     gw_arena_init(&cfg->arena, CFG_ARENA_CHUNK, 0);
     ld.cfg = cfg;
     set_server_defaults(&cfg->server);
+    set_store_defaults(cfg);
+    cfg->_refs = 1;
     cfg->path = gw_arena_strdup(&cfg->arena, ld.name);
     if (!cfg->path) {
         fail_oom(&ld);
@@ -1648,10 +1871,50 @@ out:
     return rc;
 }
 
+void gw_config_set_accounts(struct gw_config *cfg, struct gw_accounts *accounts)
+{
+    if (accounts)
+        gw_accounts_ref(accounts);
+    gw_accounts_unref(cfg->accounts);
+    cfg->accounts = accounts;
+}
+
+struct gw_config *gw_config_derive(struct gw_config *cfg, struct gw_accounts *accounts)
+{
+    struct gw_config *base = cfg->_base ? cfg->_base : cfg;
+    struct gw_config *d = malloc(sizeof(*d));
+    if (!d)
+        return NULL;
+    /* Everything but the accounts points into the base's arena, which lives
+     * as long as a derived snapshot holds it (_refs). */
+    *d = *base;
+    d->generation = 0;
+    d->_base = base;
+    d->_refs = 0;
+    d->accounts = NULL;
+    memset(&d->arena, 0, sizeof(d->arena));
+    base->_refs++;
+    gw_config_set_accounts(d, accounts);
+    return d;
+}
+
 void gw_config_free(struct gw_config *cfg)
 {
     if (!cfg)
         return;
+    gw_accounts_unref(cfg->accounts);
+    cfg->accounts = NULL;
+    if (cfg->_base) {
+        struct gw_config *base = cfg->_base;
+        free(cfg);
+        gw_config_free(base);
+        return;
+    }
+    /* A loaded snapshot goes when its own reference and every derived one are gone. */
+    if (cfg->_refs > 1) {
+        cfg->_refs--;
+        return;
+    }
     if (cfg->_provider_release)
         for (size_t i = cfg->_nprepared; i-- > 0;)
             cfg->_provider_release(&cfg->providers[i]);
@@ -1662,7 +1925,7 @@ void gw_config_free(struct gw_config *cfg)
 size_t gw_config_warnings(const struct gw_config *cfg, const char **out, size_t max)
 {
     size_t n = 0;
-    if (cfg->nkeys == 0 && n++ < max)
+    if (cfg->nkeys == 0 && !cfg->store.url[0] && n++ < max)
         out[n - 1] = "no keys configured: every API request will be answered 401 (add one under "
                      "keys:)";
     if (cfg->nmodels == 0 && n++ < max)

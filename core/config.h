@@ -120,10 +120,51 @@ struct gw_server_config {
                                    * never need one (probes carry no key) */
 };
 
+/* store: — the key store and the usage log (README "Keys, teams and budgets"). */
+struct gw_store_config {
+    const char *url;             /* "sqlite:PATH" (relative to the config file's folder) or
+                                  * "postgres://…"; "" = no store (the keys: section only) */
+    uint32_t flush_interval_ms;  /* how often workers' usage records are inserted; 200 */
+    uint32_t resync_interval_ms; /* full reload of keys and spend from the database (the
+                                  * safety net under NOTIFY); default 30000 */
+    uint32_t timeout_ms;         /* one database call, at most; default 5000 */
+    const char *log_dir;         /* usage logs; "" = "<db file>.usage" (SQLite) or
+                                  * "conduit-usage" beside the config (PostgreSQL) */
+    uint64_t log_file_bytes;     /* a worker moves to a new log file past this; 64 MiB */
+    uint32_t max_budgets;        /* keys and teams with a budget (spend slots), restart
+                                  * only; default 65536 */
+    uint32_t default_max_tokens; /* output tokens reserved at admission for a request
+                                  * without max_tokens; default 4096 */
+};
+
+/* admin: — the admin API's own listener (README "Admin API"). */
+struct gw_admin_config {
+    const char *listen;                  /* default "127.0.0.1:8001" */
+    struct sockaddr_storage listen_addr; /* resolved */
+    socklen_t listen_addrlen;
+    const char *master_key;              /* "" = admin API off */
+};
+
+/* prices: — overrides of the shipped price table, USD per 1M tokens; < 0 = not set. */
+struct gw_price_override {
+    const char *model;
+    double input, output, cached_input, cache_write, embedding;
+};
+
+struct gw_accounts;
+
 struct gw_config {
     uint64_t generation; /* set by gw_rcu_publish_on_control */
     const char *path;    /* file it came from */
     struct gw_server_config server;
+    struct gw_store_config store;
+    struct gw_admin_config admin;
+    struct gw_price_override *prices;
+    size_t nprices;
+    /* keys, teams and prices (core/accounts.h): attached by the control thread
+     * before the snapshot is published (a reference it owns); NULL in a
+     * snapshot fresh from the loader */
+    struct gw_accounts *accounts;
     struct gw_provider *providers;
     size_t nproviders;
     struct gw_model *models;
@@ -138,6 +179,11 @@ struct gw_config {
     size_t _nprepared;
     /* private: the release hook in force at load time */
     void (*_provider_release)(struct gw_provider *p);
+    /* private: a derived snapshot (gw_config_derive) borrows everything but its
+     * accounts from _base; a base counts its own reference and its derived ones
+     * in _refs (control thread only) */
+    struct gw_config *_base;
+    unsigned _refs;
     struct gw_arena arena; /* owns everything above */
 };
 
@@ -180,8 +226,21 @@ int gw_config_load_file(const char *path, struct gw_config **out, struct gw_conf
 /* Same from memory; `name` stands for the file name in messages. */
 int gw_config_load_buffer(const char *name, const char *buf, size_t len, struct gw_config **out,
                           struct gw_config_error *err);
-/* Frees a snapshot whole (runs the release hook). NULL is ignored. */
+/*
+ * Drops a snapshot: a loaded one is freed whole (runs the release hook) once
+ * no derived snapshot borrows it; a derived one releases its accounts and
+ * its hold on the base. NULL is ignored.
+ */
 void gw_config_free(struct gw_config *cfg);
+/*
+ * A new snapshot equal to cfg but with `accounts` (a new reference is taken):
+ * how a change of keys, teams or prices is published without reading the file,
+ * resolving names or loading certificates again. Control thread. NULL on
+ * allocation failure.
+ */
+struct gw_config *gw_config_derive(struct gw_config *cfg, struct gw_accounts *accounts);
+/* Attaches accounts to a snapshot not yet published (takes a new reference). */
+void gw_config_set_accounts(struct gw_config *cfg, struct gw_accounts *accounts);
 
 /*
  * What a snapshot that loaded fine will still do wrong, one line each for a

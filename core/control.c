@@ -8,9 +8,11 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/accounts.h"
 #include "core/common.h"
 #include "core/config.h"
 #include "core/control.h"
@@ -67,13 +69,54 @@ int gw_control_reload(struct gw_control *ctl)
      * lines as at start), and publish it all the same, as the file says. */
     const char *warn[4];
     size_t nw = gw_config_warnings(cfg, warn, GW_ARRAY_SIZE(warn));
+    if (ctl->accounts_build) {
+        struct gw_accounts *acc = ctl->accounts_build(ctl->arg, cfg);
+        if (!acc && cur && cur->accounts) {
+            logline("warn", "keys and prices could not be rebuilt; the ones in force stay");
+            acc = cur->accounts;
+            gw_accounts_ref(acc);
+        }
+        if (!acc) {
+            logline("error", "config reload refused: keys and prices could not be built; keeping "
+                             "generation %llu",
+                    (unsigned long long)(cur ? cur->generation : 0));
+            gw_config_free(cfg);
+            return -1;
+        }
+        gw_config_set_accounts(cfg, acc);
+        gw_accounts_unref(acc);
+    }
     uint64_t gen = gw_rcu_publish_on_control(ctl->rcu, cfg);
+    if (ctl->published)
+        ctl->published(ctl->arg, cfg);
     if (ctl->wake_workers)
         ctl->wake_workers(ctl->arg);
     logline("info", "config loaded from %s: generation %llu, %zu providers, %zu models, %zu keys",
             ctl->path, (unsigned long long)gen, cfg->nproviders, cfg->nmodels, cfg->nkeys);
     for (size_t i = 0; i < nw && i < GW_ARRAY_SIZE(warn); i++)
         logline("warn", "%s: %s", ctl->path, warn[i]);
+    return 0;
+}
+
+int gw_control_refresh_accounts(struct gw_control *ctl)
+{
+    struct gw_config *cur = gw_rcu_current(ctl->rcu);
+    if (!ctl->accounts_build || !cur)
+        return -1;
+    struct gw_accounts *acc = ctl->accounts_build(ctl->arg, cur);
+    if (!acc)
+        return -1;
+    struct gw_config *d = gw_config_derive(cur, acc);
+    gw_accounts_unref(acc);
+    if (!d) {
+        logline("error", "keys not published: out of memory");
+        return -1;
+    }
+    gw_rcu_publish_on_control(ctl->rcu, d);
+    if (ctl->published)
+        ctl->published(ctl->arg, d);
+    if (ctl->wake_workers)
+        ctl->wake_workers(ctl->arg);
     return 0;
 }
 
@@ -110,6 +153,14 @@ int gw_control_run(struct gw_control *ctl)
 
     bool draining = false;
     uint64_t drain_deadline = 0, reload_at = 0;
+    /* The file may have been replaced between the first load and the watch above. */
+    struct stat st;
+    if (stat(ctl->path, &st) == 0 &&
+        ((unsigned long long)st.st_ino != ctl->loaded_ino ||
+         (unsigned long long)st.st_size != ctl->loaded_size ||
+         (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec !=
+             ctl->loaded_mtime_ns))
+        reload_at = mono_ms();
     int rc = 0;
     for (;;) {
         struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = ifd, .events = POLLIN}};
@@ -156,6 +207,10 @@ int gw_control_run(struct gw_control *ctl)
         if (reload_at && mono_ms() >= reload_at && !draining) {
             reload_at = 0;
             gw_control_reload(ctl);
+        } else if (!draining && ctl->accounts_dirty && ctl->accounts_dirty(ctl->arg)) {
+            /* A key, team or price changed (admin API, another instance), or the
+             * periodic resync is due: publish them without rereading the file. */
+            gw_control_refresh_accounts(ctl);
         }
         gw_rcu_reclaim_on_control(ctl->rcu);
         if (draining) {

@@ -21,6 +21,21 @@ struct gw_control {
     void *arg;                   /* for the callbacks */
     void (*wake_workers)(void *arg);  /* after publish and when draining starts */
     bool (*workers_done)(void *arg);  /* every worker has exited its loop */
+    /*
+     * Keys, teams and prices (core/accounts.h) for a snapshot: a new object
+     * with one reference, or NULL when they cannot be built now (the store is
+     * down): the accounts in force are kept. NULL callback: none are attached.
+     */
+    struct gw_accounts *(*accounts_build)(void *arg, const struct gw_config *cfg);
+    /* True (once) when the accounts should be rebuilt; may be NULL. */
+    bool (*accounts_dirty)(void *arg);
+    /* After each publish, with the accounts now in force; may be NULL. */
+    void (*published)(void *arg, struct gw_config *cfg);
+    /* The config file's identity when the first snapshot was read (st_ino,
+     * st_mtim, st_size from stat; all 0 if unknown): a file replaced before
+     * the watch was set up is reloaded at once, not missed. */
+    unsigned long long loaded_ino, loaded_size;
+    long long loaded_mtime_ns;
 };
 
 /*
@@ -33,5 +48,7 @@ int gw_control_run(struct gw_control *ctl);
 
 /* Loads `path` and publishes it; logs and keeps the old snapshot on error. 0 or -1. */
 int gw_control_reload(struct gw_control *ctl);
+/* Rebuilds the accounts and publishes them with the current config. 0 or -1 (old kept). */
+int gw_control_refresh_accounts(struct gw_control *ctl);
 
 #endif

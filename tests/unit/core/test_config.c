@@ -21,6 +21,7 @@
 
 #include <criterion/criterion.h>
 
+#include "core/accounts.h"
 #include "core/common.h"
 #include "core/config.h"
 
@@ -1571,4 +1572,131 @@ Test(config, metrics_require_key_is_a_server_boolean)
     cr_assert_str_eq(load_err("server:\n  metrics_require_key: sometimes\n"),
                      "t.yaml:2: server.metrics_require_key: must be true or false, not "
                      "\"sometimes\"");
+}
+
+Test(config, store_admin_and_prices_have_defaults)
+{
+    struct gw_config *cfg = load_ok("");
+    cr_assert_str_eq(cfg->store.url, "", "no store unless the file names one");
+    cr_assert_eq(cfg->store.flush_interval_ms, 200);
+    cr_assert_eq(cfg->store.resync_interval_ms, 30000);
+    cr_assert_eq(cfg->store.timeout_ms, 5000);
+    cr_assert_eq(cfg->store.log_file_bytes, 64ull << 20);
+    cr_assert_eq(cfg->store.max_budgets, 65536);
+    cr_assert_eq(cfg->store.default_max_tokens, 4096);
+    cr_assert_str_eq(cfg->admin.listen, "127.0.0.1:8001");
+    cr_assert_eq(port_of(&cfg->admin.listen_addr), 8001);
+    cr_assert_str_eq(cfg->admin.master_key, "", "admin API off without a master key");
+    cr_assert_eq(cfg->nprices, 0);
+    cr_assert_null(cfg->accounts, "the loader attaches no accounts: the control thread does");
+    gw_config_free(cfg);
+}
+
+Test(config, sqlite_store_is_next_to_the_config_file)
+{
+    struct gw_config *cfg = NULL;
+    struct gw_config_error err;
+    static const char y[] = "store:\n  url: \"sqlite:data/c.db\"\n  flush_interval: 50ms\n"
+                            "  log_file_bytes: 1MiB\n  max_budgets: 10\n";
+    cr_assert_eq(gw_config_load_buffer("/etc/conduit/c.yaml", y, sizeof(y) - 1, &cfg, &err), 0,
+                 "%s", err.message);
+    cr_assert_str_eq(cfg->store.url, "sqlite:/etc/conduit/data/c.db");
+    cr_assert_str_eq(cfg->store.log_dir, "/etc/conduit/data/c.db.usage");
+    cr_assert_eq(cfg->store.flush_interval_ms, 50);
+    cr_assert_eq(cfg->store.log_file_bytes, 1u << 20);
+    cr_assert_eq(cfg->store.max_budgets, 10);
+    gw_config_free(cfg);
+    /* An absolute file stays; "sqlite://" is the same scheme; PostgreSQL logs go beside the file. */
+    cfg = load_ok("store: {url: \"sqlite:///var/lib/c.db\"}\n");
+    cr_assert_str_eq(cfg->store.url, "sqlite:///var/lib/c.db");
+    cr_assert_str_eq(cfg->store.log_dir, "/var/lib/c.db.usage");
+    gw_config_free(cfg);
+    cfg = load_ok("store: {url: \"postgresql://u@127.0.0.1:5432/db\", log_dir: /srv/u}\n");
+    cr_assert_str_eq(cfg->store.log_dir, "/srv/u");
+    gw_config_free(cfg);
+}
+
+Test(config, prices_override_the_table)
+{
+    struct gw_config *cfg = load_ok("prices:\n"
+                                    "  - {model: gpt-4o-mini, input: 0.15, output: 0.6, "
+                                    "cached_input: 0.075}\n"
+                                    "  - {model: emb, input: 0.02, output: 0, embedding: 0.02}\n");
+    cr_assert_eq(cfg->nprices, 2);
+    cr_assert_str_eq(cfg->prices[0].model, "gpt-4o-mini");
+    cr_assert_float_eq(cfg->prices[0].input, 0.15, 1e-12);
+    cr_assert_float_eq(cfg->prices[0].output, 0.6, 1e-12);
+    cr_assert_float_eq(cfg->prices[0].cached_input, 0.075, 1e-12);
+    cr_assert_lt(cfg->prices[0].cache_write, 0.0, "not set");
+    cr_assert_lt(cfg->prices[0].embedding, 0.0, "not set");
+    cr_assert_float_eq(cfg->prices[1].embedding, 0.02, 1e-12);
+    gw_config_free(cfg);
+}
+
+static const struct error_case store_error_cases[] = {
+    {"store:\n  url: \"mysql://x\"\n",
+     "t.yaml:2: store.url: must start with sqlite: or postgres:// (or postgresql://)"},
+    {"store:\n  url: \"sqlite:\"\n",
+     "t.yaml:2: store.url: names no database file (use sqlite:conduit.db)"},
+    {"store:\n  flush_interval: 0ms\n", "t.yaml:2: store.flush_interval: must be at least 1ms"},
+    {"store:\n  log_file_bytes: 1KiB\n",
+     "t.yaml:2: store.log_file_bytes: must be from 65536 to 1099511627776 bytes"},
+    {"store: [1]\n", "t.yaml:1: store: must be a mapping, not a list"},
+    {"store:\n  uri: x\n", "t.yaml:2: store.uri: unknown key"},
+    {"admin:\n  master_key: short\n",
+     "t.yaml:2: admin.master_key: is shorter than 16 characters: use a long random secret"},
+    {"admin:\n  listen: nowhere\n",
+     "t.yaml:2: admin.listen: missing port (expected host:port, e.g. 127.0.0.1:8000)"},
+    {"prices:\n  - {model: m, input: 1}\n", "t.yaml:2: prices[0].output: is required"},
+    {"prices:\n  - {model: m, input: -1, output: 1}\n",
+     "t.yaml:2: prices[0].input: must be a price in USD per 1M tokens, from 0 to 1000000, not "
+     "\"-1\""},
+    {"prices:\n  - {model: m, input: 1e9, output: 1}\n",
+     "t.yaml:2: prices[0].input: must be a price in USD per 1M tokens, from 0 to 1000000, not "
+     "\"1e9\""},
+    {"prices:\n  - {model: m, input: nan, output: 1}\n",
+     "t.yaml:2: prices[0].input: must be a price in USD per 1M tokens, from 0 to 1000000, not "
+     "\"nan\""},
+    {"prices:\n  - {model: m, input: 1, output: 1}\n  - {model: m, input: 2, output: 2}\n",
+     "t.yaml:3: prices[1].model: duplicate price for \"m\" (also prices[0])"},
+};
+
+Test(config, store_admin_and_price_errors_name_file_line_and_key)
+{
+    expect_errors(store_error_cases, GW_ARRAY_SIZE(store_error_cases));
+}
+
+Test(config, no_keys_warning_is_not_given_with_a_store)
+{
+    const char *w[4];
+    struct gw_config *cfg = load_ok("store: {url: \"sqlite:c.db\"}\n"
+                                    "providers:\n  - name: p\n    type: openai\n"
+                                    "models:\n  - name: m\n    provider: p\n");
+    cr_assert_eq(gw_config_warnings(cfg, w, GW_ARRAY_SIZE(w)), 0, "keys come from the store");
+    gw_config_free(cfg);
+}
+
+Test(config, a_derived_snapshot_shares_its_base_until_both_are_gone)
+{
+    struct gw_config *base = load_ok("keys:\n  - {name: a, key: sk-a}\n"
+                                     "providers:\n  - name: p\n    type: openai\n"
+                                     "models:\n  - name: m\n    provider: p\n");
+    struct gw_accounts_builder *b = gw_accounts_builder_new(NULL, NULL);
+    struct gw_accounts *acc = gw_accounts_builder_finish(b);
+    cr_assert_not_null(acc);
+    struct gw_config *d = gw_config_derive(base, acc);
+    cr_assert_not_null(d);
+    gw_accounts_unref(acc);
+    cr_assert_eq(d->accounts, acc);
+    cr_assert_eq(d->models, base->models, "the derived snapshot borrows the base's models");
+    cr_assert_not_null(gw_config_find_model(d, gw_span_cstr("m")));
+    /* Derive again from the derived one: it still borrows the one base. */
+    struct gw_config *d2 = gw_config_derive(d, acc);
+    cr_assert_eq(d2->_base, base);
+    /* Freed in publication order (RCU retires the oldest first); ASan catches an early free. */
+    gw_config_free(base);
+    cr_assert_str_eq(gw_config_find_model(d, gw_span_cstr("m"))->name, "m");
+    gw_config_free(d);
+    cr_assert_str_eq(d2->models[0].provider->name, "p");
+    gw_config_free(d2);
 }
