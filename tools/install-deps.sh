@@ -5,14 +5,15 @@
 #   tools/install-deps.sh test     + test tools (Criterion, clang for fuzzing)
 #   tools/install-deps.sh bench    + benchmark peers (nginx, wrk)
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config liburing-dev libbearssl-dev libyaml-dev curl ca-certificates)
+pkgs=(build-essential cmake pkg-config liburing-dev libbearssl-dev libyaml-dev libsqlite3-dev libpq-dev
+    curl ca-certificates)
 case "${1:-}" in
 test)
-    pkgs+=(libcriterion-dev clang libclang-rt-14-dev openssl)
+    pkgs+=(libcriterion-dev clang libclang-rt-14-dev openssl postgresql sqlite3)
     # the openai SDK tests need Node and npm; keep a newer Node if one is there
     command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
     ;;
-bench) pkgs+=(nginx-light wrk python3) ;;
+bench) pkgs+=(nginx-light wrk python3 sqlite3) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
