@@ -15,15 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/accounts.h"
 #include "core/common.h"
 #include "core/config.h"
 #include "core/control.h"
 #include "core/rcu.h"
+#include "core/spend.h"
+#include "core/usage.h"
+#include "net/admin.h"
 #include "net/tls.h"
 #include "net/worker.h"
+#include "store/runtime.h"
 
 static int provider_prepare(struct gw_provider *p, struct gw_config_error *err)
 {
@@ -58,12 +64,43 @@ static bool all_done(void *arg)
     return atomic_load_explicit(&rt->workers_exited, memory_order_acquire) == rt->nworkers;
 }
 
+/* The process's store, when the config names one (control thread; NULL otherwise). */
+static struct gw_store_rt *store_rt;
+
+static struct gw_accounts *accounts_build(void *arg, const struct gw_config *cfg)
+{
+    (void)arg;
+    if (store_rt)
+        return gw_store_rt_build_accounts(store_rt, cfg);
+    char err[256];
+    struct gw_accounts *a = gw_store_accounts_from_config(cfg, err, sizeof(err));
+    if (!a)
+        fprintf(stderr, "conduit: keys and prices: %s\n", err);
+    return a;
+}
+
+static bool accounts_dirty(void *arg)
+{
+    (void)arg;
+    return store_rt && gw_store_rt_dirty(store_rt);
+}
+
+static void published(void *arg, struct gw_config *cfg)
+{
+    (void)arg;
+    if (store_rt)
+        gw_store_rt_set_current(store_rt, cfg->accounts);
+}
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: conduit [-c FILE] [--check-config] [--version]\n"
-               "  -c, --config FILE   configuration (default $CONDUIT_CONFIG or ./conduit.yaml)\n"
-               "      --check-config  load and validate the configuration, then exit\n"
-               "      --version       print the version and exit\n");
+    fprintf(f,
+            "usage: conduit [-c FILE] [--check-config] [--version]\n"
+            "       conduit migrate [-c FILE]\n"
+            "  -c, --config FILE   configuration (default $CONDUIT_CONFIG or ./conduit.yaml)\n"
+            "      --check-config  load and validate the configuration, then exit\n"
+            "      --version       print the version and exit\n"
+            "  migrate             apply the store's schema migrations (store.url), then exit\n");
 }
 
 int main(int argc, char **argv)
@@ -81,6 +118,13 @@ int main(int argc, char **argv)
     if (!path || !*path)
         path = "conduit.yaml";
     bool check = false;
+    bool migrate = false;
+    if (argc > 1 && !strcmp(argv[1], "migrate")) {
+        migrate = true;
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"check-config", no_argument, NULL, 'k'},
                                          {"version", no_argument, NULL, 'v'},
@@ -125,6 +169,11 @@ int main(int argc, char **argv)
     gw_config_set_hooks(&hooks);
     struct gw_config *cfg;
     struct gw_config_error err;
+    /* What the file was when read: the control loop reloads it if it changed
+     * before its watch was set up. */
+    struct stat cst;
+    memset(&cst, 0, sizeof(cst));
+    stat(path, &cst);
     if (gw_config_load_file(path, &cfg, &err) < 0) {
         fprintf(stderr, "conduit: %s\n", err.message);
         return 1;
@@ -141,6 +190,24 @@ int main(int argc, char **argv)
         gw_config_free(cfg);
         return 0;
     }
+    if (migrate) {
+        char msg[600];
+        if (!cfg->store.url[0]) {
+            fprintf(stderr, "conduit: %s names no store (store.url)\n", path);
+            return 1;
+        }
+        int mr = gw_store_migrate_url(cfg->store.url, msg, sizeof(msg));
+        fprintf(mr < 0 ? stderr : stdout, "conduit: %s\n", msg);
+        gw_config_free(cfg);
+        return mr < 0 ? 1 : 0;
+    }
+    if (cfg->admin.master_key[0] && !cfg->store.url[0]) {
+        fprintf(stderr,
+                "conduit: %s: admin.master_key is set but store.url is not: the admin API "
+                "keeps keys in the store (add store: {url: \"sqlite:conduit.db\"})\n",
+                path);
+        return 1;
+    }
 
     /* Direct descriptors are bounded by RLIMIT_NOFILE per ring: take the hard limit. */
     struct rlimit rl;
@@ -152,11 +219,12 @@ int main(int argc, char **argv)
     static struct gw_runtime rt;
     rt.start_time = (uint64_t)time(NULL);
     unsigned n = cfg->server.workers;
-    if (gw_rcu_init(&rt.rcu, n) < 0) {
+    bool with_store = cfg->store.url[0] != '\0';
+    /* The store thread reads snapshots too: RCU reader n. */
+    if (gw_rcu_init(&rt.rcu, n + (with_store ? 1 : 0)) < 0) {
         fprintf(stderr, "conduit: out of memory\n");
         return 1;
     }
-    gw_rcu_publish_on_control(&rt.rcu, cfg);
     rt.workers = aligned_alloc(GW_CACHELINE,
                                ((sizeof(struct gw_worker) * n + GW_CACHELINE - 1) / GW_CACHELINE) *
                                    GW_CACHELINE);
@@ -165,6 +233,38 @@ int main(int argc, char **argv)
         return 1;
     }
     memset(rt.workers, 0, sizeof(struct gw_worker) * n);
+    static struct gw_spend_board board;
+    static char boot[17];
+    struct gw_usage_handoff **handoffs = NULL; /* lent to the store runtime until it stops */
+    if (with_store) {
+        handoffs = calloc(n, sizeof(*handoffs));
+        if (!handoffs || gw_spend_board_init(&board, cfg->store.max_budgets, n) < 0 ||
+            gw_usage_boot_id(boot) < 0) {
+            fprintf(stderr, "conduit: out of memory\n");
+            return 1;
+        }
+        for (unsigned i = 0; i < n; i++)
+            handoffs[i] = &rt.workers[i].shared.usage;
+        char serr[1200];
+        store_rt =
+            gw_store_rt_start(cfg, &rt.rcu, n, &board, handoffs, n, boot, serr, sizeof(serr));
+        if (!store_rt) {
+            fprintf(stderr, "conduit: %s\n", serr);
+            return 1;
+        }
+        rt.board = &board;
+        rt.boot = boot;
+    }
+    /* The first snapshot carries its keys, teams and prices like every later one. */
+    struct gw_accounts *acc = accounts_build(NULL, cfg);
+    if (!acc) {
+        fprintf(stderr, "conduit: cannot build the key table\n");
+        return 1;
+    }
+    gw_config_set_accounts(cfg, acc);
+    gw_accounts_unref(acc);
+    gw_rcu_publish_on_control(&rt.rcu, cfg);
+    published(NULL, cfg);
     /* Pin within the CPUs this process may use (taskset, a cgroup cpuset, a
      * Kubernetes CPU manager): worker i goes to the i-th allowed CPU. */
     int cpus[CPU_SETSIZE];
@@ -205,6 +305,24 @@ int main(int argc, char **argv)
         }
         rt.nworkers = i + 1;
     }
+    if (store_rt && gw_store_rt_run(store_rt) < 0) {
+        fprintf(stderr, "conduit: cannot start the store thread\n");
+        return 1;
+    }
+    struct gw_admin_server *admin = NULL;
+    if (cfg->admin.master_key[0]) {
+        int ar = gw_admin_server_start((struct sockaddr *)&cfg->admin.listen_addr,
+                                       cfg->admin.listen_addrlen, gw_store_rt_admin_handle,
+                                       store_rt, &admin);
+        if (ar < 0) {
+            fprintf(stderr, "conduit: admin.listen %s: %s\n", cfg->admin.listen, strerror(-ar));
+            return 1;
+        }
+        fprintf(stderr,
+                "{\"level\":\"info\",\"thread\":\"control\",\"msg\":\"admin API listening on "
+                "%s (port %u)\"}\n",
+                cfg->admin.listen, (unsigned)gw_admin_server_port(admin));
+    }
     fprintf(stderr,
             "{\"level\":\"info\",\"thread\":\"control\",\"msg\":\"conduit %s listening on %s "
             "(port %u) with %u workers (config %s, generation %llu)\"}\n",
@@ -216,7 +334,14 @@ int main(int argc, char **argv)
                              .draining = &rt.draining,
                              .arg = &rt,
                              .wake_workers = wake_all,
-                             .workers_done = all_done};
+                             .workers_done = all_done,
+                             .accounts_build = accounts_build,
+                             .accounts_dirty = accounts_dirty,
+                             .published = published,
+                             .loaded_ino = (unsigned long long)cst.st_ino,
+                             .loaded_size = (unsigned long long)cst.st_size,
+                             .loaded_mtime_ns = (long long)cst.st_mtim.tv_sec * 1000000000LL +
+                                                cst.st_mtim.tv_nsec};
     int rc = gw_control_run(&ctl);
     if (rc != 0) {
         fflush(stdout);
@@ -224,6 +349,13 @@ int main(int argc, char **argv)
     }
     for (unsigned i = 0; i < rt.nworkers; i++)
         gw_worker_join(&rt.workers[i]);
+    gw_admin_server_stop(admin);
+    /* After the workers: their last records are inserted now. */
+    gw_store_rt_stop(store_rt);
+    store_rt = NULL;
+    free(handoffs);
+    if (with_store)
+        gw_spend_board_destroy(&board);
     free(rt.workers);
     gw_rcu_destroy(&rt.rcu);
     return 0;

@@ -1,11 +1,10 @@
 /*
  * core/auth.c — the presented key and its lookup in the snapshot's key table.
  *
- * Timing: gw_auth_lookup compares the presented key with every configured
- * secret, each comparison running over the presented key's length whatever
- * the bytes, and picks the match without a data-dependent branch. What an
- * attacker can time is then a function of the key count and of the length of
- * what they sent, both of which they already know.
+ * Timing: gw_auth_lookup hashes what was presented (SHA-256) and looks the
+ * digest up (core/accounts.h). The table holds digests only, so a lookup's
+ * timing depends on the digest of the attacker's own input, which tells
+ * nothing about any stored secret; and a dump of the table yields no key.
  */
 #include <stdint.h>
 
@@ -72,17 +71,13 @@ bool gw_ct_eq(const void *a, size_t alen, const void *b, size_t blen)
     return (alen == blen) & (sink == 0);
 }
 
-const struct gw_key *gw_auth_lookup(const struct gw_config *cfg, struct gw_span presented)
+const struct gw_vkey *gw_auth_lookup(const struct gw_config *cfg, struct gw_span presented,
+                                     int64_t now, enum gw_key_status *status)
 {
-    if (!cfg || !presented.len)
+    *status = GW_KEY_UNKNOWN;
+    if (!cfg || !cfg->accounts || !presented.len)
         return NULL;
-    uintptr_t found = 0;
-    for (size_t i = 0; i < cfg->nkeys; i++) {
-        const struct gw_key *k = &cfg->keys[i];
-        uintptr_t eq = gw_ct_eq(presented.ptr, presented.len, k->secret, k->secret_len);
-        /* keep the first match: mask is all ones when this one matches and none did before */
-        uintptr_t mask = (uintptr_t)0 - (eq & (uintptr_t)(found == 0));
-        found |= (uintptr_t)k & mask;
-    }
-    return (const struct gw_key *)found;
+    uint8_t d[GW_DIGEST_LEN];
+    gw_vkey_digest(presented.ptr, presented.len, d);
+    return gw_accounts_find_key(cfg->accounts, d, now, status);
 }

@@ -22,6 +22,7 @@ static const struct {
     [GW_FAIL_SOCKET] = {"could not open an upstream socket", 503, "gateway_overloaded"},
     [GW_FAIL_DRAINING] = {"gateway is shutting down", 503, "gateway_draining"},
     [GW_FAIL_CLIENT_GONE] = {"client went away", 499, NULL},
+    [GW_FAIL_BUDGET] = {"budget exceeded mid-stream", 429, "budget_exceeded"},
 };
 
 const char *gw_fail_str(enum gw_fail f)
@@ -45,7 +46,7 @@ const char *gw_fail_name(enum gw_fail f)
         "none",    "connect",   "tls",    "timeout_connect", "timeout_handshake", "timeout_send",
         "timeout_first_byte",
         "timeout_read", "protocol", "reset", "no_memory", "pool_limit",
-        "socket",  "draining",  "client_gone"};
+        "socket",  "draining",  "client_gone", "budget"};
     return (unsigned)f < GW_FAIL_COUNT ? names[f] : "unknown";
 }
 

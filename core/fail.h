@@ -25,6 +25,7 @@ enum gw_fail {
     GW_FAIL_SOCKET,             /* could not create an upstream socket */
     GW_FAIL_DRAINING,           /* the gateway is shutting down */
     GW_FAIL_CLIENT_GONE,        /* the client went away; nothing is sent */
+    GW_FAIL_BUDGET,             /* a hard budget ran out mid-stream: the gateway ended it */
     GW_FAIL_COUNT
 };
 
@@ -34,7 +35,7 @@ enum gw_fail {
 const char *gw_fail_str(enum gw_fail f);
 /* A short identifier for metric labels, e.g. "timeout_first_byte". */
 const char *gw_fail_name(enum gw_fail f);
-/* HTTP status a client gets for f (502, 503 or 504). */
+/* HTTP status a client gets for f (502, 503 or 504; 429 for a budget). */
 int gw_fail_status(enum gw_fail f);
 /* The OpenAI error `code` for f, e.g. "upstream_timeout". */
 const char *gw_fail_code(enum gw_fail f);

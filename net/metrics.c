@@ -25,6 +25,7 @@
 
 #include "core/common.h"
 #include "core/json.h"
+#include "core/money.h"
 #include "core/prom.h"
 #include "net/worker.h"
 
@@ -171,6 +172,16 @@ void gw__log_access(struct gw_worker *w, struct gw_client *c)
         gw_jw_cstr(&jw, r->key->name);
     else
         gw_jw_null(&jw);
+    gw_jw_key(&jw, "key_id");
+    if (r->key)
+        gw_jw_cstr(&jw, r->key->id);
+    else
+        gw_jw_null(&jw);
+    gw_jw_key(&jw, "team");
+    if (r->key && r->key->team)
+        gw_jw_cstr(&jw, r->key->team->name);
+    else
+        gw_jw_null(&jw);
     /* The name asked for, also when no model has it (a 404 model_not_found). */
     gw_jw_key(&jw, "model");
     if (r->model)
@@ -211,6 +222,11 @@ void gw__log_access(struct gw_worker *w, struct gw_client *c)
         gw_jw_uint(&jw, r->completion_tokens);
     else
         gw_jw_null(&jw);
+    gw_jw_key(&jw, "cost_usd");
+    if (r->key && r->recorded && r->have_cost)
+        gw_jw_double(&jw, gw_pusd_to_usd(r->cost_pusd));
+    else
+        gw_jw_null(&jw);
     if (r->fail != GW_FAIL_NONE) {
         gw_jw_key(&jw, "error");
         gw_jw_cstr(&jw, gw_fail_str(r->fail));
@@ -243,6 +259,42 @@ static uint32_t str_hash(const char *s, uint32_t h)
     while (*s)
         h = (h ^ (unsigned char)*s++) * 16777619u;
     return h;
+}
+
+void gw__metrics_spend(struct gw_worker *w, const struct gw_req *r)
+{
+    struct gw_worker_shared *sh = &w->shared;
+    const char *key = r->key->name;
+    const char *team = r->key->team ? r->key->team->name : "";
+    const char *model = r->model ? r->model->name : "";
+    uint32_t h = str_hash(model, str_hash(team, str_hash(key, 2166136261u)));
+    struct gw_spendcount *slot = NULL;
+    for (unsigned i = 0; i < GW_SPENDCOUNT_SLOTS; i++) {
+        struct gw_spendcount *e = &sh->spend[(h + i) % GW_SPENDCOUNT_SLOTS];
+        if (!atomic_load_explicit(&e->used, memory_order_relaxed)) {
+            snprintf(e->key, sizeof(e->key), "%s", key);
+            snprintf(e->team, sizeof(e->team), "%s", team);
+            snprintf(e->model, sizeof(e->model), "%s", model);
+            /* pairs with the acquire load in gw__metrics_render */
+            atomic_store_explicit(&e->used, 1, memory_order_release);
+            slot = e;
+            break;
+        }
+        if (!strcmp(e->key, key) && !strcmp(e->team, team) && !strcmp(e->model, model)) {
+            slot = e;
+            break;
+        }
+    }
+    if (!slot) {
+        gw__stat_add(&sh->spend_overflow, 1);
+        return;
+    }
+    gw__stat_add(&slot->requests, 1);
+    gw__stat_add(&slot->prompt_tokens, r->prompt_tokens);
+    gw__stat_add(&slot->completion_tokens, r->completion_tokens);
+    gw__stat_add(&slot->cached_tokens, r->cached_tokens);
+    if (r->cost_pusd > 0)
+        gw__stat_add(&slot->cost_pusd, (uint64_t)r->cost_pusd);
 }
 
 void gw__metrics_request(struct gw_worker *w, struct gw_client *c, int status)
@@ -354,6 +406,75 @@ static void hist_render(struct text *t, struct gw_runtime *rt, const char *name,
     tprintf(t, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, (double)sum_us / 1e6, name, cum);
 }
 
+/*
+ * conduit_spend_usd_total and conduit_tokens_total by key (name), team and
+ * model. Cardinality is bounded: each worker keeps GW_SPENDCOUNT_SLOTS label
+ * sets; past that, requests count in conduit_spend_unlabelled_total only (the
+ * exact figures are in the usage table either way).
+ */
+static void spend_render(struct text *t, struct gw_runtime *rt, struct gw_arena *a)
+{
+    size_t maxe = (size_t)rt->nworkers * GW_SPENDCOUNT_SLOTS;
+    struct gw_spendcount **seen = gw_arena_alloc(a, maxe * sizeof(*seen));
+    uint64_t(*sums)[5] = gw_arena_alloc(a, maxe * sizeof(*sums));
+    if (!seen || !sums) {
+        t->failed = true;
+        return;
+    }
+    size_t nseen = 0;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        for (unsigned k = 0; k < GW_SPENDCOUNT_SLOTS; k++) {
+            struct gw_spendcount *e = &rt->workers[i].shared.spend[k];
+            if (!atomic_load_explicit(&e->used, memory_order_acquire))
+                continue;
+            size_t j = 0;
+            while (j < nseen && !(strcmp(seen[j]->key, e->key) == 0 &&
+                                  strcmp(seen[j]->team, e->team) == 0 &&
+                                  strcmp(seen[j]->model, e->model) == 0))
+                j++;
+            if (j == nseen) {
+                seen[nseen] = e;
+                memset(sums[nseen++], 0, sizeof(sums[0]));
+            }
+            sums[j][0] += ld(&e->requests);
+            sums[j][1] += ld(&e->prompt_tokens);
+            sums[j][2] += ld(&e->completion_tokens);
+            sums[j][3] += ld(&e->cached_tokens);
+            sums[j][4] += ld(&e->cost_pusd);
+        }
+    }
+    tprintf(t, "# HELP conduit_spend_usd_total Cost of requests by key, team and model (USD).\n"
+               "# TYPE conduit_spend_usd_total counter\n");
+    for (size_t j = 0; j < nseen; j++) {
+        char key[2 * sizeof(seen[j]->key) + 1], team[2 * sizeof(seen[j]->team) + 1],
+            model[2 * sizeof(seen[j]->model) + 1];
+        gw_prom_escape(key, sizeof(key), seen[j]->key, strlen(seen[j]->key));
+        gw_prom_escape(team, sizeof(team), seen[j]->team, strlen(seen[j]->team));
+        gw_prom_escape(model, sizeof(model), seen[j]->model, strlen(seen[j]->model));
+        tprintf(t, "conduit_spend_usd_total{key=\"%s\",team=\"%s\",model=\"%s\"} %.12f\n", key,
+                team, model, gw_pusd_to_usd((int64_t)sums[j][4]));
+    }
+    tprintf(t, "# HELP conduit_tokens_total Tokens by key, team, model and kind.\n"
+               "# TYPE conduit_tokens_total counter\n");
+    static const char *const kinds[] = {"prompt", "completion", "cached"};
+    for (size_t j = 0; j < nseen; j++) {
+        char key[2 * sizeof(seen[j]->key) + 1], team[2 * sizeof(seen[j]->team) + 1],
+            model[2 * sizeof(seen[j]->model) + 1];
+        gw_prom_escape(key, sizeof(key), seen[j]->key, strlen(seen[j]->key));
+        gw_prom_escape(team, sizeof(team), seen[j]->team, strlen(seen[j]->team));
+        gw_prom_escape(model, sizeof(model), seen[j]->model, strlen(seen[j]->model));
+        for (unsigned k = 0; k < 3; k++)
+            tprintf(t,
+                    "conduit_tokens_total{key=\"%s\",team=\"%s\",model=\"%s\",kind=\"%s\"} "
+                    "%" PRIu64 "\n",
+                    key, team, model, kinds[k], sums[j][1 + k]);
+    }
+    tprintf(t, "# HELP conduit_spend_unlabelled_total Requests past the spend label table's size.\n"
+               "# TYPE conduit_spend_unlabelled_total counter\n"
+               "conduit_spend_unlabelled_total %" PRIu64 "\n",
+            SUM(spend_overflow));
+}
+
 char *gw__metrics_render(struct gw_worker *w, struct gw_arena *a, size_t *len)
 {
     struct gw_runtime *rt = w->rt;
@@ -402,6 +523,36 @@ char *gw__metrics_render(struct gw_worker *w, struct gw_arena *a, size_t *len)
                 "# TYPE conduit_requests_unlabelled_total counter\n"
                 "conduit_requests_unlabelled_total %" PRIu64 "\n",
             SUM(reqs_overflow));
+
+    spend_render(&t, rt, a);
+    tprintf(&t,
+            "# HELP conduit_budget_refusals_total Requests refused with 429 budget_exceeded.\n"
+            "# TYPE conduit_budget_refusals_total counter\n"
+            "conduit_budget_refusals_total{budget=\"key\"} %" PRIu64 "\n"
+            "conduit_budget_refusals_total{budget=\"team\"} %" PRIu64 "\n"
+            "# HELP conduit_model_refusals_total Requests refused with 403 model_not_allowed.\n"
+            "# TYPE conduit_model_refusals_total counter\nconduit_model_refusals_total %" PRIu64
+            "\n"
+            "# HELP conduit_unpriced_requests_total Requests served for a model with no known "
+            "price (cost_usd null).\n"
+            "# TYPE conduit_unpriced_requests_total counter\nconduit_unpriced_requests_total %" PRIu64
+            "\n"
+            "# HELP conduit_usage_records_total Usage records written to the usage logs.\n"
+            "# TYPE conduit_usage_records_total counter\nconduit_usage_records_total %" PRIu64 "\n"
+            "# HELP conduit_usage_write_errors_total Failed writes to the usage logs.\n"
+            "# TYPE conduit_usage_write_errors_total counter\n"
+            "conduit_usage_write_errors_total %" PRIu64 "\n"
+            "# HELP conduit_usage_records_dropped_total Usage records lost: the log buffer was "
+            "full.\n"
+            "# TYPE conduit_usage_records_dropped_total counter\n"
+            "conduit_usage_records_dropped_total %" PRIu64 "\n"
+            "# HELP conduit_usage_hold_seconds_total Time responses' last bytes waited for "
+            "their usage record's write.\n"
+            "# TYPE conduit_usage_hold_seconds_total counter\nconduit_usage_hold_seconds_total "
+            "%.6f\n",
+            SUM(budget_refusals[GW_ADMIT_KEY_BUDGET]), SUM(budget_refusals[GW_ADMIT_TEAM_BUDGET]),
+            SUM(model_refusals), SUM(unpriced), SUM(usage_records), SUM(usage_write_errors),
+            SUM(usage_dropped), (double)SUM(usage_held_ns) / 1e9);
 
     hist_render(&t, rt, "conduit_request_duration_seconds",
                 "Time from the request head to the end of the response.", true);

@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "core/budget.h"
 #include "core/common.h"
 #include "core/json.h"
 #include "core/strbuf.h"
@@ -69,6 +71,24 @@ static void usage_from_object(struct gw_req *r, const char *obj, size_t len)
         any = true;
     }
     r->have_usage |= any;
+    /* OpenAI's details: cached input (billed at its own rate) and reasoning output. */
+    static const char *const dkeys[] = {"prompt_tokens_details", "completion_tokens_details"};
+    struct gw_json_member dm[2];
+    if (gw_json_scan_object(obj, len, dkeys, 2, dm) < 0)
+        return;
+    static const char *const ck[] = {"cached_tokens"};
+    static const char *const rk[] = {"reasoning_tokens"};
+    struct gw_json_member x[1];
+    if (dm[0].found && dm[0].value.type == GW_JT_OBJ_BEGIN &&
+        gw_json_scan_object(obj + dm[0].value.start, dm[0].value_end - dm[0].value.start, ck, 1,
+                            x) == 0 &&
+        x[0].found && x[0].value.type == GW_JT_NUMBER && gw_json_to_u64(x[0].value.span, &v))
+        r->cached_tokens = v;
+    if (dm[1].found && dm[1].value.type == GW_JT_OBJ_BEGIN &&
+        gw_json_scan_object(obj + dm[1].value.start, dm[1].value_end - dm[1].value.start, rk, 1,
+                            x) == 0 &&
+        x[0].found && x[0].value.type == GW_JT_NUMBER && gw_json_to_u64(x[0].value.span, &v))
+        r->reasoning_tokens = v;
 }
 
 /* Finds the last "usage": {...} in a body's tail and reads it. */
@@ -182,6 +202,7 @@ static int event_pieces(struct gw_req *r, const struct gw_sse_event *ev, struct 
         r->sse_done = true;
         return 1;
     }
+    r->stream_tokens += ev->has_fields && ev->data_lines > 0;
     if (!ev->has_fields || ev->data_lines != 1)
         return 1;
     const char *d = ev->data.ptr;
@@ -213,6 +234,33 @@ static int event_pieces(struct gw_req *r, const struct gw_sse_event *ev, struct 
     return 1;
 }
 
+/*
+ * A hard budget (core/budget.h) is checked as the stream goes: the cost so
+ * far (the prompt as estimated at admission, each content event counted as
+ * one output token) against the headroom the key and team have left. Past
+ * it the stream is ended (relay_abort, GW_FAIL_BUDGET); the usage the
+ * provider would have sent at the end never comes, so these estimates are
+ * what is billed.
+ */
+static int budget_check(struct gw_worker *w, struct gw_client *c)
+{
+    struct gw_req *r = &c->req;
+    if (!r->hard_budget || !r->price || !w->rt->board)
+        return 0;
+    struct gw_cost_in in = {.prompt_tokens = r->prompt_est, .completion_tokens = r->stream_tokens};
+    int64_t spent = gw_price_cost(r->price, &in);
+    int64_t room = gw_spend_headroom_on_worker(w->rt->board, &w->ledger, w->id, r->key,
+                                               (int64_t)time(NULL), r->est_pusd);
+    if (spent <= room)
+        return 0;
+    if (!r->have_usage) {
+        r->have_usage = true;
+        r->prompt_tokens = r->prompt_est;
+        r->completion_tokens = r->stream_tokens;
+    }
+    return -GW_FAIL_BUDGET;
+}
+
 /* Forwards every complete event in buf; returns the bytes they took, or -fail. */
 static long sse_process(struct gw_worker *w, struct gw_client *c, const char *buf, size_t len)
 {
@@ -237,7 +285,17 @@ static long sse_process(struct gw_worker *w, struct gw_client *c, const char *bu
                 return e;
             npc = 0;
         }
-        npc += event_pieces(&c->req, &ev, pc + npc);
+        int k = event_pieces(&c->req, &ev, pc + npc);
+        if (k && c->req.hard_budget && budget_check(w, c) < 0) {
+            /* This event would pass the budget: it and the rest are not sent (nor billed). */
+            struct gw_req *r = &c->req;
+            if (r->completion_tokens == r->stream_tokens && r->stream_tokens)
+                r->completion_tokens--;
+            r->stream_tokens--;
+            int e = emit(w, c, pc, npc);
+            return e < 0 ? e : -GW_FAIL_BUDGET;
+        }
+        npc += k;
     }
     int e = emit(w, c, pc, npc);
     return e < 0 ? e : (long)used;
@@ -309,6 +367,7 @@ static int xsink_write(void *arg, const char *p, size_t n)
     struct piece pc = {p, n};
     int e = emit(x->w, x->c, &pc, 1);
     x->failed |= e < 0;
+    x->c->req.stream_tokens++;
     /* Whether the client's stream, as written so far, ends with [DONE]. */
     if (n)
         x->c->req.sse_done = n >= DONE_LEN && memcmp(p + n - DONE_LEN, DONE_EVENT, DONE_LEN) == 0;
@@ -322,6 +381,9 @@ static void xusage(struct gw_req *r, const struct gw_xlate_usage *u)
     r->have_usage = true;
     r->prompt_tokens = u->prompt_tokens;
     r->completion_tokens = u->completion_tokens;
+    r->cached_tokens = u->cached_tokens;
+    r->cache_write_tokens = u->cache_creation_tokens;
+    r->reasoning_tokens = u->reasoning_tokens;
 }
 
 /* Gathers a body to translate whole, up to the cap. */
@@ -356,7 +418,7 @@ static int body_out(struct gw_worker *w, struct gw_client *c, const char *data, 
         struct gw_xlate_usage u = {0};
         int k = r->dialect->stream_feed(r->xstream, data, len, &sink, &u);
         xusage(r, &u);
-        return k < 0 ? -GW_FAIL_PROTO : 0;
+        return k < 0 ? -GW_FAIL_PROTO : budget_check(w, c);
     }
     if (r->xbuffer)
         return xbuf_add(r, data, len);
@@ -691,13 +753,81 @@ void gw__relay_finish(struct gw_worker *w, struct gw_client *c)
  * then data: [DONE], unless the stream as written so far already ends with
  * it (the upstream's own, or the translator's after its error chunk).
  */
+/*
+ * The end of a stream cut by a hard budget: a last chunk with finish_reason
+ * "length" (what a client sees when max_tokens ends an answer), then the
+ * error event naming the budget (insufficient_quota, budget_exceeded); the
+ * caller adds data: [DONE].
+ */
+static void budget_end(struct gw_worker *w, struct gw_client *c, struct xsink_ctx *ctx)
+{
+    (void)w;
+    struct gw_req *r = &c->req;
+    r->sse_len = 0;
+    char ev[1024];
+    memcpy(ev, "data: ", 6);
+    struct gw_jw jw;
+    gw_jw_init(&jw, ev + 6, sizeof(ev) - 8);
+    gw_jw_obj_begin(&jw);
+    gw_jw_key(&jw, "id");
+    char id[96];
+    snprintf(id, sizeof(id), "chatcmpl-%s", r->rid);
+    gw_jw_cstr(&jw, id);
+    gw_jw_key(&jw, "object");
+    gw_jw_cstr(&jw, "chat.completion.chunk");
+    gw_jw_key(&jw, "created");
+    gw_jw_uint(&jw, (uint64_t)time(NULL));
+    gw_jw_key(&jw, "model");
+    gw_jw_cstr(&jw, r->model->name);
+    gw_jw_key(&jw, "choices");
+    gw_jw_arr_begin(&jw);
+    gw_jw_obj_begin(&jw);
+    gw_jw_key(&jw, "index");
+    gw_jw_uint(&jw, 0);
+    gw_jw_key(&jw, "delta");
+    gw_jw_obj_begin(&jw);
+    gw_jw_obj_end(&jw);
+    gw_jw_key(&jw, "finish_reason");
+    gw_jw_cstr(&jw, "length");
+    gw_jw_obj_end(&jw);
+    gw_jw_arr_end(&jw);
+    gw_jw_obj_end(&jw);
+    if (!jw.overflow) {
+        size_t n = 6 + jw.len;
+        ev[n++] = '\n';
+        ev[n++] = '\n';
+        xsink_write(ctx, ev, n);
+    }
+    const struct gw_vkey *k = r->key;
+    bool team = k->team && k->team->budget.set && k->team->budget.hard &&
+                !(k->budget.set && k->budget.hard);
+    char msg[300];
+    snprintf(msg, sizeof(msg),
+             "The %s budget of %s `%s` ran out during this response; it was ended early.",
+             gw_period_str(team ? k->team->budget.period : k->budget.period),
+             team ? "team" : "key", team ? k->team->name : k->name);
+    char eev[sizeof(msg) * 6 + 200];
+    memcpy(eev, "data: ", 6);
+    gw_jw_init(&jw, eev + 6, sizeof(eev) - 8);
+    gw_oai_error_write(&jw, &(struct gw_oai_error){.message = gw_span_cstr(msg),
+                                                   .type = GW_SPAN_LIT("insufficient_quota"),
+                                                   .code = "budget_exceeded"});
+    GW_BUG_ON(jw.overflow);
+    size_t n = 6 + jw.len;
+    eev[n++] = '\n';
+    eev[n++] = '\n';
+    xsink_write(ctx, eev, n);
+}
+
 static bool relay_abort(struct gw_worker *w, struct gw_client *c, enum gw_fail f)
 {
     struct gw_req *r = &c->req;
     if (!r->resp_head_done || (!r->xstream && !r->relay_sse))
         return false;
     struct xsink_ctx ctx = {w, c, false};
-    if (r->xstream) {
+    if (f == GW_FAIL_BUDGET) {
+        budget_end(w, c, &ctx);
+    } else if (r->xstream) {
         struct gw_xlate_sink sink = {xsink_write, &ctx};
         struct gw_xlate_usage u = {0};
         r->dialect->stream_end(r->xstream, &sink, &u);
@@ -749,6 +879,8 @@ void gw__relay_complete(struct gw_worker *w, struct gw_client *c)
     r->upstream_done = true;
     r->committed = true;
     c->flags |= GW_CF_RESP_DONE;
+    /* The record first: the last bytes wait for it (net/usagelog.c). */
+    gw__usage_finish(w, c, true);
     finish_when_sent(w, c);
 }
 
@@ -763,6 +895,13 @@ void gw__relay_fail(struct gw_worker *w, struct gw_client *c, enum gw_fail f, co
         r->head_sent = false;
         r->relay_chunked_out = false;
     }
+    if (!r->head_sent && f == GW_FAIL_BUDGET) {
+        gw__resp_error(w, c, 429, "insufficient_quota", gw_fail_code(f), NULL,
+                       "The budget of key `%s`%s ran out while this answer was produced; it "
+                       "was not sent.",
+                       r->key->name, r->key->team ? " or its team" : "");
+        return;
+    }
     if (!r->head_sent) {
         gw__resp_error(w, c, gw_fail_status(f), "upstream_error", gw_fail_code(f), NULL,
                        "%s%s%s (provider %s)", gw_fail_str(f), detail[0] ? ": " : "", detail,
@@ -774,6 +913,7 @@ void gw__relay_fail(struct gw_worker *w, struct gw_client *c, enum gw_fail f, co
         r->upstream_done = true;
         r->committed = true;
         c->flags |= GW_CF_RESP_DONE;
+        gw__usage_finish(w, c, true);
         finish_when_sent(w, c);
         return;
     }

@@ -154,5 +154,6 @@ void gw__resp_error(struct gw_worker *w, struct gw_client *c, int status, const 
                                                    .param = param,
                                                    .code = code});
     GW_BUG_ON(jw.overflow);
+    c->req.err_code = code;
     gw__resp_local(w, c, status, "application/json", body, jw.len, NULL);
 }

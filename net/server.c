@@ -22,8 +22,10 @@
 #include <time.h>
 
 #include "core/auth.h"
+#include "core/budget.h"
 #include "core/common.h"
 #include "core/json.h"
+#include "core/money.h"
 #include "core/strbuf.h"
 #include "net/http1.h"
 #include "net/worker.h"
@@ -86,6 +88,9 @@ static void serve_models(struct gw_worker *w, struct gw_client *c)
     gw_jw_key(&jw, "data");
     gw_jw_arr_begin(&jw);
     for (size_t i = 0; i < cfg->nmodels; i++) {
+        /* A key sees only the models it may use. */
+        if (c->req.key && !gw_vkey_allows_model(c->req.key, gw_span_cstr(cfg->models[i].name)))
+            continue;
         gw_jw_obj_begin(&jw);
         gw_jw_key(&jw, "id");
         gw_jw_cstr(&jw, cfg->models[i].name);
@@ -404,14 +409,79 @@ static void prepare_translated(struct gw_worker *w, struct gw_client *c, const c
     send_upstream(w, c, iov, 2, hb.len + xr.body.len);
 }
 
+/*
+ * Budget admission (core/spend.h): reserve an estimate of the request's cost
+ * against its key's and team's budgets, or answer 429 insufficient_quota
+ * naming the budget and when it resets. The estimate is the prompt at four
+ * bytes a token plus the output allowed (max_tokens, else
+ * store.default_max_tokens), at the model's price; a model without a price
+ * reserves nothing (it is served, and logged with cost_usd null).
+ */
+static bool admit(struct gw_worker *w, struct gw_client *c, size_t blen)
+{
+    struct gw_req *r = &c->req;
+    const struct gw_accounts *acc = r->snap->accounts;
+    if (!acc || !r->key)
+        return true;
+    r->price = gw_accounts_find_price(acc, gw_span_cstr(r->model->name),
+                                      gw_span_cstr(r->model->upstream_model));
+    if (!w->rt->board)
+        return true;
+    int64_t est = 0;
+    if (r->price) {
+        struct gw_cost_in in = {
+            .prompt_tokens = blen / 4,
+            .completion_tokens = r->ep == GW_EP_EMBEDDINGS
+                                     ? 0
+                                     : (r->max_tokens ? r->max_tokens
+                                                      : r->snap->store.default_max_tokens),
+            .embedding = r->ep == GW_EP_EMBEDDINGS};
+        est = gw_price_cost(r->price, &in);
+    }
+    int64_t now = (int64_t)time(NULL);
+    enum gw_admit a = gw_spend_admit_on_worker(w->rt->board, &w->ledger, w->id, r->key, now, est);
+    if (a == GW_ADMIT_OK) {
+        r->admitted = true;
+        r->est_pusd = est;
+        r->prompt_est = blen / 4;
+        const struct gw_vkey *k = r->key;
+        r->hard_budget = (k->budget.set && k->budget.hard) ||
+                         (k->team && k->team->budget.set && k->team->budget.hard);
+        return true;
+    }
+    gw__stat_add(&w->shared.budget_refusals[a], 1);
+    bool team = a == GW_ADMIT_TEAM_BUDGET;
+    const struct gw_budget *b = team ? &r->key->team->budget : &r->key->budget;
+    uint32_t slot = team ? r->key->team->slot : r->key->slot;
+    int64_t seen = gw_spend_seen_on_worker(w->rt->board, &w->ledger, w->id, slot, b, now);
+    int64_t start, end;
+    gw_period_bounds(b->period, now, &start, &end);
+    char reset[48];
+    if (b->period == GW_PERIOD_TOTAL)
+        snprintf(reset, sizeof(reset), "it does not reset (period total)");
+    else {
+        char t[32];
+        gw_time_rfc3339(end, t, sizeof(t));
+        snprintf(reset, sizeof(reset), "it resets at %s", t);
+    }
+    gw__resp_error(w, c, 429, "insufficient_quota", "budget_exceeded", NULL,
+                   "Budget exceeded for %s `%s`: $%.6f of its $%.6f %s budget is spent or "
+                   "reserved; %s.",
+                   team ? "team" : "key", team ? r->key->team->name : r->key->name,
+                   gw_pusd_to_usd(seen), gw_pusd_to_usd(b->limit_pusd), gw_period_str(b->period),
+                   reset);
+    return false;
+}
+
 static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route route)
 {
     struct gw_req *r = &c->req;
     const char *body = r->in_buf + r->head_len;
     size_t blen = r->body_have;
-    static const char *const keys[] = {"model", "stream", "stream_options", "encoding_format"};
-    struct gw_json_member m[4];
-    if (blen == 0 || gw_json_scan_object(body, blen, keys, 4, m) < 0) {
+    static const char *const keys[] = {"model",           "stream",     "stream_options",
+                                       "encoding_format", "max_tokens", "max_completion_tokens"};
+    struct gw_json_member m[GW_ARRAY_SIZE(keys)];
+    if (blen == 0 || gw_json_scan_object(body, blen, keys, GW_ARRAY_SIZE(keys), m) < 0) {
         gw__resp_error(w, c, 400, "invalid_request_error", "invalid_json", NULL,
                        "We could not parse the JSON body of your request. The body must be "
                        "a JSON object.");
@@ -459,6 +529,21 @@ static void prepare_proxy(struct gw_worker *w, struct gw_client *c, enum route r
                        r->model_asked ? r->model_asked : "");
         return;
     }
+    if (!gw_vkey_allows_model(r->key, gw_span_make(name, (size_t)nlen))) {
+        gw__stat_add(&w->shared.model_refusals, 1);
+        gw__resp_error(w, c, 403, "invalid_request_error", "model_not_allowed", "model",
+                       "This API key may not use the model `%s`.", r->model->name);
+        return;
+    }
+    /* The output the caller allows itself: what admission reserves for. */
+    for (int i = 4; i <= 5; i++) {
+        uint64_t mt;
+        if (m[i].found && m[i].value.type == GW_JT_NUMBER &&
+            gw_json_to_u64(m[i].value.span, &mt) && mt > r->max_tokens)
+            r->max_tokens = mt;
+    }
+    if (!admit(w, c, blen))
+        return;
     if (route == ROUTE_CHAT && m[1].found) {
         if (m[1].value.type == GW_JT_TRUE)
             r->stream = true;
@@ -708,8 +793,11 @@ static int on_head(struct gw_worker *w, struct gw_client *c, unsigned *route)
                         "You didn't provide an API key. Send it as `Authorization: Bearer KEY`.");
             return -1;
         }
-        r->key = gw_auth_lookup(r->snap, key);
+        enum gw_key_status ks;
+        r->key = gw_auth_lookup(r->snap, key, (int64_t)time(NULL), &ks);
         if (!r->key) {
+            /* Unknown, disabled, revoked and expired keys get one answer: a
+             * caller learns nothing about which keys exist. */
             early_error(w, c, body_pending, 401, "invalid_request_error", "invalid_api_key",
                         NULL, "Incorrect API key provided.");
             return -1;
@@ -831,6 +919,10 @@ static void request_end(struct gw_worker *w, struct gw_client *c)
     struct gw_req *r = &c->req;
     if (r->status == 0)
         r->status = 499;
+    /* Settles the reservation and writes the record, unless the response's
+     * completion did (then with its last bytes held for it). */
+    if (r->route == ROUTE_CHAT || r->route == ROUTE_EMBEDDINGS)
+        gw__usage_finish(w, c, false);
     if (w->snap->server.access_log)
         gw__log_access(w, c);
     gw__metrics_request(w, c, r->status);

@@ -18,11 +18,14 @@
 #include <bearssl.h>
 #include <liburing.h>
 
+#include "core/accounts.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/fail.h"
 #include "core/rcu.h"
+#include "core/spend.h"
 #include "core/timerwheel.h"
+#include "core/usage.h"
 #include "net/http1.h"
 #include "net/iobuf.h"
 #include "providers/dialect.h"
@@ -42,6 +45,8 @@ enum gw_op {
     GW_OP_CANCEL,     /* async cancel of a closing connection's ops; result ignored */
     GW_OP_LOGWRITE,   /* write of a log buffer to stdout or stderr */
     GW_OP_WAKE,       /* read of the worker's eventfd (control thread wakeups) */
+    GW_OP_USAGEWRITE, /* write of usage records to the worker's usage log (net/usagelog.c) */
+    GW_OP_USAGECLOSE, /* close of a usage log file the worker has moved past */
     GW_OP_COUNT
 };
 
@@ -67,6 +72,8 @@ enum gw_client_state {
 #define GW_CF_IN_REARM_LIST (1u << 7)
 #define GW_CF_DISCARD (1u << 8)     /* answered before its body was read: input is dropped and
                                      * the close lingers (GW_CS_LINGER) so the answer survives */
+#define GW_CF_USAGE_HOLD (1u << 10) /* the response's last bytes wait until its usage record
+                                     * is written (net/usagelog.c): no send starts meanwhile */
 
 /* A lingering close: how long, and how much input, before the connection is closed anyway. */
 #define GW_LINGER_MS 2000
@@ -141,7 +148,19 @@ struct gw_req {
     const struct gw_model *model;    /* points into snap */
     const char *model_asked;         /* arena: the model name the body asked for, bounded and
                                       * valid UTF-8 (net/server.c), known or not; NULL if none */
-    const struct gw_key *key;        /* points into snap */
+    const struct gw_vkey *key;       /* points into snap->accounts */
+    const struct gw_price *price;    /* points into snap->accounts; NULL = price unknown */
+    int64_t est_pusd;                /* reserved at admission (core/spend.h) */
+    int64_t cost_pusd;               /* the settled cost, once known */
+    bool admitted;                   /* est_pusd is reserved: settle exactly once */
+    bool recorded;                   /* its usage record is written or queued */
+    bool have_cost;
+    uint64_t max_tokens;             /* max_tokens / max_completion_tokens asked; 0 = none */
+    uint64_t cached_tokens, cache_write_tokens, reasoning_tokens;
+    const char *err_code;            /* static: the code of an error the gateway answered */
+    bool hard_budget;                /* the key's or team's budget is hard: streams are cut */
+    uint64_t prompt_est;             /* prompt tokens estimated at admission */
+    uint64_t stream_tokens;          /* content events relayed so far, about one token each */
     enum gw_endpoint ep;
     unsigned route;                  /* net/server.c's route, decided at head time */
     bool head_timer;                 /* header timeout armed for this request */
@@ -257,6 +276,18 @@ struct gw_reqcount {
 
 #define GW_REQCOUNT_SLOTS 256
 
+/* Spend and tokens by key name, team and model: a bounded label table per worker. */
+struct gw_spendcount {
+    _Atomic uint32_t used; /* 0 until the labels are written (release) */
+    char key[64];
+    char team[48];
+    char model[64];
+    _Atomic uint64_t requests;
+    _Atomic uint64_t prompt_tokens, completion_tokens, cached_tokens;
+    _Atomic uint64_t cost_pusd;
+};
+#define GW_SPENDCOUNT_SLOTS 256
+
 /* Read by /metrics on any worker; written by the owner only (relaxed; single writer). */
 struct gw_worker_shared {
     _Alignas(GW_CACHELINE) _Atomic uint64_t conns_active;
@@ -280,6 +311,16 @@ struct gw_worker_shared {
     _Atomic uint64_t up_sum_us;
     struct gw_reqcount reqs[GW_REQCOUNT_SLOTS];
     _Atomic uint64_t reqs_overflow;
+    struct gw_spendcount spend[GW_SPENDCOUNT_SLOTS];
+    _Atomic uint64_t spend_overflow;
+    _Atomic uint64_t budget_refusals[GW_ADMIT_COUNT];
+    _Atomic uint64_t model_refusals;
+    _Atomic uint64_t unpriced;        /* requests served whose model has no price */
+    _Atomic uint64_t usage_records;   /* usage records written to the log */
+    _Atomic uint64_t usage_write_errors;
+    _Atomic uint64_t usage_dropped;   /* records lost: the log buffer was at its cap */
+    _Atomic uint64_t usage_held_ns;   /* responses' total wait for their record's write */
+    struct gw_usage_handoff usage;    /* the worker's log files, with the store thread */
 };
 
 /* A log stream (stdout access log or stderr) written through the ring. */
@@ -292,6 +333,37 @@ struct gw_logbuf {
     bool busy;
 };
 #define GW_LOGBUF_SIZE 65536
+
+/*
+ * The worker's usage log (net/usagelog.c): records gather in `fill`; one
+ * write at a time goes to the current file through the ring. Each response
+ * whose record is in a write waits (GW_CF_USAGE_HOLD) in `held`, a FIFO in
+ * record order, until the write that carries its record completes.
+ */
+struct gw_usage_hold {
+    uint32_t idx, gen; /* the client */
+    uint64_t upto;     /* appended-bytes total that includes its record */
+    uint64_t since_ns;
+};
+struct gw_usagelog {
+    bool on;             /* the store is configured: records are written */
+    int fd;              /* owns: the current file, -1 when off */
+    uint64_t fileseq;
+    uint64_t file_bytes; /* written to the current file */
+    uint64_t seq;        /* last record's sequence number */
+    char *fill;          /* owns: records gathered (malloc'd, grows to GW_USAGEBUF_MAX) */
+    size_t fill_len, fill_cap;
+    char *flight;        /* owns: bytes being written */
+    size_t flight_len, flight_off, flight_cap;
+    bool busy;
+    uint64_t appended;   /* bytes ever appended to fill */
+    uint64_t durable;    /* bytes ever written to a file */
+    struct gw_usage_hold *held; /* owns: ring of nclients entries */
+    uint32_t held_head, held_len, held_cap;
+    int closing_fd;      /* a file being closed through the ring, -1 none */
+};
+#define GW_USAGEBUF_SIZE (256u << 10)
+#define GW_USAGEBUF_MAX (16u << 20)
 
 struct gw_runtime;
 
@@ -328,6 +400,8 @@ struct gw_worker {
     char *ubufs;
     struct gw_client *rearm;        /* clients whose recv must be re-armed after this batch */
     struct gw_logbuf log_out, log_err;
+    struct gw_usagelog usage;
+    struct gw_spend_ledger ledger; /* this worker's spend counters (core/spend.h) */
     bool draining;
     uint64_t drain_deadline_ms;
     struct gw_worker_shared shared;
@@ -347,6 +421,9 @@ struct gw_runtime {
     unsigned nworkers;
     _Atomic unsigned workers_exited;
     uint64_t start_time;
+    /* budgets and the usage log (set at boot, before the workers start) */
+    struct gw_spend_board *board; /* borrowed: process-wide live spend */
+    const char *boot;             /* this process's boot id (usage records) */
 };
 
 #endif

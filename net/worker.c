@@ -240,6 +240,17 @@ static int worker_setup(struct gw_worker *w)
     gw_bufpool_init(&w->inpool, GW_INSMALL_SIZE, 16384);
     if (gw__log_init(&w->log_out, STDOUT_FILENO) < 0 || gw__log_init(&w->log_err, STDERR_FILENO) < 0)
         return -ENOMEM;
+    if (w->rt->board) {
+        if (gw_spend_ledger_init(&w->ledger, w->rt->board->nslots) < 0)
+            return -ENOMEM;
+        /* The other workers see this one's reservations and spend from now on. */
+        gw_spend_board_attach(w->rt->board, w->id, &w->ledger);
+    }
+    int ur = gw__usage_init(w);
+    if (ur < 0) {
+        fprintf(stderr, "worker %u: usage log: %s\n", w->id, strerror(-ur));
+        return ur;
+    }
     w->now_ms = now_ms();
     gw_tw_init(&w->tw, w->now_ms);
     gw_gentrack_init(&w->gentrack);
@@ -405,7 +416,8 @@ static void client_free(struct gw_worker *w, struct gw_client *c)
 
 void gw__client_flush(struct gw_worker *w, struct gw_client *c)
 {
-    if ((c->flags & GW_CF_SEND_BUSY) || c->state == GW_CS_CLOSING)
+    /* A held response sends nothing until its usage record is written (net/usagelog.c). */
+    if ((c->flags & (GW_CF_SEND_BUSY | GW_CF_USAGE_HOLD)) || c->state == GW_CS_CLOSING)
         return;
     if (c->out.len == 0) {
         if (c->flags & GW_CF_CLOSE_AFTER)
@@ -721,6 +733,10 @@ static void dispatch(struct gw_worker *w, const struct io_uring_cqe *cqe)
     case GW_OP_LOGWRITE:
         gw__log_on_cqe(w, idx ? &w->log_err : &w->log_out, cqe->res);
         return;
+    case GW_OP_USAGEWRITE:
+    case GW_OP_USAGECLOSE:
+        gw__usage_on_cqe(w, op, cqe->res);
+        return;
     case GW_OP_CANCEL:
         return;
     case GW_OP_CRECV:
@@ -861,6 +877,7 @@ static void *worker_main(void *arg)
             arm_accept(w);
         }
         gw__log_flush(w);
+        gw__usage_flush(w);
 
         uint64_t wait = gw_tw_wait_ms(&w->tw, w->now_ms, WAIT_MAX_MS);
         struct __kernel_timespec ts = {.tv_sec = (long long)(wait / 1000),
@@ -877,9 +894,10 @@ static void *worker_main(void *arg)
     }
     /* Drained: wait (bounded) for the last log lines and closes to complete. */
     for (int i = 0; i < 200 && (w->log_out.busy || w->log_err.busy || w->log_out.fill_len ||
-                                w->log_err.fill_len);
+                                w->log_err.fill_len || !gw__usage_idle(w));
          i++) {
         gw__log_flush(w);
+        gw__usage_flush(w);
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
         struct io_uring_cqe *cqe;
         io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
@@ -952,6 +970,8 @@ void gw_worker_join(struct gw_worker *w)
     close(w->wake_fd);
     gw__log_destroy(&w->log_out);
     gw__log_destroy(&w->log_err);
+    gw__usage_destroy(w);
+    gw_spend_ledger_destroy(&w->ledger);
     gw_iopool_destroy(&w->iopool);
     gw_bufpool_destroy(&w->inpool);
     free(w->clients);

@@ -226,6 +226,27 @@ int gw__log_init(struct gw_logbuf *lb, int fd);
 void gw__log_destroy(struct gw_logbuf *lb);
 /* Counts one finished request in the worker's shared block. */
 void gw__metrics_request(struct gw_worker *w, struct gw_client *c, int status);
+/* Spend and tokens of a finished request in the worker's label table (net/metrics.c). */
+void gw__metrics_spend(struct gw_worker *w, const struct gw_req *r);
+
+/* ---- the usage log (net/usagelog.c) ---- */
+
+/* Sets up the worker's usage log (on when rt->boot is set). 0 or -errno. */
+int gw__usage_init(struct gw_worker *w);
+void gw__usage_destroy(struct gw_worker *w);
+/*
+ * Settles the request's spend (once) and appends its usage record (once).
+ * With hold, the response's remaining bytes wait (GW_CF_USAGE_HOLD) until
+ * the record is written to the file: a client that has its whole answer has
+ * its record on disk (the page cache: a killed process loses nothing). A
+ * request with no key accepted is neither settled nor recorded.
+ */
+void gw__usage_finish(struct gw_worker *w, struct gw_client *c, bool hold);
+/* Starts a write of gathered records if none is in flight (end of each loop turn). */
+void gw__usage_flush(struct gw_worker *w);
+void gw__usage_on_cqe(struct gw_worker *w, enum gw_op op, int res);
+/* Nothing gathered, in flight or held. */
+bool gw__usage_idle(const struct gw_worker *w);
 /* Renders Prometheus text for every worker into a buffer from the request arena. */
 char *gw__metrics_render(struct gw_worker *w, struct gw_arena *a, size_t *len);
 

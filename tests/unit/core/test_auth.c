@@ -10,6 +10,7 @@
 #include "core/auth.h"
 #include "core/common.h"
 #include "core/config.h"
+#include "store/runtime.h"
 
 static struct gw_span sp(const char *s)
 {
@@ -101,6 +102,7 @@ Test(auth, ct_eq_compares_bytes_and_lengths)
     cr_assert_not(gw_ct_eq("aaaa", 4, "a", 1));
 }
 
+/* A config with static keys, its accounts attached as the control thread does. */
 static struct gw_config *load_keys(void)
 {
     static const char yaml[] = "keys:\n"
@@ -111,23 +113,40 @@ static struct gw_config *load_keys(void)
     struct gw_config_error err;
     cr_assert_eq(gw_config_load_buffer("t.yaml", yaml, sizeof(yaml) - 1, &cfg, &err), 0, "%s",
                  err.message);
+    char msg[256];
+    struct gw_accounts *a = gw_store_accounts_from_config(cfg, msg, sizeof(msg));
+    cr_assert_not_null(a, "%s", msg);
+    gw_config_set_accounts(cfg, a);
+    gw_accounts_unref(a);
     return cfg;
+}
+
+static const struct gw_vkey *lookup(const struct gw_config *cfg, struct gw_span key)
+{
+    enum gw_key_status st;
+    const struct gw_vkey *k = gw_auth_lookup(cfg, key, 1800000000, &st);
+    cr_assert_eq(k != NULL, st == GW_KEY_OK);
+    return k;
 }
 
 Test(auth, lookup_finds_the_exact_key_only)
 {
     /* load_keys' keys, in order, and a prefix, an extension, another case, nothing. */
     static const char *const found[] = {"sk-alice-0001", "sk-bob-0002", "sk-alice-00011"};
+    static const char *const names[] = {"alice", "bob", "carol"};
     static const char *const refused[] = {"sk-alice-000", "sk-bob-00021", "SK-BOB-0002", ""};
     struct gw_config *cfg = load_keys();
-    for (size_t i = 0; i < GW_ARRAY_SIZE(found); i++)
-        cr_assert_eq(gw_auth_lookup(cfg, sp(found[i])), &cfg->keys[i], "'%s' is key %zu", found[i],
-                     i);
+    for (size_t i = 0; i < GW_ARRAY_SIZE(found); i++) {
+        const struct gw_vkey *k = lookup(cfg, sp(found[i]));
+        cr_assert_not_null(k, "'%s' is a key", found[i]);
+        cr_assert_str_eq(k->name, names[i]);
+        cr_assert(k->is_static);
+        cr_assert_eq(k->slot, GW_SLOT_NONE, "a static key has no budget");
+    }
     for (size_t i = 0; i < GW_ARRAY_SIZE(refused); i++)
-        cr_assert_null(gw_auth_lookup(cfg, sp(refused[i])), "'%s' is no key", refused[i]);
-    cr_assert_str_eq(gw_auth_lookup(cfg, sp("sk-bob-0002"))->name, "bob");
-    cr_assert_null(gw_auth_lookup(cfg, GW_SPAN_NULL));
-    cr_assert_null(gw_auth_lookup(NULL, sp("sk-bob-0002")));
+        cr_assert_null(lookup(cfg, sp(refused[i])), "'%s' is no key", refused[i]);
+    cr_assert_null(lookup(cfg, GW_SPAN_NULL));
+    cr_assert_null(lookup(NULL, sp("sk-bob-0002")));
     gw_config_free(cfg);
 }
 
@@ -136,17 +155,20 @@ Test(auth, extract_then_lookup)
     struct gw_config *cfg = load_keys();
     struct gw_span key;
     cr_assert(gw_auth_extract(sp("Bearer  sk-bob-0002 "), GW_SPAN_NULL, &key));
-    cr_assert_eq(gw_auth_lookup(cfg, key), &cfg->keys[1]);
+    cr_assert_str_eq(lookup(cfg, key)->name, "bob");
     cr_assert(gw_auth_extract(GW_SPAN_NULL, sp("sk-alice-0001"), &key));
-    cr_assert_eq(gw_auth_lookup(cfg, key), &cfg->keys[0]);
+    cr_assert_str_eq(lookup(cfg, key)->name, "alice");
     gw_config_free(cfg);
 }
 
-Test(auth, lookup_in_a_config_without_keys_finds_nothing)
+Test(auth, lookup_in_a_config_without_accounts_finds_nothing)
 {
     struct gw_config *cfg = NULL;
     struct gw_config_error err;
-    cr_assert_eq(gw_config_load_buffer("t.yaml", "", 0, &cfg, &err), 0, "%s", err.message);
-    cr_assert_null(gw_auth_lookup(cfg, sp("anything")));
+    cr_assert_eq(
+        gw_config_load_buffer("t.yaml", "keys:\n  - {name: a, key: sk-a}\n", 30, &cfg, &err), 0,
+        "%s", err.message);
+    /* Fresh from the loader: no accounts attached yet, so nothing is accepted. */
+    cr_assert_null(lookup(cfg, sp("sk-a")));
     gw_config_free(cfg);
 }

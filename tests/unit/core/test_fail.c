@@ -16,7 +16,9 @@ Test(fail, every_failure_has_a_name_a_message_and_an_error_status)
         cr_assert(name && name[0] && strcmp(name, "unknown") != 0, "failure %u has no name", f);
         cr_assert(gw_fail_str((enum gw_fail)f)[0]);
         int st = gw_fail_status((enum gw_fail)f);
-        cr_assert(st >= 499 && st <= 504, "failure %s maps to %d", name, st);
+        /* 429 is the one 4xx: a hard budget that ends a stream (the client's quota). */
+        cr_assert((st >= 499 && st <= 504) || (f == GW_FAIL_BUDGET && st == 429),
+                  "failure %s maps to %d", name, st);
         for (unsigned g = 1; g < f; g++)
             cr_assert_str_neq(name, gw_fail_name((enum gw_fail)g), "two failures named %s", name);
     }
@@ -64,4 +66,12 @@ Test(fail, only_the_retry_mask_is_retried)
     }
     cr_assert_not(gw_fail_retryable(GW_FAIL_TIMEOUT_SEND, true, false, false, 1));
     cr_assert_not(gw_fail_retryable(GW_FAIL_PROTO, true, false, false, 1));
+}
+
+Test(fail, a_budget_cut_is_429_budget_exceeded)
+{
+    cr_assert_eq(gw_fail_status(GW_FAIL_BUDGET), 429);
+    cr_assert_str_eq(gw_fail_code(GW_FAIL_BUDGET), "budget_exceeded");
+    cr_assert_str_eq(gw_fail_name(GW_FAIL_BUDGET), "budget");
+    cr_assert_not(gw_fail_retryable(GW_FAIL_BUDGET, true, false, false, 0));
 }

@@ -1,0 +1,384 @@
+/*
+ * tests/integration/test_budget.c — budgets under concurrency, with the real
+ * binary, the mock and an embedded SQLite store.
+ *
+ * The overshoot bound (README, "Budgets") on one instance: with W workers,
+ * E the largest admission estimate, Q the requests in flight per worker and
+ * delta the most by which one request's real cost exceeds its estimate,
+ *
+ *     spend - L <= (W - 1) * E + W * Q * delta
+ *
+ * (every worker sees the others' reservations and spend at once; only
+ * admissions racing between one worker's check and its reservation are
+ * unseen, one per other worker). Here W = 2, one instance. Every request asks max_tokens above the
+ * mock's chunk count (the mock's completion_tokens), so its estimate bounds
+ * its cost and delta = 0; the test measures delta from the usage rows
+ * (cost_pusd - est_pusd) rather than trusting that, and computes the bound
+ * with what it measured. Spend is read from the database in pUSD (exact).
+ *
+ * The second test is the hard budget: a stream whose spend crosses the limit
+ * mid-way ends with a finish_reason "length" chunk, an error event
+ * budget_exceeded and [DONE], and its usage row says budget_exceeded.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+
+#include "harness.h"
+
+#define MASTER "h7-master-key-0123456789abcdef"
+#define MASTER_AUTH "Authorization: Bearer " MASTER "\r\n"
+/* gpt-4o-mini's prices in this file's config, uUSD per 1M tokens = pUSD per token. */
+#define PIN_PUSD 150000LL
+#define POUT_PUSD 600000LL
+
+#define NWORKERS 2
+#define NINSTANCES 1
+#define NCLIENTS 64
+#define CHUNKS 8
+#define MAX_TOKENS 12 /* >= CHUNKS, with room for what the gateway adds to the prompt */
+
+static int admin_port;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(p);
+    return 0;
+}
+
+static void setup(void)
+{
+    h_setup();
+    h_mock_start(NULL);
+}
+
+/* The harness removes plain files only; the usage log folder is ours to remove. */
+static void teardown(void)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", H.dir);
+    h_teardown();
+    if (dir[0] && !getenv("GW_INT_KEEP"))
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(budget, .init = setup, .fini = teardown, .timeout = 90);
+
+static void start_gw(void)
+{
+    admin_port = h_free_port();
+    char y[8192];
+    int n = snprintf(y, sizeof(y),
+                     "server:\n"
+                     "  listen: \"127.0.0.1:%d\"\n"
+                     "  workers: %d\n"
+                     "  drain_timeout: 10s\n"
+                     "keys:\n"
+                     "  - name: demo\n"
+                     "    key: \"" H_CLIENT_KEY "\"\n"
+                     "providers:\n"
+                     "  - name: mock\n"
+                     "    type: openai\n"
+                     "    base_url: \"http://127.0.0.1:%d/v1\"\n"
+                     "    api_key: \"" H_PROVIDER_KEY "\"\n"
+                     "    connect_timeout: 2s\n"
+                     "models:\n"
+                     "  - name: " H_MODEL "\n"
+                     "    provider: mock\n"
+                     "    model: " H_MODEL "\n"
+                     "store:\n"
+                     "  url: \"sqlite:%s/c.db\"\n"
+                     "  flush_interval: 100ms\n"
+                     "admin:\n"
+                     "  listen: \"127.0.0.1:%d\"\n"
+                     "  master_key: \"" MASTER "\"\n"
+                     "prices:\n"
+                     "  - {model: " H_MODEL ", input: 0.15, output: 0.60}\n",
+                     H.gw_port, NWORKERS, H.mock_port, H.dir, admin_port);
+    cr_assert(n > 0 && (size_t)n < sizeof(y));
+    h_gw_config_raw(y);
+    h_gw_start();
+    cr_assert(h_stderr_wait("admin API listening", 5000), "no 'admin API listening' on stderr");
+}
+
+/* Creates a key (POST body) and waits until the gateway accepts it. */
+static void create_key(const char *body, char *id, size_t idcap, char *secret, size_t scap)
+{
+    struct h_resp r;
+    cr_assert_eq(h_do(admin_port, "POST", "/admin/v1/keys", MASTER_AUTH, body, &r), 0);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert(h_json_get(r.body, r.body_len, "id", id, idcap) > 0, "%s", r.body);
+    cr_assert(h_json_get(r.body, r.body_len, "key", secret, scap) > 0, "%s", r.body);
+    h_resp_free(&r);
+    char hdr[256];
+    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", secret);
+    double deadline = h_now_ms() + 2000;
+    for (;;) {
+        cr_assert_eq(h_do(H.gw_port, "GET", "/v1/models", hdr, NULL, &r), 0);
+        int st = r.status;
+        h_resp_free(&r);
+        if (st == 200)
+            return;
+        cr_assert(h_now_ms() < deadline, "the new key still answers %d after 2 s", st);
+        h_sleep_ms(5);
+    }
+}
+
+/* ---- the database, read with the SQLite C API ---- */
+
+static sqlite3 *db_open(void)
+{
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof(path), "%s/c.db", H.dir);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    cr_assert_eq(rc, SQLITE_OK, "open %s: %s", path, db ? sqlite3_errmsg(db) : "?");
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+/* One integer from a query with one text parameter ($1 = p1, may be NULL). */
+static int64_t db_int(sqlite3 *db, const char *sql, const char *p1)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
+    if (p1)
+        cr_assert_eq(sqlite3_bind_text(st, 1, p1, -1, SQLITE_TRANSIENT), SQLITE_OK);
+    rc = sqlite3_step(st);
+    cr_assert_eq(rc, SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(db));
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Waits until `sql` (one integer, $1 = p1) reaches want; fails after timeout_ms. */
+static void db_wait(sqlite3 *db, const char *sql, const char *p1, int64_t want, int timeout_ms)
+{
+    double deadline = h_now_ms() + timeout_ms;
+    for (;;) {
+        int64_t v = db_int(db, sql, p1);
+        if (v >= want)
+            return;
+        cr_assert(h_now_ms() < deadline, "%s = %" PRId64 " after %d ms, want %" PRId64, sql, v,
+                  timeout_ms, want);
+        h_sleep_ms(50);
+    }
+}
+
+/* ---- 64 clients against one small budget ---- */
+
+struct client {
+    pthread_t th;
+    const char *hdr;  /* Authorization line */
+    const char *body; /* the request */
+    int ok;           /* 200s received */
+    int refused;      /* the 429 budget_exceeded that ended it (0 or 1) */
+    int errors;       /* anything else */
+    char err[256];    /* the first error */
+};
+
+static pthread_barrier_t start_line;
+
+static void *client_main(void *arg)
+{
+    struct client *cl = arg;
+    struct h_conn c = {.fd = -1};
+    pthread_barrier_wait(&start_line);
+    for (int i = 0; i < 500 && !cl->refused && cl->errors == 0; i++) {
+        if (c.fd < 0 && h_conn_open(&c, H.gw_port) < 0) {
+            cl->errors++;
+            snprintf(cl->err, sizeof(cl->err), "connect failed");
+            break;
+        }
+        struct h_resp r;
+        int rc = h_send_request(&c, "POST", "/v1/chat/completions", cl->hdr, cl->body);
+        if (rc == 0)
+            rc = h_read_response(&c, &r, H_IO_TIMEOUT_MS);
+        if (rc < 0) {
+            cl->errors++;
+            snprintf(cl->err, sizeof(cl->err), "request %d: %s", i, strerror(-rc));
+            break;
+        }
+        char code[64] = "";
+        h_json_get(r.body, r.body_len, "error.code", code, sizeof(code));
+        if (r.status == 200) {
+            cl->ok++;
+        } else if (r.status == 429 && strcmp(code, "budget_exceeded") == 0) {
+            cl->refused = 1;
+        } else {
+            cl->errors++;
+            snprintf(cl->err, sizeof(cl->err), "status %d: %.200s", r.status, r.body);
+        }
+        bool keep = r.keepalive;
+        h_resp_free(&r);
+        if (!keep)
+            h_conn_close(&c);
+    }
+    h_conn_close(&c);
+    return NULL;
+}
+
+Test(budget, parallel_clients_overshoot_a_small_budget_by_no_more_than_the_bound)
+{
+    start_gw();
+    char extra[96];
+    snprintf(extra, sizeof(extra), "\"max_tokens\":%d,\"mock\":{\"chunks\":%d}", MAX_TOKENS,
+             CHUNKS);
+    char *body = h_chat_body(H_MODEL, false, extra);
+    /* The admission estimate of one request (state.md): prompt bytes / 4 plus max_tokens. */
+    int64_t est = (int64_t)(strlen(body) / 4) * PIN_PUSD + MAX_TOKENS * POUT_PUSD;
+    int64_t limit = 20 * est;
+    char kb[256];
+    snprintf(kb, sizeof(kb),
+             "{\"name\":\"small\",\"budget\":{\"limit_usd\":%.12f,\"period\":\"total\"}}",
+             (double)limit / 1e12);
+    char id[128], secret[128];
+    create_key(kb, id, sizeof(id), secret, sizeof(secret));
+    char hdr[256];
+    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", secret);
+
+    static struct client cl[NCLIENTS];
+    cr_assert_eq(pthread_barrier_init(&start_line, NULL, NCLIENTS), 0);
+    for (int i = 0; i < NCLIENTS; i++) {
+        cl[i] = (struct client){.hdr = hdr, .body = body};
+        cr_assert_eq(pthread_create(&cl[i].th, NULL, client_main, &cl[i]), 0);
+    }
+    int ok = 0, refused = 0, errors = 0;
+    const char *first_err = NULL;
+    for (int i = 0; i < NCLIENTS; i++) {
+        pthread_join(cl[i].th, NULL);
+        ok += cl[i].ok;
+        refused += cl[i].refused;
+        errors += cl[i].errors;
+        if (cl[i].errors && !first_err)
+            first_err = cl[i].err;
+    }
+    pthread_barrier_destroy(&start_line);
+    cr_assert_eq(errors, 0, "%d client errors, first: %s", errors, first_err);
+    cr_assert_eq(refused, NCLIENTS, "only %d of %d clients got 429", refused, NCLIENTS);
+    cr_assert(ok > 0, "no request was served");
+
+    /* Every served request's row, then the spend it added. */
+    sqlite3 *db = db_open();
+    db_wait(db, "SELECT COUNT(*) FROM usage WHERE key_id = $1 AND status = 200", id, ok, 10000);
+    h_sleep_ms(300); /* a refused request's row may still come; it adds no spend */
+    int64_t rows = db_int(db, "SELECT COUNT(*) FROM usage WHERE key_id = $1 AND status = 200", id);
+    cr_assert_eq(rows, ok, "%" PRId64 " rows with status 200, %d responses", rows, ok);
+    char subject[160];
+    snprintf(subject, sizeof(subject), "k:%s", id);
+    int64_t spend =
+        db_int(db, "SELECT COALESCE(SUM(cost_pusd), 0) FROM spend WHERE subject = $1", subject);
+    int64_t usage_sum =
+        db_int(db, "SELECT COALESCE(SUM(cost_pusd), 0) FROM usage WHERE key_id = $1", id);
+    int64_t delta = db_int(db,
+                           "SELECT COALESCE(MAX(cost_pusd - est_pusd), 0) FROM usage "
+                           "WHERE key_id = $1 AND status = 200",
+                           id);
+    sqlite3_close(db);
+    cr_assert_eq(spend, usage_sum, "spend table %" PRId64 " pUSD, usage rows %" PRId64, spend,
+                 usage_sum);
+    cr_assert(spend > 0);
+    /* The premise of delta = 0: no request cost more than its estimate. */
+    cr_assert(delta <= 0, "a request cost %" PRId64 " pUSD more than its estimate", delta);
+    if (delta < 0)
+        delta = 0;
+    cr_assert_eq(NINSTANCES, 1, "the bound below is the one-instance form");
+    const int64_t w = NWORKERS;
+    const int64_t q = NCLIENTS; /* in flight per worker, at most */
+    int64_t bound = (w - 1) * est + w * q * delta;
+    int64_t overshoot = spend - limit;
+    fprintf(stderr,
+            "budget: %d clients, %d served, limit %.9f USD, spend %.9f USD, overshoot %.9f USD "
+            "(%.2f requests), bound %.9f USD (W=%" PRId64 ", E=%.9f USD, delta=0)\n",
+            NCLIENTS, ok, (double)limit / 1e12, (double)spend / 1e12, (double)overshoot / 1e12,
+            (double)overshoot / (double)est, (double)bound / 1e12, w, (double)est / 1e12);
+    cr_assert(overshoot <= bound, "overshoot %" PRId64 " pUSD above the bound %" PRId64, overshoot,
+              bound);
+    free(body);
+    h_finish();
+}
+
+/* ---- the hard budget ---- */
+
+Test(budget, hard_budget_cuts_a_stream_with_length_then_budget_exceeded_then_done)
+{
+    start_gw();
+    /* max_tokens 1 (admission reserves one output token) but 200 chunks from the mock. */
+    char *body = h_chat_body(H_MODEL, true,
+                             "\"max_tokens\":1,\"mock\":{\"chunks\":200,"
+                             "\"delay_ms\":2}");
+    int64_t est = (int64_t)(strlen(body) / 4) * PIN_PUSD + 1 * POUT_PUSD;
+    int64_t limit = est + 20 * POUT_PUSD; /* about 20 more output tokens */
+    char kb[256];
+    snprintf(kb, sizeof(kb),
+             "{\"name\":\"hard\",\"budget\":{\"limit_usd\":%.12f,\"period\":\"total\","
+             "\"hard\":true}}",
+             (double)limit / 1e12);
+    char id[128], secret[128];
+    create_key(kb, id, sizeof(id), secret, sizeof(secret));
+    char hdr[256];
+    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\nX-Request-Id: hard-cut-1\r\n", secret);
+
+    struct h_conn c;
+    struct h_stream s;
+    int rc = h_stream_start(&c, &s, H.gw_port, "/v1/chat/completions", hdr, body);
+    cr_assert_eq(rc, 0, "%s", strerror(-rc));
+    cr_assert_eq(s.head.status, 200);
+    rc = h_stream_read_all(&c, &s, H_IO_TIMEOUT_MS);
+    cr_assert_eq(rc, 0, "stream: %s", strerror(-rc));
+    cr_assert(s.complete, "the stream did not end cleanly");
+    cr_assert(s.saw_done, "no [DONE]");
+    cr_assert(s.nevs >= 3, "%zu events", s.nevs);
+    size_t ncontent = 0;
+    free(h_stream_text(&s, &ncontent));
+    cr_assert(ncontent > 0 && ncontent < 200, "%zu content events: not cut", ncontent);
+    /* The last three events: the length chunk, the error, [DONE]. */
+    const char *done = s.evs[s.nevs - 1].data;
+    const char *errev = s.evs[s.nevs - 2].data;
+    const char *last = s.evs[s.nevs - 3].data;
+    cr_assert_str_eq(done, "[DONE]");
+    char v[256];
+    cr_assert(h_json_get(errev, strlen(errev), "error.code", v, sizeof(v)) >= 0, "%s", errev);
+    cr_assert_str_eq(v, "budget_exceeded");
+    cr_assert(h_json_get(errev, strlen(errev), "error.type", v, sizeof(v)) >= 0, "%s", errev);
+    cr_assert_str_eq(v, "insufficient_quota");
+    cr_assert(h_json_get(last, strlen(last), "choices.0.finish_reason", v, sizeof(v)) >= 0, "%s",
+              last);
+    cr_assert_str_eq(v, "length");
+    h_stream_free(&s);
+    h_conn_close(&c);
+
+    sqlite3 *db = db_open();
+    db_wait(db, "SELECT COUNT(*) FROM usage WHERE request_id = $1", "hard-cut-1", 1, 10000);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT COALESCE(error, ''), cost_pusd, completion_tokens "
+                                    "FROM usage WHERE request_id = 'hard-cut-1'",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "budget_exceeded");
+    int64_t cost = sqlite3_column_int64(st, 1);
+    int64_t ctoks = sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    cr_assert(cost > 0, "the cut stream was billed nothing");
+    cr_assert(ctoks > 0 && ctoks < 200, "completion_tokens %" PRId64, ctoks);
+    fprintf(stderr, "budget: hard cut after %zu content events, billed %.9f USD (limit %.9f)\n",
+            ncontent, (double)cost / 1e12, (double)limit / 1e12);
+    free(body);
+    h_finish();
+}
