@@ -1954,7 +1954,7 @@ static int h_usage(struct ctx *c)
     if (q_time(c, "from", false, c->now - 30 * 86400, &from) < 0 ||
         q_time(c, "to", true, c->now + 1, &to) < 0)
         return -1;
-    char sql[768];
+    char sql[1024];
     struct gw_sb sb;
     gw_sb_init(&sb, sql, sizeof(sql) - 1);
     struct gw_dbv p[5];
@@ -2062,16 +2062,24 @@ static int h_requests(struct ctx *c)
     s = q_get(c, "status");
     if (s && !parse_dec(s, 100, 999, &status))
         return invalid(c, "status", "must be an HTTP status (100 to 999)");
-    char sql[768];
+    char sql[1536];
     struct gw_sb sb;
     gw_sb_init(&sb, sql, sizeof(sql) - 1);
     struct gw_dbv p[5];
     size_t n = 0;
     gw_sb_lit(&sb, "SELECT " REQ_COLS " FROM usage WHERE 1 = 1");
     if (before >= 0) {
+        /* Rows come from several workers' logs, so ids do not follow time:
+         * the page order is (time_ms, id), and `before` names the row the
+         * last page ended with. */
         p[n++] = GW_DBV_INT(before);
-        gw_sb_lit(&sb, " AND id < $");
+        gw_sb_lit(&sb, " AND (time_ms < (SELECT time_ms FROM usage WHERE id = $");
         gw_sb_u64(&sb, n);
+        gw_sb_lit(&sb, ") OR (time_ms = (SELECT time_ms FROM usage WHERE id = $");
+        gw_sb_u64(&sb, n);
+        gw_sb_lit(&sb, ") AND id < $");
+        gw_sb_u64(&sb, n);
+        gw_sb_lit(&sb, "))");
     }
     if (status >= 0) {
         p[n++] = GW_DBV_INT(status);
@@ -2081,7 +2089,7 @@ static int h_requests(struct ctx *c)
     where_eq(c, &sb, p, &n, "key", "key_id");
     where_eq(c, &sb, p, &n, "model", "model");
     p[n++] = GW_DBV_INT(limit + 1);
-    gw_sb_lit(&sb, " ORDER BY id DESC LIMIT $");
+    gw_sb_lit(&sb, " ORDER BY time_ms DESC, id DESC LIMIT $");
     gw_sb_u64(&sb, n);
     GW_BUG_ON(sb.overflow);
     sql[sb.len] = '\0';

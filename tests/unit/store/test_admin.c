@@ -1143,34 +1143,51 @@ Test(admin, requests_are_listed_newest_first_with_before)
     struct gw_admin_resp r = call("GET", "/admin/v1/requests?limit=2", NULL);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_eq(jlen(&r, "data"), 2);
-    /* Inserted ids 1..6: newest first is 6, 5. */
-    cr_assert_eq(jnum(&r, "data.0.id"), 6);
-    cr_assert_eq(jnum(&r, "data.1.id"), 5);
+    /* Newest first by time (ids follow insertion, which several workers' logs
+     * interleave): rows 5 (t1-3), 4 (t1-4), 3 (t1-5), 2, 1, then 6 (40 days ago). */
+    cr_assert_eq(jnum(&r, "data.0.id"), 5);
+    cr_assert_eq(jnum(&r, "data.1.id"), 4);
     cr_assert(jbool(&r, "has_more"));
-    cr_assert_eq(jnum(&r, "next_before"), 5);
-    /* Row 6: 40 days before NOW, at a whole second. */
-    cr_assert_str_eq(jstr(&r, "data.0.time"), "2026-02-03T12:00:00.000Z");
-    cr_assert_str_eq(jstr(&r, "data.1.time"), "2026-03-15T11:59:59.997Z");
-    cr_assert_eq(jtype(&r, "data.1.key_id"), GW_JT_NULL);
-    cr_assert_eq(jtype(&r, "data.1.cost_usd"), GW_JT_NULL);
-    cr_assert_eq(jnum(&r, "data.1.status"), 401);
-    cr_assert_float_eq(jnum(&r, "data.1.ttfb_ms"), 1.5, 1e-9);
-    cr_assert_float_eq(jnum(&r, "data.1.duration_ms"), 25, 1e-9);
-    cr_assert(!jbool(&r, "data.1.stream"));
-    cr_assert_str_eq(jstr(&r, "data.1.provider"), "openai");
+    cr_assert_eq(jnum(&r, "next_before"), 4);
+    cr_assert_str_eq(jstr(&r, "data.0.time"), "2026-03-15T11:59:59.997Z");
+    cr_assert_eq(jtype(&r, "data.0.key_id"), GW_JT_NULL);
+    cr_assert_eq(jtype(&r, "data.0.cost_usd"), GW_JT_NULL);
+    cr_assert_eq(jnum(&r, "data.0.status"), 401);
+    cr_assert_float_eq(jnum(&r, "data.0.ttfb_ms"), 1.5, 1e-9);
+    cr_assert_float_eq(jnum(&r, "data.0.duration_ms"), 25, 1e-9);
+    cr_assert(!jbool(&r, "data.0.stream"));
+    cr_assert_str_eq(jstr(&r, "data.0.provider"), "openai");
+    cr_assert_float_eq(jnum(&r, "data.1.cost_usd"), 4000 / 1e12, 1e-15);
     gw_admin_resp_free(&r);
 
-    r = call("GET", "/admin/v1/requests?limit=3&before=5", NULL);
+    r = call("GET", "/admin/v1/requests?limit=3&before=4", NULL);
     cr_assert_eq(jlen(&r, "data"), 3);
-    cr_assert_eq(jnum(&r, "data.0.id"), 4);
-    cr_assert_eq(jnum(&r, "data.2.id"), 2);
-    cr_assert_float_eq(jnum(&r, "data.0.cost_usd"), 4000 / 1e12, 1e-15);
+    cr_assert_eq(jnum(&r, "data.0.id"), 3);
+    cr_assert_eq(jnum(&r, "data.1.id"), 2);
+    cr_assert_eq(jnum(&r, "data.2.id"), 1);
+    cr_assert_float_eq(jnum(&r, "data.1.cost_usd"), 2000 / 1e12, 1e-15);
     cr_assert(jbool(&r, "has_more"));
+    cr_assert_eq(jnum(&r, "next_before"), 1);
     gw_admin_resp_free(&r);
-    r = call("GET", "/admin/v1/requests?before=2", NULL);
+    r = call("GET", "/admin/v1/requests?before=1", NULL);
     cr_assert_eq(jlen(&r, "data"), 1);
+    cr_assert_eq(jnum(&r, "data.0.id"), 6);
+    cr_assert_str_eq(jstr(&r, "data.0.time"), "2026-02-03T12:00:00.000Z");
     cr_assert(!jbool(&r, "has_more"));
     cr_assert_eq(jtype(&r, "next_before"), GW_JT_NULL);
+    gw_admin_resp_free(&r);
+
+    /* Two rows in the same millisecond: the page boundary falls between them by id. */
+    add_usage(NOW * 1000, "key_t", NULL, "gpt-4o", 200, 1, 1, 0, 1);
+    add_usage(NOW * 1000, "key_t", NULL, "gpt-4o", 200, 1, 1, 0, 1);
+    r = call("GET", "/admin/v1/requests?limit=1", NULL);
+    cr_assert_eq(jnum(&r, "data.0.id"), 8);
+    gw_admin_resp_free(&r);
+    r = call("GET", "/admin/v1/requests?limit=1&before=8", NULL);
+    cr_assert_eq(jnum(&r, "data.0.id"), 7);
+    gw_admin_resp_free(&r);
+    r = call("GET", "/admin/v1/requests?limit=1&before=7", NULL);
+    cr_assert_eq(jnum(&r, "data.0.id"), 5);
     gw_admin_resp_free(&r);
 
     r = call("GET", "/admin/v1/requests?key=key_b&status=200", NULL);
