@@ -338,6 +338,7 @@ int main(int argc, char **argv)
                              .accounts_build = accounts_build,
                              .accounts_dirty = accounts_dirty,
                              .published = published,
+                             .accounts_wake_fd = store_rt ? gw_store_rt_wake_fd(store_rt) : -1,
                              .loaded_ino = (unsigned long long)cst.st_ino,
                              .loaded_size = (unsigned long long)cst.st_size,
                              .loaded_mtime_ns = (long long)cst.st_mtim.tv_sec * 1000000000LL +

@@ -163,8 +163,19 @@ int gw_control_run(struct gw_control *ctl)
         reload_at = mono_ms();
     int rc = 0;
     for (;;) {
-        struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = ifd, .events = POLLIN}};
-        int r = poll(pf, ifd >= 0 ? 2 : 1, 50);
+        /* A negative fd is ignored by poll: the inotify watch and the accounts
+         * wakeup are optional. */
+        struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN},
+                               {.fd = ifd, .events = POLLIN},
+                               {.fd = ctl->accounts_wake_fd > 0 ? ctl->accounts_wake_fd : -1,
+                                .events = POLLIN}};
+        int r = poll(pf, 3, 50);
+        if (r > 0 && (pf[2].revents & POLLIN)) {
+            uint64_t v;
+            /* Drained here; accounts_dirty below says what changed. */
+            while (read(pf[2].fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+                ;
+        }
         if (r < 0 && errno != EINTR) {
             logline("error", "poll: %s", strerror(errno));
             rc = 1;

@@ -29,6 +29,9 @@ struct gw_control {
     struct gw_accounts *(*accounts_build)(void *arg, const struct gw_config *cfg);
     /* True (once) when the accounts should be rebuilt; may be NULL. */
     bool (*accounts_dirty)(void *arg);
+    /* An eventfd written when the accounts become dirty, so the loop wakes at
+     * once rather than at its next 50 ms poll; 0 or negative: none. */
+    int accounts_wake_fd;
     /* After each publish, with the accounts now in force; may be NULL. */
     void (*published)(void *arg, struct gw_config *cfg);
     /* The config file's identity when the first snapshot was read (st_ino,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,7 @@ struct gw_store_rt {
     struct slotmap slots;
     pthread_t thread;
     bool thread_live;
+    int wake_fd; /* owns: eventfd the control loop polls (gw_store_rt_mark_dirty) */
     _Atomic bool stop;
     _Atomic bool dirty;        /* rebuild the accounts */
     _Atomic bool spend_resync; /* reset the board from the database */
@@ -278,6 +280,17 @@ void gw_store_rt_mark_dirty(struct gw_store_rt *rt)
 {
     atomic_store_explicit(&rt->spend_resync, true, memory_order_release);
     atomic_store_explicit(&rt->dirty, true, memory_order_release);
+    if (rt->wake_fd >= 0) {
+        uint64_t one = 1;
+        /* EAGAIN (the counter is full) still leaves the fd readable: nothing to do. */
+        if (write(rt->wake_fd, &one, sizeof(one)) < 0) {
+        }
+    }
+}
+
+int gw_store_rt_wake_fd(const struct gw_store_rt *rt)
+{
+    return rt->wake_fd;
 }
 
 void gw_store_rt_set_current(struct gw_store_rt *rt, struct gw_accounts *acc)
@@ -624,6 +637,11 @@ struct gw_store_rt *gw_store_rt_start(const struct gw_config *cfg, struct gw_rcu
         return NULL;
     }
     pthread_mutex_init(&rt->cur_mu, NULL);
+    rt->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (rt->wake_fd < 0) {
+        snprintf(err, errcap, "eventfd: %s", strerror(errno));
+        goto fail;
+    }
     snprintf(rt->url, sizeof(rt->url), "%s", cfg->store.url);
     snprintf(rt->log_dir, sizeof(rt->log_dir), "%s", cfg->store.log_dir);
     snprintf(rt->master_key, sizeof(rt->master_key), "%s", cfg->admin.master_key);
@@ -723,5 +741,7 @@ void gw_store_rt_stop(struct gw_store_rt *rt)
     free(rt->slot_budget);
     free(rt->subjects);
     pthread_mutex_destroy(&rt->cur_mu);
+    if (rt->wake_fd >= 0)
+        close(rt->wake_fd);
     free(rt);
 }

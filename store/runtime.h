@@ -60,8 +60,10 @@ int gw_store_rt_run(struct gw_store_rt *rt);
 struct gw_accounts *gw_store_rt_build_accounts(struct gw_store_rt *rt, const struct gw_config *cfg);
 /* Control thread: true (once) when keys, teams or prices changed, or a resync is due. */
 bool gw_store_rt_dirty(struct gw_store_rt *rt);
-/* Any thread: something changed; rebuild soon (and resync spend). */
+/* Any thread: something changed; rebuild soon (and resync spend). Wakes the control thread. */
 void gw_store_rt_mark_dirty(struct gw_store_rt *rt);
+/* The eventfd gw_store_rt_mark_dirty writes, for the control loop's poll. */
+int gw_store_rt_wake_fd(const struct gw_store_rt *rt);
 /* Control thread, after each publish: the accounts the admin API lists prices from. */
 void gw_store_rt_set_current(struct gw_store_rt *rt, struct gw_accounts *acc);
 /*
