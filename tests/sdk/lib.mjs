@@ -47,9 +47,11 @@ function start(procs, bin, args, readyLine, env) {
 
 // Starts the mock (--api-key up, plus mockArgs) and conduit with the YAML
 // list items `providers(mockPort)` and `models` (each item on its own line,
-// indented two spaces). env: extra environment for conduit. Returns
-// { client, mockPort, gwPort, stop }.
-export async function startStack({ providers, models, mockArgs = [], env = {} }) {
+// indented two spaces), then `extra` verbatim (top-level sections such as
+// store: and admin:; relative paths in it are relative to the config's own
+// temporary folder). env: extra environment for conduit. Returns
+// { client, mockPort, gwPort, dir, stop }.
+export async function startStack({ providers, models, extra = "", mockArgs = [], env = {} }) {
   const procs = [];
   const mockPort = await freePort();
   const gwPort = await freePort();
@@ -63,12 +65,13 @@ export async function startStack({ providers, models, mockArgs = [], env = {} })
 keys: [{name: sdk, key: "${KEY}"}]
 providers:${providers(mockPort)}
 models:${models}
-`,
+${extra}`,
   );
-  await start(procs, CONDUIT, ["-c", cfg], "listening on", env);
+  // The client port's own line: with admin: set, the admin API's line comes first.
+  await start(procs, CONDUIT, ["-c", cfg], `listening on 127.0.0.1:${gwPort} `, env);
   const client = new OpenAI({ baseURL: `http://127.0.0.1:${gwPort}/v1`, apiKey: KEY, maxRetries: 0 });
   return {
-    client, mockPort, gwPort,
+    client, mockPort, gwPort, dir,
     stop() {
       for (const p of procs) p.kill("SIGKILL");
     },
