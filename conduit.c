@@ -254,6 +254,7 @@ int main(int argc, char **argv)
         }
         rt.board = &board;
         rt.boot = boot;
+        rt.store_stats = gw_store_rt_stats(store_rt);
     }
     /* The first snapshot carries its keys, teams and prices like every later one. */
     struct gw_accounts *acc = accounts_build(NULL, cfg);

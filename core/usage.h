@@ -91,6 +91,20 @@ struct gw_usage_handoff {
     _Atomic int next_fd;
 };
 
+/*
+ * What the store thread reports about the usage log, for /metrics: written
+ * by the store thread after each pass (relaxed: independent counters), read
+ * by whichever worker renders a scrape.
+ */
+struct gw_store_stats {
+    _Atomic uint64_t records;       /* usage records inserted */
+    _Atomic uint64_t batches;       /* transactions committed */
+    _Atomic uint64_t failures;      /* passes that failed (database down or locked) */
+    _Atomic uint64_t bad_lines;     /* complete lines that were not records */
+    _Atomic uint64_t backlog_bytes; /* usage log bytes not yet inserted */
+    _Atomic int64_t last_insert;    /* Unix seconds of the last pass that got through; 0 never */
+};
+
 /* Opens (creating, mode 0600, O_APPEND) DIR/name for the writer. fd or -errno. Not on a worker. */
 int gw_usage_log_open(const char *dir, const char *boot, unsigned worker, uint64_t fileseq);
 /* A fresh boot id: 16 base62 characters from getrandom, NUL-terminated (17 bytes). 0 or -errno. */

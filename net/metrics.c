@@ -554,6 +554,36 @@ char *gw__metrics_render(struct gw_worker *w, struct gw_arena *a, size_t *len)
             SUM(model_refusals), SUM(unpriced), SUM(usage_records), SUM(usage_write_errors),
             SUM(usage_dropped), (double)SUM(usage_held_ns) / 1e9);
 
+    if (rt->store_stats) {
+        const struct gw_store_stats *ss = rt->store_stats;
+        tprintf(&t,
+                "# HELP conduit_store_records_total Usage records inserted into the store.\n"
+                "# TYPE conduit_store_records_total counter\nconduit_store_records_total %" PRIu64
+                "\n"
+                "# HELP conduit_store_batches_total Store transactions that inserted usage.\n"
+                "# TYPE conduit_store_batches_total counter\nconduit_store_batches_total %" PRIu64
+                "\n"
+                "# HELP conduit_store_failures_total Store passes that failed (database down or "
+                "locked); records wait in the usage logs.\n"
+                "# TYPE conduit_store_failures_total counter\nconduit_store_failures_total %" PRIu64
+                "\n"
+                "# HELP conduit_store_bad_lines_total Usage log lines that were not records.\n"
+                "# TYPE conduit_store_bad_lines_total counter\nconduit_store_bad_lines_total %" PRIu64
+                "\n"
+                "# HELP conduit_usage_backlog_bytes Usage log bytes not yet inserted.\n"
+                "# TYPE conduit_usage_backlog_bytes gauge\nconduit_usage_backlog_bytes %" PRIu64 "\n"
+                "# HELP conduit_store_last_insert_timestamp_seconds When the store last took "
+                "inserts (Unix time; 0: never).\n"
+                "# TYPE conduit_store_last_insert_timestamp_seconds gauge\n"
+                "conduit_store_last_insert_timestamp_seconds %" PRId64 "\n",
+                atomic_load_explicit(&ss->records, memory_order_relaxed),
+                atomic_load_explicit(&ss->batches, memory_order_relaxed),
+                atomic_load_explicit(&ss->failures, memory_order_relaxed),
+                atomic_load_explicit(&ss->bad_lines, memory_order_relaxed),
+                atomic_load_explicit(&ss->backlog_bytes, memory_order_relaxed),
+                atomic_load_explicit(&ss->last_insert, memory_order_relaxed));
+    }
+
     hist_render(&t, rt, "conduit_request_duration_seconds",
                 "Time from the request head to the end of the response.", true);
     hist_render(&t, rt, "conduit_upstream_ttfb_seconds",

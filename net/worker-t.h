@@ -423,6 +423,7 @@ struct gw_runtime {
     uint64_t start_time;
     /* budgets and the usage log (set at boot, before the workers start) */
     struct gw_spend_board *board; /* borrowed: process-wide live spend */
+    struct gw_store_stats *store_stats; /* borrowed: the store thread's figures; NULL = no store */
     const char *boot;             /* this process's boot id (usage records) */
 };
 

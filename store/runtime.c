@@ -66,6 +66,7 @@ struct gw_store_rt {
     pthread_t thread;
     bool thread_live;
     int wake_fd; /* owns: eventfd the control loop polls (gw_store_rt_mark_dirty) */
+    struct gw_store_stats stats;
     _Atomic bool stop;
     _Atomic bool dirty;        /* rebuild the accounts */
     _Atomic bool spend_resync; /* reset the board from the database */
@@ -288,6 +289,11 @@ void gw_store_rt_mark_dirty(struct gw_store_rt *rt)
     }
 }
 
+struct gw_store_stats *gw_store_rt_stats(struct gw_store_rt *rt)
+{
+    return &rt->stats;
+}
+
 int gw_store_rt_wake_fd(const struct gw_store_rt *rt)
 {
     return rt->wake_fd;
@@ -507,6 +513,19 @@ static void store_drop(struct gw_store_rt *rt, const char *what, const struct gw
     }
 }
 
+/* The ingester's figures, for /metrics (relaxed: independent counters). */
+static void publish_stats(struct gw_store_rt *rt, bool ok)
+{
+    const struct gw_ingest_stats *is = gw_ingest_stats(rt->ing);
+    atomic_store_explicit(&rt->stats.records, is->records, memory_order_relaxed);
+    atomic_store_explicit(&rt->stats.batches, is->batches, memory_order_relaxed);
+    atomic_store_explicit(&rt->stats.failures, is->failures, memory_order_relaxed);
+    atomic_store_explicit(&rt->stats.bad_lines, is->bad_lines, memory_order_relaxed);
+    atomic_store_explicit(&rt->stats.backlog_bytes, is->backlog_bytes, memory_order_relaxed);
+    if (ok)
+        atomic_store_explicit(&rt->stats.last_insert, (int64_t)time(NULL), memory_order_relaxed);
+}
+
 /* One pass: returns true when it got through (the database answered). */
 static bool store_pass(struct gw_store_rt *rt, uint64_t *last_resync)
 {
@@ -529,7 +548,9 @@ static bool store_pass(struct gw_store_rt *rt, uint64_t *last_resync)
         }
         *last_resync = mono_ms();
     }
-    if (gw_ingest_run(rt->ing, rt->store_db, &err) < 0) {
+    int64_t got = gw_ingest_run(rt->ing, rt->store_db, &err);
+    publish_stats(rt, got >= 0);
+    if (got < 0) {
         store_drop(rt, "usage not inserted", &err);
         return false;
     }

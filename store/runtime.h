@@ -49,6 +49,8 @@ struct gw_store_rt *gw_store_rt_start(const struct gw_config *cfg, struct gw_rcu
                                       size_t rcu_reader, struct gw_spend_board *board,
                                       struct gw_usage_handoff *const *handoffs, unsigned nworkers,
                                       const char *boot, char *err, size_t errcap);
+/* The counters the store thread keeps for /metrics (valid until gw_store_rt_stop). */
+struct gw_store_stats *gw_store_rt_stats(struct gw_store_rt *rt);
 /* Starts the store thread, once the workers have taken their first log files. 0 or -errno. */
 int gw_store_rt_run(struct gw_store_rt *rt);
 /*

@@ -384,6 +384,24 @@ Test(durability, kill_9_under_load_loses_no_record_of_a_received_response)
 
 #define LOCK_CLIENTS 4
 
+/* A metric without labels from /metrics, as an integer (-1 when absent). */
+static long long metric(int port, const char *name)
+{
+    struct h_resp r;
+    cr_assert_eq(h_do(port, "GET", "/metrics", NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    long long v = -1;
+    size_t n = strlen(name);
+    for (const char *p = r.body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (!strncmp(p, name, n) && p[n] == ' ') {
+            v = strtoll(p + n + 1, NULL, 10);
+            break;
+        }
+    }
+    h_resp_free(&r);
+    return v;
+}
+
 Test(durability, database_locked_for_3s_fails_no_request_and_loses_no_record)
 {
     /* One database call gives up after 1 s: the lock makes the store's inserts fail. */
@@ -409,6 +427,11 @@ Test(durability, database_locked_for_3s_fails_no_request_and_loses_no_record)
     for (int i = 0; i < LOCK_CLIENTS; i++)
         sent_at_lock += cl[i].received;
     h_sleep_ms(3000);
+    /* While it is locked, /metrics says so: failed passes and a backlog. */
+    long long fails = metric(H.gw_port, "conduit_store_failures_total");
+    long long backlog = metric(H.gw_port, "conduit_usage_backlog_bytes");
+    cr_assert(fails >= 1, "conduit_store_failures_total %lld during the lock", fails);
+    cr_assert(backlog > 0, "conduit_usage_backlog_bytes %lld during the lock", backlog);
     int during = -sent_at_lock;
     for (int i = 0; i < LOCK_CLIENTS; i++)
         during += cl[i].received;
@@ -427,6 +450,16 @@ Test(durability, database_locked_for_3s_fails_no_request_and_loses_no_record)
     cr_assert_eq(missing, 0, "%d responses have no usage row after the lock", missing);
     int64_t extra = check_exactly_once(&tab, cl, LOCK_CLIENTS);
     cr_assert_eq(extra, 0, "%" PRId64 " rows nobody received (no request failed)", extra);
+    /* Once it is back: everything inserted, nothing left waiting. */
+    long long inserted = 0;
+    for (double end = h_now_ms() + 5000; h_now_ms() < end; h_sleep_ms(100)) {
+        inserted = metric(H.gw_port, "conduit_store_records_total");
+        if (inserted >= (long long)tab.n && metric(H.gw_port, "conduit_usage_backlog_bytes") == 0)
+            break;
+    }
+    cr_assert_geq(inserted, (long long)tab.n, "conduit_store_records_total %lld < %zu rows",
+                  inserted, tab.n);
+    cr_assert_eq(metric(H.gw_port, "conduit_usage_backlog_bytes"), 0);
     fprintf(stderr,
             "durability: database locked %.0f ms: %d requests, %d during the lock, 0 client "
             "errors, slowest response %.1f ms, %" PRId64 " rows before the lock, all %zu "
