@@ -1,7 +1,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "core/common.h"
 #include "core/config.h"
 #include "core/control.h"
+#include "core/log.h"
 
 static uint64_t mono_ms(void)
 {
@@ -24,47 +24,21 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void logline(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logline(const char *level, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    /* The message may hold quotes from a file name or YAML; keep the line valid JSON. */
-    char esc[2200];
-    size_t o = 0;
-    for (const char *p = msg; *p && o + 7 < sizeof(esc); p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\') {
-            esc[o++] = '\\';
-            esc[o++] = (char)ch;
-        } else if (ch < 0x20) {
-            o += (size_t)snprintf(esc + o, sizeof(esc) - o, "\\u%04x", ch);
-        } else {
-            esc[o++] = (char)ch;
-        }
-    }
-    esc[o] = '\0';
-    fprintf(stderr, "{\"level\":\"%s\",\"thread\":\"control\",\"msg\":\"%s\"}\n", level, esc);
-    fflush(stderr);
-}
-
 int gw_control_reload(struct gw_control *ctl)
 {
     struct gw_config *cfg;
     struct gw_config_error err;
     if (gw_config_load_file(ctl->path, &cfg, &err) < 0) {
         struct gw_config *cur = gw_rcu_current(ctl->rcu);
-        logline("error", "config reload refused: %s; keeping generation %llu", err.message,
-                (unsigned long long)(cur ? cur->generation : 0));
+        gw_log_line("control", "error", "config reload refused: %s; keeping generation %llu",
+                    err.message, (unsigned long long)(cur ? cur->generation : 0));
         return -1;
     }
     struct gw_config *cur = gw_rcu_current(ctl->rcu);
     if (cur && (cur->server.workers != cfg->server.workers ||
                 strcmp(cur->server.listen, cfg->server.listen) != 0))
-        logline("warn", "server.listen and server.workers take effect on restart only");
+        gw_log_line("control", "warn",
+                    "server.listen and server.workers take effect on restart only");
     /* A config that loads can still refuse every request: say so (the same
      * lines as at start), and publish it all the same, as the file says. */
     const char *warn[4];
@@ -72,14 +46,16 @@ int gw_control_reload(struct gw_control *ctl)
     if (ctl->accounts_build) {
         struct gw_accounts *acc = ctl->accounts_build(ctl->arg, cfg);
         if (!acc && cur && cur->accounts) {
-            logline("warn", "keys and prices could not be rebuilt; the ones in force stay");
+            gw_log_line("control", "warn",
+                        "keys and prices could not be rebuilt; the ones in force stay");
             acc = cur->accounts;
             gw_accounts_ref(acc);
         }
         if (!acc) {
-            logline("error", "config reload refused: keys and prices could not be built; keeping "
-                             "generation %llu",
-                    (unsigned long long)(cur ? cur->generation : 0));
+            gw_log_line("control", "error",
+                        "config reload refused: keys and prices could not be built; keeping "
+                        "generation %llu",
+                        (unsigned long long)(cur ? cur->generation : 0));
             gw_config_free(cfg);
             return -1;
         }
@@ -91,10 +67,11 @@ int gw_control_reload(struct gw_control *ctl)
         ctl->published(ctl->arg, cfg);
     if (ctl->wake_workers)
         ctl->wake_workers(ctl->arg);
-    logline("info", "config loaded from %s: generation %llu, %zu providers, %zu models, %zu keys",
-            ctl->path, (unsigned long long)gen, cfg->nproviders, cfg->nmodels, cfg->nkeys);
+    gw_log_line("control", "info",
+                "config loaded from %s: generation %llu, %zu providers, %zu models, %zu keys",
+                ctl->path, (unsigned long long)gen, cfg->nproviders, cfg->nmodels, cfg->nkeys);
     for (size_t i = 0; i < nw && i < GW_ARRAY_SIZE(warn); i++)
-        logline("warn", "%s: %s", ctl->path, warn[i]);
+        gw_log_line("control", "warn", "%s: %s", ctl->path, warn[i]);
     return 0;
 }
 
@@ -109,7 +86,7 @@ int gw_control_refresh_accounts(struct gw_control *ctl)
     struct gw_config *d = gw_config_derive(cur, acc);
     gw_accounts_unref(acc);
     if (!d) {
-        logline("error", "keys not published: out of memory");
+        gw_log_line("control", "error", "keys not published: out of memory");
         return -1;
     }
     gw_rcu_publish_on_control(ctl->rcu, d);
@@ -129,7 +106,7 @@ int gw_control_run(struct gw_control *ctl)
     sigaddset(&set, SIGINT);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) {
-        logline("error", "signalfd: %s", strerror(errno));
+        gw_log_line("control", "error", "signalfd: %s", strerror(errno));
         return 1;
     }
     /* Watch the directory: editors and config managers replace the file by rename. */
@@ -145,8 +122,8 @@ int gw_control_run(struct gw_control *ctl)
     int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (ifd >= 0 &&
         inotify_add_watch(ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
-        logline("warn", "cannot watch %s for changes (%s); reload with SIGHUP", dir,
-                strerror(errno));
+        gw_log_line("control", "warn", "cannot watch %s for changes (%s); reload with SIGHUP", dir,
+                    strerror(errno));
         close(ifd);
         ifd = -1;
     }
@@ -177,7 +154,7 @@ int gw_control_run(struct gw_control *ctl)
                 ;
         }
         if (r < 0 && errno != EINTR) {
-            logline("error", "poll: %s", strerror(errno));
+            gw_log_line("control", "error", "poll: %s", strerror(errno));
             rc = 1;
             break;
         }
@@ -190,14 +167,15 @@ int gw_control_run(struct gw_control *ctl)
                     draining = true;
                     struct gw_config *cur = gw_rcu_current(ctl->rcu);
                     drain_deadline = mono_ms() + cur->server.drain_timeout_ms + 2000;
-                    logline("info", "signal %u: draining (up to %u ms)", si.ssi_signo,
-                            cur->server.drain_timeout_ms);
+                    gw_log_line("control", "info", "signal %u: draining (up to %u ms)",
+                                si.ssi_signo, cur->server.drain_timeout_ms);
                     /* pairs with the workers' acquire loads at the top of their loops */
                     atomic_store_explicit(ctl->draining, true, memory_order_release);
                     if (ctl->wake_workers)
                         ctl->wake_workers(ctl->arg);
                 } else {
-                    logline("warn", "second signal: exiting without waiting for the drain");
+                    gw_log_line("control", "warn",
+                                "second signal: exiting without waiting for the drain");
                     rc = 1;
                     goto out;
                 }
@@ -228,7 +206,7 @@ int gw_control_run(struct gw_control *ctl)
             if (ctl->workers_done && ctl->workers_done(ctl->arg))
                 break;
             if (mono_ms() > drain_deadline) {
-                logline("error", "drain deadline passed with requests still open");
+                gw_log_line("control", "error", "drain deadline passed with requests still open");
                 rc = 1;
                 break;
             }
@@ -239,6 +217,6 @@ out:
         close(ifd);
     close(sfd);
     if (rc == 0)
-        logline("info", "drained; exiting");
+        gw_log_line("control", "info", "drained; exiting");
     return rc;
 }

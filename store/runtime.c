@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 
 #include "core/budget.h"
 #include "core/common.h"
+#include "core/log.h"
 #include "core/money.h"
 #include "core/vkey.h"
 #include "store/admin.h"
@@ -86,20 +86,6 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void logline(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logline(const char *level, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    for (char *p = msg; *p; p++)
-        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
-            *p = '\'';
-    fprintf(stderr, "{\"level\":\"%s\",\"thread\":\"store\",\"msg\":\"%s\"}\n", level, msg);
-}
-
 /* ---- slots ---- */
 
 static uint64_t hash_str(const char *s)
@@ -156,10 +142,10 @@ static uint32_t slot_of(void *arg, const char *id)
         j = (j + 1) & (m->cap - 1);
     }
     if (m->next >= m->max) {
-        logline("error",
-                "store.max_budgets (%u) reached: the budget of %s is not enforced until a "
-                "restart with a larger store.max_budgets",
-                m->max, id);
+        gw_log_line("store", "error",
+                    "store.max_budgets (%u) reached: the budget of %s is not enforced until a "
+                    "restart with a larger store.max_budgets",
+                    m->max, id);
         return GW_SLOT_NONE;
     }
     m->ids[j] = strdup(id);
@@ -243,17 +229,17 @@ struct gw_accounts *gw_store_rt_build_accounts(struct gw_store_rt *rt, const str
     if (!b)
         return NULL;
     if (add_config(b, cfg, err, sizeof(err)) < 0) {
-        logline("error", "accounts: %s", err);
+        gw_log_line("store", "error", "accounts: %s", err);
         goto fail;
     }
     if (!rt->ctl_db && gw_db_open(rt->url, &rt->ctl_db, &derr) < 0) {
         rt->ctl_db = NULL;
-        logline("error", "keys not reloaded: cannot open the store: %s", derr.message);
+        gw_log_line("store", "error", "keys not reloaded: cannot open the store: %s", derr.message);
         goto fail;
     }
     gw_db_set_timeout(rt->ctl_db, rt->timeout_ms);
     if (gw_store_load_accounts(rt->ctl_db, b, &derr) < 0) {
-        logline("error", "keys not reloaded: %s", derr.message);
+        gw_log_line("store", "error", "keys not reloaded: %s", derr.message);
         if (derr.unavailable) {
             gw_db_close(rt->ctl_db);
             rt->ctl_db = NULL;
@@ -262,7 +248,7 @@ struct gw_accounts *gw_store_rt_build_accounts(struct gw_store_rt *rt, const str
     }
     struct gw_accounts *a = gw_accounts_builder_finish(b);
     if (!a)
-        logline("error", "keys not reloaded: out of memory");
+        gw_log_line("store", "error", "keys not reloaded: out of memory");
     return a;
 fail:
     gw_accounts_builder_free(b);
@@ -480,8 +466,8 @@ static void open_next_files(struct gw_store_rt *rt)
         uint64_t next = atomic_load_explicit(&h->cur_file, memory_order_acquire) + 1;
         int fd = gw_usage_log_open(rt->log_dir, rt->boot, w, next);
         if (fd < 0) {
-            logline("error", "cannot open the next usage log of worker %u in %s: %s", w,
-                    rt->log_dir, strerror(-fd));
+            gw_log_line("store", "error", "cannot open the next usage log of worker %u in %s: %s",
+                        w, rt->log_dir, strerror(-fd));
             continue;
         }
         atomic_store_explicit(&h->next_file, next, memory_order_relaxed);
@@ -505,8 +491,8 @@ static bool store_connect(struct gw_store_rt *rt)
 
 static void store_drop(struct gw_store_rt *rt, const char *what, const struct gw_db_err *err)
 {
-    logline("warn", "%s: %s (records wait in %s and are inserted when it is back)", what,
-            err->message, rt->log_dir);
+    gw_log_line("store", "warn", "%s: %s (records wait in %s and are inserted when it is back)",
+                what, err->message, rt->log_dir);
     if (err->unavailable) {
         gw_db_close(rt->store_db);
         rt->store_db = NULL;
@@ -696,7 +682,8 @@ struct gw_store_rt *gw_store_rt_start(const struct gw_config *cfg, struct gw_rcu
         goto fail;
     }
     if (from != to)
-        logline("info", "store %s: schema migrated from version %d to %d", redacted, from, to);
+        gw_log_line("store", "info", "store %s: schema migrated from version %d to %d", redacted,
+                    from, to);
     int r = mkdir_p(rt->log_dir);
     if (r < 0) {
         snprintf(err, errcap, "store.log_dir %s: %s", rt->log_dir, strerror(-r));
