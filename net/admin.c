@@ -74,54 +74,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *reason_of(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 411:
-        return "Length Required";
-    case 413:
-        return "Content Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Content";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Status";
-    }
-}
-
 /*
  * Builds head + body into one malloc'd buffer. Returns it with *len set, or
  * NULL when out of memory.
@@ -135,7 +87,7 @@ static char *build_response(int status, const char *body, size_t body_len, bool 
     gw_sb_lit(&sb, "HTTP/1.1 ");
     gw_sb_u64(&sb, (uint64_t)status);
     gw_sb_lit(&sb, " ");
-    gw_sb_puts(&sb, reason_of(status));
+    gw_sb_puts(&sb, gw_http_reason(status));
     gw_sb_lit(&sb, "\r\nContent-Type: application/json\r\nContent-Length: ");
     gw_sb_u64(&sb, body_len);
     if (keep_alive)

@@ -53,6 +53,14 @@ enum gw_http1_err {
 /* Human-readable reason for an error, for logs and the 400 message. */
 const char *gw_http1_err_str(enum gw_http1_err e);
 
+/*
+ * The reason phrase for a status code of a response we write (RFC 9110 §15
+ * names), as a static string. A code it does not know gets a phrase for its
+ * class ("OK" below 300, "Client Error" below 500, else "Server Error"):
+ * clients ignore the phrase (RFC 9112 §4), so it only has to be a valid one.
+ */
+const char *gw_http_reason(int status);
+
 struct gw_http1_header {
     struct gw_span name;  /* as sent; compare case-insensitively */
     struct gw_span value; /* leading and trailing whitespace removed */

@@ -17,48 +17,9 @@
 #include "core/common.h"
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "net/http1.h"
 #include "net/worker.h"
 #include "providers/oai.h"
-
-static const char *status_reason(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Payload Too Large";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 499:
-        return "Client Closed Request";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
-    }
-}
 
 /* ---- request ids ---- */
 
@@ -93,7 +54,7 @@ int gw__resp_head(struct gw_worker *w, struct gw_client *c, int status, const ch
     gw_sb_lit(&b, "HTTP/1.1 ");
     gw_sb_u64(&b, (uint64_t)status);
     gw_sb_lit(&b, " ");
-    gw_sb_puts(&b, status_reason(status));
+    gw_sb_puts(&b, gw_http_reason(status));
     gw_sb_lit(&b, "\r\ncontent-type: ");
     gw_sb_puts(&b, content_type);
     if (body_len >= 0) {
