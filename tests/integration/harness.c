@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -157,21 +158,22 @@ static void path_join(char *out, const char *dir, const char *name)
     cr_assert(n > 0 && n < PATH_MAX, "path too long");
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0; /* best effort: go on past what cannot be removed */
+}
+
+/*
+ * Removes dir and everything under it (the store's usage log folders, a
+ * second instance's files), children first, without following symlinks.
+ */
 static void remove_dir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char p[PATH_MAX];
-        if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) < (int)sizeof(p))
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- processes ---- */
@@ -190,11 +192,10 @@ int h_free_port(void)
 }
 
 /*
- * Forks and execs argv with stdin from /dev/null and stdout/stderr appended
- * to the given files. The child asks for SIGKILL when its parent dies, and
- * checks the parent did not die before it asked (the classic race).
+ * The child asks for SIGKILL when its parent dies, and checks the parent did
+ * not die before it asked (the classic race).
  */
-static pid_t spawn(char *const argv[], const char *out_path, const char *err_path)
+pid_t h_spawn(char *const argv[], const char *out_path, const char *err_path)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -432,7 +433,7 @@ void h_mock_start(const struct h_mock_opts *opts)
     argv[n++] = (char *)"--quiet";
     argv[n] = NULL;
 
-    H.mock_pid = spawn(argv, out_path, err_path);
+    H.mock_pid = h_spawn(argv, out_path, err_path);
     double deadline = h_now_ms() + H_READY_TIMEOUT_MS;
     for (;;) {
         char *out = h_read_file(out_path, NULL);
@@ -543,7 +544,7 @@ static bool readyz_is(int want)
 void h_gw_start(void)
 {
     char *argv[] = {(char *)GW_CONDUIT_BIN, (char *)"-c", H.cfg_path, NULL};
-    H.gw_pid = spawn(argv, H.out_path, H.err_path);
+    H.gw_pid = h_spawn(argv, H.out_path, H.err_path);
     double deadline = h_now_ms() + H_READY_TIMEOUT_MS;
     for (;;) {
         if (readyz_is(200))

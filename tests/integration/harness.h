@@ -63,13 +63,23 @@ extern struct h_ctx H;
 void h_setup(void);
 /*
  * Stops (SIGTERM, then SIGKILL after 5 s) and reaps everything; removes the
- * dir. Fails the test when conduit or the mock left a sanitizer report on
- * stderr (ASan, LSan, UBSan builds), so memory errors on any path surface.
+ * dir with everything under it (kept when GW_INT_KEEP is set). Fails the
+ * test when conduit or the mock left a sanitizer report on stderr (ASan,
+ * LSan, UBSan builds), so memory errors on any path surface.
  */
 void h_teardown(void);
 
 /* Returns a loopback TCP port nobody listens on right now (bind to :0, read, close). */
 int h_free_port(void);
+
+/*
+ * Forks and execs argv[0] with stdin from /dev/null and stdout and stderr
+ * appended to out_path and err_path (created 0600; the same path for both is
+ * fine), SIGPIPE, SIGTERM, SIGHUP and SIGINT at their defaults and no signal
+ * blocked. The child dies with the test process. Returns its pid; the caller
+ * reaps it.
+ */
+pid_t h_spawn(char *const argv[], const char *out_path, const char *err_path);
 
 /*
  * Set (to anything but "" or "0") in the environment, the suites run against

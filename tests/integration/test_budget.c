@@ -21,7 +21,6 @@
  * budget_exceeded and [DONE], and its usage row says budget_exceeded.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,10 +33,9 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "harness_store.h"
 
-#define MASTER "h7-master-key-0123456789abcdef"
-#define MASTER_AUTH "Authorization: Bearer " MASTER "\r\n"
-/* gpt-4o-mini's prices in this file's config, uUSD per 1M tokens = pUSD per token. */
+/* gpt-4o-mini's prices in the config (HST_PRICE_IN/OUT), uUSD per 1M tokens = pUSD per token. */
 #define PIN_PUSD 150000LL
 #define POUT_PUSD 600000LL
 
@@ -49,133 +47,26 @@
 
 static int admin_port;
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
-
 static void setup(void)
 {
     h_setup();
     h_mock_start(NULL);
 }
 
-/* The harness removes plain files only; the usage log folder is ours to remove. */
-static void teardown(void)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", H.dir);
-    h_teardown();
-    if (dir[0] && !getenv("GW_INT_KEEP"))
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-TestSuite(budget, .init = setup, .fini = teardown, .timeout = 90);
+TestSuite(budget, .init = setup, .fini = h_teardown, .timeout = 90);
 
 static void start_gw(void)
 {
     admin_port = h_free_port();
-    char y[8192];
-    int n = snprintf(y, sizeof(y),
-                     "server:\n"
-                     "  listen: \"127.0.0.1:%d\"\n"
-                     "  workers: %d\n"
-                     "  drain_timeout: 10s\n"
-                     "keys:\n"
-                     "  - name: demo\n"
-                     "    key: \"" H_CLIENT_KEY "\"\n"
-                     "providers:\n"
-                     "  - name: mock\n"
-                     "    type: openai\n"
-                     "    base_url: \"http://127.0.0.1:%d/v1\"\n"
-                     "    api_key: \"" H_PROVIDER_KEY "\"\n"
-                     "    connect_timeout: 2s\n"
-                     "models:\n"
-                     "  - name: " H_MODEL "\n"
-                     "    provider: mock\n"
-                     "    model: " H_MODEL "\n"
-                     "store:\n"
-                     "  url: \"sqlite:%s/c.db\"\n"
-                     "  flush_interval: 100ms\n"
-                     "admin:\n"
-                     "  listen: \"127.0.0.1:%d\"\n"
-                     "  master_key: \"" MASTER "\"\n"
-                     "prices:\n"
-                     "  - {model: " H_MODEL ", input: 0.15, output: 0.60}\n",
-                     H.gw_port, NWORKERS, H.mock_port, H.dir, admin_port);
-    cr_assert(n > 0 && (size_t)n < sizeof(y));
-    h_gw_config_raw(y);
-    h_gw_start();
-    cr_assert(h_stderr_wait("admin API listening", 5000), "no 'admin API listening' on stderr");
+    hst_gw_start(&(struct hst_cfg){.workers = NWORKERS, .admin_port = admin_port});
 }
 
 /* Creates a key (POST body) and waits until the gateway accepts it. */
-static void create_key(const char *body, char *id, size_t idcap, char *secret, size_t scap)
+static void create_key(const char *body, struct hst_key *k)
 {
-    struct h_resp r;
-    cr_assert_eq(h_do(admin_port, "POST", "/admin/v1/keys", MASTER_AUTH, body, &r), 0);
-    cr_assert_eq(r.status, 201, "%s", r.body);
-    cr_assert(h_json_get(r.body, r.body_len, "id", id, idcap) > 0, "%s", r.body);
-    cr_assert(h_json_get(r.body, r.body_len, "key", secret, scap) > 0, "%s", r.body);
-    h_resp_free(&r);
-    char hdr[256];
-    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", secret);
-    double deadline = h_now_ms() + 2000;
-    for (;;) {
-        cr_assert_eq(h_do(H.gw_port, "GET", "/v1/models", hdr, NULL, &r), 0);
-        int st = r.status;
-        h_resp_free(&r);
-        if (st == 200)
-            return;
-        cr_assert(h_now_ms() < deadline, "the new key still answers %d after 2 s", st);
-        h_sleep_ms(5);
-    }
-}
-
-/* ---- the database, read with the SQLite C API ---- */
-
-static sqlite3 *db_open(void)
-{
-    char path[PATH_MAX + 8];
-    snprintf(path, sizeof(path), "%s/c.db", H.dir);
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    cr_assert_eq(rc, SQLITE_OK, "open %s: %s", path, db ? sqlite3_errmsg(db) : "?");
-    sqlite3_busy_timeout(db, 5000);
-    return db;
-}
-
-/* One integer from a query with one text parameter ($1 = p1, may be NULL). */
-static int64_t db_int(sqlite3 *db, const char *sql, const char *p1)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
-    if (p1)
-        cr_assert_eq(sqlite3_bind_text(st, 1, p1, -1, SQLITE_TRANSIENT), SQLITE_OK);
-    rc = sqlite3_step(st);
-    cr_assert_eq(rc, SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(db));
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-/* Waits until `sql` (one integer, $1 = p1) reaches want; fails after timeout_ms. */
-static void db_wait(sqlite3 *db, const char *sql, const char *p1, int64_t want, int timeout_ms)
-{
-    double deadline = h_now_ms() + timeout_ms;
-    for (;;) {
-        int64_t v = db_int(db, sql, p1);
-        if (v >= want)
-            return;
-        cr_assert(h_now_ms() < deadline, "%s = %" PRId64 " after %d ms, want %" PRId64, sql, v,
-                  timeout_ms, want);
-        h_sleep_ms(50);
-    }
+    free(hst_key_create(admin_port, body, k));
+    cr_assert(hst_wait_models(H.gw_port, k->secret, 200, h_now_ms(), 2000) >= 0,
+              "the new key is not accepted after 2 s");
 }
 
 /* ---- 64 clients against one small budget ---- */
@@ -245,10 +136,11 @@ Test(budget, parallel_clients_overshoot_a_small_budget_by_no_more_than_the_bound
     snprintf(kb, sizeof(kb),
              "{\"name\":\"small\",\"budget\":{\"limit_usd\":%.12f,\"period\":\"total\"}}",
              (double)limit / 1e12);
-    char id[128], secret[128];
-    create_key(kb, id, sizeof(id), secret, sizeof(secret));
+    struct hst_key k;
+    create_key(kb, &k);
+    const char *id = k.id;
     char hdr[256];
-    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", secret);
+    hst_auth_line(hdr, sizeof(hdr), k.secret);
 
     static struct client cl[NCLIENTS];
     cr_assert_eq(pthread_barrier_init(&start_line, NULL, NCLIENTS), 0);
@@ -272,21 +164,22 @@ Test(budget, parallel_clients_overshoot_a_small_budget_by_no_more_than_the_bound
     cr_assert(ok > 0, "no request was served");
 
     /* Every served request's row, then the spend it added. */
-    sqlite3 *db = db_open();
-    db_wait(db, "SELECT COUNT(*) FROM usage WHERE key_id = $1 AND status = 200", id, ok, 10000);
+    sqlite3 *db = hst_db_open(SQLITE_OPEN_READONLY);
+    hst_db_wait(db, "SELECT COUNT(*) FROM usage WHERE key_id = $1 AND status = 200", id, ok, 10000);
     h_sleep_ms(300); /* a refused request's row may still come; it adds no spend */
-    int64_t rows = db_int(db, "SELECT COUNT(*) FROM usage WHERE key_id = $1 AND status = 200", id);
+    int64_t rows =
+        hst_db_int(db, "SELECT COUNT(*) FROM usage WHERE key_id = $1 AND status = 200", id);
     cr_assert_eq(rows, ok, "%" PRId64 " rows with status 200, %d responses", rows, ok);
     char subject[160];
     snprintf(subject, sizeof(subject), "k:%s", id);
     int64_t spend =
-        db_int(db, "SELECT COALESCE(SUM(cost_pusd), 0) FROM spend WHERE subject = $1", subject);
+        hst_db_int(db, "SELECT COALESCE(SUM(cost_pusd), 0) FROM spend WHERE subject = $1", subject);
     int64_t usage_sum =
-        db_int(db, "SELECT COALESCE(SUM(cost_pusd), 0) FROM usage WHERE key_id = $1", id);
-    int64_t delta = db_int(db,
-                           "SELECT COALESCE(MAX(cost_pusd - est_pusd), 0) FROM usage "
-                           "WHERE key_id = $1 AND status = 200",
-                           id);
+        hst_db_int(db, "SELECT COALESCE(SUM(cost_pusd), 0) FROM usage WHERE key_id = $1", id);
+    int64_t delta = hst_db_int(db,
+                               "SELECT COALESCE(MAX(cost_pusd - est_pusd), 0) FROM usage "
+                               "WHERE key_id = $1 AND status = 200",
+                               id);
     sqlite3_close(db);
     cr_assert_eq(spend, usage_sum, "spend table %" PRId64 " pUSD, usage rows %" PRId64, spend,
                  usage_sum);
@@ -327,10 +220,11 @@ Test(budget, hard_budget_cuts_a_stream_with_length_then_budget_exceeded_then_don
              "{\"name\":\"hard\",\"budget\":{\"limit_usd\":%.12f,\"period\":\"total\","
              "\"hard\":true}}",
              (double)limit / 1e12);
-    char id[128], secret[128];
-    create_key(kb, id, sizeof(id), secret, sizeof(secret));
+    struct hst_key k;
+    create_key(kb, &k);
     char hdr[256];
-    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\nX-Request-Id: hard-cut-1\r\n", secret);
+    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\nX-Request-Id: hard-cut-1\r\n",
+             k.secret);
 
     struct h_conn c;
     struct h_stream s;
@@ -361,8 +255,8 @@ Test(budget, hard_budget_cuts_a_stream_with_length_then_budget_exceeded_then_don
     h_stream_free(&s);
     h_conn_close(&c);
 
-    sqlite3 *db = db_open();
-    db_wait(db, "SELECT COUNT(*) FROM usage WHERE request_id = $1", "hard-cut-1", 1, 10000);
+    sqlite3 *db = hst_db_open(SQLITE_OPEN_READONLY);
+    hst_db_wait(db, "SELECT COUNT(*) FROM usage WHERE request_id = $1", "hard-cut-1", 1, 10000);
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db,
                                     "SELECT COALESCE(error, ''), cost_pusd, completion_tokens "

@@ -14,7 +14,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,18 +27,10 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "harness_store.h"
 
 #define NWORKERS 2
 #define MAX_IDS 4096 /* per client */
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
 
 static void setup(void)
 {
@@ -47,63 +38,15 @@ static void setup(void)
     h_mock_start(NULL);
 }
 
-/* The harness removes plain files only; the usage log folder is ours to remove. */
-static void teardown(void)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", H.dir);
-    h_teardown();
-    if (dir[0] && !getenv("GW_INT_KEEP"))
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-TestSuite(durability, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(durability, .init = setup, .fini = h_teardown, .timeout = 120);
 
 /* Config with the store (store_extra: more lines under store:) and the static key. */
 static void write_config(const char *store_extra)
 {
-    char y[4096];
-    int n = snprintf(y, sizeof(y),
-                     "server:\n"
-                     "  listen: \"127.0.0.1:%d\"\n"
-                     "  workers: %d\n"
-                     "  drain_timeout: 10s\n"
-                     "keys:\n"
-                     "  - name: demo\n"
-                     "    key: \"" H_CLIENT_KEY "\"\n"
-                     "providers:\n"
-                     "  - name: mock\n"
-                     "    type: openai\n"
-                     "    base_url: \"http://127.0.0.1:%d/v1\"\n"
-                     "    api_key: \"" H_PROVIDER_KEY "\"\n"
-                     "    connect_timeout: 2s\n"
-                     "models:\n"
-                     "  - name: " H_MODEL "\n"
-                     "    provider: mock\n"
-                     "    model: " H_MODEL "\n"
-                     "store:\n"
-                     "  url: \"sqlite:%s/c.db\"\n"
-                     "  flush_interval: 100ms\n"
-                     "%s"
-                     "prices:\n"
-                     "  - {model: " H_MODEL ", input: 0.15, output: 0.60}\n",
-                     H.gw_port, NWORKERS, H.mock_port, H.dir, store_extra ? store_extra : "");
-    cr_assert(n > 0 && (size_t)n < sizeof(y));
-    h_gw_config_raw(y);
+    hst_config(&(struct hst_cfg){.workers = NWORKERS, .store_lines = store_extra});
 }
 
 /* ---- the database ---- */
-
-static sqlite3 *db_open(int flags)
-{
-    char path[PATH_MAX + 8];
-    snprintf(path, sizeof(path), "%s/c.db", H.dir);
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, flags, NULL);
-    cr_assert_eq(rc, SQLITE_OK, "open %s: %s", path, db ? sqlite3_errmsg(db) : "?");
-    sqlite3_busy_timeout(db, 5000);
-    return db;
-}
 
 /* One id's number of usage rows, for many ids: a sorted table of (id, count). */
 struct idcount {
@@ -361,7 +304,7 @@ Test(durability, kill_9_under_load_loses_no_record_of_a_received_response)
 
     /* The restart replays the killed boot's files. */
     h_gw_start();
-    sqlite3 *db = db_open(SQLITE_OPEN_READONLY);
+    sqlite3 *db = hst_db_open(SQLITE_OPEN_READONLY);
     struct idtable tab = {0};
     int missing = wait_all_recorded(db, "kill-", cl, KILL_CLIENTS, &tab, 15000);
     cr_assert_eq(missing, 0, "%d responses received in full have no usage row", missing);
@@ -412,16 +355,11 @@ Test(durability, database_locked_for_3s_fails_no_request_and_loses_no_record)
     clients_start(cl, LOCK_CLIENTS, "lock", true, &stop);
     h_sleep_ms(500);
 
-    sqlite3 *db = db_open(SQLITE_OPEN_READWRITE);
+    sqlite3 *db = hst_db_open(SQLITE_OPEN_READWRITE);
     char *msg = NULL;
     int rc = sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, &msg);
     cr_assert_eq(rc, SQLITE_OK, "BEGIN EXCLUSIVE: %s", msg ? msg : "");
-    int64_t before = 0;
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM usage", -1, &st, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    before = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    int64_t before = hst_db_int(db, "SELECT COUNT(*) FROM usage", NULL);
     double t_lock = h_now_ms();
     int sent_at_lock = 0;
     for (int i = 0; i < LOCK_CLIENTS; i++)
@@ -524,7 +462,7 @@ Test(durability, log_files_rotate_at_the_size_and_are_deleted_once_inserted)
     clients_join(cl, ROT_CLIENTS, &t);
     cr_assert_eq(t.errors, 0, "%d client errors, first: %s", t.errors, t.first_err);
 
-    sqlite3 *db = db_open(SQLITE_OPEN_READONLY);
+    sqlite3 *db = hst_db_open(SQLITE_OPEN_READONLY);
     struct idtable tab = {0};
     int missing = wait_all_recorded(db, "rot-", cl, ROT_CLIENTS, &tab, 15000);
     cr_assert_eq(missing, 0, "%d responses have no usage row", missing);

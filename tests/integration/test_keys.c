@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <signal.h>
 #include <spawn.h>
@@ -28,9 +27,8 @@
 #include <criterion/logging.h>
 
 #include "harness.h"
+#include "harness_store.h"
 
-#define MASTER "h7-master-key-0123456789abcdef"
-#define MASTER_AUTH "Authorization: Bearer " MASTER "\r\n"
 /* gpt-4o-mini (the default model) and gpt-4o, USD per 1M tokens. */
 #define PRICE_IN 0.15
 #define PRICE_OUT 0.60
@@ -44,161 +42,36 @@ static int admin_port;
 
 /* ---- setup: the mock, a config with store + admin, conduit ---- */
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
-
 static void setup(void)
 {
     h_setup();
     h_mock_start(NULL);
 }
 
-/* The harness removes plain files only; the usage log folder is ours to remove. */
-static void teardown(void)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", H.dir);
-    h_teardown();
-    if (dir[0] && !getenv("GW_INT_KEEP"))
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-TestSuite(keys, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(keys, .init = setup, .fini = h_teardown, .timeout = 60);
 
 /* Writes the config (store_extra: more lines under store:, indented) and starts conduit. */
 static void start_gw(const char *store_extra)
 {
     admin_port = h_free_port();
-    char y[8192];
-    int n = snprintf(y, sizeof(y),
-                     "server:\n"
-                     "  listen: \"127.0.0.1:%d\"\n"
-                     "  workers: 2\n"
-                     "  drain_timeout: 10s\n"
-                     "keys:\n"
-                     "  - name: demo\n"
-                     "    key: \"" H_CLIENT_KEY "\"\n"
-                     "providers:\n"
-                     "  - name: mock\n"
-                     "    type: openai\n"
-                     "    base_url: \"http://127.0.0.1:%d/v1\"\n"
-                     "    api_key: \"" H_PROVIDER_KEY "\"\n"
-                     "    connect_timeout: 2s\n"
-                     "models:\n"
-                     "  - name: " H_MODEL "\n"
-                     "    provider: mock\n"
-                     "    model: " H_MODEL "\n"
-                     "  - name: " M4 "\n"
-                     "    provider: mock\n"
-                     "    model: " M4 "\n"
-                     "store:\n"
-                     "  url: \"sqlite:%s/c.db\"\n"
-                     "  flush_interval: 100ms\n"
-                     "%s"
-                     "admin:\n"
-                     "  listen: \"127.0.0.1:%d\"\n"
-                     "  master_key: \"" MASTER "\"\n"
-                     "prices:\n"
-                     "  - {model: " H_MODEL ", input: 0.15, output: 0.60, cached_input: 0.075}\n"
-                     "  - {model: " M4 ", input: 2.5, output: 10.0}\n",
-                     H.gw_port, H.mock_port, H.dir, store_extra ? store_extra : "", admin_port);
-    cr_assert(n > 0 && (size_t)n < sizeof(y));
-    h_gw_config_raw(y);
-    h_gw_start();
-    cr_assert(h_stderr_wait("admin API listening", 5000), "no 'admin API listening' on stderr");
+    hst_gw_start(&(struct hst_cfg){
+        .model_items = "  - name: " M4 "\n"
+                       "    provider: mock\n"
+                       "    model: " M4 "\n",
+        .store_lines = store_extra,
+        .admin_port = admin_port,
+        .price_items = "  - {model: " H_MODEL ", input: 0.15, output: 0.60, cached_input: 0.075}\n"
+                       "  - {model: " M4 ", input: 2.5, output: 10.0}\n",
+    });
 }
 
 /* ---- small helpers ---- */
 
-/* An admin request with the master key; the response must arrive. */
-static void admin(const char *method, const char *path, const char *body, struct h_resp *r)
-{
-    int rc = h_do(admin_port, method, path, MASTER_AUTH, body, r);
-    cr_assert_eq(rc, 0, "%s %s: %s", method, path, strerror(-rc));
-}
-
-/* An admin request that must answer `want`; returns the body (malloc'd). */
-static char *admin_ok(const char *method, const char *path, const char *body, int want)
-{
-    struct h_resp r;
-    admin(method, path, body, &r);
-    cr_assert_eq(r.status, want, "%s %s: %d, want %d: %s", method, path, r.status, want, r.body);
-    char *out = r.body;
-    r.body = NULL;
-    h_resp_free(&r);
-    return out;
-}
-
-static void json_str(const char *doc, const char *path, char *out, size_t cap)
-{
-    cr_assert(h_json_get(doc, strlen(doc), path, out, cap) >= 0, "no %s in %s", path, doc);
-}
-
-static double json_num(const char *doc, const char *path)
-{
-    char v[64];
-    json_str(doc, path, v, sizeof(v));
-    char *end;
-    double d = strtod(v, &end);
-    cr_assert(end != v && *end == '\0', "%s is not a number in %s", path, doc);
-    return d;
-}
-
-static long long json_ll(const char *doc, const char *path)
-{
-    long long v;
-    cr_assert(h_json_int(doc, strlen(doc), path, &v), "no integer %s in %s", path, doc);
-    return v;
-}
-
-struct vkey {
-    char id[128];
-    char secret[128];
-};
-
-/* POST /admin/v1/keys with body; fills id and secret. Returns the answer (malloc'd). */
-static char *create_key(const char *body, struct vkey *k)
-{
-    char *resp = admin_ok("POST", "/admin/v1/keys", body, 201);
-    json_str(resp, "id", k->id, sizeof(k->id));
-    json_str(resp, "key", k->secret, sizeof(k->secret));
-    cr_assert(strncmp(k->secret, "condt_", 6) == 0 && strlen(k->secret) == 38,
-              "secret %s is not condt_ + 32 characters", k->secret);
-    return resp;
-}
-
 static void create_team(const char *body, char *id, size_t cap)
 {
-    char *resp = admin_ok("POST", "/admin/v1/teams", body, 201);
-    json_str(resp, "id", id, cap);
+    char *resp = hst_admin_ok(admin_port, "POST", "/admin/v1/teams", body, 201);
+    hst_json_str(resp, "id", id, cap);
     free(resp);
-}
-
-static void auth_line(char *out, size_t cap, const char *secret)
-{
-    int n = snprintf(out, cap, "Authorization: Bearer %s\r\n", secret);
-    cr_assert(n > 0 && (size_t)n < cap);
-}
-
-/* GET /v1/models with secret; returns the status, r filled when r != NULL. */
-static int models_with(const char *secret, struct h_resp *r)
-{
-    char hdr[256];
-    auth_line(hdr, sizeof(hdr), secret);
-    struct h_resp tmp;
-    struct h_resp *rr = r ? r : &tmp;
-    int rc = h_do(H.gw_port, "GET", "/v1/models", hdr, NULL, rr);
-    cr_assert_eq(rc, 0, "GET /v1/models: %s", strerror(-rc));
-    int st = rr->status;
-    if (!r)
-        h_resp_free(&tmp);
-    return st;
 }
 
 /*
@@ -207,16 +80,9 @@ static int models_with(const char *secret, struct h_resp *r)
  */
 static double wait_key_status(const char *secret, int want, int timeout_ms)
 {
-    double t0 = h_now_ms();
-    for (;;) {
-        int st = models_with(secret, NULL);
-        double el = h_now_ms() - t0;
-        if (st == want)
-            return el;
-        cr_assert(el < timeout_ms, "key %.12s... still answers %d after %d ms, want %d", secret, st,
-                  timeout_ms, want);
-        h_sleep_ms(2);
-    }
+    double ms = hst_wait_models(H.gw_port, secret, want, h_now_ms(), timeout_ms);
+    cr_assert(ms >= 0, "key %.12s... does not answer %d after %d ms", secret, want, timeout_ms);
+    return ms;
 }
 
 /* A chat request with secret and extra headers (may be NULL). */
@@ -254,7 +120,7 @@ static char *wait_requests(const char *key_id, long n)
     snprintf(path, sizeof(path), "/admin/v1/requests?key=%s&limit=1000", key_id);
     double deadline = h_now_ms() + 10000;
     for (;;) {
-        char *b = admin_ok("GET", path, NULL, 200);
+        char *b = hst_admin_ok(admin_port, "GET", path, NULL, 200);
         long got = h_json_array_len(b, strlen(b), "data");
         if (got == n)
             return b;
@@ -282,9 +148,9 @@ Test(keys, created_key_works_at_once_and_its_spend_matches_the_requests)
              "{\"name\":\"alice\",\"team\":\"%s\",\"models\":[\"" H_MODEL "\"],"
              "\"budget\":{\"limit_usd\":5,\"period\":\"monthly\"},\"metadata\":{\"owner\":\"a\"}}",
              team);
-    struct vkey k;
+    struct hst_key k;
     double t0 = h_now_ms();
-    char *created = create_key(body, &k);
+    char *created = hst_key_create(admin_port, body, &k);
     double t_created = h_now_ms();
     double ms = wait_key_status(k.secret, 200, 1000);
     fprintf(stderr,
@@ -292,11 +158,11 @@ Test(keys, created_key_works_at_once_and_its_spend_matches_the_requests)
             "was sent)\n",
             ms, ms + (t_created - t0));
     char v[256];
-    json_str(created, "team", v, sizeof(v));
+    hst_json_str(created, "team", v, sizeof(v));
     cr_assert_str_eq(v, team);
-    json_str(created, "models.0", v, sizeof(v));
+    hst_json_str(created, "models.0", v, sizeof(v));
     cr_assert_str_eq(v, H_MODEL);
-    json_str(created, "key_hint", v, sizeof(v));
+    hst_json_str(created, "key_hint", v, sizeof(v));
     cr_assert(strncmp(v, k.secret, 10) == 0, "hint %s is not the start of the secret", v);
     free(created);
 
@@ -315,6 +181,9 @@ Test(keys, created_key_works_at_once_and_its_spend_matches_the_requests)
         tally_add(&t, &r, PRICE_IN, PRICE_OUT);
         h_resp_free(&r);
         free(cb);
+        /* The log orders by the millisecond a request ended; two in one
+         * millisecond have no order between them, so keep them apart. */
+        h_sleep_ms(2);
     }
 
     /* The request log: one row per request, costs as computed here. */
@@ -323,13 +192,13 @@ Test(keys, created_key_works_at_once_and_its_spend_matches_the_requests)
     for (int i = 0; i < nreq; i++) {
         char p[64];
         snprintf(p, sizeof(p), "data.%d.cost_usd", i);
-        sum_cost += json_num(reqs, p);
+        sum_cost += hst_json_num(reqs, p);
         snprintf(p, sizeof(p), "data.%d.key_id", i);
-        json_str(reqs, p, v, sizeof(v));
+        hst_json_str(reqs, p, v, sizeof(v));
         cr_assert_str_eq(v, k.id);
     }
     /* newest first */
-    json_str(reqs, "data.0.request_id", v, sizeof(v));
+    hst_json_str(reqs, "data.0.request_id", v, sizeof(v));
     cr_assert_str_eq(v, "keys-spend-3");
     cr_assert(near(sum_cost, t.cost), "request log costs %.12f, computed %.12f", sum_cost, t.cost);
     free(reqs);
@@ -337,11 +206,11 @@ Test(keys, created_key_works_at_once_and_its_spend_matches_the_requests)
     /* show: spend_usd is the sum of the request log's costs, over this month. */
     char path[256];
     snprintf(path, sizeof(path), "/admin/v1/keys/%s", k.id);
-    char *show = admin_ok("GET", path, NULL, 200);
-    double spend = json_num(show, "spend.spend_usd");
+    char *show = hst_admin_ok(admin_port, "GET", path, NULL, 200);
+    double spend = hst_json_num(show, "spend.spend_usd");
     cr_assert(near(spend, sum_cost), "show spend %.12f, request log %.12f", spend, sum_cost);
-    cr_assert(near(json_num(show, "spend.limit_usd"), 5.0));
-    json_str(show, "spend.period_start", v, sizeof(v));
+    cr_assert(near(hst_json_num(show, "spend.limit_usd"), 5.0));
+    hst_json_str(show, "spend.period_start", v, sizeof(v));
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -357,27 +226,27 @@ Test(keys, created_key_works_at_once_and_its_spend_matches_the_requests)
     const char *want_group[] = {k.id, H_MODEL, today};
     for (size_t g = 0; g < 3; g++) {
         snprintf(path, sizeof(path), "/admin/v1/usage?group_by=%s&key=%s", groups[g], k.id);
-        char *u = admin_ok("GET", path, NULL, 200);
+        char *u = hst_admin_ok(admin_port, "GET", path, NULL, 200);
         cr_assert_eq(h_json_array_len(u, strlen(u), "data"), 1, "%s", u);
-        json_str(u, "data.0.group", v, sizeof(v));
+        hst_json_str(u, "data.0.group", v, sizeof(v));
         cr_assert_str_eq(v, want_group[g]);
-        cr_assert_eq(json_ll(u, "data.0.requests"), t.requests, "%s", u);
-        cr_assert_eq(json_ll(u, "data.0.prompt_tokens"), t.prompt, "%s", u);
-        cr_assert_eq(json_ll(u, "data.0.completion_tokens"), t.completion, "%s", u);
-        cr_assert(near(json_num(u, "data.0.cost_usd"), t.cost), "%s: want %.12f", u, t.cost);
+        cr_assert_eq(hst_json_ll(u, "data.0.requests"), t.requests, "%s", u);
+        cr_assert_eq(hst_json_ll(u, "data.0.prompt_tokens"), t.prompt, "%s", u);
+        cr_assert_eq(hst_json_ll(u, "data.0.completion_tokens"), t.completion, "%s", u);
+        cr_assert(near(hst_json_num(u, "data.0.cost_usd"), t.cost), "%s: want %.12f", u, t.cost);
         free(u);
     }
 
     /* The access log line names the key id, the team and the cost. */
     char *line = h_log_find("keys-spend-0", 5000);
     cr_assert(line != NULL, "no access log line for keys-spend-0");
-    json_str(line, "key_id", v, sizeof(v));
+    hst_json_str(line, "key_id", v, sizeof(v));
     cr_assert_str_eq(v, k.id);
-    json_str(line, "key", v, sizeof(v));
+    hst_json_str(line, "key", v, sizeof(v));
     cr_assert_str_eq(v, "alice");
-    json_str(line, "team", v, sizeof(v));
+    hst_json_str(line, "team", v, sizeof(v));
     cr_assert_str_eq(v, "research");
-    double c0 = json_num(line, "cost_usd");
+    double c0 = hst_json_num(line, "cost_usd");
     cr_assert(c0 > 0, "%s", line);
     free(line);
 
@@ -402,8 +271,8 @@ Test(keys, list_paginates_with_limit_and_after)
     for (int i = 0; i < 5; i++) {
         char body[64];
         snprintf(body, sizeof(body), "{\"name\":\"page-%d\"}", i);
-        struct vkey k;
-        free(create_key(body, &k));
+        struct hst_key k;
+        free(hst_key_create(admin_port, body, &k));
         snprintf(ids[i], sizeof(ids[i]), "%s", k.id);
     }
     /* Walk pages of 2; every created id exactly once, ascending, has_more till the end. */
@@ -414,14 +283,14 @@ Test(keys, list_paginates_with_limit_and_after)
         char path[256];
         snprintf(path, sizeof(path), "/admin/v1/keys?limit=2%s%s", after[0] ? "&after=" : "",
                  after);
-        char *b = admin_ok("GET", path, NULL, 200);
+        char *b = hst_admin_ok(admin_port, "GET", path, NULL, 200);
         long n = h_json_array_len(b, strlen(b), "data");
         cr_assert(n >= 0 && n <= 2, "%s", b);
         for (long i = 0; i < n; i++) {
             char p[32];
             snprintf(p, sizeof(p), "data.%ld.id", i);
             cr_assert(nseen < 8);
-            json_str(b, p, seen[nseen], sizeof(seen[nseen]));
+            hst_json_str(b, p, seen[nseen], sizeof(seen[nseen]));
             nseen++;
         }
         bool more = h_json_true(b, strlen(b), "has_more");
@@ -430,7 +299,7 @@ Test(keys, list_paginates_with_limit_and_after)
             break;
         }
         cr_assert_eq(n, 2, "has_more with a short page: %s", b);
-        json_str(b, "last_id", after, sizeof(after));
+        hst_json_str(b, "last_id", after, sizeof(after));
         cr_assert_str_eq(after, seen[nseen - 1]);
         free(b);
     }
@@ -450,28 +319,30 @@ Test(keys, list_paginates_with_limit_and_after)
 Test(keys, rotate_stops_the_old_secret_at_once_or_after_the_grace)
 {
     start_gw(NULL);
-    struct vkey k;
-    free(create_key("{\"name\":\"rot\"}", &k));
+    struct hst_key k;
+    free(hst_key_create(admin_port, "{\"name\":\"rot\"}", &k));
     wait_key_status(k.secret, 200, 1000);
 
     char path[256];
     snprintf(path, sizeof(path), "/admin/v1/keys/%s/rotate", k.id);
-    char *rot = admin_ok("POST", path, "{}", 200);
+    char *rot = hst_admin_ok(admin_port, "POST", path, "{}", 200);
     char fresh[128];
-    json_str(rot, "key", fresh, sizeof(fresh));
+    hst_json_str(rot, "key", fresh, sizeof(fresh));
     free(rot);
     cr_assert_str_neq(fresh, k.secret);
     wait_key_status(fresh, 200, 1000);
-    cr_assert_eq(models_with(k.secret, NULL), 401, "the old secret still works after rotate");
+    cr_assert_eq(hst_models(H.gw_port, k.secret, NULL), 401,
+                 "the old secret still works after rotate");
 
     /* With a grace period both work. */
-    rot = admin_ok("POST", path, "{\"grace_seconds\":60}", 200);
+    rot = hst_admin_ok(admin_port, "POST", path, "{\"grace_seconds\":60}", 200);
     char third[128];
-    json_str(rot, "key", third, sizeof(third));
+    hst_json_str(rot, "key", third, sizeof(third));
     free(rot);
     wait_key_status(third, 200, 1000);
-    cr_assert_eq(models_with(fresh, NULL), 200, "the previous secret stopped inside its grace");
-    cr_assert_eq(models_with(k.secret, NULL), 401);
+    cr_assert_eq(hst_models(H.gw_port, fresh, NULL), 200,
+                 "the previous secret stopped inside its grace");
+    cr_assert_eq(hst_models(H.gw_port, k.secret, NULL), 401);
     h_finish();
 }
 
@@ -479,38 +350,38 @@ Test(keys, revoked_expired_disabled_and_unknown_keys_get_the_same_401)
 {
     start_gw(NULL);
     struct h_resp unknown;
-    cr_assert_eq(models_with("condt_00000000000000000000000000000000", &unknown), 401);
+    cr_assert_eq(hst_models(H.gw_port, "condt_00000000000000000000000000000000", &unknown), 401);
     h_assert_error(&unknown, 401, "invalid_api_key");
 
-    struct vkey expired, revoked, disabled, probe;
+    struct hst_key expired, revoked, disabled, probe;
     char body[256];
     snprintf(body, sizeof(body), "{\"name\":\"old\",\"expires_at\":%lld}",
              (long long)time(NULL) - 10);
-    free(create_key(body, &expired));
-    free(create_key("{\"name\":\"rev\"}", &revoked));
-    free(create_key("{\"name\":\"dis\"}", &disabled));
-    free(create_key("{\"name\":\"probe\"}", &probe));
+    free(hst_key_create(admin_port, body, &expired));
+    free(hst_key_create(admin_port, "{\"name\":\"rev\"}", &revoked));
+    free(hst_key_create(admin_port, "{\"name\":\"dis\"}", &disabled));
+    free(hst_key_create(admin_port, "{\"name\":\"probe\"}", &probe));
     /* The last key working means the snapshot holds the earlier ones too. */
     wait_key_status(probe.secret, 200, 1000);
-    cr_assert_eq(models_with(revoked.secret, NULL), 200);
-    cr_assert_eq(models_with(disabled.secret, NULL), 200);
+    cr_assert_eq(hst_models(H.gw_port, revoked.secret, NULL), 200);
+    cr_assert_eq(hst_models(H.gw_port, disabled.secret, NULL), 200);
 
     char path[256];
     snprintf(path, sizeof(path), "/admin/v1/keys/%s", revoked.id);
-    char *del = admin_ok("DELETE", path, NULL, 200);
+    char *del = hst_admin_ok(admin_port, "DELETE", path, NULL, 200);
     cr_assert(h_json_true(del, strlen(del), "deleted"), "%s", del);
     free(del);
     snprintf(path, sizeof(path), "/admin/v1/keys/%s", disabled.id);
-    free(admin_ok("PATCH", path, "{\"enabled\":false}", 200));
+    free(hst_admin_ok(admin_port, "PATCH", path, "{\"enabled\":false}", 200));
     wait_key_status(revoked.secret, 401, 1000);
     wait_key_status(disabled.secret, 401, 1000);
 
-    const struct vkey *refused[] = {&expired, &revoked, &disabled};
+    const struct hst_key *refused[] = {&expired, &revoked, &disabled};
     const char *what[] = {"expired", "revoked", "disabled"};
     char *cb = h_chat_body(H_MODEL, false, NULL);
     for (size_t i = 0; i < 3; i++) {
         struct h_resp r;
-        cr_assert_eq(models_with(refused[i]->secret, &r), 401, "%s key", what[i]);
+        cr_assert_eq(hst_models(H.gw_port, refused[i]->secret, &r), 401, "%s key", what[i]);
         cr_assert_eq(r.body_len, unknown.body_len, "%s: %s vs unknown: %s", what[i], r.body,
                      unknown.body);
         cr_assert(memcmp(r.body, unknown.body, r.body_len) == 0, "%s: %s vs unknown: %s", what[i],
@@ -529,8 +400,8 @@ Test(keys, revoked_expired_disabled_and_unknown_keys_get_the_same_401)
 Test(keys, allow_list_refuses_other_models_and_filters_the_model_list)
 {
     start_gw(NULL);
-    struct vkey k;
-    free(create_key("{\"name\":\"narrow\",\"models\":[\"gpt-4o-m*\"]}", &k));
+    struct hst_key k;
+    free(hst_key_create(admin_port, "{\"name\":\"narrow\",\"models\":[\"gpt-4o-m*\"]}", &k));
     wait_key_status(k.secret, 200, 1000);
 
     char *cb = h_chat_body(M4, false, NULL);
@@ -545,14 +416,14 @@ Test(keys, allow_list_refuses_other_models_and_filters_the_model_list)
     h_resp_free(&r);
     free(cb);
 
-    cr_assert_eq(models_with(k.secret, &r), 200);
+    cr_assert_eq(hst_models(H.gw_port, k.secret, &r), 200);
     cr_assert_eq(h_json_array_len(r.body, r.body_len, "data"), 1, "%s", r.body);
     char v[128];
-    json_str(r.body, "data.0.id", v, sizeof(v));
+    hst_json_str(r.body, "data.0.id", v, sizeof(v));
     cr_assert_str_eq(v, H_MODEL);
     h_resp_free(&r);
     /* A static key is not filtered. */
-    cr_assert_eq(models_with(H_CLIENT_KEY, &r), 200);
+    cr_assert_eq(hst_models(H.gw_port, H_CLIENT_KEY, &r), 200);
     cr_assert_eq(h_json_array_len(r.body, r.body_len, "data"), 2, "%s", r.body);
     h_resp_free(&r);
     h_finish();
@@ -574,18 +445,19 @@ Test(keys, budget_refusal_is_429_insufficient_quota_naming_the_key_and_its_reset
      * The estimate of one request (max_tokens 100 at $0.60/1M = $0.00006
      * alone) is above the key's $0.00001 limit, so the first request is refused.
      */
-    struct vkey k;
-    free(create_key("{\"name\":\"tiny\",\"budget\":{\"limit_usd\":0.00001,\"period\":\"daily\"}}",
-                    &k));
+    struct hst_key k;
+    free(hst_key_create(
+        admin_port, "{\"name\":\"tiny\",\"budget\":{\"limit_usd\":0.00001,\"period\":\"daily\"}}",
+        &k));
     wait_key_status(k.secret, 200, 1000);
     char *cb = h_chat_body(H_MODEL, false, "\"max_tokens\":100");
     struct h_resp r;
     chat_with(k.secret, cb, NULL, &r);
     h_assert_error(&r, 429, "budget_exceeded");
     char v[512], day[16];
-    json_str(r.body, "error.type", v, sizeof(v));
+    hst_json_str(r.body, "error.type", v, sizeof(v));
     cr_assert_str_eq(v, "insufficient_quota");
-    json_str(r.body, "error.message", v, sizeof(v));
+    hst_json_str(r.body, "error.message", v, sizeof(v));
     tomorrow_utc(day, sizeof(day));
     cr_assert(strstr(v, "tiny") && strstr(v, "key"), "message does not name the key: %s", v);
     cr_assert(strstr(v, day) != NULL, "message does not name the reset (%s): %s", day, v);
@@ -598,12 +470,12 @@ Test(keys, budget_refusal_is_429_insufficient_quota_naming_the_key_and_its_reset
     char body[512];
     snprintf(body, sizeof(body),
              "{\"name\":\"roomy\",\"team\":\"%s\",\"budget\":{\"limit_usd\":100}}", team);
-    struct vkey k2;
-    free(create_key(body, &k2));
+    struct hst_key k2;
+    free(hst_key_create(admin_port, body, &k2));
     wait_key_status(k2.secret, 200, 1000);
     chat_with(k2.secret, cb, NULL, &r);
     h_assert_error(&r, 429, "budget_exceeded");
-    json_str(r.body, "error.message", v, sizeof(v));
+    hst_json_str(r.body, "error.message", v, sizeof(v));
     cr_assert(strstr(v, "team") && strstr(v, "frugal"), "message does not name the team: %s", v);
     h_resp_free(&r);
 
@@ -651,7 +523,7 @@ static void ctl_free(struct ctl_run *c)
     free(c->err);
 }
 
-/* Runs conduitctl --url <admin> --master-key MASTER args... (NULL-terminated). */
+/* Runs conduitctl --url <admin> --master-key HST_MASTER_KEY args... (NULL-terminated). */
 static void ctl(struct ctl_run *res, const char *const *args)
 {
     char url[64], out_path[PATH_MAX + 16], err_path[PATH_MAX + 16];
@@ -664,7 +536,7 @@ static void ctl(struct ctl_run *res, const char *const *args)
     argv[n++] = (char *)"--url";
     argv[n++] = url;
     argv[n++] = (char *)"--master-key";
-    argv[n++] = (char *)MASTER;
+    argv[n++] = (char *)HST_MASTER_KEY;
     for (size_t i = 0; args[i]; i++) {
         cr_assert(n < 31);
         argv[n++] = (char *)args[i];
@@ -712,15 +584,15 @@ Test(keys, conduitctl_manages_keys_and_teams_and_reports_usage)
     CTL(&c, "--json", "teams", "create", "--name", "ctl-team");
     cr_assert_eq(c.code, 0, "teams create: %d %s", c.code, c.err);
     char team[128];
-    json_str(c.out, "id", team, sizeof(team));
+    hst_json_str(c.out, "id", team, sizeof(team));
     ctl_free(&c);
 
     CTL(&c, "--json", "keys", "create", "--name", "ctl-key", "--team", team, "--models", H_MODEL,
         "--budget", "2", "--period", "monthly");
     cr_assert_eq(c.code, 0, "keys create: %d %s", c.code, c.err);
-    struct vkey k;
-    json_str(c.out, "id", k.id, sizeof(k.id));
-    json_str(c.out, "key", k.secret, sizeof(k.secret));
+    struct hst_key k;
+    hst_json_str(c.out, "id", k.id, sizeof(k.id));
+    hst_json_str(c.out, "key", k.secret, sizeof(k.secret));
     cr_assert(strncmp(k.secret, "condt_", 6) == 0, "%s", c.out);
     ctl_free(&c);
 
@@ -753,22 +625,22 @@ Test(keys, conduitctl_manages_keys_and_teams_and_reports_usage)
 
     CTL(&c, "--json", "keys", "show", k.id);
     cr_assert_eq(c.code, 0, "%s", c.err);
-    cr_assert(near(json_num(c.out, "spend.spend_usd"), t.cost), "%s want %.12f", c.out, t.cost);
+    cr_assert(near(hst_json_num(c.out, "spend.spend_usd"), t.cost), "%s want %.12f", c.out, t.cost);
     ctl_free(&c);
 
     CTL(&c, "--json", "usage", "--by", "key", "--key", k.id);
     cr_assert_eq(c.code, 0, "%s", c.err);
     char v[128];
-    json_str(c.out, "data.0.group", v, sizeof(v));
+    hst_json_str(c.out, "data.0.group", v, sizeof(v));
     cr_assert_str_eq(v, k.id);
-    cr_assert_eq(json_ll(c.out, "data.0.requests"), 1);
-    cr_assert_eq(json_ll(c.out, "data.0.prompt_tokens"), t.prompt);
-    cr_assert(near(json_num(c.out, "data.0.cost_usd"), t.cost), "%s", c.out);
+    cr_assert_eq(hst_json_ll(c.out, "data.0.requests"), 1);
+    cr_assert_eq(hst_json_ll(c.out, "data.0.prompt_tokens"), t.prompt);
+    cr_assert(near(hst_json_num(c.out, "data.0.cost_usd"), t.cost), "%s", c.out);
     ctl_free(&c);
 
     CTL(&c, "--json", "requests", "--key", k.id);
     cr_assert_eq(c.code, 0, "%s", c.err);
-    json_str(c.out, "data.0.request_id", v, sizeof(v));
+    hst_json_str(c.out, "data.0.request_id", v, sizeof(v));
     cr_assert_str_eq(v, "ctl-req-1");
     ctl_free(&c);
 

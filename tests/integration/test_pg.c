@@ -14,8 +14,6 @@
  * until the other instance sees a change) go to stderr with a "test_pg:" prefix.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -24,8 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,13 +29,10 @@
 #include <libpq-fe.h>
 
 #include "harness.h"
+#include "harness_store.h"
 #include "tests/pgtest.h"
 
-#define MASTER_KEY "pg-test-master-key-0123456789"
-#define ADMIN_AUTH "Authorization: Bearer " MASTER_KEY "\r\n"
-/* USD per 1M tokens in the config, and the same in pUSD per token (1 USD = 1e12 pUSD). */
-#define PRICE_IN "0.15"
-#define PRICE_OUT "0.60"
+/* The config's prices (HST_PRICE_IN/OUT, USD per 1M tokens) in pUSD per token (1e12 per USD). */
 #define PUSD_PER_TOKEN_IN 150000LL
 #define PUSD_PER_TOKEN_OUT 600000LL
 #define CHAT_BODY                                                                                  \
@@ -61,23 +54,12 @@ static struct pgt PG;
 static bool pg_started;
 static PGconn *PQ; /* the test's own connection to PG, closed by teardown */
 static struct inst B;
-static char test_dir[PATH_MAX]; /* H.dir, kept for the recursive removal after h_teardown */
 
 static void setup(void)
 {
     memset(&B, 0, sizeof(B));
     pg_started = false;
     h_setup();
-    snprintf(test_dir, sizeof(test_dir), "%s", H.dir);
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
 }
 
 static void stop_b(void)
@@ -106,10 +88,6 @@ static void teardown(void)
     if (pg_started)
         pgt_stop(&PG);
     pg_started = false;
-    /* The harness removes files only; the usage log folders are left to us. */
-    if (test_dir[0] && !getenv("GW_INT_KEEP"))
-        nftw(test_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    test_dir[0] = '\0';
 }
 
 TestSuite(pg, .init = setup, .fini = teardown, .timeout = 90);
@@ -165,41 +143,18 @@ static long long pq_int(PGconn *c, const char *sql, int nparams, const char *con
  */
 static void write_cfg(const struct inst *in)
 {
-    char y[4096];
-    int n = snprintf(y, sizeof(y),
-                     "server:\n"
-                     "  listen: \"127.0.0.1:%d\"\n"
-                     "  workers: 2\n"
-                     "  drain_timeout: 10s\n"
-                     "keys:\n"
-                     "  - name: demo\n"
-                     "    key: \"" H_CLIENT_KEY "\"\n"
-                     "providers:\n"
-                     "  - name: mock\n"
-                     "    type: openai\n"
-                     "    base_url: \"http://127.0.0.1:%d/v1\"\n"
-                     "    api_key: \"" H_PROVIDER_KEY "\"\n"
-                     "    connect_timeout: 2s\n"
-                     "models:\n"
-                     "  - name: " H_MODEL "\n"
-                     "    provider: mock\n"
-                     "    model: " H_UPSTREAM_MODEL "\n"
-                     "store:\n"
-                     "  url: \"%s\"\n"
-                     "  flush_interval: 200ms\n"
-                     "  timeout: 2s\n"
-                     "  log_dir: \"%s\"\n"
-                     "admin:\n"
-                     "  listen: \"127.0.0.1:%d\"\n"
-                     "  master_key: \"" MASTER_KEY "\"\n"
-                     "prices:\n"
-                     "  - {model: " H_MODEL ", input: " PRICE_IN ", output: " PRICE_OUT "}\n",
-                     in->port, H.mock_port, PG.url, in->log_dir, in->admin_port);
-    cr_assert(n > 0 && (size_t)n < sizeof(y));
-    FILE *f = fopen(in->cfg, "w");
-    cr_assert(f != NULL, "open %s: %s", in->cfg, strerror(errno));
-    cr_assert(fputs(y, f) >= 0);
-    cr_assert_eq(fclose(f), 0);
+    char store[PATH_MAX + 64];
+    int n = snprintf(store, sizeof(store), "  timeout: 2s\n  log_dir: \"%s\"\n", in->log_dir);
+    cr_assert(n > 0 && (size_t)n < sizeof(store));
+    hst_config(&(struct hst_cfg){
+        .path = in->cfg,
+        .port = in->port,
+        .upstream_model = H_UPSTREAM_MODEL,
+        .store_url = PG.url,
+        .flush_interval = "200ms",
+        .store_lines = store,
+        .admin_port = in->admin_port,
+    });
 }
 
 /* out = H.dir/name (PATH_MAX bytes); the test fails when it does not fit. */
@@ -230,43 +185,6 @@ static void start_a(const struct inst *a)
     (void)a;
 }
 
-/* A request to the admin API of the instance on port; the caller frees r. */
-static void admin(int port, const char *method, const char *path, const char *body,
-                  struct h_resp *r)
-{
-    int rc = h_do(port, method, path, ADMIN_AUTH, body, r);
-    cr_assert_eq(rc, 0, "%s %s: %s", method, path, strerror(-rc));
-}
-
-/* The string member at path of a JSON body into out (the test fails without it). */
-static void json_str(const struct h_resp *r, const char *path, char *out, size_t cap)
-{
-    cr_assert(h_json_get(r->body, r->body_len, path, out, cap) >= 0, "no %s in %s", path, r->body);
-}
-
-static double json_num(const struct h_resp *r, const char *path)
-{
-    char v[64];
-    json_str(r, path, v, sizeof(v));
-    char *end;
-    double d = strtod(v, &end);
-    cr_assert(end != v && *end == '\0', "%s is not a number in %s", path, r->body);
-    return d;
-}
-
-/* POST /admin/v1/keys with body on port: 201; id and secret out. */
-static void create_key(int port, const char *body, char *id, size_t idcap, char *secret,
-                       size_t scap)
-{
-    struct h_resp r;
-    admin(port, "POST", "/admin/v1/keys", body, &r);
-    cr_assert_eq(r.status, 201, "create key: %d %s", r.status, r.body);
-    json_str(&r, "id", id, idcap);
-    json_str(&r, "key", secret, scap);
-    cr_assert(strncmp(secret, "condt_", 6) == 0, "secret %s", secret);
-    h_resp_free(&r);
-}
-
 /*
  * One chat request with a client key (and an x-request-id when rid is not
  * NULL) on a fresh connection. Returns the status, or -errno; r (optional)
@@ -292,45 +210,6 @@ static int chat_as(int port, const char *secret, const char *rid, struct h_resp 
 }
 
 /*
- * GET /v1/models with a client key on port: the status, or -errno. It needs
- * the key in the instance's snapshot like any API request, but writes no
- * usage row, so polling with it leaves the usage table to the test.
- */
-static int models_as(int port, const char *secret)
-{
-    char hdrs[256];
-    int n = snprintf(hdrs, sizeof(hdrs), "Authorization: Bearer %s\r\n", secret);
-    if (n < 0 || (size_t)n >= sizeof(hdrs))
-        return -ENAMETOOLONG;
-    struct h_resp r;
-    int rc = h_do(port, "GET", "/v1/models", hdrs, NULL, &r);
-    if (rc < 0)
-        return rc;
-    int st = r.status;
-    h_resp_free(&r);
-    return st;
-}
-
-/*
- * Polls (every 2 ms) until GET /v1/models with secret on port is answered
- * with want; returns the milliseconds from t0 (an h_now_ms() time) to that
- * answer, or -1 when timeout_ms passed.
- */
-static double wait_status(int port, const char *secret, int want, double t0, int timeout_ms)
-{
-    double deadline = t0 + timeout_ms;
-    for (;;) {
-        int st = models_as(port, secret);
-        double now = h_now_ms();
-        if (st == want)
-            return now - t0;
-        if (now >= deadline)
-            return -1;
-        h_sleep_ms(2);
-    }
-}
-
-/*
  * Runs `conduit migrate -c cfg`, output to DIR/<tag>.out; returns the exit
  * status (the test fails when it does not exit within 20 s) and the output.
  */
@@ -339,20 +218,8 @@ static int run_migrate(const char *cfg, const char *tag, char **output)
     char path[PATH_MAX], name[64];
     snprintf(name, sizeof(name), "%s.out", tag);
     in_dir(path, name);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    cr_assert(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(126);
-        int in = open("/dev/null", O_RDONLY);
-        int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-            _exit(126);
-        char *argv[] = {(char *)GW_CONDUIT_BIN, (char *)"migrate", (char *)"-c", (char *)cfg, NULL};
-        execv(argv[0], argv);
-        _exit(127);
-    }
+    char *argv[] = {(char *)GW_CONDUIT_BIN, (char *)"migrate", (char *)"-c", (char *)cfg, NULL};
+    pid_t pid = h_spawn(argv, path, path);
     int st = 0;
     double deadline = h_now_ms() + 20000;
     for (;;) {
@@ -381,7 +248,7 @@ static bool admin_wait_int(int port, const char *path, const char *jpath, long l
     *last = -1;
     for (;;) {
         struct h_resp r;
-        admin(port, "GET", path, NULL, &r);
+        hst_admin(port, "GET", path, NULL, &r);
         cr_assert_eq(r.status, 200, "GET %s: %d %s", path, r.status, r.body);
         long long v;
         if (h_json_int(r.body, r.body_len, jpath, &v))
@@ -429,19 +296,21 @@ Test(pg, admin_api_end_to_end_on_postgresql_and_migrate_reports_then_is_up_to_da
     start_a(&a);
 
     struct h_resp r;
-    admin(a.admin_port, "POST", "/admin/v1/teams",
-          "{\"name\":\"pg-team\",\"budget\":{\"limit_usd\":100,\"period\":\"monthly\"}}", &r);
+    hst_admin(a.admin_port, "POST", "/admin/v1/teams",
+              "{\"name\":\"pg-team\",\"budget\":{\"limit_usd\":100,\"period\":\"monthly\"}}", &r);
     cr_assert_eq(r.status, 201, "create team: %d %s", r.status, r.body);
     char team[128];
-    json_str(&r, "id", team, sizeof(team));
+    hst_json_str(r.body, "id", team, sizeof(team));
     h_resp_free(&r);
 
-    char body[512], id[128], secret[128];
+    char body[512];
     snprintf(body, sizeof(body),
              "{\"name\":\"pg-key\",\"team\":\"%s\",\"models\":[\"" H_MODEL "\"],"
              "\"budget\":{\"limit_usd\":50,\"period\":\"daily\"}}",
              team);
-    create_key(a.admin_port, body, id, sizeof(id), secret, sizeof(secret));
+    struct hst_key key;
+    free(hst_key_create(a.admin_port, body, &key));
+    const char *id = key.id, *secret = key.secret;
     double t_created = h_now_ms();
 
     /* The row holds the SHA-256 of the secret and its first 10 characters, never the secret. */
@@ -455,7 +324,7 @@ Test(pg, admin_api_end_to_end_on_postgresql_and_migrate_reports_then_is_up_to_da
     const char *tp[] = {id, team};
     cr_assert_eq(pq_int(pq, "SELECT count(*) FROM keys WHERE id = $1 AND team_id = $2", 2, tp), 1);
 
-    double accepted = wait_status(a.port, secret, 200, t_created, 1000);
+    double accepted = hst_wait_models(a.port, secret, 200, t_created, 1000);
     cr_assert(accepted >= 0, "the new key is not accepted 1000 ms after its creation");
     fprintf(stderr, "test_pg: a new key served by the same instance after %.1f ms\n", accepted);
 
@@ -507,7 +376,7 @@ Test(pg, admin_api_end_to_end_on_postgresql_and_migrate_reports_then_is_up_to_da
         long long last;
         cr_assert(admin_wait_int(a.admin_port, path, "data.0.requests", A_REQUESTS, 5000, &last),
                   "%s: requests %lld, want %d", path, last, A_REQUESTS);
-        admin(a.admin_port, "GET", path, NULL, &r);
+        hst_admin(a.admin_port, "GET", path, NULL, &r);
         cr_assert_eq(h_json_array_len(r.body, r.body_len, "data"), 1, "%s", r.body);
         h_json_expect(r.body, "data.0.group", groups[g][1]);
         long long v;
@@ -515,7 +384,7 @@ Test(pg, admin_api_end_to_end_on_postgresql_and_migrate_reports_then_is_up_to_da
                   r.body);
         cr_assert(h_json_int(r.body, r.body_len, "data.0.completion_tokens", &v) && v == ct, "%s",
                   r.body);
-        double got = json_num(&r, "data.0.cost_usd");
+        double got = hst_json_num(r.body, "data.0.cost_usd");
         cr_assert(fabs(got - cost_usd) < 1e-9, "cost_usd %.12f, want %.12f", got, cost_usd);
         h_resp_free(&r);
     }
@@ -525,9 +394,9 @@ Test(pg, admin_api_end_to_end_on_postgresql_and_migrate_reports_then_is_up_to_da
     double spend = -1;
     deadline = h_now_ms() + 5000;
     for (;;) {
-        admin(a.admin_port, "GET", path, NULL, &r);
+        hst_admin(a.admin_port, "GET", path, NULL, &r);
         cr_assert_eq(r.status, 200, "%s", r.body);
-        spend = json_num(&r, "spend.spend_usd");
+        spend = hst_json_num(r.body, "spend.spend_usd");
         h_resp_free(&r);
         if (fabs(spend - cost_usd) < 1e-9 || h_now_ms() >= deadline)
             break;
@@ -537,14 +406,14 @@ Test(pg, admin_api_end_to_end_on_postgresql_and_migrate_reports_then_is_up_to_da
 
     /* The request log lists exactly our request ids. */
     snprintf(path, sizeof(path), "/admin/v1/requests?key=%s", id);
-    admin(a.admin_port, "GET", path, NULL, &r);
+    hst_admin(a.admin_port, "GET", path, NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_eq(h_json_array_len(r.body, r.body_len, "data"), A_REQUESTS, "%s", r.body);
     bool seen[A_REQUESTS] = {false};
     for (int i = 0; i < A_REQUESTS; i++) {
         char jp[64], rid[64];
         snprintf(jp, sizeof(jp), "data.%d.request_id", i);
-        json_str(&r, jp, rid, sizeof(rid));
+        hst_json_str(r.body, jp, rid, sizeof(rid));
         int k = -1;
         cr_assert_eq(sscanf(rid, "pg-a-%d", &k), 1, "request_id %s", rid);
         cr_assert(k >= 0 && k < A_REQUESTS && !seen[k], "request_id %s twice or unknown", rid);
@@ -554,11 +423,11 @@ Test(pg, admin_api_end_to_end_on_postgresql_and_migrate_reports_then_is_up_to_da
 
     /* Revoke: the row stays, the gateway refuses the key like an unknown one. */
     snprintf(path, sizeof(path), "/admin/v1/keys/%s", id);
-    admin(a.admin_port, "DELETE", path, NULL, &r);
+    hst_admin(a.admin_port, "DELETE", path, NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert(h_json_true(r.body, r.body_len, "deleted"), "%s", r.body);
     h_resp_free(&r);
-    double revoked = wait_status(a.port, secret, 401, h_now_ms(), 1000);
+    double revoked = hst_wait_models(a.port, secret, 401, h_now_ms(), 1000);
     cr_assert(revoked >= 0, "the revoked key still served 1000 ms after DELETE");
     cr_assert_eq(
         pq_int(pq, "SELECT count(*) FROM keys WHERE id = $1 AND revoked_at IS NOT NULL", 1, ip), 1);
@@ -653,9 +522,10 @@ Test(pg, postgresql_stopped_for_10s_under_load_fails_no_request_and_loses_no_usa
     inst_a(&a, "usage-a");
     start_a(&a);
 
-    char id[128], secret[128];
-    create_key(a.admin_port, "{\"name\":\"outage\"}", id, sizeof(id), secret, sizeof(secret));
-    cr_assert(wait_status(a.port, secret, 200, h_now_ms(), 1000) >= 0,
+    struct hst_key key;
+    free(hst_key_create(a.admin_port, "{\"name\":\"outage\"}", &key));
+    const char *id = key.id, *secret = key.secret;
+    cr_assert(hst_wait_models(a.port, secret, 200, h_now_ms(), 1000) >= 0,
               "the new key is not accepted within 1000 ms");
 
     atomic_bool stop = false;
@@ -786,27 +656,8 @@ Test(pg, postgresql_stopped_for_10s_under_load_fails_no_request_and_loses_no_usa
 /* Starts instance B (the config must be written) and waits for /readyz and its admin API. */
 static void start_b(void)
 {
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    cr_assert(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(126);
-        int in = open("/dev/null", O_RDONLY);
-        int out = open(B.out, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        int err = open(B.err, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-            _exit(126);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        char *argv[] = {(char *)GW_CONDUIT_BIN, (char *)"-c", B.cfg, NULL};
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    B.pid = pid;
+    char *argv[] = {(char *)GW_CONDUIT_BIN, (char *)"-c", B.cfg, NULL};
+    B.pid = h_spawn(argv, B.out, B.err);
     double deadline = h_now_ms() + H_READY_TIMEOUT_MS;
     for (;;) {
         struct h_resp r;
@@ -845,9 +696,9 @@ static void wait_both(int a_port, const char *secret, int want, double t0, int t
     *ta = *tb = -1;
     double deadline = t0 + timeout_ms;
     while ((*ta < 0 || *tb < 0) && h_now_ms() < deadline) {
-        if (*ta < 0 && models_as(a_port, secret) == want)
+        if (*ta < 0 && hst_models(a_port, secret, NULL) == want)
             *ta = h_now_ms() - t0;
-        if (*tb < 0 && models_as(B.port, secret) == want)
+        if (*tb < 0 && hst_models(B.port, secret, NULL) == want)
             *tb = h_now_ms() - t0;
         h_sleep_ms(2);
     }
@@ -872,10 +723,12 @@ Test(pg, two_instances_sharing_postgresql_see_a_new_key_and_a_revoke_within_1s)
 
     double worst_new = 0, worst_revoke = 0, worst_self = 0;
     for (int round = 0; round < SHARED_ROUNDS; round++) {
-        char name[32], body[128], id[128], secret[128];
+        char name[32], body[128];
         snprintf(name, sizeof(name), "shared-%d", round);
         snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
-        create_key(a.admin_port, body, id, sizeof(id), secret, sizeof(secret));
+        struct hst_key key;
+        free(hst_key_create(a.admin_port, body, &key));
+        const char *id = key.id, *secret = key.secret;
         double t_created = h_now_ms(); /* A answered 201: the row is committed */
         /*
          * B learns of it by NOTIFY; A, where the change was made, through its
@@ -898,12 +751,12 @@ Test(pg, two_instances_sharing_postgresql_see_a_new_key_and_a_revoke_within_1s)
         char path[256];
         snprintf(path, sizeof(path), "/admin/v1/keys/%s", id);
         struct h_resp r;
-        admin(B.admin_port, "GET", path, NULL, &r);
+        hst_admin(B.admin_port, "GET", path, NULL, &r);
         cr_assert_eq(r.status, 200, "B GET %s: %s", path, r.body);
         h_json_expect(r.body, "name", name);
         h_resp_free(&r);
 
-        admin(a.admin_port, "DELETE", path, NULL, &r);
+        hst_admin(a.admin_port, "DELETE", path, NULL, &r);
         cr_assert_eq(r.status, 200, "%s", r.body);
         h_resp_free(&r);
         double t_revoked = h_now_ms();
