@@ -178,17 +178,38 @@ static void remove_dir(const char *dir)
 
 /* ---- processes ---- */
 
+/*
+ * A port is chosen before whoever uses it binds it, so the kernel may hand
+ * the same free port out twice (conduit's and the mock's, say): each test
+ * process remembers what it gave out and never gives it again.
+ */
 int h_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert(fd >= 0, "socket: %s", strerror(errno));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "bind: %s", strerror(errno));
-    socklen_t al = sizeof(a);
-    cr_assert(getsockname(fd, (struct sockaddr *)&a, &al) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    static int given[64];
+    static size_t ngiven, next;
+    for (int attempt = 0; attempt < 50; attempt++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert(fd >= 0, "socket: %s", strerror(errno));
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "bind: %s", strerror(errno));
+        socklen_t al = sizeof(a);
+        cr_assert(getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+        close(fd);
+        int port = ntohs(a.sin_port);
+        bool seen = false;
+        for (size_t i = 0; i < ngiven; i++)
+            seen |= given[i] == port;
+        if (seen)
+            continue;
+        /* The last 64 given are remembered; older ones are long bound or gone. */
+        given[next++ % 64] = port;
+        if (ngiven < 64)
+            ngiven++;
+        return port;
+    }
+    cr_assert_fail("no free loopback port that this test has not used already");
+    return -1;
 }
 
 /*
