@@ -550,9 +550,13 @@ int gw_json_scan_object(const char *buf, size_t len, const char *const *keys, si
     while ((r = gw_json_next(&j, &t)) == 1) {
         if (t.type != GW_JT_KEY || t.depth != 1)
             continue;
+        /* Most members are not wanted: their first byte already says so
+         * (unless it starts an escape, which only the full compare decodes). */
+        unsigned char c0 = t.span.len ? (unsigned char)t.span.ptr[0] : 0;
         size_t i;
         for (i = 0; i < n; i++)
-            if (gw_json_str_eq(t.span, keys[i]))
+            if ((c0 == '\\' || (unsigned char)keys[i][0] == c0) &&
+                gw_json_str_eq(t.span, keys[i]))
                 break;
         if (i == n)
             continue; /* its value is walked by the loop like any other token */
@@ -877,6 +881,15 @@ void gw_jw_key(struct gw_jw *w, const char *key)
     before_item(w);
     put_string(w, key, strlen(key));
     put_c(w, ':');
+    w->_after_key = true;
+}
+
+void gw_jw_key_plain(struct gw_jw *w, const char *key, size_t len)
+{
+    before_item(w);
+    put_c(w, '"');
+    put(w, key, len);
+    put(w, "\":", 2);
     w->_after_key = true;
 }
 

@@ -168,6 +168,9 @@ void gw_jw_arr_begin(struct gw_jw *w);
 void gw_jw_arr_end(struct gw_jw *w);
 /* Writes a member name (escaped); the next value call writes its value. */
 void gw_jw_key(struct gw_jw *w, const char *key);
+/* As gw_jw_key for a name of len bytes the caller knows needs no escaping
+ * (an identifier): copied as is. */
+void gw_jw_key_plain(struct gw_jw *w, const char *key, size_t len);
 /* String value, escaped: quotes, backslash and control characters; other bytes as is. */
 void gw_jw_str(struct gw_jw *w, const char *s, size_t len);
 void gw_jw_cstr(struct gw_jw *w, const char *s);

@@ -48,6 +48,7 @@ enum mkind {
 
 struct member {
     const char *name;
+    size_t namelen;
     enum mkind kind;
     size_t off;
     size_t size;
@@ -57,8 +58,8 @@ struct member {
 /* clang-format cannot lay out a braced initializer in a macro */
 /* clang-format off */
 #define FSIZE(f) sizeof(((struct gw_usage_rec *)0)->f)
-#define M(f, k) {#f, k, offsetof(struct gw_usage_rec, f), FSIZE(f), false}
-#define MREQ(f, k) {#f, k, offsetof(struct gw_usage_rec, f), FSIZE(f), true}
+#define M(f, k) {#f, sizeof(#f) - 1, k, offsetof(struct gw_usage_rec, f), FSIZE(f), false}
+#define MREQ(f, k) {#f, sizeof(#f) - 1, k, offsetof(struct gw_usage_rec, f), FSIZE(f), true}
 /* clang-format on */
 
 static const struct member members[] = {
@@ -181,10 +182,24 @@ static size_t fit_len(const char *s, size_t len, size_t size)
     return p;
 }
 
+/* Every byte printable ASCII (0x20-0x7e): valid UTF-8, at most 2 bytes each escaped. */
+static bool plain_ascii(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] - 0x20u > 0x5eu)
+            return false;
+    return true;
+}
+
 static void write_str(struct gw_jw *w, const char *field, size_t size)
 {
     char tmp[512];
     size_t len = strnlen(field, size);
+    /* The common case (ids, names, model names): nothing to cut or replace. */
+    if (len < size && plain_ascii(field, len)) {
+        gw_jw_str(w, field, len);
+        return;
+    }
     size_t n = fit_len(field, len, size);
     const unsigned char *u = (const unsigned char *)field;
 
@@ -214,7 +229,7 @@ int gw_usage_format(const struct gw_usage_rec *r, char *out, size_t cap)
     for (size_t i = 0; i < GW_ARRAY_SIZE(members); i++) {
         const struct member *m = &members[i];
         const void *f = base + m->off;
-        gw_jw_key(&w, m->name);
+        gw_jw_key_plain(&w, m->name, m->namelen);
         switch (m->kind) {
         case MK_STR:
             write_str(&w, f, m->size);
@@ -297,6 +312,14 @@ static int read_str(const struct gw_json_tok *t, char *field, size_t size)
 
     if (t->type != GW_JT_STRING || t->span.len > sizeof(tmp))
         return -1;
+    /* No escape and printable ASCII that fits: the span is the value (what
+     * write_str's fast path produces). */
+    if (t->span.len < size && !memchr(t->span.ptr, '\\', t->span.len) &&
+        plain_ascii(t->span.ptr, t->span.len)) {
+        memcpy(field, t->span.ptr, t->span.len);
+        field[t->span.len] = '\0';
+        return 0;
+    }
     long n = gw_json_unescape(t->span, tmp, sizeof(tmp));
     if (n < 0 || memchr(tmp, '\0', (size_t)n))
         return -1;
@@ -374,6 +397,7 @@ int gw_usage_parse(const char *line, size_t len, struct gw_usage_rec *r)
     struct gw_json j;
     struct gw_json_tok t;
     uint64_t seen = 0, required = 0;
+    size_t next = 0;
 
     memset(r, 0, sizeof(*r));
     r->key_slot = r->team_slot = GW_SLOT_NONE;
@@ -392,9 +416,16 @@ int gw_usage_parse(const char *line, size_t len, struct gw_usage_rec *r)
         if (t.type == GW_JT_OBJ_END)
             break;
         GW_BUG_ON(t.type != GW_JT_KEY);
-        size_t i = 0;
-        while (i < GW_ARRAY_SIZE(members) && !gw_json_str_eq(t.span, members[i].name))
-            i++;
+        /* Lines this code wrote list the members in table order: try the
+         * next one first, then search. */
+        size_t i = next;
+        if (i >= GW_ARRAY_SIZE(members) || t.span.len != members[i].namelen ||
+            memcmp(t.span.ptr, members[i].name, t.span.len) != 0) {
+            i = 0;
+            while (i < GW_ARRAY_SIZE(members) && !gw_json_str_eq(t.span, members[i].name))
+                i++;
+        }
+        next = i + 1;
         if (gw_json_next(&j, &t) != 1)
             return -1;
         if (i == GW_ARRAY_SIZE(members)) {

@@ -53,10 +53,13 @@
 
 static void usage_from_object(struct gw_req *r, const char *obj, size_t len)
 {
-    static const char *const keys[] = {"prompt_tokens", "completion_tokens", "input_tokens",
-                                       "output_tokens"};
-    struct gw_json_member m[4];
-    if (gw_json_scan_object(obj, len, keys, 4, m) < 0)
+    /* One pass over the object: the counts, and OpenAI's details (cached
+     * input, billed at its own rate; reasoning output). */
+    static const char *const keys[] = {"prompt_tokens",         "completion_tokens",
+                                       "input_tokens",          "output_tokens",
+                                       "prompt_tokens_details", "completion_tokens_details"};
+    struct gw_json_member m[6];
+    if (gw_json_scan_object(obj, len, keys, 6, m) < 0)
         return;
     uint64_t v;
     bool any = false;
@@ -71,21 +74,16 @@ static void usage_from_object(struct gw_req *r, const char *obj, size_t len)
         any = true;
     }
     r->have_usage |= any;
-    /* OpenAI's details: cached input (billed at its own rate) and reasoning output. */
-    static const char *const dkeys[] = {"prompt_tokens_details", "completion_tokens_details"};
-    struct gw_json_member dm[2];
-    if (gw_json_scan_object(obj, len, dkeys, 2, dm) < 0)
-        return;
     static const char *const ck[] = {"cached_tokens"};
     static const char *const rk[] = {"reasoning_tokens"};
     struct gw_json_member x[1];
-    if (dm[0].found && dm[0].value.type == GW_JT_OBJ_BEGIN &&
-        gw_json_scan_object(obj + dm[0].value.start, dm[0].value_end - dm[0].value.start, ck, 1,
+    if (m[4].found && m[4].value.type == GW_JT_OBJ_BEGIN &&
+        gw_json_scan_object(obj + m[4].value.start, m[4].value_end - m[4].value.start, ck, 1,
                             x) == 0 &&
         x[0].found && x[0].value.type == GW_JT_NUMBER && gw_json_to_u64(x[0].value.span, &v))
         r->cached_tokens = v;
-    if (dm[1].found && dm[1].value.type == GW_JT_OBJ_BEGIN &&
-        gw_json_scan_object(obj + dm[1].value.start, dm[1].value_end - dm[1].value.start, rk, 1,
+    if (m[5].found && m[5].value.type == GW_JT_OBJ_BEGIN &&
+        gw_json_scan_object(obj + m[5].value.start, m[5].value_end - m[5].value.start, rk, 1,
                             x) == 0 &&
         x[0].found && x[0].value.type == GW_JT_NUMBER && gw_json_to_u64(x[0].value.span, &v))
         r->reasoning_tokens = v;

@@ -197,9 +197,12 @@ void gw__usage_on_cqe(struct gw_worker *w, enum gw_op op, int res)
 
 /* ---- settling and the record ---- */
 
+/* src cut to cap - 1 bytes (gw_usage_format cuts at a character boundary). */
 static void copy_str(char *dst, size_t cap, const char *src)
 {
-    snprintf(dst, cap, "%s", src ? src : "");
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
 }
 
 static void compute_cost(struct gw_req *r)

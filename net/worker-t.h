@@ -258,6 +258,11 @@ struct gw_client {
     struct msghdr smsg;
     struct gw_timer timer;  /* header, body, keep-alive idle and linger timeouts */
     uint32_t discarded;     /* input bytes dropped under GW_CF_DISCARD */
+    /* The last key this connection presented and its SHA-256, so that a
+     * keep-alive connection's requests hash it once (net/server.c). */
+    uint8_t auth_len;       /* 0: none */
+    char auth_key[48];
+    uint8_t auth_digest[32];
     struct gw_req req;
     const char *action;
     struct gw_client *rearm_next;
