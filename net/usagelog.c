@@ -209,9 +209,33 @@ static void compute_cost(struct gw_req *r)
 {
     r->have_cost = r->price != NULL;
     r->cost_pusd = 0;
+    if (!r->price)
+        return;
+    /*
+     * No usage from the provider, though it had the whole request and the
+     * answer had begun or the client left while it was being made (a client
+     * that hangs up before the usage chunk, an upstream cut mid-stream): the
+     * provider bills it, so the budget does too — a stream for what was
+     * relayed (the prompt as estimated, one token per content event), any
+     * other answer at its reservation. Otherwise hanging up just before the
+     * end would make every request free.
+     */
+    if (!r->have_usage && r->admitted && r->up_written &&
+        (r->fail == GW_FAIL_CLIENT_GONE || r->status == 499 ||
+         (r->status >= 200 && r->status < 300))) {
+        if (r->stream) {
+            r->prompt_tokens = r->prompt_est;
+            r->completion_tokens = r->stream_tokens;
+            r->have_usage = true;
+        } else {
+            r->cost_pusd = r->est_pusd;
+            return;
+        }
+    }
     /* A stream a hard budget cut is billed for what it used (estimated, net/relay.c). */
-    if (!r->price || !r->have_usage ||
-        ((r->status < 200 || r->status >= 300) && r->fail != GW_FAIL_BUDGET))
+    if (!r->have_usage ||
+        ((r->status < 200 || r->status >= 300) && r->status != 499 &&
+         r->fail != GW_FAIL_BUDGET))
         return;
     struct gw_cost_in in = {.prompt_tokens = r->prompt_tokens,
                             .completion_tokens = r->completion_tokens,

@@ -276,3 +276,47 @@ Test(budget, hard_budget_cuts_a_stream_with_length_then_budget_exceeded_then_don
     free(body);
     h_finish();
 }
+
+/*
+ * A client that hangs up before a stream's usage chunk is still billed:
+ * otherwise aborting every stream just before its end would spend a budget
+ * for free. The provider's usage never comes, so the gateway bills what it
+ * relayed: the prompt as estimated at admission and one token per content
+ * event.
+ */
+Test(budget, a_stream_the_client_abandons_is_billed_for_what_was_relayed)
+{
+    start_gw();
+    char *body = h_chat_body(H_MODEL, true, "\"max_tokens\":100,\"mock\":{\"chunks\":100,"
+                                            "\"delay_ms\":20}");
+    struct hst_key k;
+    create_key("{\"name\":\"leaver\",\"budget\":{\"limit_usd\":1,\"period\":\"total\"}}", &k);
+    char hdr[256];
+    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\nX-Request-Id: left-early-1\r\n",
+             k.secret);
+    struct h_conn c;
+    struct h_stream s;
+    int rc = h_stream_start(&c, &s, H.gw_port, "/v1/chat/completions", hdr, body);
+    cr_assert_eq(rc, 0, "%s", strerror(-rc));
+    cr_assert_eq(s.head.status, 200);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(h_stream_next(&c, &s, H_IO_TIMEOUT_MS), 1, "event %d", i);
+    h_conn_close(&c); /* gone, long before the usage chunk */
+    h_stream_free(&s);
+
+    sqlite3 *db = hst_db_open(SQLITE_OPEN_READONLY);
+    hst_db_wait(db, "SELECT COUNT(*) FROM usage WHERE request_id = $1", "left-early-1", 1, 10000);
+    int64_t cost =
+        hst_db_int(db, "SELECT cost_pusd FROM usage WHERE request_id = $1", "left-early-1");
+    int64_t ctoks =
+        hst_db_int(db, "SELECT completion_tokens FROM usage WHERE request_id = $1", "left-early-1");
+    int64_t ptoks =
+        hst_db_int(db, "SELECT prompt_tokens FROM usage WHERE request_id = $1", "left-early-1");
+    sqlite3_close(db);
+    /* At least the events read, at most what the mock could send before the close was seen. */
+    cr_assert(ctoks >= 5 && ctoks < 100, "completion_tokens %lld", (long long)ctoks);
+    cr_assert_eq(ptoks, (int64_t)(strlen(body) / 4), "the prompt as admission estimated it");
+    cr_assert_eq(cost, ptoks * PIN_PUSD + ctoks * POUT_PUSD, "cost %lld", (long long)cost);
+    free(body);
+    h_finish();
+}
