@@ -365,11 +365,10 @@ Test(durability, database_locked_for_3s_fails_no_request_and_loses_no_record)
     for (int i = 0; i < LOCK_CLIENTS; i++)
         sent_at_lock += cl[i].received;
     h_sleep_ms(3000);
-    /* While it is locked, /metrics says so: failed passes and a backlog. */
+    /* While it is locked, /metrics says so. (The backlog gauge is only as fresh
+     * as the last pass that measured it, so it is checked after the lock.) */
     long long fails = metric(H.gw_port, "conduit_store_failures_total");
-    long long backlog = metric(H.gw_port, "conduit_usage_backlog_bytes");
     cr_assert(fails >= 1, "conduit_store_failures_total %lld during the lock", fails);
-    cr_assert(backlog > 0, "conduit_usage_backlog_bytes %lld during the lock", backlog);
     int during = -sent_at_lock;
     for (int i = 0; i < LOCK_CLIENTS; i++)
         during += cl[i].received;
