@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -434,11 +435,24 @@ int gw__db_sqlite_open(const char *path, struct gw_db **out, struct gw_db_err *e
      * stays "memory", which is fine. A file that cannot switch to WAL (a
      * filesystem without shared memory) keeps working in its old mode.
      */
-    if (sq_exec_script(&s->base,
-                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                       "PRAGMA foreign_keys=ON;",
-                       err) < 0)
-        goto fail;
+    for (int tries = 0;; tries++) {
+        struct gw_db_err e2 = {0};
+        if (sq_exec_script(&s->base,
+                           "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                           "PRAGMA foreign_keys=ON;",
+                           &e2) == 0)
+            break;
+        /* Two connections switching one file to WAL at once: the loser gets
+         * SQLITE_BUSY at once, without the busy handler's wait. Wait here,
+         * up to the default timeout (10 ms steps). */
+        if (!e2.unavailable || tries >= (int)(GW_DB_TIMEOUT_DEFAULT / 10)) {
+            if (err)
+                *err = e2;
+            goto fail;
+        }
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     *out = &s->base;
     return 0;
 
